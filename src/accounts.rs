@@ -1,0 +1,243 @@
+//! Accounts of citizens (and later organisation users): who they are, how trusted their
+//! identity is, and how they prove it. Registration pages come later; the operator's
+//! `account add` and the login form use what is here.
+
+pub mod password;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::secret::{Secret, random_token};
+use crate::store::{Store, StoreError};
+use crate::trust::TrustLevel;
+
+/// Citizens and organisation users are told apart because services admit one kind or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A person acting for themselves.
+    Citizen,
+}
+
+impl AccountKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Citizen => "citizen",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s == "citizen").then_some(AccountKind::Citizen)
+    }
+}
+
+/// A postal address (OIDC `address` claim).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street name.
+    pub street: String,
+    /// House number, with suffixes or ranges.
+    pub house_number: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Town.
+    pub city: String,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: String,
+}
+
+/// One account as stored.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Internal id; never shown to services (they see a per-service `sub`).
+    pub id: String,
+    /// The login name, lower-case.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: Secret<String>,
+    /// Citizen or organisation user.
+    pub kind: AccountKind,
+    /// How far the identity is verified: `Basic` or `Plus` for citizens.
+    pub level: TrustLevel,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub birthdate: Option<String>,
+    /// Postal address.
+    pub address: Option<Address>,
+    /// Phone number (E.164), where known.
+    pub phone_number: Option<String>,
+    /// Whether the email address was confirmed.
+    pub email_verified: bool,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// What an operator or a registration supplies to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Login email.
+    pub email: String,
+    /// Chosen password (checked against R-REG-2).
+    pub password: Secret<String>,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Whether the identity is verified (Servicekonto Plus).
+    pub plus: bool,
+    /// Date of birth (required for Plus).
+    pub birthdate: Option<String>,
+    /// Address (required for Plus).
+    pub address: Option<Address>,
+}
+
+/// Why an account could not be created or used.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The email is not a usable address (R-REG-1).
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// The password breaks R-REG-2.
+    #[error("password rejected: {0}")]
+    WeakPassword(#[from] password::PolicyViolation),
+    /// A required field is empty or too long.
+    #[error("invalid {0}")]
+    InvalidField(&'static str),
+    /// The email is already registered.
+    #[error("email already registered")]
+    EmailTaken,
+    /// Email or password wrong (never says which).
+    #[error("email or password wrong")]
+    BadCredentials,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => AccountError::EmailTaken,
+            other => AccountError::Store(other),
+        }
+    }
+}
+
+/// Normalises and checks an email address (R-REG-1): trimmed, lower-case, one `@`, a dotted
+/// domain, no whitespace, no `<` or `>`, at most 254 characters.
+pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
+    let email = raw.trim().to_lowercase();
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty() && !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if ok { Ok(email) } else { Err(AccountError::InvalidEmail) }
+}
+
+fn check_name(field: &'static str, value: &str) -> Result<String, AccountError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+        return Err(AccountError::InvalidField(field));
+    }
+    Ok(v.to_string())
+}
+
+fn check_date(value: &str) -> Result<String, AccountError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(value, format).map_err(|_| AccountError::InvalidField("birthdate"))?;
+    Ok(value.to_string())
+}
+
+/// Creates an active account. The password is checked against R-REG-2 and hashed with
+/// argon2id off the async workers.
+pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Account, AccountError> {
+    let email = normalize_email(&new.email)?;
+    password::check_policy(new.password.expose())?;
+    let given_name = check_name("given_name", &new.given_name)?;
+    let family_name = check_name("family_name", &new.family_name)?;
+    let birthdate = new.birthdate.as_deref().map(check_date).transpose()?;
+    let address = match new.address {
+        Some(a) => Some(Address {
+            street: check_name("street", &a.street)?,
+            house_number: check_name("house_number", &a.house_number)?,
+            postal_code: check_name("postal_code", &a.postal_code)?,
+            city: check_name("city", &a.city)?,
+            country: check_name("country", &a.country)?,
+        }),
+        None => None,
+    };
+    if new.plus && (birthdate.is_none() || address.is_none()) {
+        return Err(AccountError::InvalidField("birthdate and address (required for Plus)"));
+    }
+    let password_hash = password::hash(new.password)
+        .await
+        .map_err(|_| AccountError::InvalidField("password"))?;
+    let account = Account {
+        id: random_token(16),
+        email,
+        password_hash,
+        kind: AccountKind::Citizen,
+        level: if new.plus { TrustLevel::Plus } else { TrustLevel::Basic },
+        given_name,
+        family_name,
+        birthdate,
+        address,
+        phone_number: None,
+        email_verified: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_account(&account).await?;
+    Ok(account)
+}
+
+/// Checks email and password. Unknown emails cost the same argon2 work as known ones, so
+/// timing does not reveal whether an account exists.
+pub async fn authenticate(store: &Store, email: &str, password: Secret<String>) -> Result<Account, AccountError> {
+    let account = match normalize_email(email) {
+        Ok(e) => store.account_by_email(&e).await?,
+        Err(_) => None,
+    };
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    if password::verify(password, hash).await && account.is_some() {
+        account.ok_or(AccountError::BadCredentials)
+    } else {
+        Err(AccountError::BadCredentials)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_reg_1_email_is_normalised_and_refuses_angle_brackets() {
+        assert_eq!(
+            normalize_email("  Erika.Mustermann@Example.DE ").unwrap(),
+            "erika.mustermann@example.de"
+        );
+        for bad in [
+            "a<b@example.de",
+            "ab@exa>mple.de",
+            "no-at.example.de",
+            "a@b",
+            "a b@example.de",
+            "@example.de",
+            "a@@example.de",
+            "a@example.de.",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! The operator's command line. Every command reads the same layered configuration and, with
+//! `--json`, prints exactly one JSON object.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::accounts::{self, Address, NewAccount};
+use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
+use crate::clock;
+use crate::config::{Config, LogFormat};
+use crate::keys::Keys;
+use crate::secret::Secret;
+use crate::server;
+use crate::store::Store;
+use crate::trust::TrustLevel;
+
+/// `servicekonto` — OpenID Connect identity provider.
+#[derive(Parser)]
+#[command(name = "servicekonto", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "SERVICEKONTO_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the identity provider.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage online services (OIDC clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register an online service.
+    Add(ClientAdd),
+    /// List registered services.
+    List,
+    /// Remove a service with its consents and grants.
+    Remove {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+#[derive(Args)]
+struct ClientAdd {
+    /// Display name shown on the consent page.
+    #[arg(long)]
+    name: String,
+    /// Redirect URI (repeatable; compared exactly).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// Post-logout redirect URI (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Grant type (repeatable; default authorization_code + refresh_token).
+    #[arg(long = "grant-type", value_enum)]
+    grant_types: Vec<GrantType>,
+    /// Client authentication method.
+    #[arg(long, value_enum, default_value = "client_secret_basic")]
+    auth_method: AuthMethod,
+    /// JWK Set URL (for private_key_jwt).
+    #[arg(long)]
+    jwks_uri: Option<String>,
+    /// Allowed scope (repeatable; default: all supported).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Minimum trust level (basic, plus, elster, eid or any acr value).
+    #[arg(long, default_value = "basic")]
+    min_acr: String,
+    /// Client id (generated when absent).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Client secret (generated when absent; at least 32 characters).
+    #[arg(long)]
+    secret: Option<String>,
+    /// Subject identifier type.
+    #[arg(long, value_enum, default_value = "pairwise")]
+    subject_type: SubjectType,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an active citizen account.
+    Add(AccountAdd),
+}
+
+#[derive(Args)]
+struct AccountAdd {
+    /// Login email.
+    #[arg(long)]
+    email: String,
+    /// Password (R-REG-2).
+    #[arg(long)]
+    password: String,
+    /// Given name(s).
+    #[arg(long)]
+    given_name: String,
+    /// Family name.
+    #[arg(long)]
+    family_name: String,
+    /// Mark the identity as verified (Servicekonto Plus).
+    #[arg(long)]
+    plus: bool,
+    /// Date of birth, YYYY-MM-DD.
+    #[arg(long)]
+    birthdate: Option<String>,
+    /// Street.
+    #[arg(long)]
+    street: Option<String>,
+    /// House number.
+    #[arg(long)]
+    house_number: Option<String>,
+    /// Postal code.
+    #[arg(long)]
+    postal_code: Option<String>,
+    /// Town.
+    #[arg(long)]
+    city: Option<String>,
+    /// Country (ISO 3166-1 alpha-2).
+    #[arg(long, default_value = "DE")]
+    country: String,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// List keys and their status.
+    List,
+    /// Add a new signing key per algorithm; running nodes pick it up.
+    Rotate,
+}
+
+/// Parses the command line and runs it.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json_out = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            if json_out {
+                println!("{}", json!({ "error": message }));
+            } else {
+                eprintln!("error: {message}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn emit(json_out: bool, value: Value, text: String) {
+    if json_out {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store, String> {
+    let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+/// Runs a parsed command; the error is a message for the operator.
+pub async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    let j = cli.json;
+    let now = clock::now();
+    match cli.command {
+        Command::Serve => {
+            init_logging(config.log_format);
+            let bind = config.bind.clone();
+            let state = server::prepare(config).await.map_err(|e| e.to_string())?;
+            let listener = tokio::net::TcpListener::bind(&bind)
+                .await
+                .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+            tracing::info!(issuer = %state.config.issuer, address = %bind, demo = state.config.demo_enabled(), "servicekonto listening");
+            server::serve(state, listener, server::shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+            let applied = store.migrate().await.map_err(|e| e.to_string())?;
+            emit(j, json!({ "applied": applied }), format!("{applied} migration(s) applied"));
+            Ok(())
+        }
+        Command::Client(cmd) => client(cmd, &config, j, now).await,
+        Command::Account(AccountCommand::Add(a)) => {
+            let store = open_store(&config).await?;
+            let address = match (a.street, a.house_number, a.postal_code, a.city) {
+                (Some(street), Some(house_number), Some(postal_code), Some(city)) => Some(Address {
+                    street,
+                    house_number,
+                    postal_code,
+                    city,
+                    country: a.country,
+                }),
+                (None, None, None, None) => None,
+                _ => return Err("give all of --street, --house-number, --postal-code and --city, or none".into()),
+            };
+            let new = NewAccount {
+                email: a.email,
+                password: Secret::new(a.password),
+                given_name: a.given_name,
+                family_name: a.family_name,
+                plus: a.plus,
+                birthdate: a.birthdate,
+                address,
+            };
+            let account = accounts::create(&store, new, now).await.map_err(|e| e.to_string())?;
+            emit(
+                j,
+                json!({ "account_id": account.id, "email": account.email, "level": account.level.name() }),
+                format!("account {} created ({})", account.email, account.level.name()),
+            );
+            Ok(())
+        }
+        Command::Keys(cmd) => {
+            let keys = Keys::open(
+                &config.keys_dir,
+                config.tokens.access_token_alg,
+                config.key_retention_seconds(),
+                now,
+            )
+            .map_err(|e| e.to_string())?;
+            if let KeysCommand::Rotate = cmd {
+                let kids = keys.rotate(now).map_err(|e| e.to_string())?;
+                emit(j, json!({ "rotated": kids }), format!("new signing keys: {}", kids.join(", ")));
+                return Ok(());
+            }
+            let list: Vec<Value> = keys
+                .current()
+                .list(now, keys.retention())
+                .into_iter()
+                .map(|(k, status)| json!({ "kid": k.kid, "alg": k.alg.as_str(), "created_at": k.created_at, "status": status }))
+                .collect();
+            let text = list
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}\t{}\t{}",
+                        k["kid"].as_str().unwrap_or(""),
+                        k["alg"].as_str().unwrap_or(""),
+                        k["status"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({ "keys": list }), text);
+            Ok(())
+        }
+    }
+}
+
+async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Result<(), String> {
+    let store = open_store(config).await?;
+    match cmd {
+        ClientCommand::Add(a) => {
+            let pepper = store.server_secret("client_secret_pepper", now).await.map_err(|e| e.to_string())?;
+            let min_level = TrustLevel::parse(&a.min_acr).ok_or_else(|| format!("unknown level {}", a.min_acr))?;
+            let new = NewClient {
+                name: a.name,
+                redirect_uris: a.redirect_uris,
+                post_logout_redirect_uris: a.post_logout_redirect_uris,
+                grant_types: a.grant_types,
+                auth_method: a.auth_method,
+                jwks_uri: a.jwks_uri,
+                scopes: a.scopes,
+                min_level,
+                client_id: a.client_id,
+                secret: a.secret.map(Secret::new),
+                subject_type: a.subject_type,
+            };
+            let (client, secret) = clients::register(&store, &pepper, new, now).await.map_err(|e| e.to_string())?;
+            let mut out = json!({ "client_id": client.id, "auth_method": client.auth_method.as_str() });
+            let mut text = format!("client_id: {}", client.id);
+            if let Some(s) = secret {
+                out["client_secret"] = s.expose().clone().into();
+                text.push_str(&format!("\nclient_secret: {}", s.expose()));
+            }
+            emit(j, out, text);
+            Ok(())
+        }
+        ClientCommand::List => {
+            let list: Vec<Value> = store
+                .clients()
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "client_id": c.id, "name": c.name, "auth_method": c.auth_method.as_str(),
+                        "redirect_uris": c.redirect_uris, "post_logout_redirect_uris": c.post_logout_redirect_uris,
+                        "grant_types": c.grant_types, "scopes": c.scopes.to_string(), "min_acr": c.min_level.acr(),
+                        "subject_type": c.subject_type.as_str(), "jwks_uri": c.jwks_uri,
+                    })
+                })
+                .collect();
+            let text = list
+                .iter()
+                .map(|c| format!("{}\t{}", c["client_id"].as_str().unwrap_or(""), c["name"].as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            emit(j, json!({ "clients": list }), text);
+            Ok(())
+        }
+        ClientCommand::Remove { client_id } => {
+            if store.remove_client(&client_id).await.map_err(|e| e.to_string())? {
+                emit(j, json!({ "removed": client_id }), format!("client {client_id} removed"));
+                Ok(())
+            } else {
+                Err(format!("no client {client_id}"))
+            }
+        }
+    }
+}

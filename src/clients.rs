@@ -1,0 +1,343 @@
+//! Online services (OIDC clients, R-SVC-1): how they are registered and what they may do.
+
+pub mod auth;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::protocol::scope::{self, Scopes};
+use crate::secret::{Secret, constant_time_eq, hmac_b64, random_token};
+use crate::store::{Store, StoreError};
+use crate::trust::TrustLevel;
+
+/// Client authentication methods at the token, revocation and introspection endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// Secret in the form body.
+    ClientSecretPost,
+    /// RFC 7523 JWT signed with a key from the client's JWKS.
+    PrivateKeyJwt,
+    /// Public client (PKCE required).
+    None,
+}
+
+impl AuthMethod {
+    /// The registration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::None => "none",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [
+            AuthMethod::ClientSecretBasic,
+            AuthMethod::ClientSecretPost,
+            AuthMethod::PrivateKeyJwt,
+            AuthMethod::None,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+
+    /// Whether the method uses a shared secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
+    }
+}
+
+/// Grant types a client may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Code flow.
+    AuthorizationCode,
+    /// Refresh tokens.
+    RefreshToken,
+    /// Machine tokens.
+    ClientCredentials,
+}
+
+/// How `sub` is formed for this client (OIDC Core §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// A per-service pseudonym: services cannot link their users (default).
+    Pairwise,
+    /// The same `sub` for every service.
+    Public,
+}
+
+impl SubjectType {
+    /// The registration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectType::Pairwise => "pairwise",
+            SubjectType::Public => "public",
+        }
+    }
+}
+
+/// A registered online service.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Display name on the consent page.
+    pub name: String,
+    /// HMAC of the secret, for secret-based methods.
+    pub secret_hash: Option<String>,
+    /// How it authenticates.
+    pub auth_method: AuthMethod,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grants it may use.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes it may request.
+    pub scopes: Scopes,
+    /// Minimum trust level (R-ACR-4).
+    pub min_level: TrustLevel,
+    /// Where its public keys are, for private_key_jwt.
+    pub jwks_uri: Option<String>,
+    /// Public or pairwise `sub`.
+    pub subject_type: SubjectType,
+    /// Registered.
+    pub created_at: Timestamp,
+}
+
+impl Client {
+    /// Whether the client has no credentials (PKCE is then mandatory).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+
+    /// Whether it may use `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// The sector whose users share pairwise identifiers: the redirect URIs' host when they all
+    /// share one, else the client itself.
+    pub fn sector(&self) -> String {
+        let hosts: std::collections::BTreeSet<String> = self
+            .redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_owned)))
+            .collect();
+        match (hosts.len(), hosts.into_iter().next()) {
+            (1, Some(h)) => h,
+            _ => format!("client:{}", self.id),
+        }
+    }
+
+    /// Checks a presented secret against the stored HMAC in constant time.
+    pub fn secret_matches(&self, pepper: &[u8], presented: &str) -> bool {
+        match &self.secret_hash {
+            Some(stored) => constant_time_eq(hmac_b64(pepper, presented.as_bytes()).as_bytes(), stored.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+/// What an operator gives to register a client.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// Display name.
+    pub name: String,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Grant types (default: authorization_code, refresh_token).
+    pub grant_types: Vec<GrantType>,
+    /// Authentication method.
+    pub auth_method: AuthMethod,
+    /// JWKS URI for private_key_jwt.
+    pub jwks_uri: Option<String>,
+    /// Allowed scopes (default: all supported).
+    pub scopes: Vec<String>,
+    /// Minimum level.
+    pub min_level: TrustLevel,
+    /// Chosen client id (generated when absent).
+    pub client_id: Option<String>,
+    /// Chosen secret (generated when absent, for secret methods).
+    pub secret: Option<Secret<String>>,
+    /// Subject type.
+    pub subject_type: SubjectType,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// A value breaks a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+    /// The client id exists.
+    #[error("client id already registered")]
+    Taken,
+    /// No such client.
+    #[error("no such client")]
+    NotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ClientError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => ClientError::Taken,
+            other => ClientError::Store(other),
+        }
+    }
+}
+
+/// A redirect URI must be absolute, without fragment, and https unless it points to the
+/// loopback interface (RFC 9700 §2.1, RFC 8252 §7.3) or uses a private-use scheme of a native
+/// app (RFC 8252 §7.1, which needs a dot in the scheme).
+pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
+    let bad = |why: &str| Err(ClientError::Invalid(format!("redirect URI {uri}: {why}")));
+    let Ok(parsed) = url::Url::parse(uri) else {
+        return bad("not an absolute URI");
+    };
+    if parsed.fragment().is_some() {
+        return bad("must not contain a fragment");
+    }
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => match parsed.host() {
+            Some(url::Host::Domain("localhost")) => Ok(()),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => Ok(()),
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => Ok(()),
+            _ => bad("http is only allowed for loopback addresses"),
+        },
+        s if s.contains('.') => Ok(()),
+        _ => bad("scheme must be https, loopback http, or a reverse-domain private-use scheme"),
+    }
+}
+
+/// Registers a client. Returns the client and, for secret-based methods, the secret in clear:
+/// the only time it is ever visible.
+pub async fn register(
+    store: &Store,
+    pepper: &[u8],
+    new: NewClient,
+    now: Timestamp,
+) -> Result<(Client, Option<Secret<String>>), ClientError> {
+    let invalid = |m: &str| Err(ClientError::Invalid(m.to_string()));
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.contains(['<', '>']) {
+        return invalid("name must be 1-100 characters without < or >");
+    }
+    let grant_types = if new.grant_types.is_empty() {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        new.grant_types
+    };
+    let uses_code = grant_types.contains(&GrantType::AuthorizationCode);
+    if uses_code && new.redirect_uris.is_empty() {
+        return invalid("at least one --redirect-uri is needed for authorization_code");
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        check_redirect_uri(uri)?;
+    }
+    if new.auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
+        return invalid("public clients cannot use client_credentials");
+    }
+    match (&new.jwks_uri, new.auth_method) {
+        (None, AuthMethod::PrivateKeyJwt) => return invalid("private_key_jwt needs --jwks-uri"),
+        (Some(u), _) if url::Url::parse(u).is_err() => return invalid("--jwks-uri is not a URL"),
+        _ => {}
+    }
+    if new.secret.is_some() && !new.auth_method.uses_secret() {
+        return invalid("a secret is only used with client_secret_basic or client_secret_post");
+    }
+    if let Some(s) = &new.secret
+        && (s.expose().len() < 32 || s.expose().len() > 256 || !s.expose().chars().all(|c| c.is_ascii_graphic()))
+    {
+        return invalid("a client secret must be 32-256 printable ASCII characters");
+    }
+    let scopes: Scopes = if new.scopes.is_empty() {
+        scope::SUPPORTED.iter().copied().collect()
+    } else {
+        Scopes::parse(&new.scopes.join(" ")).map_err(ClientError::Invalid)?
+    };
+    let id = match new.client_id {
+        Some(id) if !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)) => id,
+        Some(_) => return invalid("client id must be 1-100 unreserved characters"),
+        None => random_token(16),
+    };
+    let secret = new
+        .auth_method
+        .uses_secret()
+        .then(|| new.secret.unwrap_or_else(|| Secret::new(random_token(32))));
+    let client = Client {
+        id,
+        name: name.to_string(),
+        secret_hash: secret.as_ref().map(|s| hmac_b64(pepper, s.expose().as_bytes())),
+        auth_method: new.auth_method,
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        grant_types,
+        scopes,
+        min_level: new.min_level,
+        jwks_uri: new.jwks_uri,
+        subject_type: new.subject_type,
+        created_at: now,
+    };
+    store.insert_client(&client).await?;
+    Ok((client, secret))
+}
+
+/// Stored forms of the enums, in one place for the repository.
+pub(crate) mod stored {
+    use super::*;
+
+    pub fn auth_method(s: &str) -> Option<AuthMethod> {
+        AuthMethod::parse(s)
+    }
+
+    pub fn grant_types(json: &str) -> Option<Vec<GrantType>> {
+        serde_json::from_str(json).ok()
+    }
+
+    pub fn subject_type(s: &str) -> Option<SubjectType> {
+        match s {
+            "pairwise" => Some(SubjectType::Pairwise),
+            "public" => Some(SubjectType::Public),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_follow_the_security_bcp() {
+        for ok in [
+            "https://rp.example/cb",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "de.land.app:/cb",
+            "https://rp.example/cb?x=1",
+        ] {
+            assert!(check_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in ["http://rp.example/cb", "https://rp.example/cb#frag", "/relative", "myapp:/cb"] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Layered configuration: built-in defaults < TOML file < environment variables.
+//!
+//! Every subcommand loads the same `Config`, so `serve`, `client add` and `keys rotate` agree on
+//! the database and the keys directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration of one node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier, exactly as it appears in tokens and discovery.
+    pub issuer: String,
+    /// The socket address the HTTP server listens on.
+    pub bind: String,
+    /// `sqlite://…` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Directory with the signing keys (PEM, one file per key id).
+    pub keys_dir: PathBuf,
+    /// Directory where mails are written as `.eml` files when no SMTP server is configured.
+    pub outbox_dir: PathBuf,
+    /// Whether the demo relying party at `/demo` is served (only ever on loopback issuers).
+    pub demo: bool,
+    /// `json` for production logs, `text` for a terminal.
+    pub log_format: LogFormat,
+    /// Token lifetimes and algorithms.
+    pub tokens: TokenConfig,
+    /// Login-session timeouts.
+    pub sessions: SessionConfig,
+    /// Signing-key rotation and reloading.
+    pub keys: KeysConfig,
+}
+
+/// Lifetimes of the artefacts the token endpoint hands out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Access-token lifetime in seconds (RFC 9068 JWT; short, since it is not looked up).
+    pub access_token_seconds: i64,
+    /// ID-token lifetime in seconds.
+    pub id_token_seconds: i64,
+    /// Refresh-token lifetime in seconds, counted from the login that started the grant.
+    pub refresh_token_seconds: i64,
+    /// Authorization-code lifetime in seconds (at most 60).
+    pub code_seconds: i64,
+    /// Signing algorithm of access tokens: `RS256` or `ES256`. ID tokens are always RS256.
+    pub access_token_alg: SigningAlg,
+}
+
+/// Timeouts of the login session (R-SES-2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// The session ends after this many seconds without activity.
+    pub idle_seconds: i64,
+    /// The session ends this many seconds after login, whatever the activity.
+    pub absolute_seconds: i64,
+    /// How long a started authorization may wait for login and consent.
+    pub transaction_seconds: i64,
+}
+
+/// How signing keys are watched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// How often a running node looks for keys added by `keys rotate`.
+    pub reload_seconds: u64,
+}
+
+/// JWS algorithms we sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+}
+
+impl SigningAlg {
+    /// The JOSE `alg` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".into(),
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://data/servicekonto.db".into(),
+            keys_dir: "keys".into(),
+            outbox_dir: "data/outbox".into(),
+            demo: true,
+            log_format: LogFormat::Text,
+            tokens: TokenConfig::default(),
+            sessions: SessionConfig::default(),
+            keys: KeysConfig::default(),
+        }
+    }
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            access_token_seconds: 300,
+            id_token_seconds: 300,
+            refresh_token_seconds: 30 * 24 * 3600,
+            code_seconds: 60,
+            access_token_alg: SigningAlg::RS256,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_seconds: 20 * 60,
+            absolute_seconds: 12 * 3600,
+            transaction_seconds: 30 * 60,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { reload_seconds: 10 }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid configuration file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    /// A value breaks a rule.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the environment (`SERVICEKONTO_*`).
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, |k| std::env::var(k).ok())
+    }
+
+    /// As [`Config::load`], with the environment passed in (tests).
+    pub fn load_with_env(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("SERVICEKONTO_ISSUER") {
+            config.issuer = v;
+        }
+        if let Some(v) = env("SERVICEKONTO_BIND") {
+            config.bind = v;
+        }
+        if let Some(v) = env("SERVICEKONTO_DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = env("SERVICEKONTO_KEYS_DIR") {
+            config.keys_dir = v.into();
+        }
+        if let Some(v) = env("SERVICEKONTO_OUTBOX_DIR") {
+            config.outbox_dir = v.into();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = url::Url::parse(&self.issuer).map_err(|e| ConfigError::Invalid(format!("issuer {:?}: {e}", self.issuer)))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() || self.issuer.ends_with('/') {
+            return Err(ConfigError::Invalid("issuer must have no query, fragment or trailing slash".into()));
+        }
+        if issuer.scheme() != "https" && !self.issuer_is_loopback() {
+            return Err(ConfigError::Invalid("issuer must use https unless it is a loopback address".into()));
+        }
+        if !(1..=60).contains(&self.tokens.code_seconds) {
+            return Err(ConfigError::Invalid("tokens.code_seconds must be 1..=60".into()));
+        }
+        for (name, v) in [
+            ("tokens.access_token_seconds", self.tokens.access_token_seconds),
+            ("tokens.id_token_seconds", self.tokens.id_token_seconds),
+            ("tokens.refresh_token_seconds", self.tokens.refresh_token_seconds),
+            ("sessions.idle_seconds", self.sessions.idle_seconds),
+            ("sessions.absolute_seconds", self.sessions.absolute_seconds),
+            ("sessions.transaction_seconds", self.sessions.transaction_seconds),
+        ] {
+            if v <= 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the issuer's host is a loopback address (development and tests).
+    pub fn issuer_is_loopback(&self) -> bool {
+        match url::Url::parse(&self.issuer).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+    }
+
+    /// Whether the issuer is served over https (then cookies are `Secure`).
+    pub fn issuer_is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+
+    /// Whether `/demo` is served: asked for, and only on a loopback issuer.
+    pub fn demo_enabled(&self) -> bool {
+        self.demo && self.issuer_is_loopback()
+    }
+
+    /// An absolute URL under the issuer.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// How long a retired signing key must stay published: the longest lifetime of a token it
+    /// may have signed, plus clock skew.
+    pub fn key_retention_seconds(&self) -> i64 {
+        self.tokens.access_token_seconds.max(self.tokens.id_token_seconds) + 300
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_install() {
+        let c = Config::load_with_env(None, |_| None).unwrap();
+        assert_eq!(c.issuer, "http://localhost:8080");
+        assert_eq!(c.database_url, "sqlite://data/servicekonto.db");
+        assert!(c.demo_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = std::env::temp_dir().join(format!("sk-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(
+            &file,
+            "issuer = \"https://idp.example\"\nbind = \"0.0.0.0:1\"\n[tokens]\naccess_token_seconds = 120\n",
+        )
+        .unwrap();
+        let c = Config::load_with_env(Some(&file), |k| (k == "SERVICEKONTO_BIND").then(|| "127.0.0.1:9".to_string())).unwrap();
+        assert_eq!(c.issuer, "https://idp.example");
+        assert_eq!(c.bind, "127.0.0.1:9");
+        assert_eq!(c.tokens.access_token_seconds, 120);
+        assert_eq!(c.tokens.id_token_seconds, 300);
+        assert!(!c.demo_enabled());
+    }
+
+    #[test]
+    fn rejects_plain_http_on_public_hosts_and_unknown_keys() {
+        assert!(Config::load_with_env(None, |k| (k == "SERVICEKONTO_ISSUER").then(|| "http://idp.example".into())).is_err());
+        let dir = std::env::temp_dir().join(format!("sk-config2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "isuer = \"typo\"\n").unwrap();
+        assert!(matches!(
+            Config::load_with_env(Some(&file), |_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

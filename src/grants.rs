@@ -1,0 +1,55 @@
+//! What a user has allowed a client: the authorization decision, codes, tokens and the
+//! claims they carry. Every function here takes `now` and returns domain values; the HTTP
+//! layer only maps them.
+
+pub mod claims;
+pub mod codes;
+pub mod decide;
+pub mod tokens;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::protocol::claims::ClaimsRequest;
+use crate::protocol::scope::Scopes;
+
+/// One redeemed authorization: the subject of refresh tokens and the anchor of access-token
+/// revocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Grant {
+    /// Id (also the `gid` claim of access tokens).
+    pub id: String,
+    /// The account.
+    pub account_id: String,
+    /// The client.
+    pub client_id: String,
+    /// Granted scopes.
+    pub scope: Scopes,
+    /// The claims parameter of the authorization request.
+    pub claims: ClaimsRequest,
+    /// The `acr` reported in the ID token.
+    pub acr: String,
+    /// The `amr` values.
+    pub amr: Vec<String>,
+    /// Time of the authentication.
+    pub auth_time: Timestamp,
+    /// Login session id (the ID token's `sid`).
+    pub sid: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// When its refresh tokens stop working.
+    pub expires_at: Timestamp,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The consent set for a request: its scopes plus one `claim:NAME` entry per claim asked for
+/// by the claims parameter, so a consent covers exactly what was shown.
+pub fn consent_set(scope: &Scopes, claims: &ClaimsRequest) -> Scopes {
+    let extra: Vec<String> = claims
+        .names()
+        .filter(|n| claims::is_releasable(n))
+        .map(|n| format!("claim:{n}"))
+        .collect();
+    scope.union(&extra.iter().map(String::as_str).collect())
+}

@@ -1,0 +1,177 @@
+//! Which account data a client receives: by scope (OIDC Core §5.4) and by the claims
+//! parameter (§5.5), and the `sub` it knows the account by (§8).
+
+use serde_json::{Map, Value, json};
+
+use crate::accounts::Account;
+use crate::clients::{Client, SubjectType};
+use crate::protocol::claims::ClaimSpec;
+use crate::protocol::scope::Scopes;
+use crate::secret::hmac_b64;
+use std::collections::BTreeMap;
+
+/// Claims each scope releases.
+pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    ("profile", &["name", "given_name", "family_name", "birthdate", "updated_at"]),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+];
+
+/// Every user claim we can release (discovery's `claims_supported` adds the protocol ones).
+pub fn user_claims() -> impl Iterator<Item = &'static str> {
+    SCOPE_CLAIMS.iter().flat_map(|(_, c)| c.iter().copied())
+}
+
+/// Whether a claims-parameter entry names account data (protocol claims like `acr` are not
+/// account data and need no consent line).
+pub fn is_releasable(name: &str) -> bool {
+    user_claims().any(|c| c == name)
+}
+
+/// The `sub` a client knows the account by: a keyed hash of sector and account for pairwise
+/// clients, the account id for public ones.
+pub fn subject(client: &Client, account_id: &str, pairwise_key: &[u8]) -> String {
+    match client.subject_type {
+        SubjectType::Public => account_id.to_string(),
+        SubjectType::Pairwise => hmac_b64(pairwise_key, format!("{}|{account_id}", client.sector()).as_bytes()),
+    }
+}
+
+fn claim_value(account: &Account, name: &str) -> Option<Value> {
+    Some(match name {
+        "name" => json!(format!("{} {}", account.given_name, account.family_name)),
+        "given_name" => json!(account.given_name),
+        "family_name" => json!(account.family_name),
+        "birthdate" => json!(account.birthdate.as_ref()?),
+        "updated_at" => json!(account.updated_at),
+        "email" => json!(account.email),
+        "email_verified" => json!(account.email_verified),
+        "address" => {
+            let a = account.address.as_ref()?;
+            json!({
+                "formatted": format!("{} {}\n{} {}\n{}", a.street, a.house_number, a.postal_code, a.city, a.country),
+                "street_address": format!("{} {}", a.street, a.house_number),
+                "locality": a.city,
+                "postal_code": a.postal_code,
+                "country": a.country,
+            })
+        }
+        "phone_number" => json!(account.phone_number.as_ref()?),
+        "phone_number_verified" => {
+            account.phone_number.as_ref()?;
+            json!(false)
+        }
+        _ => return None,
+    })
+}
+
+/// Claims for the scopes granted plus those named in `requested` (a claims-parameter member),
+/// leaving out what the account does not have. A requested `value`/`values` that the account's
+/// value does not match is left out too (OIDC Core §5.5.1).
+pub fn release(account: &Account, scope: &Scopes, requested: &BTreeMap<String, Option<ClaimSpec>>) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (s, names) in SCOPE_CLAIMS {
+        if scope.contains(s) {
+            for n in *names {
+                if let Some(v) = claim_value(account, n) {
+                    out.insert((*n).to_string(), v);
+                }
+            }
+        }
+    }
+    for (name, spec) in requested {
+        if !is_releasable(name) {
+            continue;
+        }
+        let Some(v) = claim_value(account, name) else { continue };
+        let matches = match spec {
+            Some(ClaimSpec { value: Some(want), .. }) => *want == v,
+            Some(ClaimSpec { values: Some(wants), .. }) => wants.contains(&v),
+            _ => true,
+        };
+        if matches {
+            out.insert(name.clone(), v);
+        } else {
+            out.remove(name);
+        }
+    }
+    out
+}
+
+/// The names of the data a consent shows, in display order.
+pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for (s, names) in SCOPE_CLAIMS {
+        if scope.contains(s) {
+            items.extend(
+                names
+                    .iter()
+                    .filter(|n| !n.ends_with("_verified") && **n != "updated_at")
+                    .map(|n| n.to_string()),
+            );
+        }
+    }
+    for n in requested {
+        if is_releasable(&n) && !n.ends_with("_verified") && !items.contains(&n) {
+            items.push(n);
+        }
+    }
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{AccountKind, Address};
+    use crate::secret::Secret;
+    use crate::trust::TrustLevel;
+
+    fn account() -> Account {
+        Account {
+            id: "acc1".into(),
+            email: "erika@example.de".into(),
+            password_hash: Secret::new(String::new()),
+            kind: AccountKind::Citizen,
+            level: TrustLevel::Basic,
+            given_name: "Erika".into(),
+            family_name: "Mustermann".into(),
+            birthdate: None,
+            address: Some(Address {
+                street: "Heidestraße".into(),
+                house_number: "17".into(),
+                postal_code: "51147".into(),
+                city: "Köln".into(),
+                country: "DE".into(),
+            }),
+            phone_number: None,
+            email_verified: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn scopes_release_their_claims_and_missing_data_stays_out() {
+        let c = release(&account(), &Scopes::parse("openid email phone").unwrap(), &BTreeMap::new());
+        assert_eq!(c["email"], "erika@example.de");
+        assert!(!c.contains_key("phone_number"));
+        assert!(!c.contains_key("given_name"));
+    }
+
+    #[test]
+    fn claims_parameter_adds_claims_and_honours_values() {
+        let mut req = BTreeMap::new();
+        req.insert("given_name".to_string(), None);
+        req.insert(
+            "family_name".to_string(),
+            Some(ClaimSpec {
+                value: Some(json!("Other")),
+                ..Default::default()
+            }),
+        );
+        let c = release(&account(), &Scopes::parse("openid").unwrap(), &req);
+        assert_eq!(c["given_name"], "Erika");
+        assert!(!c.contains_key("family_name"));
+    }
+}

@@ -1,0 +1,344 @@
+//! The authorization decision (OIDC Core §3.1.2.2–3.1.2.4): given a checked request, the
+//! browser's session and stored consent, decide whether to ask for login, ask for consent,
+//! refuse, or issue a code. Pure: no I/O, `now` passed in.
+
+use crate::accounts::Account;
+use crate::clients::Client;
+use crate::clock::Timestamp;
+use crate::protocol::authorize::AuthorizeRequest;
+use crate::protocol::scope::Scopes;
+use crate::protocol::{OAuthError, OAuthErrorCode};
+use crate::sessions::Session;
+use crate::trust::{Method, TrustLevel, achieved_level};
+
+/// Why the user must (re-)authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginReason {
+    /// No session.
+    NoSession,
+    /// `prompt=login`.
+    Forced,
+    /// The authentication is older than `max_age`.
+    TooOld,
+    /// `id_token_hint` names another user.
+    OtherUser,
+    /// The session's level is below what is needed, and a new login can reach it (step-up).
+    StepUp,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Show the login page.
+    Login(LoginReason),
+    /// Show the consent page.
+    Consent,
+    /// Issue a code with this `acr`.
+    Issue {
+        /// The `acr` to report.
+        acr: String,
+    },
+    /// Send an error back to the client.
+    Deny(OAuthError),
+}
+
+/// The state of the browser and the transaction when deciding.
+pub struct Context<'a> {
+    /// The session, with its account.
+    pub session: Option<(&'a Session, &'a Account)>,
+    /// A login completed within this authorization transaction.
+    pub fresh_login: bool,
+    /// Consent given within this transaction.
+    pub fresh_consent: bool,
+    /// What the account consented to earlier for this client.
+    pub stored_consent: Option<&'a Scopes>,
+    /// What this request needs consent for.
+    pub consent_needed: &'a Scopes,
+    /// Whether `id_token_hint` names the session's user (`None` without a hint).
+    pub hint_matches: Option<bool>,
+}
+
+/// The highest level a login of this account can reach now. The eID step-up joins here when
+/// the eID connector exists; until then a password login is the only method.
+fn reachable(account: &Account) -> TrustLevel {
+    achieved_level(account.level, Method::Pwd)
+}
+
+fn unmet(level: TrustLevel, why: &str) -> Decision {
+    Decision::Deny(OAuthError::new(
+        OAuthErrorCode::UnmetAuthenticationRequirements,
+        format!("{why} requires trust level {} which this account cannot reach", level.acr()),
+    ))
+}
+
+/// Decides the next step for `request` by `client` at `now`.
+pub fn decide(request: &AuthorizeRequest, client: &Client, ctx: &Context<'_>, now: Timestamp) -> Decision {
+    let decision = decide_interactive(request, client, ctx, now);
+    if request.prompt.none {
+        return match decision {
+            Decision::Login(_) => Decision::Deny(OAuthError::new(OAuthErrorCode::LoginRequired, "the user must log in")),
+            Decision::Consent => Decision::Deny(OAuthError::new(OAuthErrorCode::ConsentRequired, "the user must consent")),
+            other => other,
+        };
+    }
+    decision
+}
+
+fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context<'_>, now: Timestamp) -> Decision {
+    let Some((session, account)) = ctx.session else {
+        return Decision::Login(LoginReason::NoSession);
+    };
+    if !ctx.fresh_login {
+        if request.prompt.login {
+            return Decision::Login(LoginReason::Forced);
+        }
+        if request.max_age.is_some_and(|max| now - session.auth_time > max) {
+            return Decision::Login(LoginReason::TooOld);
+        }
+        if ctx.hint_matches == Some(false) {
+            return Decision::Login(LoginReason::OtherUser);
+        }
+    } else if ctx.hint_matches == Some(false) {
+        return Decision::Deny(OAuthError::new(
+            OAuthErrorCode::LoginRequired,
+            "the logged-in user is not the one named by id_token_hint",
+        ));
+    }
+
+    // R-ACR-4: the service's minimum is never waived.
+    if session.level < client.min_level {
+        return if reachable(account) >= client.min_level && !ctx.fresh_login {
+            Decision::Login(LoginReason::StepUp)
+        } else {
+            unmet(client.min_level, "this service")
+        };
+    }
+    // R-ACR-2/3: the request's level; essential is enforced, voluntary is best effort.
+    if let Some(required) = request.acr.required_level()
+        && session.level < required
+    {
+        if reachable(account) >= required && !ctx.fresh_login {
+            return Decision::Login(LoginReason::StepUp);
+        }
+        if request.acr.essential {
+            return unmet(required, "the request");
+        }
+    } else if request.acr.essential && request.acr.required_level().is_none() {
+        return Decision::Deny(OAuthError::new(
+            OAuthErrorCode::UnmetAuthenticationRequirements,
+            "none of the requested acr values is known",
+        ));
+    }
+
+    let consented = ctx.fresh_consent || (!request.prompt.consent && ctx.stored_consent.is_some_and(|s| ctx.consent_needed.is_subset(s)));
+    if !consented {
+        return Decision::Consent;
+    }
+    Decision::Issue {
+        acr: request.acr.reported_acr(session.level),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::AccountKind;
+    use crate::clients::{AuthMethod, SubjectType};
+    use crate::protocol::authorize::{Locale, Prompt, ResponseMode};
+    use crate::protocol::claims::ClaimsRequest;
+    use crate::secret::Secret;
+    use crate::trust::AcrRequest;
+
+    fn account(level: TrustLevel) -> Account {
+        Account {
+            id: "a".into(),
+            email: "e@x.de".into(),
+            password_hash: Secret::new(String::new()),
+            kind: AccountKind::Citizen,
+            level,
+            given_name: "E".into(),
+            family_name: "M".into(),
+            birthdate: None,
+            address: None,
+            phone_number: None,
+            email_verified: true,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn session(level: TrustLevel, auth_time: Timestamp) -> Session {
+        Session {
+            sid: "s".into(),
+            account_id: "a".into(),
+            level,
+            methods: vec![Method::Pwd],
+            auth_time,
+            created_at: auth_time,
+            last_seen: auth_time,
+        }
+    }
+
+    fn client(min: TrustLevel) -> Client {
+        Client {
+            id: "c".into(),
+            name: "C".into(),
+            secret_hash: None,
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![],
+            scopes: Scopes::parse("openid").unwrap(),
+            min_level: min,
+            jwks_uri: None,
+            subject_type: SubjectType::Pairwise,
+            created_at: 0,
+        }
+    }
+
+    fn request() -> AuthorizeRequest {
+        AuthorizeRequest {
+            client_id: "c".into(),
+            redirect_uri: "https://rp/cb".into(),
+            response_mode: ResponseMode::Query,
+            scope: Scopes::parse("openid").unwrap(),
+            state: None,
+            nonce: None,
+            prompt: Prompt::default(),
+            max_age: None,
+            login_hint: None,
+            id_token_hint: None,
+            locale: Locale::De,
+            acr: AcrRequest::default(),
+            claims: ClaimsRequest::default(),
+            code_challenge: None,
+        }
+    }
+
+    fn run(req: &AuthorizeRequest, cl: &Client, s: Option<(&Session, &Account)>, consent: bool, now: Timestamp) -> Decision {
+        let needed = req.scope.clone();
+        let stored = consent.then(|| needed.clone());
+        decide(
+            req,
+            cl,
+            &Context {
+                session: s,
+                fresh_login: false,
+                fresh_consent: false,
+                stored_consent: stored.as_ref(),
+                consent_needed: &needed,
+                hint_matches: None,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn no_session_means_login_and_prompt_none_means_login_required() {
+        assert_eq!(
+            run(&request(), &client(TrustLevel::Basic), None, false, 0),
+            Decision::Login(LoginReason::NoSession)
+        );
+        let mut r = request();
+        r.prompt.none = true;
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), None, false, 0) else {
+            panic!()
+        };
+        assert_eq!(e.code, OAuthErrorCode::LoginRequired);
+    }
+
+    #[test]
+    fn r_svc_3_consent_is_asked_once_and_prompt_consent_forces_it() {
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 0));
+        assert_eq!(
+            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), false, 5),
+            Decision::Consent
+        );
+        assert!(matches!(
+            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), true, 5),
+            Decision::Issue { .. }
+        ));
+        let mut r = request();
+        r.prompt.consent = true;
+        assert_eq!(run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 5), Decision::Consent);
+        r.prompt = Prompt {
+            none: true,
+            ..Prompt::default()
+        };
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), false, 5) else {
+            panic!()
+        };
+        assert_eq!(e.code, OAuthErrorCode::ConsentRequired);
+    }
+
+    #[test]
+    fn max_age_and_prompt_login_force_a_new_login() {
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 100));
+        let mut r = request();
+        r.max_age = Some(10);
+        assert_eq!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 111),
+            Decision::Login(LoginReason::TooOld)
+        );
+        assert!(matches!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 110),
+            Decision::Issue { .. }
+        ));
+        r.max_age = None;
+        r.prompt.login = true;
+        assert_eq!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 110),
+            Decision::Login(LoginReason::Forced)
+        );
+    }
+
+    #[test]
+    fn r_acr_4_client_minimum_is_enforced() {
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 0));
+        let Decision::Deny(e) = run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, 1) else {
+            panic!()
+        };
+        assert_eq!(e.code, OAuthErrorCode::UnmetAuthenticationRequirements);
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, 0));
+        assert!(matches!(
+            run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, 1),
+            Decision::Issue { .. }
+        ));
+    }
+
+    #[test]
+    fn r_acr_3_essential_unreachable_is_unmet_voluntary_gets_best_level() {
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, 0));
+        let mut r = request();
+        r.acr = AcrRequest {
+            values: vec!["urn:servicekonto:acr:eid".into()],
+            essential: false,
+        };
+        assert_eq!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
+            Decision::Issue {
+                acr: "urn:servicekonto:acr:plus".into()
+            }
+        );
+        r.acr.essential = true;
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1) else {
+            panic!()
+        };
+        assert_eq!(e.code, OAuthErrorCode::UnmetAuthenticationRequirements);
+    }
+
+    #[test]
+    fn r_acr_3_a_session_below_what_the_account_reaches_steps_up() {
+        // An account upgraded to Plus while a basic session is still open.
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Basic, 0));
+        let mut r = request();
+        r.acr = AcrRequest {
+            values: vec!["urn:servicekonto:acr:plus".into()],
+            essential: true,
+        };
+        assert_eq!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
+            Decision::Login(LoginReason::StepUp)
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Token minting and checking: ID tokens (OIDC Core §2, RS256), access tokens as JWTs
+//! (RFC 9068, `typ: at+jwt`) and refresh tokens (opaque, stored hashed).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::Grant;
+use super::claims::{release, subject};
+use crate::accounts::Account;
+use crate::clients::Client;
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::keys::{KeyError, Keys};
+use crate::protocol::scope::Scopes;
+use crate::secret::{b64, random_token};
+
+/// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    /// New refresh token, if the client may refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// ID token, for `openid` requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Granted scope.
+    pub scope: String,
+}
+
+/// Claims of our access tokens (RFC 9068 §2.2).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// The user's `sub` for this client, or the client id for client-credentials tokens.
+    pub sub: String,
+    /// The resource: this provider (userinfo and the resource APIs).
+    pub aud: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Granted scopes.
+    pub scope: String,
+    /// Unique id, for revocation.
+    pub jti: String,
+    /// Issued at.
+    pub iat: Timestamp,
+    /// Expires at.
+    pub exp: Timestamp,
+    /// Authentication time (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<Timestamp>,
+    /// Level (user tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The grant it belongs to (user tokens); revoking the grant revokes the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+}
+
+/// Why a bearer token is not accepted.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a token of ours, or tampered with.
+    #[error("invalid token")]
+    Invalid,
+    /// Past `exp`.
+    #[error("token expired")]
+    Expired,
+}
+
+/// What an `id_token_hint` tells once its signature checks out.
+#[derive(Debug, Clone)]
+pub struct IdTokenHint {
+    /// `sub`.
+    pub sub: String,
+    /// The client(s) it was issued to.
+    pub aud: Vec<String>,
+    /// Login session.
+    pub sid: Option<String>,
+}
+
+/// Mints and checks tokens with the node's keys.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    config: Arc<Config>,
+    keys: Keys,
+    pairwise_key: Arc<Vec<u8>>,
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
+    b64(&digest.as_ref()[..16])
+}
+
+impl TokenIssuer {
+    /// An issuer over the configuration and keys; `pairwise_key` derives pairwise subjects.
+    pub fn new(config: Arc<Config>, keys: Keys, pairwise_key: Arc<Vec<u8>>) -> Self {
+        Self {
+            config,
+            keys,
+            pairwise_key,
+        }
+    }
+
+    /// The `sub` a client knows an account by.
+    pub fn subject(&self, client: &Client, account_id: &str) -> String {
+        subject(client, account_id, &self.pairwise_key)
+    }
+
+    /// Tokens for a user grant, for the grant's scope. `nonce` only on the first issue (code
+    /// redemption).
+    pub fn for_grant(
+        &self,
+        grant: &Grant,
+        client: &Client,
+        account: &Account,
+        nonce: Option<&str>,
+        refresh_token: Option<String>,
+        now: Timestamp,
+    ) -> Result<TokenResponse, KeyError> {
+        let sub = self.subject(client, &account.id);
+        let access = AccessClaims {
+            iss: self.config.issuer.clone(),
+            sub: sub.clone(),
+            aud: self.config.issuer.clone(),
+            client_id: client.id.clone(),
+            scope: grant.scope.to_string(),
+            jti: random_token(16),
+            iat: now,
+            exp: now + self.config.tokens.access_token_seconds,
+            auth_time: Some(grant.auth_time),
+            acr: Some(grant.acr.clone()),
+            gid: Some(grant.id.clone()),
+        };
+        let access_token = self.keys.sign_access_token(&access)?;
+        let id_token = if grant.scope.contains("openid") {
+            let mut claims: Map<String, Value> = release(account, &Scopes::default(), &grant.claims.id_token);
+            let mut put = |k: &str, v: Value| {
+                claims.insert(k.to_string(), v);
+            };
+            put("iss", self.config.issuer.clone().into());
+            put("sub", sub.into());
+            put("aud", client.id.clone().into());
+            put("azp", client.id.clone().into());
+            put("exp", (now + self.config.tokens.id_token_seconds).into());
+            put("iat", now.into());
+            put("auth_time", grant.auth_time.into());
+            put("acr", grant.acr.clone().into());
+            put("amr", grant.amr.clone().into());
+            put("sid", grant.sid.clone().into());
+            put("at_hash", at_hash(&access_token).into());
+            if let Some(n) = nonce {
+                put("nonce", n.into());
+            }
+            Some(self.keys.sign_id_token(&claims)?)
+        } else {
+            None
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.config.tokens.access_token_seconds,
+            refresh_token,
+            id_token,
+            scope: grant.scope.to_string(),
+        })
+    }
+
+    /// A client-credentials token: the client acts for itself.
+    pub fn for_client(&self, client: &Client, scope: &Scopes, now: Timestamp) -> Result<TokenResponse, KeyError> {
+        let access = AccessClaims {
+            iss: self.config.issuer.clone(),
+            sub: client.id.clone(),
+            aud: self.config.issuer.clone(),
+            client_id: client.id.clone(),
+            scope: scope.to_string(),
+            jti: random_token(16),
+            iat: now,
+            exp: now + self.config.tokens.access_token_seconds,
+            auth_time: None,
+            acr: None,
+            gid: None,
+        };
+        Ok(TokenResponse {
+            access_token: self.keys.sign_access_token(&access)?,
+            token_type: "Bearer",
+            expires_in: self.config.tokens.access_token_seconds,
+            refresh_token: None,
+            id_token: None,
+            scope: scope.to_string(),
+        })
+    }
+
+    /// Checks signature, `typ`, issuer, audience and expiry of an access token. Revocation is
+    /// the caller's to check (it needs the store).
+    pub fn verify_access(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
+        let (typ, claims) = self.keys.verify(token).map_err(|_| TokenError::Invalid)?;
+        if typ.as_deref() != Some("at+jwt") {
+            return Err(TokenError::Invalid);
+        }
+        let claims: AccessClaims = serde_json::from_value(claims).map_err(|_| TokenError::Invalid)?;
+        if claims.iss != self.config.issuer || claims.aud != self.config.issuer {
+            return Err(TokenError::Invalid);
+        }
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Checks an ID token we issued, ignoring expiry (a hint may be old, OIDC Core §3.1.2.1).
+    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, TokenError> {
+        let (typ, claims) = self.keys.verify(token).map_err(|_| TokenError::Invalid)?;
+        if typ.as_deref().is_some_and(|t| t != "JWT") || claims.get("iss").and_then(Value::as_str) != Some(&self.config.issuer) {
+            return Err(TokenError::Invalid);
+        }
+        let sub = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::Invalid)?.to_string();
+        let aud = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            _ => return Err(TokenError::Invalid),
+        };
+        Ok(IdTokenHint {
+            sub,
+            aud,
+            sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_oidc_example_construction() {
+        // Left-most 128 bits of SHA-256, base64url: 22 characters.
+        let h = at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        assert_eq!(h.len(), 22);
+        assert_eq!(h, at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"));
+    }
+}

@@ -1,0 +1,114 @@
+//! The HTTP edge: routes, security headers, and the mapping of domain results to responses.
+//! Handlers extract, call the domain, and map; nothing here decides policy.
+
+pub mod cookies;
+pub mod error;
+pub mod oidc;
+pub mod pages;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Route paths, in one place; discovery is built from them.
+pub mod paths {
+    /// OpenID Provider metadata.
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    /// OAuth 2.0 Authorization Server metadata (RFC 8414), the same document.
+    pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+    /// JWK Set.
+    pub const JWKS: &str = "/jwks";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Continues an authorization after login or consent.
+    pub const AUTHORIZE_RESUME: &str = "/authorize/resume";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// Userinfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// Revocation endpoint (RFC 7009).
+    pub const REVOKE: &str = "/revoke";
+    /// Introspection endpoint (RFC 7662).
+    pub const INTROSPECT: &str = "/introspect";
+    /// End-session endpoint (RP-Initiated Logout).
+    pub const LOGOUT: &str = "/logout";
+    /// Login page.
+    pub const LOGIN: &str = "/login";
+    /// Consent page.
+    pub const CONSENT: &str = "/consent";
+    /// Start page.
+    pub const HOME: &str = "/";
+    /// Accessibility statement.
+    pub const ACCESSIBILITY: &str = "/barrierefreiheit";
+    /// Style sheet.
+    pub const STYLE: &str = "/static/style.css";
+    /// Demo relying party.
+    pub const DEMO: &str = "/demo";
+    /// Demo relying party's redirect URI.
+    pub const DEMO_CALLBACK: &str = "/demo/callback";
+}
+
+/// Largest request body we read (forms and token requests are small).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let demo = state.config.demo_enabled();
+    let mut router = Router::new().merge(oidc::routes()).merge(pages::routes());
+    if demo {
+        router = router.merge(pages::demo::routes());
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .route(paths::STYLE, get(pages::style))
+        .fallback(pages::not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The path only: queries carry state, hints and personal data.
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_owned();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// The strict policy every HTML page gets: nothing inline, nothing from elsewhere.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    let is_html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(CSP));
+    }
+    res
+}

@@ -1,0 +1,104 @@
+//! Cookies: the login-session cookie and the browser cookie that binds CSRF tokens and
+//! authorization transactions to one browser. Only session cookies (no `Max-Age`), HttpOnly,
+//! SameSite=Lax, Secure on https issuers (R-SES-3).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+
+use crate::secret::{constant_time_eq, hmac_b64, random_token, sha256_b64};
+
+/// Name of the login-session cookie.
+pub const SESSION: &str = "sk_session";
+/// Name of the browser cookie.
+pub const BROWSER: &str = "sk_browser";
+
+/// The request's cookies.
+#[derive(Debug, Clone, Default)]
+pub struct Cookies(HashMap<String, String>);
+
+impl Cookies {
+    /// A cookie's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cookies {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut map = HashMap::new();
+        for value in parts.headers.get_all(header::COOKIE) {
+            for pair in value.to_str().unwrap_or("").split(';') {
+                if let Some((k, v)) = pair.trim().split_once('=') {
+                    map.entry(k.to_string()).or_insert_with(|| v.to_string());
+                }
+            }
+        }
+        Ok(Cookies(map))
+    }
+}
+
+/// Builds a `Set-Cookie` value.
+pub fn set(name: &str, value: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Builds a `Set-Cookie` value that deletes the cookie.
+pub fn clear(name: &str, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The browser's identity for CSRF and transaction binding; created when missing.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    value: String,
+    fresh: bool,
+}
+
+impl Browser {
+    /// Reads the browser cookie or makes a new one.
+    pub fn from_cookies(cookies: &Cookies) -> Browser {
+        match cookies.get(BROWSER).filter(|v| v.len() == 43) {
+            Some(v) => Browser {
+                value: v.to_string(),
+                fresh: false,
+            },
+            None => Browser {
+                value: random_token(32),
+                fresh: true,
+            },
+        }
+    }
+
+    /// What transactions store to recognise this browser.
+    pub fn binding(&self) -> String {
+        sha256_b64(self.value.as_bytes())
+    }
+
+    /// The CSRF token for forms shown to this browser.
+    pub fn csrf_token(&self, key: &[u8]) -> String {
+        hmac_b64(key, format!("csrf|{}", self.value).as_bytes())
+    }
+
+    /// Whether a submitted CSRF token belongs to this browser. A browser that had no cookie
+    /// cannot have a valid token.
+    pub fn csrf_ok(&self, key: &[u8], submitted: &str) -> bool {
+        !self.fresh && constant_time_eq(self.csrf_token(key).as_bytes(), submitted.as_bytes())
+    }
+
+    /// Adds the `Set-Cookie` header when the cookie is new.
+    pub fn persist(&self, headers: &mut HeaderMap, secure: bool) {
+        if self.fresh {
+            headers.append(header::SET_COOKIE, set(BROWSER, &self.value, secure));
+        }
+    }
+}

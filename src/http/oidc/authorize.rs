@@ -1,0 +1,382 @@
+//! The authorization endpoint and the transaction that carries a request through login and
+//! consent. An invalid client or redirect URI ends on an HTML page; every other outcome goes
+//! back to the client's redirect URI with `state` and `iss` (RFC 9207).
+
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::Account;
+use crate::clients::{Client, GrantType};
+use crate::clock::{self, Timestamp};
+use crate::ephemeral::EphemeralError;
+use crate::grants::codes::{self, CodeRecord};
+use crate::grants::consent_set;
+use crate::grants::decide::{Context, Decision, decide};
+use crate::http::cookies::{Browser, Cookies, SESSION};
+use crate::http::paths;
+use crate::protocol::authorize::{self, AuthorizeRequest, Locale, ResponseMode, TargetError};
+use crate::protocol::params::Params;
+use crate::protocol::{OAuthError, OAuthErrorCode};
+use crate::secret::random_token;
+use crate::sessions::{Lookup, Session};
+use crate::state::AppState;
+
+/// An authorization request waiting for login or consent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transaction {
+    /// The checked request.
+    pub request: AuthorizeRequest,
+    /// The browser it belongs to (hash of the browser cookie), bound on first use.
+    pub browser: Option<String>,
+    /// A login happened within this transaction.
+    pub fresh_login: bool,
+    /// Consent was given within this transaction.
+    pub fresh_consent: bool,
+    /// When it is abandoned.
+    pub expires_at: Timestamp,
+}
+
+/// Why a transaction could not be continued.
+#[derive(Debug)]
+pub enum TxnError {
+    /// Unknown or expired.
+    Unknown,
+    /// Started in another browser.
+    OtherBrowser,
+    /// The store failed.
+    Unavailable(EphemeralError),
+}
+
+fn txn_key(id: &str) -> String {
+    format!("authz:{id}")
+}
+
+/// Stores a transaction under `id` (a new id when `None`); returns the id.
+pub async fn save_txn(state: &AppState, id: Option<String>, txn: &Transaction, now: Timestamp) -> Result<String, EphemeralError> {
+    let id = id.unwrap_or_else(|| random_token(16));
+    state.ephemeral.put_json(&txn_key(&id), txn, txn.expires_at, now).await?;
+    Ok(id)
+}
+
+/// Loads a transaction for this browser, binding it to the browser on first use.
+pub async fn load_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<Transaction, TxnError> {
+    if id.len() > 64 {
+        return Err(TxnError::Unknown);
+    }
+    let mut txn: Transaction = state
+        .ephemeral
+        .get_json(&txn_key(id), now)
+        .await
+        .map_err(TxnError::Unavailable)?
+        .ok_or(TxnError::Unknown)?;
+    match &txn.browser {
+        Some(b) if *b != browser.binding() => Err(TxnError::OtherBrowser),
+        Some(_) => Ok(txn),
+        None => {
+            txn.browser = Some(browser.binding());
+            save_txn(state, Some(id.to_string()), &txn, now)
+                .await
+                .map_err(TxnError::Unavailable)?;
+            Ok(txn)
+        }
+    }
+}
+
+/// Deletes a finished transaction.
+pub async fn end_txn(state: &AppState, id: &str) {
+    if let Err(e) = state.ephemeral.delete(&txn_key(id)).await {
+        tracing::warn!(error = %e, "could not delete authorization transaction");
+    }
+}
+
+/// The HTML page for a transaction that cannot go on.
+pub fn txn_error_page(state: &AppState, err: TxnError, locale: Locale) -> Response {
+    match err {
+        TxnError::Unknown => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_txn_unknown", None),
+        TxnError::OtherBrowser => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_txn_other_browser", None),
+        TxnError::Unavailable(e) => {
+            tracing::error!(error = %e, "ephemeral store failure");
+            state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
+        }
+    }
+}
+
+/// `GET /authorize`.
+pub async fn get(State(state): State<AppState>, cookies: Cookies, RawQuery(query): RawQuery) -> Response {
+    start(state, cookies, query.unwrap_or_default(), false).await
+}
+
+/// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded body).
+pub async fn post(State(state): State<AppState>, cookies: Cookies, body: String) -> Response {
+    start(state, cookies, body, true).await
+}
+
+async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool) -> Response {
+    let now = clock::now();
+    let Ok(params) = Params::parse(&input) else {
+        return state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_malformed", None);
+    };
+    let locale = params.get("ui_locales").map(Locale::from_ui_locales).unwrap_or_default();
+    let target = match authorize::parse_target(&params) {
+        Ok(t) => t,
+        Err(TargetError::MissingClient) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_missing_client", None),
+        Err(TargetError::MissingRedirectUri) => {
+            return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_missing_redirect_uri", None);
+        }
+        Err(TargetError::Malformed) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
+    };
+    let client = match state.store.client(&target.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
+        Err(e) => {
+            tracing::error!(error = %e, "store failure");
+            return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
+        }
+    };
+    // Exact string comparison (RFC 9700 §2.1): no normalisation, no prefix matching.
+    if !client.redirect_uris.contains(&target.redirect_uri) {
+        return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_bad_redirect_uri", None);
+    }
+    let redirect_uri = target.redirect_uri.clone();
+    let request = match authorize::parse(&params, target, &client.scopes, client.is_public()) {
+        Ok(r) => r,
+        Err(e) => return respond(&state, &redirect_uri, e.response_mode, error_params(&e.error, e.state.as_deref())),
+    };
+    let deny = |error: OAuthError| {
+        respond(
+            &state,
+            &request.redirect_uri,
+            request.response_mode,
+            error_params(&error, request.state.as_deref()),
+        )
+    };
+    if !client.allows(GrantType::AuthorizationCode) {
+        return deny(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
+    }
+    if let Some(hint) = &request.id_token_hint
+        && state.tokens.verify_id_token_hint(hint).is_err()
+    {
+        return deny(OAuthError::invalid_request(
+            "id_token_hint is not an ID token issued by this provider",
+        ));
+    }
+    let txn = Transaction {
+        request,
+        browser: None,
+        fresh_login: false,
+        fresh_consent: false,
+        expires_at: now + state.config.sessions.transaction_seconds,
+    };
+    if via_post {
+        // A cross-site POST carries no SameSite=Lax cookies; continuing with a GET makes the
+        // session visible again.
+        return match save_txn(&state, None, &txn, now).await {
+            Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::AUTHORIZE_RESUME)).into_response(),
+            Err(e) => txn_error_page(&state, TxnError::Unavailable(e), locale),
+        };
+    }
+    let browser = Browser::from_cookies(&cookies);
+    let mut res = proceed(&state, None, txn, &cookies, &browser, now).await;
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// Query of `/authorize/resume`.
+#[derive(Deserialize)]
+pub struct ResumeQuery {
+    txn: String,
+}
+
+/// `GET /authorize/resume?txn=…`: continues after login or consent.
+pub async fn resume(State(state): State<AppState>, cookies: Cookies, Query(q): Query<ResumeQuery>) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    match load_txn(&state, &q.txn, &browser, now).await {
+        Ok(txn) => {
+            let mut res = proceed(&state, Some(q.txn), txn, &cookies, &browser, now).await;
+            browser.persist(res.headers_mut(), state.config.issuer_is_https());
+            res
+        }
+        Err(e) => txn_error_page(&state, e, Locale::De),
+    }
+}
+
+/// Runs the decision for a transaction and answers accordingly.
+/// The caller sends the browser cookie with the response (`Browser::persist`).
+pub async fn proceed(
+    state: &AppState,
+    id: Option<String>,
+    mut txn: Transaction,
+    cookies: &Cookies,
+    browser: &Browser,
+    now: Timestamp,
+) -> Response {
+    let locale = txn.request.locale;
+    let unavailable = |what: &dyn std::fmt::Display| {
+        tracing::error!(error = %what, "backing store failure");
+        state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
+    };
+    let client = match state.store.client(&txn.request.client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
+        Err(e) => return unavailable(&e),
+    };
+    let lookup = match state.sessions.load(cookies.get(SESSION), now).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(&e),
+    };
+    let expired = matches!(lookup, Lookup::Expired);
+    let session = match lookup {
+        Lookup::Active(s) => match state.store.account(&s.account_id).await {
+            Ok(Some(a)) => Some((s, a)),
+            Ok(None) => None,
+            Err(e) => return unavailable(&e),
+        },
+        _ => None,
+    };
+    let stored_consent = match &session {
+        Some((_, a)) => match state.store.consent(&a.id, &client.id).await {
+            Ok(c) => c,
+            Err(e) => return unavailable(&e),
+        },
+        None => None,
+    };
+    let hint_matches = match (&txn.request.id_token_hint, &session) {
+        (Some(hint), Some((_, account))) => Some(
+            state
+                .tokens
+                .verify_id_token_hint(hint)
+                .is_ok_and(|h| h.aud.contains(&client.id) && h.sub == state.tokens.subject(&client, &account.id)),
+        ),
+        _ => None,
+    };
+    let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
+    let ctx = Context {
+        session: session.as_ref().map(|(s, a)| (s, a)),
+        fresh_login: txn.fresh_login,
+        fresh_consent: txn.fresh_consent,
+        stored_consent: stored_consent.as_ref(),
+        consent_needed: &consent_needed,
+        hint_matches,
+    };
+    let decision = decide(&txn.request, &client, &ctx, now);
+    match decision {
+        Decision::Login(_) | Decision::Consent => {
+            let page = if matches!(decision, Decision::Consent) {
+                paths::CONSENT
+            } else {
+                paths::LOGIN
+            };
+            txn.browser.get_or_insert_with(|| browser.binding());
+            match save_txn(state, id, &txn, now).await {
+                Ok(id) => {
+                    let expired = if expired && page == paths::LOGIN { "&expired=1" } else { "" };
+                    Redirect::to(&format!("{page}?txn={id}{expired}")).into_response()
+                }
+                Err(e) => unavailable(&e),
+            }
+        }
+        Decision::Deny(error) => {
+            if let Some(id) = &id {
+                end_txn(state, id).await;
+            }
+            respond(
+                state,
+                &txn.request.redirect_uri,
+                txn.request.response_mode,
+                error_params(&error, txn.request.state.as_deref()),
+            )
+        }
+        Decision::Issue { acr } => {
+            let Some((session, account)) = &session else {
+                return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, locale, "err_internal", None);
+            };
+            let code = match issue_code(state, &txn.request, &client, session, account, acr, now).await {
+                Ok(c) => c,
+                Err(e) => return unavailable(&e),
+            };
+            if let Some(id) = &id {
+                end_txn(state, id).await;
+            }
+            let mut params = vec![("code", code)];
+            if let Some(s) = &txn.request.state {
+                params.push(("state", s.clone()));
+            }
+            params.push(("iss", state.config.issuer.clone()));
+            respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
+        }
+    }
+}
+
+async fn issue_code(
+    state: &AppState,
+    request: &AuthorizeRequest,
+    client: &Client,
+    session: &Session,
+    account: &Account,
+    acr: String,
+    now: Timestamp,
+) -> Result<String, EphemeralError> {
+    let record = CodeRecord {
+        client_id: client.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        account_id: account.id.clone(),
+        scope: request.scope.clone(),
+        claims: request.claims.clone(),
+        acr,
+        amr: session.amr(),
+        auth_time: session.auth_time,
+        sid: session.sid.clone(),
+    };
+    codes::issue(&state.ephemeral, &record, state.config.tokens.code_seconds, now).await
+}
+
+fn error_params(error: &OAuthError, state: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut p = vec![
+        ("error", error.code.as_str().to_string()),
+        ("error_description", error.description.clone()),
+    ];
+    if let Some(s) = state {
+        p.push(("state", s.to_string()));
+    }
+    p
+}
+
+/// Sends authorization-response parameters to the client's redirect URI, adding `iss`.
+pub fn respond(state: &AppState, redirect_uri: &str, mode: ResponseMode, mut params: Vec<(&'static str, String)>) -> Response {
+    if !params.iter().any(|(k, _)| *k == "iss") {
+        params.push(("iss", state.config.issuer.clone()));
+    }
+    match mode {
+        ResponseMode::Query => match url::Url::parse(redirect_uri) {
+            Ok(mut url) => {
+                url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+                Redirect::to(url.as_str()).into_response()
+            }
+            Err(_) => state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_bad_redirect_uri", None),
+        },
+        ResponseMode::FormPost => {
+            let nonce = random_token(16);
+            let fields: Vec<(String, String)> = params.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let mut res = state.pages.page(
+                StatusCode::OK,
+                "pages/form_post.html",
+                Locale::De,
+                false,
+                &serde_json::json!({ "action": redirect_uri, "fields": fields, "nonce": nonce }),
+            );
+            let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; base-uri 'none'; frame-ancestors 'none'");
+            if let Ok(v) = HeaderValue::from_str(&csp) {
+                res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            res
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636 §4.6; OIDC Core §3.1.3).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tracing::instrument;
+
+use crate::clients::auth::presented;
+use crate::clients::{Client, GrantType};
+use crate::clock::{self, Timestamp};
+use crate::grants::Grant;
+use crate::grants::codes::{self, Redemption, pkce_matches};
+use crate::grants::tokens::TokenResponse;
+use crate::http::error::OAuthJson;
+use crate::protocol::params::Params;
+use crate::protocol::scope::Scopes;
+use crate::protocol::token::TokenRequest;
+use crate::protocol::{OAuthError, OAuthErrorCode};
+use crate::secret::{random_token, sha256_b64};
+use crate::state::AppState;
+use crate::store::RotateOutcome;
+
+/// Requires `application/x-www-form-urlencoded` (RFC 6749 §3.2).
+pub fn require_form(headers: &HeaderMap) -> Result<(), OAuthJson> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct
+        .split(';')
+        .next()
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    {
+        Ok(())
+    } else {
+        Err(OAuthJson(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )))
+    }
+}
+
+/// Authenticates the client of a form request.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<Client, OAuthJson> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let presented = presented(authorization, params)?;
+    Ok(state.client_auth.authenticate(presented, now).await?)
+}
+
+/// `POST /token`.
+#[instrument(skip_all)]
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    match exchange(&state, &headers, &body, clock::now()).await {
+        Ok(tokens) => {
+            let mut res = Json(tokens).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn unauthorized(grant: &str) -> OAuthJson {
+    OAuthJson(OAuthError::new(
+        OAuthErrorCode::UnauthorizedClient,
+        format!("this client may not use {grant}"),
+    ))
+}
+
+async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timestamp) -> Result<TokenResponse, OAuthJson> {
+    require_form(headers)?;
+    let params = Params::parse(body)?;
+    let client = authenticate(state, headers, &params, now).await?;
+    let signing_failed = |e: crate::keys::KeyError| {
+        tracing::error!(error = %e, "token signing failed");
+        OAuthJson(OAuthError::server_error())
+    };
+    match TokenRequest::parse(&params)? {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            if !client.allows(GrantType::AuthorizationCode) {
+                return Err(unauthorized("authorization_code"));
+            }
+            let (record, grant_id) = match codes::redeem(&state.ephemeral, code.expose(), now).await? {
+                Redemption::Fresh(record, grant_id) => (record, grant_id),
+                Redemption::Replayed(grant_id) => {
+                    state.store.revoke_grant(&grant_id, now).await?;
+                    tracing::warn!(client_id = %client.id, "authorization code replayed; grant revoked");
+                    return Err(OAuthError::invalid_grant("the code was already used; tokens issued for it are revoked").into());
+                }
+                Redemption::Unknown => return Err(OAuthError::invalid_grant("the code is invalid or expired").into()),
+            };
+            if record.client_id != client.id {
+                return Err(OAuthError::invalid_grant("the code was issued to another client").into());
+            }
+            if redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
+                return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
+            }
+            match (&record.code_challenge, &code_verifier) {
+                (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier.expose()) => {}
+                (Some(_), _) => return Err(OAuthError::invalid_grant("PKCE verification failed").into()),
+                // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
+                (None, Some(_)) => {
+                    return Err(OAuthError::invalid_grant("code_verifier given but the request had no code_challenge").into());
+                }
+                (None, None) => {}
+            }
+            let account = state
+                .store
+                .account(&record.account_id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+            let grant = Grant {
+                id: grant_id,
+                account_id: account.id.clone(),
+                client_id: client.id.clone(),
+                scope: record.scope.clone(),
+                claims: record.claims.clone(),
+                acr: record.acr.clone(),
+                amr: record.amr.clone(),
+                auth_time: record.auth_time,
+                sid: record.sid.clone(),
+                created_at: now,
+                expires_at: now + state.config.tokens.refresh_token_seconds,
+                revoked_at: None,
+            };
+            let refresh = client.allows(GrantType::RefreshToken).then(|| random_token(32));
+            state
+                .store
+                .insert_grant(&grant, refresh.as_deref().map(|r| sha256_b64(r.as_bytes())).as_deref())
+                .await?;
+            state
+                .tokens
+                .for_grant(&grant, &client, &account, record.nonce.as_deref(), refresh, now)
+                .map_err(signing_failed)
+        }
+        TokenRequest::RefreshToken { refresh_token, scope } => {
+            if !client.allows(GrantType::RefreshToken) {
+                return Err(unauthorized("refresh_token"));
+            }
+            let new = random_token(32);
+            let old_hash = sha256_b64(refresh_token.expose().as_bytes());
+            let mut grant = match state
+                .store
+                .rotate_refresh(&old_hash, &sha256_b64(new.as_bytes()), &client.id, now)
+                .await?
+            {
+                RotateOutcome::Rotated(g) => *g,
+                RotateOutcome::Reused => {
+                    tracing::warn!(client_id = %client.id, "refresh token reused; grant revoked");
+                    return Err(OAuthError::invalid_grant("the refresh token was already used; the grant is revoked").into());
+                }
+                RotateOutcome::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked").into()),
+            };
+            match scope {
+                Some(s) if !s.is_subset(&grant.scope) => {
+                    return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh cannot widen the granted scope").into());
+                }
+                Some(s) => grant.scope = s,
+                None => {}
+            }
+            let account = state
+                .store
+                .account(&grant.account_id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+            state
+                .tokens
+                .for_grant(&grant, &client, &account, None, Some(new), now)
+                .map_err(signing_failed)
+        }
+        TokenRequest::ClientCredentials { scope } => {
+            if !client.allows(GrantType::ClientCredentials) {
+                return Err(unauthorized("client_credentials"));
+            }
+            let scope = scope.unwrap_or_default();
+            let user_scopes: Scopes = crate::protocol::scope::SUPPORTED.iter().copied().collect();
+            if !scope.is_subset(&client.scopes) || scope.iter().any(|s| user_scopes.contains(s)) {
+                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "scope not allowed for client credentials").into());
+            }
+            state.tokens.for_client(&client, &scope, now).map_err(signing_failed)
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! The userinfo endpoint (OIDC Core §5.3) with bearer tokens from the header or the form
+//! body (RFC 6750 §2.1, §2.2; never the query, RFC 9700 §4.3.2).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::clock::{self, Timestamp};
+use crate::grants::Grant;
+use crate::grants::claims::release;
+use crate::grants::tokens::AccessClaims;
+use crate::http::error::BearerError;
+use crate::protocol::params::Params;
+use crate::protocol::scope::Scopes;
+use crate::state::AppState;
+
+/// An access token that verified and is neither expired nor revoked, with its grant.
+pub struct ActiveToken {
+    /// Its claims.
+    pub claims: AccessClaims,
+    /// The user grant, for user tokens.
+    pub grant: Option<Grant>,
+}
+
+/// Verifies an access token and checks it against revocation (its `jti`, and its grant).
+pub async fn check_access_token(state: &AppState, token: &str, now: Timestamp) -> Result<ActiveToken, BearerError> {
+    let claims = state.tokens.verify_access(token, now).map_err(|_| BearerError::InvalidToken)?;
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "store failure");
+        BearerError::Unavailable
+    };
+    if state.store.access_token_revoked(&claims.jti).await.map_err(unavailable)? {
+        return Err(BearerError::InvalidToken);
+    }
+    let grant = match &claims.gid {
+        Some(gid) => match state.store.grant(gid).await.map_err(unavailable)? {
+            Some(g) if g.revoked_at.is_none() => Some(g),
+            _ => return Err(BearerError::InvalidToken),
+        },
+        None => None,
+    };
+    Ok(ActiveToken { claims, grant })
+}
+
+fn bearer_token(headers: &HeaderMap, method: &Method, body: &[u8]) -> Result<String, BearerError> {
+    let from_header = match headers.get(header::AUTHORIZATION) {
+        Some(v) => {
+            let v = v.to_str().map_err(|_| BearerError::InvalidRequest)?;
+            let (scheme, token) = v.split_once(' ').ok_or(BearerError::InvalidRequest)?;
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(BearerError::InvalidRequest);
+            }
+            Some(token.trim().to_string())
+        }
+        None => None,
+    };
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let from_body = if *method == Method::POST && is_form {
+        let text = std::str::from_utf8(body).map_err(|_| BearerError::InvalidRequest)?;
+        Params::parse(text)
+            .map_err(|_| BearerError::InvalidRequest)?
+            .get("access_token")
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(BearerError::Missing),
+    }
+}
+
+/// `GET|POST /userinfo`.
+pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    match claims(&state, &method, &headers, &body, clock::now()).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<Value, BearerError> {
+    let token = bearer_token(headers, method, body)?;
+    let active = check_access_token(state, &token, now).await?;
+    let scope = Scopes::parse(&active.claims.scope).map_err(|_| BearerError::InvalidToken)?;
+    let Some(grant) = active.grant.filter(|_| scope.contains("openid")) else {
+        return Err(BearerError::InsufficientScope);
+    };
+    let account = match state.store.account(&grant.account_id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(BearerError::InvalidToken),
+        Err(e) => {
+            tracing::error!(error = %e, "store failure");
+            return Err(BearerError::Unavailable);
+        }
+    };
+    let mut out = release(&account, &scope, &grant.claims.userinfo);
+    out.insert("sub".into(), active.claims.sub.into());
+    Ok(Value::Object(out))
+}

@@ -1,0 +1,161 @@
+//! The login page (R-SES-1, email + password). Within an authorization it continues the
+//! transaction; on its own it leads to the start page. Failures never reveal whether the
+//! email is registered.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use tracing::instrument;
+
+use crate::accounts::{self, AccountError};
+use crate::clock;
+use crate::http::cookies::{self, Browser, Cookies, SESSION};
+use crate::http::oidc::authorize::{load_txn, save_txn, txn_error_page};
+use crate::http::paths;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::state::AppState;
+use crate::trust::{Method, achieved_level};
+
+/// Context of `pages/login.html`.
+#[derive(Serialize)]
+pub struct LoginPage {
+    csrf: String,
+    txn: Option<String>,
+    client_name: Option<String>,
+    email: String,
+    error: Option<String>,
+    expired: bool,
+}
+
+impl LoginPage {
+    /// A login form without a transaction.
+    pub fn blank(state: &AppState, cookies: &Cookies, expired: bool) -> LoginPage {
+        LoginPage {
+            csrf: Browser::from_cookies(cookies).csrf_token(&state.csrf_key.0),
+            txn: None,
+            client_name: None,
+            email: String::new(),
+            error: None,
+            expired,
+        }
+    }
+}
+
+/// Query of `GET /login`.
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    txn: Option<String>,
+    expired: Option<String>,
+    lang: Option<String>,
+}
+
+/// `GET /login`.
+pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Query<LoginQuery>) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    let mut page = LoginPage {
+        csrf: browser.csrf_token(&state.csrf_key.0),
+        txn: None,
+        client_name: None,
+        email: String::new(),
+        error: None,
+        expired: q.expired.is_some(),
+    };
+    let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or_default();
+    if let Some(id) = q.txn {
+        let txn = match load_txn(&state, &id, &browser, now).await {
+            Ok(t) => t,
+            Err(e) => return txn_error_page(&state, e, locale),
+        };
+        locale = txn.request.locale;
+        page.client_name = state.store.client(&txn.request.client_id).await.ok().flatten().map(|c| c.name);
+        page.email = txn.request.login_hint.clone().unwrap_or_default();
+        page.txn = Some(id);
+    }
+    let mut res = state.pages.page(StatusCode::OK, "pages/login.html", locale, false, &page);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// Form of `POST /login`.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    txn: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Secret<String>,
+}
+
+/// `POST /login`.
+#[instrument(skip_all)]
+pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form): Form<LoginForm>) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &form.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
+    }
+    let txn = match &form.txn {
+        Some(id) => match load_txn(&state, id, &browser, now).await {
+            Ok(t) => Some((id.clone(), t)),
+            Err(e) => return txn_error_page(&state, e, Locale::De),
+        },
+        None => None,
+    };
+    let locale = txn.as_ref().map(|(_, t)| t.request.locale).unwrap_or_default();
+    let retry = |key: &str| {
+        let page = LoginPage {
+            csrf: browser.csrf_token(&state.csrf_key.0),
+            txn: form.txn.clone(),
+            client_name: None,
+            email: form.email.chars().take(254).collect(),
+            error: Some(state.pages.text(locale, key)),
+            expired: false,
+        };
+        state.pages.page(StatusCode::UNAUTHORIZED, "pages/login.html", locale, false, &page)
+    };
+    if form.email.trim().is_empty() || form.password.expose().is_empty() {
+        return retry("login_missing");
+    }
+    if form.password.expose().len() > 100 {
+        return retry("login_failed");
+    }
+    let account = match accounts::authenticate(&state.store, &form.email, form.password).await {
+        Ok(a) => a,
+        Err(AccountError::BadCredentials) => return retry("login_failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "login failed on a backing store");
+            return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
+        }
+    };
+    if let Some(old) = cookies.get(SESSION) {
+        let _ = state.sessions.destroy(old).await;
+    }
+    let level = achieved_level(account.level, Method::Pwd);
+    let (cookie, _) = match state.sessions.create(&account.id, level, Method::Pwd, now).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "ephemeral store failure");
+            return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
+        }
+    };
+    let target = match txn {
+        Some((id, mut t)) => {
+            t.fresh_login = true;
+            if let Err(e) = save_txn(&state, Some(id.clone()), &t, now).await {
+                tracing::error!(error = %e, "ephemeral store failure");
+                return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
+            }
+            format!("{}?txn={id}", paths::AUTHORIZE_RESUME)
+        }
+        None => paths::HOME.to_string(),
+    };
+    let mut res = Redirect::to(&target).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookies::set(SESSION, &cookie, state.config.issuer_is_https()));
+    res
+}

@@ -1,0 +1,26 @@
+//! Servicekonto: an OpenID Connect identity provider for a German state's service portal.
+//!
+//! `main` parses the command line and calls [`cli::run`]; tests build an [`state::AppState`]
+//! and serve [`app`] on an ephemeral port.
+
+pub mod accounts;
+pub mod cli;
+pub mod clients;
+pub mod clock;
+pub mod config;
+pub mod ephemeral;
+pub mod grants;
+pub mod http;
+pub mod keys;
+pub mod protocol;
+pub mod secret;
+pub mod server;
+pub mod sessions;
+pub mod state;
+pub mod store;
+pub mod trust;
+
+/// The HTTP application for a state.
+pub fn app(state: state::AppState) -> axum::Router {
+    http::router(state)
+}

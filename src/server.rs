@@ -1,0 +1,78 @@
+//! Running the server: start-up work, background tasks, and graceful shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::clock;
+use crate::config::Config;
+use crate::http::pages::demo;
+use crate::state::{AppState, StartError};
+
+/// Builds the state and does the start-up work: migrations, keys, the demo client.
+pub async fn prepare(config: Config) -> Result<AppState, StartError> {
+    let now = clock::now();
+    let state = AppState::build(config, now).await?;
+    if state.config.demo_enabled() {
+        demo::ensure_client(&state, now).await?;
+    }
+    Ok(state)
+}
+
+/// Background work of a node: re-reading the keys directory (rotation by another process)
+/// and purging expired rows.
+pub fn spawn_background(state: &AppState) {
+    let keys = state.keys.clone();
+    let every = Duration::from_secs(state.config.keys.reload_seconds.max(1));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys.reload() {
+                tracing::error!(error = %e, "reloading keys failed; keeping the loaded ones");
+            }
+        }
+    });
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match store.purge_expired(clock::now()).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired grants and tokens"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "purge failed"),
+            }
+        }
+    });
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, finishing in-flight requests.
+pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    spawn_background(&state);
+    axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown).await
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

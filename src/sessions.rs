@@ -1,0 +1,179 @@
+//! Login sessions (R-SES-2, R-SES-3) in the ephemeral store. The browser holds only a random
+//! id in an HttpOnly session cookie; the store keys it by its SHA-256. A session ends after
+//! `idle_seconds` without activity and `absolute_seconds` after login; an idle-expired session
+//! is remembered briefly so the user can be told what happened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::config::SessionConfig;
+use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::secret::{random_token, sha256_b64};
+use crate::trust::{Method, TrustLevel};
+
+/// How long an expired session is remembered to show the "session expired" page.
+const EXPIRED_NOTICE_SECONDS: i64 = 3600;
+
+/// A logged-in browser.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Session id (`sid` in ID tokens); not the cookie value.
+    pub sid: String,
+    /// The account.
+    pub account_id: String,
+    /// Level the authentication achieved (R-ACR-1).
+    pub level: TrustLevel,
+    /// Methods used.
+    pub methods: Vec<Method>,
+    /// Time of the last real authentication (R-ACR-5).
+    pub auth_time: Timestamp,
+    /// Login time.
+    pub created_at: Timestamp,
+    /// Last request.
+    pub last_seen: Timestamp,
+}
+
+impl Session {
+    /// The `amr` values.
+    pub fn amr(&self) -> Vec<String> {
+        self.methods.iter().map(|m| m.amr().to_string()).collect()
+    }
+}
+
+/// What a cookie leads to.
+#[derive(Debug)]
+pub enum Lookup {
+    /// No cookie or no such session.
+    None,
+    /// The session ran out (R-SES-2).
+    Expired,
+    /// A live session, already touched.
+    Active(Session),
+}
+
+/// Session operations with the configured timeouts.
+#[derive(Clone)]
+pub struct Sessions {
+    ephemeral: Ephemeral,
+    config: SessionConfig,
+}
+
+fn key(cookie: &str) -> String {
+    format!("session:{}", sha256_b64(cookie.as_bytes()))
+}
+
+impl Sessions {
+    /// Sessions over `ephemeral`.
+    pub fn new(ephemeral: Ephemeral, config: SessionConfig) -> Self {
+        Self { ephemeral, config }
+    }
+
+    fn expires_at(&self, s: &Session) -> Timestamp {
+        (s.last_seen + self.config.idle_seconds + EXPIRED_NOTICE_SECONDS)
+            .min(s.created_at + self.config.absolute_seconds + EXPIRED_NOTICE_SECONDS)
+    }
+
+    fn is_live(&self, s: &Session, now: Timestamp) -> bool {
+        now - s.last_seen <= self.config.idle_seconds && now - s.created_at <= self.config.absolute_seconds
+    }
+
+    /// Starts a session after a successful authentication; returns the cookie value. A new
+    /// id every time, so a session id planted before login is worthless (session fixation).
+    pub async fn create(
+        &self,
+        account_id: &str,
+        level: TrustLevel,
+        method: Method,
+        now: Timestamp,
+    ) -> Result<(String, Session), EphemeralError> {
+        let cookie = random_token(32);
+        let session = Session {
+            sid: random_token(16),
+            account_id: account_id.to_string(),
+            level,
+            methods: vec![method],
+            auth_time: now,
+            created_at: now,
+            last_seen: now,
+        };
+        self.ephemeral
+            .put_json(&key(&cookie), &session, self.expires_at(&session), now)
+            .await?;
+        Ok((cookie, session))
+    }
+
+    /// Looks a cookie up and records the activity.
+    pub async fn load(&self, cookie: Option<&str>, now: Timestamp) -> Result<Lookup, EphemeralError> {
+        let Some(cookie) = cookie else { return Ok(Lookup::None) };
+        let k = key(cookie);
+        let Some(mut session) = self.ephemeral.get_json::<Session>(&k, now).await? else {
+            return Ok(Lookup::None);
+        };
+        if !self.is_live(&session, now) {
+            self.ephemeral.delete(&k).await?;
+            return Ok(Lookup::Expired);
+        }
+        // Writing on every request would make the store the bottleneck; a minute's precision
+        // is plenty for a 20-minute idle timeout.
+        if now - session.last_seen >= 30 {
+            session.last_seen = now;
+            self.ephemeral.put_json(&k, &session, self.expires_at(&session), now).await?;
+        }
+        Ok(Lookup::Active(session))
+    }
+
+    /// Ends the session behind a cookie.
+    pub async fn destroy(&self, cookie: &str) -> Result<(), EphemeralError> {
+        self.ephemeral.delete(&key(cookie)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions() -> Sessions {
+        Sessions::new(
+            Ephemeral::memory(),
+            SessionConfig {
+                idle_seconds: 1200,
+                absolute_seconds: 43200,
+                transaction_seconds: 600,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn r_ses_2_session_expires_after_twenty_idle_minutes() {
+        let s = sessions();
+        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        assert!(matches!(s.load(Some(&cookie), 1000).await.unwrap(), Lookup::Active(_)));
+        // Activity at 1000 moves the idle window.
+        assert!(matches!(s.load(Some(&cookie), 2100).await.unwrap(), Lookup::Active(_)));
+        assert!(matches!(s.load(Some(&cookie), 2100 + 1201).await.unwrap(), Lookup::Expired));
+        assert!(matches!(s.load(Some(&cookie), 2100 + 1202).await.unwrap(), Lookup::None));
+    }
+
+    #[tokio::test]
+    async fn r_ses_2_session_has_an_absolute_lifetime() {
+        let s = sessions();
+        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let mut t = 0;
+        while t < 43200 {
+            t += 1000;
+            if t > 43200 {
+                break;
+            }
+            assert!(matches!(s.load(Some(&cookie), t).await.unwrap(), Lookup::Active(_)), "at {t}");
+        }
+        assert!(matches!(s.load(Some(&cookie), 43201).await.unwrap(), Lookup::Expired));
+    }
+
+    #[tokio::test]
+    async fn r_ses_3_logout_destroys_the_session() {
+        let s = sessions();
+        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        s.destroy(&cookie).await.unwrap();
+        assert!(matches!(s.load(Some(&cookie), 1).await.unwrap(), Lookup::None));
+    }
+}

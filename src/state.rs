@@ -1,0 +1,93 @@
+//! The one application state, built at start-up and narrowed per handler with `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::clients::auth::ClientAuthenticator;
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::ephemeral::Ephemeral;
+use crate::grants::tokens::TokenIssuer;
+use crate::http::pages::Pages;
+use crate::http::paths;
+use crate::keys::{KeyError, Keys};
+use crate::sessions::Sessions;
+use crate::store::{Store, StoreError};
+
+/// Everything a request may need.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Durable storage.
+    pub store: Store,
+    /// Short-lived shared state.
+    pub ephemeral: Ephemeral,
+    /// Signing keys.
+    pub keys: Keys,
+    /// Login sessions.
+    pub sessions: Sessions,
+    /// Token minting and checking.
+    pub tokens: TokenIssuer,
+    /// Client authentication.
+    pub client_auth: ClientAuthenticator,
+    /// HTML rendering.
+    pub pages: Pages,
+    /// Key for CSRF tokens.
+    pub csrf_key: CsrfKey,
+}
+
+/// The HMAC key CSRF tokens are derived with.
+#[derive(Clone)]
+pub struct CsrfKey(pub Arc<Vec<u8>>);
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Database trouble.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Key trouble.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    /// Template trouble.
+    #[error("templates: {0}")]
+    Templates(String),
+}
+
+impl AppState {
+    /// Connects storage, applies migrations, loads or creates keys and server secrets.
+    pub async fn build(config: Config, now: Timestamp) -> Result<AppState, StartError> {
+        let config = Arc::new(config);
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let ephemeral = Ephemeral::memory();
+        let keys = Keys::open(
+            &config.keys_dir,
+            config.tokens.access_token_alg,
+            config.key_retention_seconds(),
+            now,
+        )?;
+        let pepper = Arc::new(store.server_secret("client_secret_pepper", now).await?);
+        let pairwise = Arc::new(store.server_secret("pairwise_subject_key", now).await?);
+        let csrf = Arc::new(store.server_secret("csrf_key", now).await?);
+        let audiences = vec![
+            config.issuer.clone(),
+            config.url(paths::TOKEN),
+            config.url(paths::REVOKE),
+            config.url(paths::INTROSPECT),
+        ];
+        Ok(AppState {
+            sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
+            tokens: TokenIssuer::new(config.clone(), keys.clone(), pairwise),
+            client_auth: ClientAuthenticator::new(store.clone(), pepper, ephemeral.clone(), audiences),
+            pages: Pages::load().map_err(StartError::Templates)?,
+            csrf_key: CsrfKey(csrf),
+            config,
+            store,
+            ephemeral,
+            keys,
+        })
+    }
+}

@@ -1,0 +1,94 @@
+//! Accounts table.
+
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, col};
+use crate::accounts::{Account, AccountKind, Address};
+use crate::secret::Secret;
+use crate::trust::TrustLevel;
+
+const T: &str = "accounts";
+macro_rules! columns {
+    () => {
+        "account_id, email, password_hash, kind, level, given_name, family_name, birthdate, street, house_number, postal_code, city, country, phone_number, email_verified, created_at, updated_at"
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
+    let street: Option<String> = col(row, "street", T)?;
+    let address = match street {
+        Some(street) => Some(Address {
+            street,
+            house_number: col::<Option<String>>(row, "house_number", T)?.unwrap_or_default(),
+            postal_code: col::<Option<String>>(row, "postal_code", T)?.unwrap_or_default(),
+            city: col::<Option<String>>(row, "city", T)?.unwrap_or_default(),
+            country: col::<Option<String>>(row, "country", T)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Account {
+        id: col(row, "account_id", T)?,
+        email: col(row, "email", T)?,
+        password_hash: Secret::new(col(row, "password_hash", T)?),
+        kind: AccountKind::parse(&col::<String>(row, "kind", T)?).ok_or(StoreError::Corrupt(T))?,
+        level: TrustLevel::parse(&col::<String>(row, "level", T)?).ok_or(StoreError::Corrupt(T))?,
+        given_name: col(row, "given_name", T)?,
+        family_name: col(row, "family_name", T)?,
+        birthdate: col(row, "birthdate", T)?,
+        address,
+        phone_number: col(row, "phone_number", T)?,
+        email_verified: col::<i64>(row, "email_verified", T)? != 0,
+        created_at: col(row, "created_at", T)?,
+        updated_at: col(row, "updated_at", T)?,
+    })
+}
+
+impl Store {
+    /// Inserts a new account; a taken email is a `Conflict`.
+    pub async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
+        let addr = a.address.as_ref();
+        sqlx::query(concat!(
+            "insert into accounts (",
+            columns!(),
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ))
+        .bind(&a.id)
+        .bind(&a.email)
+        .bind(a.password_hash.expose())
+        .bind(a.kind.as_str())
+        .bind(a.level.name())
+        .bind(&a.given_name)
+        .bind(&a.family_name)
+        .bind(a.birthdate.clone())
+        .bind(addr.map(|x| x.street.clone()))
+        .bind(addr.map(|x| x.house_number.clone()))
+        .bind(addr.map(|x| x.postal_code.clone()))
+        .bind(addr.map(|x| x.city.clone()))
+        .bind(addr.map(|x| x.country.clone()))
+        .bind(a.phone_number.clone())
+        .bind(i64::from(a.email_verified))
+        .bind(a.created_at)
+        .bind(a.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The account with this (normalised) email.
+    pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(concat!("select ", columns!(), " from accounts where email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The account with this id.
+    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(concat!("select ", columns!(), " from accounts where account_id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+}

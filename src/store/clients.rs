@@ -1,0 +1,102 @@
+//! Clients table. List-valued fields are JSON text.
+
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreError, col};
+use crate::clients::{Client, stored};
+use crate::protocol::scope::Scopes;
+use crate::trust::TrustLevel;
+
+const T: &str = "clients";
+macro_rules! columns {
+    () => {
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at"
+    };
+}
+
+fn json_list(row: &AnyRow, name: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(&col::<String>(row, name, T)?).map_err(|_| StoreError::Corrupt(T))
+}
+
+fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
+    Ok(Client {
+        id: col(row, "client_id", T)?,
+        name: col(row, "name", T)?,
+        secret_hash: col(row, "secret_hash", T)?,
+        auth_method: stored::auth_method(&col::<String>(row, "auth_method", T)?).ok_or(StoreError::Corrupt(T))?,
+        redirect_uris: json_list(row, "redirect_uris")?,
+        post_logout_redirect_uris: json_list(row, "post_logout_redirect_uris")?,
+        grant_types: stored::grant_types(&col::<String>(row, "grant_types", T)?).ok_or(StoreError::Corrupt(T))?,
+        scopes: Scopes::parse(&col::<String>(row, "scopes", T)?).map_err(|_| StoreError::Corrupt(T))?,
+        min_level: TrustLevel::parse(&col::<String>(row, "min_level", T)?).ok_or(StoreError::Corrupt(T))?,
+        jwks_uri: col(row, "jwks_uri", T)?,
+        subject_type: stored::subject_type(&col::<String>(row, "subject_type", T)?).ok_or(StoreError::Corrupt(T))?,
+        created_at: col(row, "created_at", T)?,
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|_| StoreError::Corrupt(T))
+}
+
+impl Store {
+    /// Inserts a client; a taken id is a `Conflict`.
+    pub async fn insert_client(&self, c: &Client) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "insert into clients (",
+            columns!(),
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.secret_hash.clone())
+        .bind(c.auth_method.as_str())
+        .bind(to_json(&c.redirect_uris)?)
+        .bind(to_json(&c.post_logout_redirect_uris)?)
+        .bind(to_json(&c.grant_types)?)
+        .bind(c.scopes.to_string())
+        .bind(c.min_level.name())
+        .bind(c.jwks_uri.clone())
+        .bind(c.subject_type.as_str())
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The client with this id.
+    pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row = sqlx::query(concat!("select ", columns!(), " from clients where client_id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// All clients, by id.
+    pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+        let rows = sqlx::query(concat!("select ", columns!(), " from clients order by client_id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Removes a client with its consents and grants; `false` when there was none.
+    pub async fn remove_client(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for q in [
+            "delete from refresh_tokens where grant_id in (select grant_id from grants where client_id = $1)",
+            "delete from grants where client_id = $1",
+            "delete from consents where client_id = $1",
+        ] {
+            sqlx::query(q).bind(id).execute(&mut *tx).await?;
+        }
+        let n = sqlx::query("delete from clients where client_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,228 @@
+//! Grants (one per code redemption: who authorised which client for what), their refresh
+//! tokens (stored as SHA-256, rotated on every use), and revoked access-token ids.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Store, StoreError, col};
+use crate::clock::Timestamp;
+use crate::grants::Grant;
+use crate::protocol::claims::ClaimsRequest;
+use crate::protocol::scope::Scopes;
+
+const T: &str = "grants";
+macro_rules! columns {
+    () => {
+        "grant_id, account_id, client_id, scope, claims, acr, amr, auth_time, sid, created_at, expires_at, revoked_at"
+    };
+}
+
+fn from_row(row: &AnyRow) -> Result<Grant, StoreError> {
+    let claims: Option<String> = col(row, "claims", T)?;
+    Ok(Grant {
+        id: col(row, "grant_id", T)?,
+        account_id: col(row, "account_id", T)?,
+        client_id: col(row, "client_id", T)?,
+        scope: Scopes::parse(&col::<String>(row, "scope", T)?).map_err(|_| StoreError::Corrupt(T))?,
+        claims: match claims {
+            Some(c) => serde_json::from_str(&c).map_err(|_| StoreError::Corrupt(T))?,
+            None => ClaimsRequest::default(),
+        },
+        acr: col(row, "acr", T)?,
+        amr: serde_json::from_str(&col::<String>(row, "amr", T)?).map_err(|_| StoreError::Corrupt(T))?,
+        auth_time: col(row, "auth_time", T)?,
+        sid: col(row, "sid", T)?,
+        created_at: col(row, "created_at", T)?,
+        expires_at: col(row, "expires_at", T)?,
+        revoked_at: col(row, "revoked_at", T)?,
+    })
+}
+
+/// What became of a refresh-token rotation.
+#[derive(Debug)]
+pub enum RotateOutcome {
+    /// The old token is spent, the new one stored; here is the grant.
+    Rotated(Box<Grant>),
+    /// The token had been used before: the whole grant is now revoked (committed).
+    Reused,
+    /// Unknown, expired, or its grant revoked.
+    Invalid,
+}
+
+async fn insert_refresh(
+    tx: &mut Transaction<'_, Any>,
+    hash: &str,
+    grant_id: &str,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("insert into refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at) values ($1, $2, $3, $4, null)")
+        .bind(hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn revoke_in(tx: &mut Transaction<'_, Any>, grant_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("update grants set revoked_at = $1 where grant_id = $2 and revoked_at is null")
+        .bind(now)
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("delete from refresh_tokens where grant_id = $1 and used_at is null")
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new grant and, if given, its first refresh token, in one transaction.
+    pub async fn insert_grant(&self, g: &Grant, refresh_hash: Option<&str>) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claims = if g.claims.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&g.claims).map_err(|_| StoreError::Corrupt(T))?)
+        };
+        sqlx::query(concat!(
+            "insert into grants (",
+            columns!(),
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, null)"
+        ))
+        .bind(&g.id)
+        .bind(&g.account_id)
+        .bind(&g.client_id)
+        .bind(g.scope.to_string())
+        .bind(claims)
+        .bind(&g.acr)
+        .bind(serde_json::to_string(&g.amr).map_err(|_| StoreError::Corrupt(T))?)
+        .bind(g.auth_time)
+        .bind(&g.sid)
+        .bind(g.created_at)
+        .bind(g.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(hash) = refresh_hash {
+            insert_refresh(&mut tx, hash, &g.id, g.created_at, g.expires_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The grant with this id.
+    pub async fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(concat!("select ", columns!(), " from grants where grant_id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Revokes a grant: its access tokens stop working and its refresh tokens are deleted.
+    pub async fn revoke_grant(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        revoke_in(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Spends refresh token `old` and stores `new` in its place, atomically: of concurrent
+    /// callers exactly one rotates; a token presented a second time revokes the whole chain.
+    /// Only tokens of `client_id`'s grants count; another client's token is `Invalid`.
+    pub async fn rotate_refresh(&self, old: &str, new: &str, client_id: &str, now: Timestamp) -> Result<RotateOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "update refresh_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 \
+             and grant_id in (select grant_id from grants where client_id = $3) returning grant_id",
+        )
+        .bind(now)
+        .bind(old)
+        .bind(client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(spent) = spent else {
+            let previous = sqlx::query(
+                "select r.grant_id, r.used_at from refresh_tokens r join grants g on g.grant_id = r.grant_id where r.token_hash = $1 and g.client_id = $2",
+            )
+            .bind(old)
+            .bind(client_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let outcome = match previous {
+                Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
+                    let grant_id: String = row.try_get("grant_id")?;
+                    revoke_in(&mut tx, &grant_id, now).await?;
+                    RotateOutcome::Reused
+                }
+                _ => RotateOutcome::Invalid,
+            };
+            tx.commit().await?;
+            return Ok(outcome);
+        };
+        let grant_id: String = spent.try_get("grant_id")?;
+        let row = sqlx::query(concat!("select ", columns!(), " from grants where grant_id = $1"))
+            .bind(&grant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let grant = match row.as_ref().map(from_row).transpose()? {
+            Some(g) if g.revoked_at.is_none() => g,
+            _ => {
+                tx.commit().await?;
+                return Ok(RotateOutcome::Invalid);
+            }
+        };
+        insert_refresh(&mut tx, new, &grant.id, now, grant.expires_at).await?;
+        tx.commit().await?;
+        Ok(RotateOutcome::Rotated(Box::new(grant)))
+    }
+
+    /// The grant a live refresh token belongs to.
+    pub async fn refresh_token_grant(&self, hash: &str, now: Timestamp) -> Result<Option<Grant>, StoreError> {
+        let row = sqlx::query(concat!(
+            "select ",
+            columns!(),
+            " from grants where grant_id = (select grant_id from refresh_tokens where token_hash = $1 and used_at is null and expires_at > $2)"
+        ))
+        .bind(hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Marks an access token's `jti` revoked until the token would have expired anyway.
+    pub async fn revoke_access_token(&self, jti: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("insert into revoked_access_tokens (jti, expires_at) values ($1, $2) on conflict (jti) do nothing")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the access token `jti` was revoked.
+    pub async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(sqlx::query("select jti from revoked_access_tokens where jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// Deletes what has expired: revoked-token ids, spent or expired refresh tokens, dead grants.
+    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for q in [
+            "delete from revoked_access_tokens where expires_at < $1",
+            "delete from refresh_tokens where expires_at < $1",
+            "delete from grants where expires_at < $1",
+        ] {
+            n += sqlx::query(q).bind(now).execute(&self.pool).await?.rows_affected();
+        }
+        Ok(n)
+    }
+}

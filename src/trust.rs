@@ -1,0 +1,217 @@
+//! Trust levels and the `acr`/`amr` vocabulary (PRODUCT.md §2, BSI TR-03160-1, TR-03107-1).
+//!
+//! Levels are ordered on one scale: basic < plus < elster (substanziell) < eid (hoch). Citizens
+//! never hold `elster`, organisations never `plus` or `eid`, so one scale serves both kinds.
+
+use serde::{Deserialize, Serialize};
+
+/// How far the state trusts an authentication or an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustLevel {
+    /// Email + password, self-entered data.
+    Basic,
+    /// Identity verified (eID or Kundenzentrum), logged in with password.
+    Plus,
+    /// Organisation user with an ELSTER certificate (substanziell).
+    Elster,
+    /// Logged in with the eID in this session (hoch).
+    Eid,
+}
+
+/// Every `acr` value a request may carry, with the level that satisfies it.
+const ACR_TABLE: &[(&str, TrustLevel)] = &[
+    ("urn:servicekonto:acr:basic", TrustLevel::Basic),
+    ("urn:servicekonto:acr:plus", TrustLevel::Plus),
+    ("urn:servicekonto:acr:elster", TrustLevel::Elster),
+    ("urn:servicekonto:acr:eid", TrustLevel::Eid),
+    ("STORK-QAA-Level-1", TrustLevel::Basic),
+    ("STORK-QAA-Level-2", TrustLevel::Basic),
+    ("http://eidas.europa.eu/LoA/low", TrustLevel::Basic),
+    ("http://bsi.bund.de/eID/LoA/normal", TrustLevel::Basic),
+    ("STORK-QAA-Level-3", TrustLevel::Elster),
+    ("http://eidas.europa.eu/LoA/substantial", TrustLevel::Elster),
+    ("http://bsi.bund.de/eID/LoA/substantiell", TrustLevel::Elster),
+    ("STORK-QAA-Level-4", TrustLevel::Eid),
+    ("http://eidas.europa.eu/LoA/high", TrustLevel::Eid),
+    ("http://bsi.bund.de/eID/LoA/hoch", TrustLevel::Eid),
+];
+
+impl TrustLevel {
+    /// The product's own `acr` value for this level.
+    pub fn acr(self) -> &'static str {
+        match self {
+            TrustLevel::Basic => "urn:servicekonto:acr:basic",
+            TrustLevel::Plus => "urn:servicekonto:acr:plus",
+            TrustLevel::Elster => "urn:servicekonto:acr:elster",
+            TrustLevel::Eid => "urn:servicekonto:acr:eid",
+        }
+    }
+
+    /// The short name used in storage and configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrustLevel::Basic => "basic",
+            TrustLevel::Plus => "plus",
+            TrustLevel::Elster => "elster",
+            TrustLevel::Eid => "eid",
+        }
+    }
+
+    /// Parses the short name or any accepted `acr` value (synonyms included).
+    pub fn parse(value: &str) -> Option<TrustLevel> {
+        match value {
+            "basic" => Some(TrustLevel::Basic),
+            "plus" => Some(TrustLevel::Plus),
+            "elster" => Some(TrustLevel::Elster),
+            "eid" => Some(TrustLevel::Eid),
+            other => ACR_TABLE.iter().find(|(v, _)| *v == other).map(|(_, l)| *l),
+        }
+    }
+}
+
+/// Every value discovery advertises in `acr_values_supported`.
+pub fn acr_values_supported() -> Vec<&'static str> {
+    ACR_TABLE.iter().map(|(v, _)| *v).collect()
+}
+
+/// An authentication method, as reported in `amr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Password.
+    Pwd,
+    /// Online ID function of the ID card.
+    Eid,
+    /// ELSTER organisation certificate.
+    Elster,
+    /// Another Land's Servicekonto.
+    Fed,
+}
+
+impl Method {
+    /// The highest level this method can reach on its own (R-ACR-1 takes the weaker of this
+    /// and the account's verified level).
+    pub fn ceiling(self) -> TrustLevel {
+        match self {
+            Method::Pwd => TrustLevel::Plus,
+            Method::Eid => TrustLevel::Eid,
+            Method::Elster => TrustLevel::Elster,
+            Method::Fed => TrustLevel::Eid,
+        }
+    }
+
+    /// The `amr` string.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Method::Pwd => "pwd",
+            Method::Eid => "eid",
+            Method::Elster => "elster",
+            Method::Fed => "fed",
+        }
+    }
+}
+
+/// R-ACR-1: what a login achieves is the weaker of the account's level and the method's.
+pub fn achieved_level(account_level: TrustLevel, method: Method) -> TrustLevel {
+    account_level.min(method.ceiling())
+}
+
+/// What a request asks of the session's level (R-ACR-2): from `acr_values` (voluntary) or from
+/// the claims parameter's `acr` member (essential when marked so).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcrRequest {
+    /// The requested values, in request order.
+    pub values: Vec<String>,
+    /// Whether the claims parameter marked `acr` essential.
+    pub essential: bool,
+}
+
+impl AcrRequest {
+    /// The lowest level that satisfies the request (any one listed value is enough); `None`
+    /// when no value is known to us.
+    pub fn required_level(&self) -> Option<TrustLevel> {
+        self.values.iter().filter_map(|v| TrustLevel::parse(v)).min()
+    }
+
+    /// The `acr` to report for a session at `level`. OIDC Core §5.5.1.1 demands a requested
+    /// value when `acr` is essential with values; we then name the strongest requested value
+    /// the session meets, preferring our own URN at the session's level. Otherwise the session's
+    /// own level is named (R-ACR-1).
+    pub fn reported_acr(&self, level: TrustLevel) -> String {
+        if self.essential {
+            let met = self
+                .values
+                .iter()
+                .filter_map(|v| TrustLevel::parse(v).map(|l| (l, v)))
+                .filter(|(l, _)| *l <= level)
+                .max_by_key(|(l, v)| (*l, v.as_str() == level.acr()));
+            if let Some((_, v)) = met {
+                return v.clone();
+            }
+        }
+        level.acr().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_acr_1_password_login_reaches_at_most_plus() {
+        assert_eq!(achieved_level(TrustLevel::Basic, Method::Pwd), TrustLevel::Basic);
+        assert_eq!(achieved_level(TrustLevel::Plus, Method::Pwd), TrustLevel::Plus);
+        assert_eq!(achieved_level(TrustLevel::Eid, Method::Pwd), TrustLevel::Plus);
+        assert_eq!(achieved_level(TrustLevel::Plus, Method::Eid), TrustLevel::Plus);
+    }
+
+    #[test]
+    fn r_acr_2_synonyms_map_to_levels() {
+        for (value, level) in [
+            ("STORK-QAA-Level-1", TrustLevel::Basic),
+            ("http://eidas.europa.eu/LoA/low", TrustLevel::Basic),
+            ("http://bsi.bund.de/eID/LoA/normal", TrustLevel::Basic),
+            ("STORK-QAA-Level-3", TrustLevel::Elster),
+            ("http://eidas.europa.eu/LoA/substantial", TrustLevel::Elster),
+            ("STORK-QAA-Level-4", TrustLevel::Eid),
+            ("http://bsi.bund.de/eID/LoA/hoch", TrustLevel::Eid),
+            ("urn:servicekonto:acr:plus", TrustLevel::Plus),
+        ] {
+            assert_eq!(TrustLevel::parse(value), Some(level), "{value}");
+        }
+        assert_eq!(TrustLevel::parse("urn:unknown"), None);
+    }
+
+    #[test]
+    fn r_acr_2_any_listed_value_satisfies() {
+        let req = AcrRequest {
+            values: vec!["urn:servicekonto:acr:eid".into(), "urn:servicekonto:acr:plus".into()],
+            essential: true,
+        };
+        assert_eq!(req.required_level(), Some(TrustLevel::Plus));
+        assert_eq!(req.reported_acr(TrustLevel::Plus), "urn:servicekonto:acr:plus");
+    }
+
+    #[test]
+    fn r_acr_1_reported_acr_names_the_session_level_unless_essential() {
+        let voluntary = AcrRequest {
+            values: vec!["STORK-QAA-Level-1".into()],
+            essential: false,
+        };
+        assert_eq!(voluntary.reported_acr(TrustLevel::Plus), "urn:servicekonto:acr:plus");
+        let essential = AcrRequest {
+            values: vec!["STORK-QAA-Level-1".into()],
+            essential: true,
+        };
+        assert_eq!(essential.reported_acr(TrustLevel::Basic), "STORK-QAA-Level-1");
+    }
+
+    #[test]
+    fn discovery_lists_every_accepted_value() {
+        let all = acr_values_supported();
+        assert!(all.contains(&"urn:servicekonto:acr:basic"));
+        assert!(all.contains(&"http://bsi.bund.de/eID/LoA/substantiell"));
+        assert_eq!(all.len(), ACR_TABLE.len());
+    }
+}
