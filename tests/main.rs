@@ -1,1 +1,12 @@
+//! Integration tests: the real server on an ephemeral port, driven over HTTP. One binary with
+//! modules keeps link time short.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+mod authorize;
+mod cli;
+mod client_auth;
+mod flows;
+mod sessions;
+mod tokens;

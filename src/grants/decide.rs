@@ -92,7 +92,8 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
         if request.prompt.login {
             return Decision::Login(LoginReason::Forced);
         }
-        if request.max_age.is_some_and(|max| now - session.auth_time > max) {
+        // max_age=0 means "authenticate now" even within the login's second.
+        if request.max_age.is_some_and(|max| max == 0 || now - session.auth_time > max) {
             return Decision::Login(LoginReason::TooOld);
         }
         if ctx.hint_matches == Some(false) {

@@ -142,6 +142,14 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
             }
             let new = random_token(32);
             let old_hash = sha256_b64(refresh_token.expose().as_bytes());
+            // A refused request must not spend the token, so the scope is checked first.
+            if let Some(requested) = &scope
+                && let Some(current) = state.store.refresh_token_grant(&old_hash, now).await?
+                && current.client_id == client.id
+                && !requested.is_subset(&current.scope)
+            {
+                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh cannot widen the granted scope").into());
+            }
             let mut grant = match state
                 .store
                 .rotate_refresh(&old_hash, &sha256_b64(new.as_bytes()), &client.id, now)
@@ -154,12 +162,8 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
                 }
                 RotateOutcome::Invalid => return Err(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked").into()),
             };
-            match scope {
-                Some(s) if !s.is_subset(&grant.scope) => {
-                    return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh cannot widen the granted scope").into());
-                }
-                Some(s) => grant.scope = s,
-                None => {}
+            if let Some(s) = scope.filter(|s| s.is_subset(&grant.scope)) {
+                grant.scope = s;
             }
             let account = state
                 .store

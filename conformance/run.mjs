@@ -1,0 +1,79 @@
+// Starts a real Servicekonto (fresh SQLite database and keys in a temporary folder), registers
+// the conformance clients and accounts through the operator CLI, runs every check in tests/
+// with Node's test runner, and stops the server. Exit code: the test runner's.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import net from 'node:net';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = process.env.SERVICEKONTO_BIN;
+if (!bin) throw new Error('SERVICEKONTO_BIN must name the servicekonto binary');
+
+const freePort = () => new Promise((resolve, reject) => {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  srv.on('error', reject);
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'sk-conformance-'));
+const port = await freePort();
+const issuer = `http://127.0.0.1:${port}`;
+const env = {
+  ...process.env,
+  SERVICEKONTO_ISSUER: issuer,
+  SERVICEKONTO_BIND: `127.0.0.1:${port}`,
+  SERVICEKONTO_DATABASE_URL: `sqlite://${dir}/conformance.db`,
+  SERVICEKONTO_KEYS_DIR: `${dir}/keys`,
+  SERVICEKONTO_OUTBOX_DIR: `${dir}/outbox`,
+  RUST_LOG: process.env.RUST_LOG ?? 'warn',
+};
+const cli = (...args) => JSON.parse(execFileSync(bin, [...args, '--json'], { env }).toString());
+
+const rp = 'http://127.0.0.1:9/cb';
+const rp2 = 'http://127.0.0.1:9/cb2';
+const loggedOut = 'http://127.0.0.1:9/logged-out';
+const common = ['--redirect-uri', rp, '--redirect-uri', rp2, '--post-logout-redirect-uri', loggedOut,
+  '--grant-type', 'authorization_code', '--grant-type', 'refresh_token'];
+cli('migrate');
+const fixture = {
+  issuer,
+  rp, rp2, loggedOut,
+  basic: cli('client', 'add', '--name', 'Conformance RP (basic)', ...common, '--auth-method', 'client_secret_basic'),
+  post: cli('client', 'add', '--name', 'Conformance RP (post)', ...common, '--auth-method', 'client_secret_post'),
+  second: cli('client', 'add', '--name', 'Conformance RP (second)', ...common),
+  public: cli('client', 'add', '--name', 'Conformance RP (public)', ...common, '--auth-method', 'none'),
+  user: { email: 'conformance@example.de', password: 'Konformität1!' },
+  other: { email: 'other@example.de', password: 'Konformität2!' },
+};
+cli('account', 'add', '--email', fixture.user.email, '--password', fixture.user.password, '--given-name', 'Erika',
+  '--family-name', 'Mustermann', '--plus', '--birthdate', '1964-08-12', '--street', 'Heidestraße',
+  '--house-number', '17', '--postal-code', '51147', '--city', 'Köln');
+cli('account', 'add', '--email', fixture.other.email, '--password', fixture.other.password, '--given-name', 'Max',
+  '--family-name', 'Muster');
+const fixtureFile = join(dir, 'fixture.json');
+writeFileSync(fixtureFile, JSON.stringify(fixture, null, 2));
+
+const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+let exited = false;
+server.on('exit', () => { exited = true; });
+for (let i = 0; ; i++) {
+  if (exited) throw new Error('servicekonto exited during start-up');
+  try { if ((await fetch(`${issuer}/.well-known/openid-configuration`)).ok) break; } catch { /* not yet */ }
+  if (i > 300) throw new Error('servicekonto did not start within 30 s');
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const files = readdirSync(join(here, 'tests')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, 'tests', f));
+const code = await new Promise((resolve) => {
+  const t = spawn(process.execPath, ['--test', '--test-concurrency=8', '--test-reporter=spec', ...files], {
+    env: { ...process.env, SK_FIXTURE: fixtureFile }, stdio: 'inherit',
+  });
+  t.on('exit', (c) => resolve(c ?? 1));
+});
+server.kill('SIGTERM');
+await new Promise((r) => (exited ? r() : server.on('exit', r)));
+rmSync(dir, { recursive: true, force: true });
+process.exit(code);

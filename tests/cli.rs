@@ -1,0 +1,173 @@
+//! The operator CLI, run as a real process: configuration layering, `--json`, clients,
+//! accounts and keys.
+
+use std::process::Command;
+
+use serde_json::Value;
+use servicekonto::secret::random_token;
+
+struct Env {
+    dir: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = std::env::temp_dir().join(format!("sk-cli-{}", random_token(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("config.toml"),
+            format!(
+                "database_url = \"sqlite://{}/file.db\"\n[tokens]\naccess_token_seconds = 120\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        Env { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> (bool, Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+            .args(args)
+            .arg("--json")
+            .env("SERVICEKONTO_CONFIG", self.dir.join("config.toml"))
+            .env("SERVICEKONTO_KEYS_DIR", self.dir.join("keys"))
+            .env("SERVICEKONTO_DATABASE_URL", format!("sqlite://{}/env.db", self.dir.display()))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 1, "exactly one JSON object: {text}");
+        (out.status.success(), serde_json::from_str(&text).unwrap())
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn client_account_and_keys_commands_print_json_and_share_the_configuration() {
+    let env = Env::new();
+    let (ok, v) = env.run(&["migrate"]);
+    assert!(ok, "{v}");
+    assert!(env.dir.join("env.db").exists(), "the environment overrides the file");
+    assert!(!env.dir.join("file.db").exists());
+
+    let (ok, v) = env.run(&[
+        "client",
+        "add",
+        "--name",
+        "Wohngeld",
+        "--redirect-uri",
+        "https://wohngeld.example/cb",
+        "--min-acr",
+        "plus",
+    ]);
+    assert!(ok, "{v}");
+    let id = v["client_id"].as_str().unwrap().to_string();
+    assert!(v["client_secret"].as_str().unwrap().len() >= 43);
+    let (ok, v) = env.run(&[
+        "client",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "de.land.app:/cb",
+        "--auth-method",
+        "none",
+        "--client-id",
+        "app",
+    ]);
+    assert!(ok && v.get("client_secret").is_none(), "{v}");
+    let (ok, v) = env.run(&["client", "add", "--name", "Bad", "--redirect-uri", "http://evil.example/cb"]);
+    assert!(!ok && v["error"].as_str().unwrap().contains("http"), "{v}");
+    let (_, v) = env.run(&["client", "list"]);
+    assert_eq!(v["clients"].as_array().unwrap().len(), 2);
+    assert!(v["clients"].to_string().contains("urn:servicekonto:acr:plus"));
+    assert!(!v.to_string().contains("secret_hash"));
+    let (ok, _) = env.run(&["client", "remove", &id]);
+    assert!(ok);
+    let (ok, _) = env.run(&["client", "remove", &id]);
+    assert!(!ok);
+
+    let (ok, v) = env.run(&[
+        "account",
+        "add",
+        "--email",
+        "Erika@Example.de",
+        "--password",
+        "ABab1234",
+        "--given-name",
+        "Erika",
+        "--family-name",
+        "Mustermann",
+    ]);
+    assert!(ok, "{v}");
+    assert_eq!(v["email"], "erika@example.de");
+    let plus = [
+        "account",
+        "add",
+        "--email",
+        "plus@example.de",
+        "--password",
+        "ABab1234",
+        "--given-name",
+        "P",
+        "--family-name",
+        "Q",
+        "--plus",
+        "--birthdate",
+        "1970-01-02",
+        "--street",
+        "Hauptstraße",
+        "--house-number",
+        "1a",
+        "--postal-code",
+        "10115",
+        "--city",
+        "Berlin",
+    ];
+    let (ok, v) = env.run(&plus);
+    assert!(ok && v["level"] == "plus", "{v}");
+    let (ok, v) = env.run(&[
+        "account",
+        "add",
+        "--email",
+        "weak@example.de",
+        "--password",
+        "abcdefgh",
+        "--given-name",
+        "W",
+        "--family-name",
+        "K",
+    ]);
+    assert!(!ok && v["error"].as_str().unwrap().contains("password"), "R-REG-2 applies: {v}");
+    let (ok, _) = env.run(&[
+        "account",
+        "add",
+        "--email",
+        "erika@example.de",
+        "--password",
+        "ABab1234",
+        "--given-name",
+        "E",
+        "--family-name",
+        "M",
+    ]);
+    assert!(!ok, "email taken");
+
+    let (_, v) = env.run(&["keys", "list"]);
+    assert_eq!(v["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(v["keys"][0]["status"], "active");
+    let (ok, v) = env.run(&["keys", "rotate"]);
+    assert!(ok && v["rotated"].as_array().unwrap().len() == 1, "{v}");
+    let (_, v) = env.run(&["keys", "list"]);
+    let statuses: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["active", "published"]);
+}

@@ -1,0 +1,350 @@
+//! The test harness: a fresh server per test (own database, keys and port) and a
+//! cookie-keeping browser that walks through the login and consent pages.
+
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use reqwest::header::LOCATION;
+use servicekonto::accounts::{self, Account, Address, NewAccount};
+use servicekonto::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
+use servicekonto::config::Config;
+use servicekonto::secret::{Secret, random_token};
+use servicekonto::state::AppState;
+use servicekonto::trust::TrustLevel;
+use tokio::net::TcpListener;
+
+/// Where every test RP says it lives; never contacted, the browser stops at the redirect.
+pub const RP_CALLBACK: &str = "http://127.0.0.1:9/cb";
+/// A password that satisfies R-REG-2.
+pub const PASSWORD: &str = "ABab1234!";
+
+/// One running server.
+pub struct TestApp {
+    pub issuer: String,
+    pub state: AppState,
+    dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Options for a test client.
+pub struct ClientSpec {
+    pub auth_method: AuthMethod,
+    pub grant_types: Vec<GrantType>,
+    pub min_level: TrustLevel,
+    pub jwks_uri: Option<String>,
+    pub scopes: Vec<String>,
+    pub subject_type: SubjectType,
+    pub post_logout: Vec<String>,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        Self {
+            auth_method: AuthMethod::ClientSecretBasic,
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            min_level: TrustLevel::Basic,
+            jwks_uri: None,
+            scopes: vec![],
+            subject_type: SubjectType::Pairwise,
+            post_logout: vec!["http://127.0.0.1:9/bye".into()],
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("sk-test-{}", random_token(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config {
+            issuer: format!("http://127.0.0.1:{}", addr.port()),
+            bind: addr.to_string(),
+            database_url: format!("sqlite://{}/test.db", dir.display()),
+            keys_dir: dir.join("keys"),
+            outbox_dir: dir.join("outbox"),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let state = servicekonto::server::prepare(config).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            servicekonto::server::serve(served, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestApp {
+            issuer: state.config.issuer.clone(),
+            state,
+            dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    /// Registers a client; returns its id and secret.
+    pub async fn client(&self, spec: ClientSpec) -> (String, Option<String>) {
+        let pepper = self.state.store.server_secret("client_secret_pepper", 0).await.unwrap();
+        let new = NewClient {
+            name: "Testdienst".into(),
+            redirect_uris: vec![RP_CALLBACK.into()],
+            post_logout_redirect_uris: spec.post_logout,
+            grant_types: spec.grant_types,
+            auth_method: spec.auth_method,
+            jwks_uri: spec.jwks_uri,
+            scopes: spec.scopes,
+            min_level: spec.min_level,
+            client_id: None,
+            secret: None,
+            subject_type: spec.subject_type,
+        };
+        let (client, secret) = clients::register(&self.state.store, &pepper, new, servicekonto::clock::now())
+            .await
+            .unwrap();
+        (client.id, secret.map(|s| s.expose().clone()))
+    }
+
+    /// Creates an account (Plus with birthdate and address when `plus`).
+    pub async fn account(&self, email: &str, plus: bool) -> Account {
+        let new = NewAccount {
+            email: email.into(),
+            password: Secret::new(PASSWORD.into()),
+            given_name: "Erika".into(),
+            family_name: "Mustermann".into(),
+            plus,
+            birthdate: plus.then(|| "1964-08-12".into()),
+            address: plus.then(|| Address {
+                street: "Heidestraße".into(),
+                house_number: "17".into(),
+                postal_code: "51147".into(),
+                city: "Köln".into(),
+                country: "DE".into(),
+            }),
+        };
+        accounts::create(&self.state.store, new, servicekonto::clock::now()).await.unwrap()
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.issuer)
+    }
+
+    /// A plain HTTP client (no cookies, no redirects).
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+}
+
+/// What the browser does at the consent page.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Consent {
+    Allow,
+    Deny,
+}
+
+/// Where a walk through the pages ended.
+#[derive(Debug)]
+pub enum End {
+    /// Redirected to the client with these query parameters.
+    Client(url::Url),
+    /// A page of ours that is neither login nor consent (status, body).
+    Page(StatusCode, String),
+}
+
+impl End {
+    pub fn param(&self, name: &str) -> Option<String> {
+        match self {
+            End::Client(u) => u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()),
+            End::Page(..) => None,
+        }
+    }
+
+    pub fn code(&self) -> String {
+        self.param("code").unwrap_or_else(|| panic!("no code in {self:?}"))
+    }
+}
+
+/// A cookie-keeping browser that does not follow redirects by itself.
+pub struct Browser {
+    pub http: reqwest::Client,
+    issuer: String,
+    /// Pages seen on the way (login, consent), for assertions.
+    pub seen: Vec<String>,
+}
+
+/// The value of a hidden or text input named `name` in an HTML form.
+pub fn form_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(
+        html[start..start + end]
+            .replace("&amp;", "&")
+            .replace("&#x2F;", "/")
+            .replace("&quot;", "\""),
+    )
+}
+
+impl Browser {
+    pub fn new(issuer: &str) -> Browser {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            http,
+            issuer: issuer.to_string(),
+            seen: vec![],
+        }
+    }
+
+    fn absolute(&self, location: &str) -> String {
+        if location.starts_with('/') {
+            format!("{}{location}", self.issuer)
+        } else {
+            location.to_string()
+        }
+    }
+
+    /// Follows redirects from `url`, logging in with `login` and answering consent with
+    /// `consent`, until the browser leaves for the client or stops at another page.
+    pub async fn walk(&mut self, url: &str, login: Option<(&str, &str)>, consent: Consent) -> End {
+        let mut next = url.to_string();
+        for _ in 0..20 {
+            if !next.starts_with(&self.issuer) {
+                return End::Client(url::Url::parse(&next).unwrap());
+            }
+            let res = self.http.get(&next).send().await.unwrap();
+            if res.status().is_redirection() {
+                next = self.absolute(res.headers()[LOCATION].to_str().unwrap());
+                continue;
+            }
+            let status = res.status();
+            let path = url::Url::parse(&next).unwrap().path().to_string();
+            let body = res.text().await.unwrap();
+            if path == "/login" && status == StatusCode::OK {
+                self.seen.push(body.clone());
+                let Some((email, password)) = login else {
+                    return End::Page(status, body);
+                };
+                next = self
+                    .submit_login(&body, email, password)
+                    .await
+                    .unwrap_or_else(|b| panic!("login failed: {b}"));
+            } else if path == "/consent" && status == StatusCode::OK {
+                self.seen.push(body.clone());
+                let decision = if consent == Consent::Allow { "allow" } else { "deny" };
+                let form = [
+                    ("csrf", form_value(&body, "csrf").unwrap()),
+                    ("txn", form_value(&body, "txn").unwrap()),
+                    ("decision", decision.into()),
+                ];
+                let res = self.http.post(format!("{}/consent", self.issuer)).form(&form).send().await.unwrap();
+                assert!(res.status().is_redirection(), "consent answered {}", res.status());
+                next = self.absolute(res.headers()[LOCATION].to_str().unwrap());
+            } else {
+                return End::Page(status, body);
+            }
+        }
+        panic!("too many redirects");
+    }
+
+    /// Posts the login form found in `page`; the redirect target, or the page body on failure.
+    pub async fn submit_login(&self, page: &str, email: &str, password: &str) -> Result<String, String> {
+        let mut form = vec![
+            ("csrf", form_value(page, "csrf").unwrap()),
+            ("email", email.into()),
+            ("password", password.into()),
+        ];
+        if let Some(txn) = form_value(page, "txn") {
+            form.push(("txn", txn));
+        }
+        let res = self.http.post(format!("{}/login", self.issuer)).form(&form).send().await.unwrap();
+        if res.status().is_redirection() {
+            Ok(self.absolute(res.headers()[LOCATION].to_str().unwrap()))
+        } else {
+            Err(res.text().await.unwrap())
+        }
+    }
+}
+
+/// A PKCE pair (verifier, S256 challenge).
+pub fn pkce() -> (String, String) {
+    let verifier = random_token(32);
+    let challenge = servicekonto::secret::sha256_b64(verifier.as_bytes());
+    (verifier, challenge)
+}
+
+/// An authorization URL with the usual parameters plus `extra`.
+pub fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client_id).append_pair("redirect_uri", RP_CALLBACK);
+        let has = |k: &str| extra.iter().any(|(n, _)| *n == k);
+        if !has("response_type") {
+            q.append_pair("response_type", "code");
+        }
+        if !has("scope") {
+            q.append_pair("scope", "openid profile email");
+        }
+        if !has("state") {
+            q.append_pair("state", "st-1");
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+/// Redeems a code with client_secret_basic; returns the JSON response and status.
+pub async fn redeem(app: &TestApp, id: &str, secret: &str, code: &str, extra: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+    let mut form = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", RP_CALLBACK)];
+    form.extend_from_slice(extra);
+    let res = app
+        .http()
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+/// Decodes a JWT's payload without checking it (the server's checks are under test elsewhere).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&servicekonto::secret::b64_decode(payload).unwrap()).unwrap()
+}
+
+/// Logs `email` in through a full authorization and returns the code.
+pub async fn login_code(app: &TestApp, browser: &mut Browser, client_id: &str, email: &str, extra: &[(&str, &str)]) -> String {
+    browser
+        .walk(&authorize_url(app, client_id, extra), Some((email, PASSWORD)), Consent::Allow)
+        .await
+        .code()
+}
