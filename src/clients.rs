@@ -2,6 +2,9 @@
 
 pub mod auth;
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
@@ -298,6 +301,63 @@ pub async fn register(
     };
     store.insert_client(&client).await?;
     Ok((client, secret))
+}
+
+/// Registered clients as the protocol endpoints read them: from the database, kept in memory
+/// for `ttl` seconds, so the token endpoint does no SQL for the client on every request. A
+/// change made by another process (`client remove`) reaches a running node within `ttl`.
+#[derive(Clone)]
+pub struct ClientDirectory {
+    store: Store,
+    cache: Arc<RwLock<HashMap<String, Cached>>>,
+    ttl: i64,
+}
+
+/// A client and when it was read.
+type Cached = (Timestamp, Arc<Client>);
+
+/// More distinct clients than this and the cache starts over (a bound, not an expected size).
+const CACHE_LIMIT: usize = 10_000;
+
+impl ClientDirectory {
+    /// A directory over `store` caching each client for `ttl` seconds (0: no caching).
+    pub fn new(store: Store, ttl: i64) -> Self {
+        Self {
+            store,
+            cache: Arc::default(),
+            ttl,
+        }
+    }
+
+    /// The client with this id.
+    pub async fn get(&self, id: &str, now: Timestamp) -> Result<Option<Arc<Client>>, StoreError> {
+        if let Ok(cache) = self.cache.read()
+            && let Some((fetched, client)) = cache.get(id)
+            && now - fetched < self.ttl
+        {
+            return Ok(Some(client.clone()));
+        }
+        let Some(client) = self.store.client(id).await?.map(Arc::new) else {
+            self.forget(id);
+            return Ok(None);
+        };
+        if self.ttl > 0
+            && let Ok(mut cache) = self.cache.write()
+        {
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(id.to_string(), (now, client.clone()));
+        }
+        Ok(Some(client))
+    }
+
+    /// Drops a cached client (after a change made by this process).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(id);
+        }
+    }
 }
 
 /// Stored forms of the enums, in one place for the repository.

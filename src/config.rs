@@ -31,6 +31,9 @@ pub struct Config {
     pub sessions: SessionConfig,
     /// Signing-key rotation and reloading.
     pub keys: KeysConfig,
+    /// How long a node keeps a registered client in memory; changes made by the CLI reach
+    /// running nodes within this time.
+    pub client_cache_seconds: i64,
 }
 
 /// Lifetimes of the artefacts the token endpoint hands out.
@@ -111,6 +114,7 @@ impl Default for Config {
             tokens: TokenConfig::default(),
             sessions: SessionConfig::default(),
             keys: KeysConfig::default(),
+            client_cache_seconds: 10,
         }
     }
 }

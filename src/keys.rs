@@ -283,9 +283,9 @@ fn generate(dir: &Path, alg: SigningAlg, now: Timestamp) -> Result<String, KeyEr
                 .to_vec()
         }
         SigningAlg::ES256 => {
-            let doc = ring::signature::EcdsaKeyPair::generate_pkcs8(
-                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &ring::rand::SystemRandom::new(),
+            let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &aws_lc_rs::rand::SystemRandom::new(),
             )
             .map_err(|e| KeyError::Invalid(path.clone(), e.to_string()))?;
             doc.as_ref().to_vec()

@@ -1,10 +1,10 @@
 //! Secrets that must never reach a log or leak through timing: a wrapper with a redacted
 //! `Debug`, random tokens, constant-time comparison and keyed hashes.
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::hmac;
-use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
 /// A value that is sensitive: `Debug` prints `[redacted]`, and reading it is explicit.
@@ -64,7 +64,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// SHA-256 of `data`, base64url: the stored form of high-entropy tokens (refresh tokens,
 /// codes), which need no slow hash because they cannot be guessed.
 pub fn sha256_b64(data: &[u8]) -> String {
-    b64(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
 }
 
 /// HMAC-SHA-256 of `data` under `key`, base64url.

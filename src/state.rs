@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use crate::clients::ClientDirectory;
 use crate::clients::auth::ClientAuthenticator;
 use crate::clock::Timestamp;
 use crate::config::Config;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Token minting and checking.
     pub tokens: TokenIssuer,
+    /// Registered clients, cached.
+    pub clients: ClientDirectory,
     /// Client authentication.
     pub client_auth: ClientAuthenticator,
     /// HTML rendering.
@@ -78,10 +81,12 @@ impl AppState {
             config.url(paths::REVOKE),
             config.url(paths::INTROSPECT),
         ];
+        let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds);
         Ok(AppState {
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
             tokens: TokenIssuer::new(config.clone(), keys.clone(), pairwise),
-            client_auth: ClientAuthenticator::new(store.clone(), pepper, ephemeral.clone(), audiences),
+            client_auth: ClientAuthenticator::new(clients.clone(), pepper, ephemeral.clone(), audiences),
+            clients,
             pages: Pages::load().map_err(StartError::Templates)?,
             csrf_key: CsrfKey(csrf),
             config,

@@ -1,11 +1,11 @@
 //! Client authentication methods at the token endpoint: client_secret_basic,
 //! client_secret_post, private_key_jwt (RFC 7523) and none.
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use axum::Json;
 use axum::routing::get;
 use reqwest::StatusCode;
-use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::json;
 use servicekonto::clients::{AuthMethod, GrantType};
 use servicekonto::config::SigningAlg;

@@ -233,3 +233,23 @@ async fn pairwise_subjects_differ_per_client_and_public_subjects_do_not() {
     assert_ne!(subs[0], account.id);
     assert_eq!(subs[2], account.id);
 }
+
+#[tokio::test]
+async fn demo_relying_party_logs_in_and_shows_claims_and_userinfo() {
+    let app = TestApp::start().await;
+    app.account("demo@example.de", false).await;
+    let mut browser = app.browser();
+    let End::Page(status, body) = browser
+        .walk(&app.url("/demo/start"), Some(("demo@example.de", PASSWORD)), Consent::Allow)
+        .await
+    else {
+        panic!("the demo lives on this issuer")
+    };
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("urn:servicekonto:acr:basic"), "ID token claims shown");
+    assert!(body.contains("demo@example.de"), "userinfo shown");
+    assert!(
+        browser.seen.iter().any(|p| p.contains("Demo-Dienst")),
+        "the demo is a registered client"
+    );
+}

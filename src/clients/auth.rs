@@ -10,14 +10,13 @@ use base64::Engine;
 use serde_json::Value;
 use tracing::instrument;
 
-use super::{AuthMethod, Client};
+use super::{AuthMethod, Client, ClientDirectory};
 use crate::clock::Timestamp;
 use crate::ephemeral::Ephemeral;
 use crate::keys::jws::{PublicKey, Unverified};
 use crate::protocol::OAuthError;
 use crate::protocol::params::Params;
 use crate::secret::Secret;
-use crate::store::Store;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Allowed clock skew for assertion times.
@@ -114,7 +113,7 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Present
 /// Checks presented credentials against the registry.
 #[derive(Clone)]
 pub struct ClientAuthenticator {
-    store: Store,
+    clients: ClientDirectory,
     pepper: Arc<Vec<u8>>,
     ephemeral: Ephemeral,
     jwks: JwksCache,
@@ -123,9 +122,9 @@ pub struct ClientAuthenticator {
 
 impl ClientAuthenticator {
     /// `audiences` are the values a client assertion's `aud` may name (issuer, endpoints).
-    pub fn new(store: Store, pepper: Arc<Vec<u8>>, ephemeral: Ephemeral, audiences: Vec<String>) -> Self {
+    pub fn new(clients: ClientDirectory, pepper: Arc<Vec<u8>>, ephemeral: Ephemeral, audiences: Vec<String>) -> Self {
         Self {
-            store,
+            clients,
             pepper,
             ephemeral,
             jwks: JwksCache::default(),
@@ -135,11 +134,11 @@ impl ClientAuthenticator {
 
     /// Authenticates; every failure is `invalid_client` without saying which part failed.
     #[instrument(skip_all)]
-    pub async fn authenticate(&self, presented: Presented, now: Timestamp) -> Result<Client, OAuthError> {
+    pub async fn authenticate(&self, presented: Presented, now: Timestamp) -> Result<Arc<Client>, OAuthError> {
         let unknown = || OAuthError::invalid_client("client authentication failed");
         let load = |id: String| async move {
-            self.store
-                .client(&id)
+            self.clients
+                .get(&id, now)
                 .await
                 .map_err(|_| OAuthError::unavailable())?
                 .ok_or_else(unknown)

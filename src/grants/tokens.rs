@@ -97,7 +97,7 @@ pub struct TokenIssuer {
 
 /// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token.
 pub fn at_hash(access_token: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, access_token.as_bytes());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
     b64(&digest.as_ref()[..16])
 }
 

@@ -102,3 +102,37 @@ impl Browser {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_ses_3_cookies_are_session_only_http_only_lax_and_secure_on_https() {
+        let plain = set(SESSION, "v", false);
+        assert_eq!(plain, "sk_session=v; Path=/; HttpOnly; SameSite=Lax");
+        let secure = set(SESSION, "v", true);
+        assert!(secure.to_str().unwrap().ends_with("; Secure"));
+        assert!(clear(SESSION, false).to_str().unwrap().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_browser() {
+        let a = Browser {
+            value: "a".repeat(43),
+            fresh: false,
+        };
+        let b = Browser {
+            value: "b".repeat(43),
+            fresh: false,
+        };
+        let key = b"k";
+        assert!(a.csrf_ok(key, &a.csrf_token(key)));
+        assert!(!b.csrf_ok(key, &a.csrf_token(key)));
+        let fresh = Browser {
+            value: "a".repeat(43),
+            fresh: true,
+        };
+        assert!(!fresh.csrf_ok(key, &a.csrf_token(key)), "no cookie, no valid token");
+    }
+}

@@ -1,9 +1,9 @@
-//! Compact JWS (RFC 7515) signing and verification with `ring`, holding each private key
+//! Compact JWS (RFC 7515) signing and verification with `aws-lc-rs`, holding each private key
 //! parsed once. `jsonwebtoken`'s `encode` re-parses the key on every call, which costs about
 //! 40% of the token endpoint's throughput (see docs/decisions/0002-jws-with-ring.md).
 
-use ring::rand::SystemRandom;
-use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,7 +46,7 @@ impl PrivateKey {
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<Self, String> {
         match alg {
             SigningAlg::RS256 => RsaKeyPair::from_pkcs8(der).map(PrivateKey::Rsa).map_err(|e| e.to_string()),
-            SigningAlg::ES256 => EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
+            SigningAlg::ES256 => EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
                 .map(PrivateKey::Ec)
                 .map_err(|e| e.to_string()),
         }
@@ -56,7 +56,7 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         match self {
             PrivateKey::Rsa(k) => {
-                let c = signature::RsaPublicKeyComponents::<Vec<u8>>::from(k.public());
+                let c = signature::RsaPublicKeyComponents::<Vec<u8>>::from(k.public_key());
                 PublicKey::Rsa { n: c.n, e: c.e }
             }
             PrivateKey::Ec(k) => {
@@ -73,7 +73,7 @@ impl PrivateKey {
         let rng = SystemRandom::new();
         match self {
             PrivateKey::Rsa(k) => {
-                let mut sig = vec![0u8; k.public().modulus_len()];
+                let mut sig = vec![0u8; k.public_modulus_len()];
                 k.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut sig)
                     .map_err(|_| JwsError::BadSignature)?;
                 Ok(sig)

@@ -127,7 +127,7 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
         }
         Err(TargetError::Malformed) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
     };
-    let client = match state.store.client(&target.client_id).await {
+    let client = match state.clients.get(&target.client_id, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
         Err(e) => {
@@ -221,7 +221,7 @@ pub async fn proceed(
         tracing::error!(error = %what, "backing store failure");
         state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
     };
-    let client = match state.store.client(&txn.request.client_id).await {
+    let client = match state.clients.get(&txn.request.client_id, now).await {
         Ok(Some(c)) => c,
         Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
         Err(e) => return unavailable(&e),

@@ -38,7 +38,7 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
         (None, None) => None,
     };
     let client = match &client_id {
-        Some(id) => match state.store.client(id).await {
+        Some(id) => match state.clients.get(id, now).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "store failure");

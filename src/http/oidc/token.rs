@@ -1,5 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §4.4, §6; RFC 7636 §4.6; OIDC Core §3.1.3).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -38,7 +40,7 @@ pub fn require_form(headers: &HeaderMap) -> Result<(), OAuthJson> {
 }
 
 /// Authenticates the client of a form request.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<Client, OAuthJson> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<Arc<Client>, OAuthJson> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let presented = presented(authorization, params)?;
     Ok(state.client_auth.authenticate(presented, now).await?)

@@ -42,7 +42,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
     if !matches!(state.sessions.load(cookies.get(SESSION), now).await, Ok(Lookup::Active(_))) {
         return resume(&q.txn);
     }
-    let client = match state.store.client(&txn.request.client_id).await {
+    let client = match state.clients.get(&txn.request.client_id, now).await {
         Ok(Some(c)) => c,
         _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
     };

@@ -71,7 +71,13 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
             Err(e) => return txn_error_page(&state, e, locale),
         };
         locale = txn.request.locale;
-        page.client_name = state.store.client(&txn.request.client_id).await.ok().flatten().map(|c| c.name);
+        page.client_name = state
+            .clients
+            .get(&txn.request.client_id, now)
+            .await
+            .ok()
+            .flatten()
+            .map(|c| c.name.clone());
         page.email = txn.request.login_hint.clone().unwrap_or_default();
         page.txn = Some(id);
     }
