@@ -162,6 +162,12 @@ mod tests {
         assert_eq!(check_policy(&format!("{forty}y")), Err(PolicyViolation::TooLong));
     }
 
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_emails_cost_a_full_verification() {
+        let h = PasswordHash::new(DUMMY_HASH).unwrap();
+        assert_eq!(h.algorithm.as_str(), "argon2id");
+    }
+
     #[tokio::test]
     async fn r_reg_2_hashes_are_argon2id_and_verify() {
         let h = hash(Secret::new("ABab1234".into())).await.unwrap();

@@ -80,8 +80,6 @@ pub enum TargetError {
     MissingClient,
     /// No `redirect_uri` (OIDC requires it).
     MissingRedirectUri,
-    /// Parameters malformed (repeated, too long) before the client is known.
-    Malformed,
 }
 
 /// An authorization error to send back to the client, with what is needed to address it.

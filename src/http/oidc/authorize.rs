@@ -125,7 +125,6 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
         Err(TargetError::MissingRedirectUri) => {
             return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_missing_redirect_uri", None);
         }
-        Err(TargetError::Malformed) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
     };
     let client = match state.clients.get(&target.client_id, now).await {
         Ok(Some(c)) => c,
