@@ -169,8 +169,19 @@ impl Keys {
         Ok(kids)
     }
 
-    /// Re-reads the directory (picks up keys another process added).
+    /// Re-reads the directory when its key files changed (picks up keys another process added).
     pub fn reload(&self) -> Result<(), KeyError> {
+        let mut on_disk: Vec<String> = std::fs::read_dir(&self.dir)
+            .map_err(|e| KeyError::Io(self.dir.clone(), e))?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".pem").map(str::to_owned))
+            .filter(|kid| parse_kid(kid).is_some())
+            .collect();
+        on_disk.sort();
+        let mut loaded: Vec<String> = self.current().keys.iter().map(|k| k.kid.clone()).collect();
+        loaded.sort();
+        if on_disk == loaded {
+            return Ok(());
+        }
         let fresh = Arc::new(load_dir(&self.dir)?);
         if let Ok(mut guard) = self.set.write() {
             *guard = fresh;

@@ -1,6 +1,6 @@
 //! Compact JWS (RFC 7515) signing and verification with `aws-lc-rs`, holding each private key
 //! parsed once. `jsonwebtoken`'s `encode` re-parses the key on every call, which costs about
-//! 40% of the token endpoint's throughput (see docs/decisions/0002-jws-with-ring.md).
+//! 40% of the token endpoint's throughput (see docs/decisions/0002-jws-with-aws-lc-rs.md).
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
