@@ -6,6 +6,16 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 
 use crate::support::*;
 
+/// Posts the login form of `page` for the cookie test user.
+async fn post_login(app: &TestApp, browser: &Browser, page: &str) -> reqwest::Response {
+    let form = [
+        ("csrf", form_value(page, "csrf").unwrap()),
+        ("email", "cookie@example.de".into()),
+        ("password", PASSWORD.into()),
+    ];
+    browser.http.post(app.url("/login")).form(&form).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn r_ses_1_wrong_password_and_unknown_email_get_the_same_answer() {
     let app = TestApp::start().await;
@@ -35,17 +45,7 @@ async fn r_ses_3_session_cookie_is_http_only_lax_without_max_age_and_renewed_at_
     app.account("cookie@example.de", false).await;
     let browser = app.browser();
     let page = browser.http.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
-    let first = browser
-        .http
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", form_value(&page, "csrf").unwrap()),
-            ("email", "cookie@example.de".into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let first = post_login(&app, &browser, &page).await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     assert_eq!(first.headers()[LOCATION], "/");
     let cookie = first
@@ -58,17 +58,7 @@ async fn r_ses_3_session_cookie_is_http_only_lax_without_max_age_and_renewed_at_
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && !cookie.contains("Max-Age") && !cookie.contains("Expires"));
     let home = browser.http.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("cookie@example.de"));
-    let second = browser
-        .http
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", form_value(&page, "csrf").unwrap()),
-            ("email", "cookie@example.de".into()),
-            ("password", PASSWORD.into()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let second = post_login(&app, &browser, &page).await;
     let cookie2 = second
         .headers()
         .get_all(SET_COOKIE)
@@ -159,22 +149,18 @@ async fn r_ses_3_logout_confirms_without_a_hint_and_refuses_bad_hints_and_unregi
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST, "modified id_token_hint");
-    let res = browser
-        .http
-        .get(app.url(&format!(
-            "/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye%3Fx%3D1"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "query added to the registered URI");
-    let res = browser
-        .http
-        .get(app.url("/logout?post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a target without a client");
+    let status = |path: String| {
+        let req = browser.http.get(app.url(&path));
+        async move { req.send().await.unwrap().status() }
+    };
+    let with_query = format!("/logout?id_token_hint={hint}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye%3Fx%3D1");
+    assert_eq!(
+        status(with_query).await,
+        StatusCode::BAD_REQUEST,
+        "query added to the registered URI"
+    );
+    let no_client = "/logout?post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye".to_string();
+    assert_eq!(status(no_client).await, StatusCode::BAD_REQUEST, "a target without a client");
 
     // Without a hint the user confirms.
     let page = browser

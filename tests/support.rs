@@ -143,6 +143,32 @@ impl TestApp {
         accounts::create(&self.state.store, new, servicekonto::clock::now()).await.unwrap()
     }
 
+    /// A client that may use client_credentials only.
+    pub async fn machine_client(&self, scopes: &[&str]) -> (String, String) {
+        let spec = ClientSpec {
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            ..ClientSpec::default()
+        };
+        let (id, secret) = self.client(spec).await;
+        (id, secret.unwrap())
+    }
+
+    /// Posts a form to `path` with HTTP Basic client authentication; the status and the JSON
+    /// body (`Null` when there is none).
+    pub async fn post_as(&self, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http()
+            .post(self.url(path))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.issuer)
     }

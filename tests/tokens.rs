@@ -2,7 +2,6 @@
 //! refresh rotation with reuse detection, client credentials and RFC 6750 errors.
 
 use reqwest::StatusCode;
-use servicekonto::clients::GrantType;
 
 use crate::support::*;
 
@@ -165,14 +164,7 @@ async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_whole_chain() {
 #[tokio::test]
 async fn client_credentials_tokens_serve_machines_not_userinfo() {
     let app = TestApp::start().await;
-    let (id, secret) = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            scopes: vec!["mailbox.post".into()],
-            ..ClientSpec::default()
-        })
-        .await;
-    let secret = secret.unwrap();
+    let (id, secret) = app.machine_client(&["mailbox.post"]).await;
     let res = app
         .http()
         .post(app.url("/token"))
@@ -197,24 +189,13 @@ async fn client_credentials_tokens_serve_machines_not_userinfo() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.headers()["www-authenticate"].to_str().unwrap().contains("insufficient_scope"));
-    let res = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "openid")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_scope");
-    let res = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", "x"), ("redirect_uri", RP_CALLBACK)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "unauthorized_client");
+    let (_, body) = app
+        .post_as("/token", &id, &secret, &[("grant_type", "client_credentials"), ("scope", "openid")])
+        .await;
+    assert_eq!(body["error"], "invalid_scope");
+    let code_grant = [("grant_type", "authorization_code"), ("code", "x"), ("redirect_uri", RP_CALLBACK)];
+    let (_, body) = app.post_as("/token", &id, &secret, &code_grant).await;
+    assert_eq!(body["error"], "unauthorized_client");
 }
 
 #[tokio::test]
@@ -222,68 +203,58 @@ async fn token_endpoint_errors_follow_rfc_6749() {
     let app = TestApp::start().await;
     let (id, secret) = app.client(ClientSpec::default()).await;
     let secret = secret.unwrap();
-    let http = app.http();
-    let res = http
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "unsupported_grant_type");
-    let res = http
+    let (status, body) = app.post_as("/token", &id, &secret, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let res = app
+        .http()
         .post(app.url("/token"))
         .basic_auth(&id, Some("wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .form(&[("grant_type", "authorization_code")])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers()["www-authenticate"].to_str().unwrap().starts_with("Basic"));
     assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_client");
-    let res = http
+    let as_json = app
+        .http()
         .post(app.url("/token"))
         .basic_auth(&id, Some(&secret))
-        .json(&serde_json::json!({"grant_type": "authorization_code"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_request");
-    let res = http
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .body("grant_type=authorization_code&code=a&code=b")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
+        .json(&serde_json::json!({"grant_type": "authorization_code"}));
     assert_eq!(
-        res.json::<serde_json::Value>().await.unwrap()["error"],
-        "invalid_request",
-        "repeated parameter"
+        as_json.send().await.unwrap().json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_request"
     );
-    let res = http
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "nope"),
-            ("redirect_uri", RP_CALLBACK),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+    let (_, body) = app
+        .post_as(
+            "/token",
+            &id,
+            &secret,
+            &[("grant_type", "authorization_code"), ("code", "a"), ("code", "b")],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_request", "repeated parameter");
+    let (_, body) = app
+        .post_as(
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "nope"),
+                ("redirect_uri", RP_CALLBACK),
+            ],
+        )
+        .await;
+    assert_eq!(body["error"], "invalid_grant");
     let huge = "x".repeat(70 * 1024);
-    let res = http
-        .post(app.url("/token"))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", &huge)])
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_client_error());
+    let (status, _) = app
+        .post_as("/token", &id, &secret, &[("grant_type", "authorization_code"), ("code", &huge)])
+        .await;
+    assert!(status.is_client_error());
 }
 
 #[tokio::test]
@@ -296,33 +267,10 @@ async fn userinfo_accepts_get_post_header_and_post_body_and_refuses_the_rest() {
     let (_, t) = redeem(&app, &id, secret.as_deref().unwrap(), &code, &[]).await;
     let at = t["access_token"].as_str().unwrap();
     let http = app.http();
-    let get: serde_json::Value = http
-        .get(app.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let post_header: serde_json::Value = http
-        .post(app.url("/userinfo"))
-        .bearer_auth(at)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let post_body: serde_json::Value = http
-        .post(app.url("/userinfo"))
-        .form(&[("access_token", at)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let json = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() };
+    let get = json(http.get(app.url("/userinfo")).bearer_auth(at)).await;
+    let post_header = json(http.post(app.url("/userinfo")).bearer_auth(at)).await;
+    let post_body = json(http.post(app.url("/userinfo")).form(&[("access_token", at)])).await;
     assert_eq!(get, post_header);
     assert_eq!(get, post_body);
     assert_eq!(get["email"], "ui@example.de");
@@ -357,27 +305,11 @@ async fn userinfo_accepts_get_post_header_and_post_body_and_refuses_the_rest() {
 #[tokio::test]
 async fn access_tokens_can_be_es256() {
     let app = TestApp::with(|c| c.tokens.access_token_alg = servicekonto::config::SigningAlg::ES256).await;
-    let (id, secret) = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            ..ClientSpec::default()
-        })
-        .await;
-    let body: serde_json::Value = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&id, secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header: serde_json::Value = serde_json::from_slice(
-        &servicekonto::secret::b64_decode(body["access_token"].as_str().unwrap().split('.').next().unwrap()).unwrap(),
-    )
-    .unwrap();
+    let (id, secret) = app.machine_client(&[]).await;
+    let (_, body) = app.post_as("/token", &id, &secret, &[("grant_type", "client_credentials")]).await;
+    let at = body["access_token"].as_str().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&servicekonto::secret::b64_decode(at.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header["alg"], "ES256");
     let jwks: serde_json::Value = app.http().get(app.url("/jwks")).send().await.unwrap().json().await.unwrap();
     let algs: Vec<&str> = jwks["keys"]
@@ -387,78 +319,23 @@ async fn access_tokens_can_be_es256() {
         .map(|k| k["alg"].as_str().unwrap())
         .collect();
     assert!(algs.contains(&"ES256") && algs.contains(&"RS256"));
-    let info: serde_json::Value = app
-        .http()
-        .post(app.url("/introspect"))
-        .basic_auth(&id, secret.as_deref())
-        .form(&[("token", body["access_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, info) = app.post_as("/introspect", &id, &secret, &[("token", at)]).await;
     assert_eq!(info["active"], true);
 }
 
 #[tokio::test]
 async fn introspection_reveals_nothing_about_other_clients_tokens() {
     let app = TestApp::start().await;
-    let (a, sa) = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            ..ClientSpec::default()
-        })
-        .await;
-    let (b, sb) = app
-        .client(ClientSpec {
-            grant_types: vec![GrantType::ClientCredentials],
-            ..ClientSpec::default()
-        })
-        .await;
-    let body: serde_json::Value = app
-        .http()
-        .post(app.url("/token"))
-        .basic_auth(&a, sa.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (a, sa) = app.machine_client(&[]).await;
+    let (b, sb) = app.machine_client(&[]).await;
+    let (_, body) = app.post_as("/token", &a, &sa, &[("grant_type", "client_credentials")]).await;
     let at = body["access_token"].as_str().unwrap();
-    let info: serde_json::Value = app
-        .http()
-        .post(app.url("/introspect"))
-        .basic_auth(&b, sb.as_deref())
-        .form(&[("token", at)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, info) = app.post_as("/introspect", &b, &sb, &[("token", at)]).await;
     assert_eq!(info, serde_json::json!({"active": false}));
     // Revocation by another client changes nothing.
-    app.http()
-        .post(app.url("/revoke"))
-        .basic_auth(&b, sb.as_deref())
-        .form(&[("token", at)])
-        .send()
-        .await
-        .unwrap();
-    let info: serde_json::Value = app
-        .http()
-        .post(app.url("/introspect"))
-        .basic_auth(&a, sa.as_deref())
-        .form(&[("token", at)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, _) = app.post_as("/revoke", &b, &sb, &[("token", at)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, info) = app.post_as("/introspect", &a, &sa, &[("token", at)]).await;
     assert_eq!(info["active"], true);
     let res = app.http().post(app.url("/introspect")).form(&[("token", at)]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "introspection needs client authentication");
