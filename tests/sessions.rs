@@ -206,3 +206,19 @@ async fn pages_carry_strict_security_headers_and_an_accessibility_statement() {
     let home = app.http().get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("Leichte Sprache") && home.contains("/barrierefreiheit"));
 }
+
+#[tokio::test]
+async fn r_ses_2_the_start_page_sends_an_expired_session_to_login_with_a_notice() {
+    let app = TestApp::with(|c| c.sessions.idle_seconds = 1).await;
+    let (id, _) = app.client(ClientSpec::default()).await;
+    app.account("home@example.de", false).await;
+    let mut browser = app.browser();
+    login_code(&app, &mut browser, &id, "home@example.de", &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let res = browser.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let next = res.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(next.starts_with("/login?expired=1"));
+    let page = browser.http.get(app.url(&next)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Ihre Sitzung ist abgelaufen"));
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -144,13 +144,7 @@ async fn home(State(state): State<AppState>, cookies: Cookies, axum::extract::Ra
         _ => (None, false),
     };
     if expired {
-        return state.pages.page(
-            StatusCode::OK,
-            "pages/login.html",
-            locale,
-            false,
-            &login::LoginPage::blank(&state, &cookies, true),
-        );
+        return Redirect::to(&format!("{}?expired=1&lang={}", paths::LOGIN, locale.tag())).into_response();
     }
     state.pages.page(
         StatusCode::OK,

@@ -30,20 +30,6 @@ pub struct LoginPage {
     expired: bool,
 }
 
-impl LoginPage {
-    /// A login form without a transaction.
-    pub fn blank(state: &AppState, cookies: &Cookies, expired: bool) -> LoginPage {
-        LoginPage {
-            csrf: Browser::from_cookies(cookies).csrf_token(&state.csrf_key.0),
-            txn: None,
-            client_name: None,
-            email: String::new(),
-            error: None,
-            expired,
-        }
-    }
-}
-
 /// Query of `GET /login`.
 #[derive(Deserialize)]
 pub struct LoginQuery {
