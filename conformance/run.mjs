@@ -25,7 +25,10 @@ const env = {
   ...process.env,
   SERVICEKONTO_ISSUER: issuer,
   SERVICEKONTO_BIND: `127.0.0.1:${port}`,
-  SERVICEKONTO_DATABASE_URL: `sqlite://${dir}/conformance.db`,
+  // Both backends: SQLite by default; PostgreSQL + Redis when the test script names them.
+  SERVICEKONTO_DATABASE_URL: process.env.SK_CONFORMANCE_DATABASE_URL ?? `sqlite://${dir}/conformance.db`,
+  SERVICEKONTO_REDIS_URL: process.env.SK_CONFORMANCE_REDIS_URL ?? '',
+  SERVICEKONTO_REDIS_PREFIX: process.env.SK_CONFORMANCE_REDIS_PREFIX ?? `sk-conformance-${process.pid}:`,
   SERVICEKONTO_KEYS_DIR: `${dir}/keys`,
   SERVICEKONTO_OUTBOX_DIR: `${dir}/outbox`,
   RUST_LOG: process.env.RUST_LOG ?? 'warn',

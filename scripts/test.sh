@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: lint, Rust unit and integration tests, and the
-# conformance checks plus the openid-client interop run against a live server.
+# The whole test suite, from a fresh clone: lint, then Rust unit and integration tests and the
+# conformance checks with the openid-client interop run against a live server, once on SQLite +
+# in-process state and once on PostgreSQL + Redis.
 # Idempotent; installs what it needs (npm packages) on the way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +19,49 @@ cargo clippy --all-targets --locked -- -D warnings
 step "build"
 cargo build --locked --all-targets
 
-step "unit and integration tests"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --no-fail-fast
-else
-  cargo test --locked --no-fail-fast
-fi
+run_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast
+  else
+    cargo test --locked --no-fail-fast
+  fi
+}
 
-step "conformance checks and openid-client interop (against a live server)"
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
   (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
-SERVICEKONTO_BIN="$CARGO_TARGET_DIR/debug/servicekonto" node conformance/run.mjs
+export SERVICEKONTO_BIN="$CARGO_TARGET_DIR/debug/servicekonto"
+
+step "backend 1/2: SQLite + in-process state — unit and integration tests"
+run_tests
+step "backend 1/2: SQLite + in-process state — conformance checks and openid-client interop (live server)"
+node conformance/run.mjs
+
+# The machine's PostgreSQL (trust auth) and Redis; started here if they have stopped.
+PG_ADMIN="${SERVICEKONTO_TEST_PG:-postgres://postgres@127.0.0.1:5432/test}"
+REDIS="${SERVICEKONTO_TEST_REDIS:-redis://127.0.0.1:6379}"
+services_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; }
+if ! services_up; then
+  pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start 2>/dev/null || true
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null 2>&1 || true
+  for _ in $(seq 50); do services_up && break; sleep 0.2; done
+fi
+if ! services_up; then
+  if [ "${CI:-}" = "true" ]; then echo "PostgreSQL or Redis unavailable" >&2; exit 1; fi
+  echo "PostgreSQL or Redis unavailable: skipping the second backend (CI never skips it)" >&2
+  exit 0
+fi
+
+step "backend 2/2: PostgreSQL + Redis — unit and integration tests (a database and key prefix per test)"
+SERVICEKONTO_TEST_DATABASE_URL="$PG_ADMIN" SERVICEKONTO_TEST_REDIS_URL="$REDIS" run_tests
+
+step "backend 2/2: PostgreSQL + Redis — conformance checks and openid-client interop (live server)"
+db="sk_conformance_$$_$RANDOM"
+psql "$PG_ADMIN" -qc "create database $db"
+prefix="sk-conformance-$db:"
+cleanup() {
+  psql "$PG_ADMIN" -qc "drop database if exists $db with (force)" >/dev/null 2>&1 || true
+  redis-cli -u "$REDIS" --scan --pattern "$prefix*" | xargs -r redis-cli -u "$REDIS" del >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+SK_CONFORMANCE_DATABASE_URL="${PG_ADMIN%/*}/$db" SK_CONFORMANCE_REDIS_URL="$REDIS" SK_CONFORMANCE_REDIS_PREFIX="$prefix" node conformance/run.mjs

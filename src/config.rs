@@ -17,6 +17,12 @@ pub struct Config {
     pub bind: String,
     /// `sqlite://…` (embedded default) or `postgres://…`.
     pub database_url: String,
+    /// `redis://…` for ephemeral state shared by several nodes; in-process when absent.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so several installations can share one Redis.
+    pub redis_prefix: String,
+    /// How long a Redis operation may take before the request fails with 503.
+    pub redis_timeout_ms: u64,
     /// Directory with the signing keys (PEM, one file per key id).
     pub keys_dir: PathBuf,
     /// Directory where mails are written as `.eml` files when no SMTP server is configured.
@@ -107,6 +113,9 @@ impl Default for Config {
             issuer: "http://localhost:8080".into(),
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://data/servicekonto.db".into(),
+            redis_url: None,
+            redis_prefix: "servicekonto:".into(),
+            redis_timeout_ms: 2000,
             keys_dir: "keys".into(),
             outbox_dir: "data/outbox".into(),
             demo: true,
@@ -184,6 +193,12 @@ impl Config {
         }
         if let Some(v) = env("SERVICEKONTO_DATABASE_URL") {
             config.database_url = v;
+        }
+        if let Some(v) = env("SERVICEKONTO_REDIS_URL") {
+            config.redis_url = Some(v).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = env("SERVICEKONTO_REDIS_PREFIX") {
+            config.redis_prefix = v;
         }
         if let Some(v) = env("SERVICEKONTO_KEYS_DIR") {
             config.keys_dir = v.into();

@@ -4,12 +4,14 @@
 //! items are taken atomically, so one redemption wins even under concurrency.
 
 mod memory;
+mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 use crate::clock::Timestamp;
 
@@ -50,6 +52,11 @@ impl Ephemeral {
     /// The in-process default.
     pub fn memory() -> Self {
         Self(Arc::new(MemoryStore::default()))
+    }
+
+    /// A Redis store shared by several nodes.
+    pub fn redis(store: RedisStore) -> Self {
+        Self(Arc::new(store))
     }
 
     /// Stores a serialisable value.

@@ -8,7 +8,7 @@ use crate::clients::ClientDirectory;
 use crate::clients::auth::ClientAuthenticator;
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::ephemeral::Ephemeral;
+use crate::ephemeral::{Ephemeral, EphemeralError, RedisStore};
 use crate::grants::tokens::TokenIssuer;
 use crate::http::pages::Pages;
 use crate::http::paths;
@@ -54,6 +54,9 @@ pub enum StartError {
     /// Key trouble.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// Redis trouble.
+    #[error(transparent)]
+    Ephemeral(#[from] EphemeralError),
     /// Template trouble.
     #[error("templates: {0}")]
     Templates(String),
@@ -65,7 +68,13 @@ impl AppState {
         let config = Arc::new(config);
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let ephemeral = Ephemeral::memory();
+        let ephemeral = match &config.redis_url {
+            Some(url) => {
+                let timeout = std::time::Duration::from_millis(config.redis_timeout_ms);
+                Ephemeral::redis(RedisStore::connect(url, &config.redis_prefix, timeout).await?)
+            }
+            None => Ephemeral::memory(),
+        };
         let keys = Keys::open(
             &config.keys_dir,
             config.tokens.access_token_alg,

@@ -23,7 +23,85 @@ pub struct TestApp {
     pub issuer: String,
     pub state: AppState,
     dir: PathBuf,
+    backing: Backing,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// The databases a test created for itself, removed when it ends. The backend matrix is chosen
+/// by environment: `SERVICEKONTO_TEST_DATABASE_URL` (a PostgreSQL server; each test gets its own
+/// database) and `SERVICEKONTO_TEST_REDIS_URL` (each test gets its own key prefix); SQLite and
+/// in-process state otherwise.
+struct Backing {
+    postgres: Option<(String, String)>,
+    redis: Option<(String, String)>,
+}
+
+impl Backing {
+    async fn create(dir: &std::path::Path) -> (Backing, String, Option<(String, String)>) {
+        let postgres = match std::env::var("SERVICEKONTO_TEST_DATABASE_URL") {
+            Ok(admin) => {
+                let name = format!("sk_test_{}", hex(&servicekonto::secret::random_bytes(8)));
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create database {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                Some((admin, name))
+            }
+            Err(_) => None,
+        };
+        let database_url = match &postgres {
+            Some((admin, name)) => {
+                let mut url = url::Url::parse(admin).unwrap();
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+            None => format!("sqlite://{}/test.db", dir.display()),
+        };
+        let redis = std::env::var("SERVICEKONTO_TEST_REDIS_URL")
+            .ok()
+            .map(|url| (url, format!("sk-test-{}:", random_token(8))));
+        (
+            Backing {
+                postgres,
+                redis: redis.clone(),
+            },
+            database_url,
+            redis,
+        )
+    }
+
+    /// Drops the test's database and Redis keys, on a runtime of its own (this runs in `Drop`).
+    fn remove(&mut self) {
+        let (postgres, redis) = (self.postgres.take(), self.redis.take());
+        if postgres.is_none() && redis.is_none() {
+            return;
+        }
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                if let Some((admin, name)) = postgres {
+                    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                }
+                if let Some((url, prefix)) = redis {
+                    let store = servicekonto::ephemeral::RedisStore::connect(&url, &prefix, std::time::Duration::from_secs(2))
+                        .await
+                        .unwrap();
+                    store.clear_prefix().await.unwrap();
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Drop for TestApp {
@@ -31,6 +109,7 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.backing.remove();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -70,10 +149,13 @@ impl TestApp {
         std::fs::create_dir_all(&dir).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let (backing, database_url, redis) = Backing::create(&dir).await;
         let mut config = Config {
             issuer: format!("http://127.0.0.1:{}", addr.port()),
             bind: addr.to_string(),
-            database_url: format!("sqlite://{}/test.db", dir.display()),
+            database_url,
+            redis_url: redis.as_ref().map(|(url, _)| url.clone()),
+            redis_prefix: redis.map(|(_, prefix)| prefix).unwrap_or_default(),
             keys_dir: dir.join("keys"),
             outbox_dir: dir.join("outbox"),
             ..Config::default()
@@ -93,6 +175,7 @@ impl TestApp {
             issuer: state.config.issuer.clone(),
             state,
             dir,
+            backing,
             shutdown: Some(tx),
         }
     }
