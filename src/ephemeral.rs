@@ -13,6 +13,8 @@ use std::sync::Arc;
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
 
+use prometheus::IntCounter;
+
 use crate::clock::Timestamp;
 
 /// A boxed future, so the trait stays object-safe.
@@ -42,21 +44,42 @@ pub trait EphemeralBackend: Send + Sync {
     fn take(&self, key: String, now: Timestamp) -> BoxFuture<'_, Result<Option<String>, EphemeralError>>;
     /// Removes a value.
     fn delete(&self, key: String) -> BoxFuture<'_, Result<(), EphemeralError>>;
+    /// Checks that the backend answers (readiness).
+    fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>>;
 }
 
-/// A cheap, cloneable handle to the configured backend, with typed JSON helpers.
+/// A cheap, cloneable handle to the configured backend, with typed JSON helpers; failed
+/// operations are counted for `/metrics`.
 #[derive(Clone)]
-pub struct Ephemeral(Arc<dyn EphemeralBackend>);
+pub struct Ephemeral {
+    backend: Arc<dyn EphemeralBackend>,
+    errors: IntCounter,
+}
 
 impl Ephemeral {
-    /// The in-process default.
-    pub fn memory() -> Self {
-        Self(Arc::new(MemoryStore::default()))
+    /// A handle over `backend` counting failures in `errors`.
+    pub fn new(backend: Arc<dyn EphemeralBackend>, errors: IntCounter) -> Self {
+        Self { backend, errors }
     }
 
-    /// A Redis store shared by several nodes.
-    pub fn redis(store: RedisStore) -> Self {
-        Self(Arc::new(store))
+    /// The in-process default, with a counter of its own.
+    pub fn memory() -> Self {
+        #[allow(clippy::expect_used)]
+        let errors = IntCounter::new("ephemeral_errors", "unregistered").expect("valid metric name");
+        Self::new(Arc::new(MemoryStore::default()), errors)
+    }
+
+    fn counted<T>(&self, r: Result<T, EphemeralError>) -> Result<T, EphemeralError> {
+        if r.is_err() {
+            self.errors.inc();
+        }
+        r
+    }
+
+    /// Whether the backend answers.
+    pub async fn ping(&self) -> Result<(), String> {
+        let r = self.backend.ping().await;
+        self.counted(r).map_err(|e| e.to_string())
     }
 
     /// Stores a serialisable value.
@@ -68,26 +91,31 @@ impl Ephemeral {
         now: Timestamp,
     ) -> Result<(), EphemeralError> {
         let text = serde_json::to_string(value).map_err(|e| EphemeralError(e.to_string()))?;
-        self.0.put(key.to_string(), text, expires_at, now).await
+        let r = self.backend.put(key.to_string(), text, expires_at, now).await;
+        self.counted(r)
     }
 
     /// Reads a value stored with [`Ephemeral::put_json`]; unreadable values count as absent.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, key: &str, now: Timestamp) -> Result<Option<T>, EphemeralError> {
-        Ok(self.0.get(key.to_string(), now).await?.and_then(|t| serde_json::from_str(&t).ok()))
+        let r = self.backend.get(key.to_string(), now).await;
+        Ok(self.counted(r)?.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// Takes a value stored with [`Ephemeral::put_json`] (single use).
     pub async fn take_json<T: serde::de::DeserializeOwned>(&self, key: &str, now: Timestamp) -> Result<Option<T>, EphemeralError> {
-        Ok(self.0.take(key.to_string(), now).await?.and_then(|t| serde_json::from_str(&t).ok()))
+        let r = self.backend.take(key.to_string(), now).await;
+        Ok(self.counted(r)?.and_then(|t| serde_json::from_str(&t).ok()))
     }
 
     /// Records `key` once; `false` when it was already recorded (replay).
     pub async fn remember_once(&self, key: &str, expires_at: Timestamp, now: Timestamp) -> Result<bool, EphemeralError> {
-        self.0.put_if_absent(key.to_string(), String::new(), expires_at, now).await
+        let r = self.backend.put_if_absent(key.to_string(), String::new(), expires_at, now).await;
+        self.counted(r)
     }
 
     /// Removes a value.
     pub async fn delete(&self, key: &str) -> Result<(), EphemeralError> {
-        self.0.delete(key.to_string()).await
+        let r = self.backend.delete(key.to_string()).await;
+        self.counted(r)
     }
 }

@@ -4,6 +4,7 @@
 pub mod cookies;
 pub mod error;
 pub mod oidc;
+pub mod ops;
 pub mod pages;
 
 use std::time::Duration;
@@ -56,6 +57,12 @@ pub mod paths {
     pub const DEMO: &str = "/demo";
     /// Demo relying party's redirect URI.
     pub const DEMO_CALLBACK: &str = "/demo/callback";
+    /// Liveness.
+    pub const HEALTHZ: &str = "/healthz";
+    /// Readiness.
+    pub const READYZ: &str = "/readyz";
+    /// Prometheus metrics.
+    pub const METRICS: &str = "/metrics";
 }
 
 /// Largest request body we read (forms and token requests are small).
@@ -71,6 +78,10 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     router
         .route(paths::STYLE, get(pages::style))
+        .route(paths::HEALTHZ, get(ops::healthz))
+        .route(paths::READYZ, get(ops::readyz))
+        .route(paths::METRICS, get(ops::metrics))
+        .route_layer(middleware::from_fn_with_state(state.metrics.clone(), ops::track))
         .fallback(pages::not_found)
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

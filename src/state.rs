@@ -8,8 +8,9 @@ use crate::clients::ClientDirectory;
 use crate::clients::auth::ClientAuthenticator;
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::ephemeral::{Ephemeral, EphemeralError, RedisStore};
+use crate::ephemeral::{Ephemeral, EphemeralBackend, EphemeralError, MemoryStore, RedisStore};
 use crate::grants::tokens::TokenIssuer;
+use crate::http::ops::Metrics;
 use crate::http::pages::Pages;
 use crate::http::paths;
 use crate::keys::{KeyError, Keys};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub pages: Pages,
     /// Key for CSRF tokens.
     pub csrf_key: CsrfKey,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
 }
 
 /// The HMAC key CSRF tokens are derived with.
@@ -57,8 +60,8 @@ pub enum StartError {
     /// Redis trouble.
     #[error(transparent)]
     Ephemeral(#[from] EphemeralError),
-    /// Template trouble.
-    #[error("templates: {0}")]
+    /// Template or metrics set-up trouble.
+    #[error("start-up: {0}")]
     Templates(String),
 }
 
@@ -68,13 +71,15 @@ impl AppState {
         let config = Arc::new(config);
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
-        let ephemeral = match &config.redis_url {
+        let metrics = Metrics::new().map_err(|e| StartError::Templates(e.to_string()))?;
+        let backend: Arc<dyn EphemeralBackend> = match &config.redis_url {
             Some(url) => {
                 let timeout = std::time::Duration::from_millis(config.redis_timeout_ms);
-                Ephemeral::redis(RedisStore::connect(url, &config.redis_prefix, timeout).await?)
+                Arc::new(RedisStore::connect(url, &config.redis_prefix, timeout).await?)
             }
-            None => Ephemeral::memory(),
+            None => Arc::new(MemoryStore::default()),
         };
+        let ephemeral = Ephemeral::new(backend, metrics.ephemeral_errors.clone());
         let keys = Keys::open(
             &config.keys_dir,
             config.tokens.access_token_alg,
@@ -98,6 +103,7 @@ impl AppState {
             clients,
             pages: Pages::load().map_err(StartError::Templates)?,
             csrf_key: CsrfKey(csrf),
+            metrics,
             config,
             store,
             ephemeral,

@@ -116,6 +116,15 @@ impl Store {
         self.backend
     }
 
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), String> {
+        sqlx::query("select 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     /// Closes the pool (tests, shutdown).
     pub async fn close(&self) {
         self.pool.close().await;

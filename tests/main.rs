@@ -8,5 +8,6 @@ mod authorize;
 mod cli;
 mod client_auth;
 mod flows;
+mod ops;
 mod sessions;
 mod tokens;

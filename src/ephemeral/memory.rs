@@ -77,6 +77,11 @@ impl EphemeralBackend for MemoryStore {
         Box::pin(async move { r })
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
+        let r = self.with(|_| ());
+        Box::pin(async move { r })
+    }
+
     fn delete(&self, key: String) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let r = self.with(|i| {
             i.items.remove(&key);

@@ -127,6 +127,11 @@ impl EphemeralBackend for RedisStore {
         Box::pin(async move { redis::cmd("GETDEL").arg(key).query_async(&mut conn).await.map_err(unavailable) })
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
+        let mut conn = self.conn.clone();
+        Box::pin(async move { redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(unavailable) })
+    }
+
     fn delete(&self, key: String) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let mut conn = self.conn.clone();
         let key = self.key(&key);

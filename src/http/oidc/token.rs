@@ -137,6 +137,7 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
                 .tokens
                 .for_grant(&grant, &client, &account, record.nonce.as_deref(), refresh, now)
                 .map_err(signing_failed)
+                .inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc())
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
             if !client.allows(GrantType::RefreshToken) {
@@ -176,6 +177,7 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
                 .tokens
                 .for_grant(&grant, &client, &account, None, Some(new), now)
                 .map_err(signing_failed)
+                .inspect(|_| state.metrics.tokens.with_label_values(&["refresh_token"]).inc())
         }
         TokenRequest::ClientCredentials { scope } => {
             if !client.allows(GrantType::ClientCredentials) {
@@ -186,7 +188,11 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
             if !scope.is_subset(&client.scopes) || scope.iter().any(|s| user_scopes.contains(s)) {
                 return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "scope not allowed for client credentials").into());
             }
-            state.tokens.for_client(&client, &scope, now).map_err(signing_failed)
+            state
+                .tokens
+                .for_client(&client, &scope, now)
+                .map_err(signing_failed)
+                .inspect(|_| state.metrics.tokens.with_label_values(&["client_credentials"]).inc())
         }
     }
 }

@@ -118,7 +118,10 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form):
     }
     let account = match accounts::authenticate(&state.store, &form.email, form.password).await {
         Ok(a) => a,
-        Err(AccountError::BadCredentials) => return retry("login_failed"),
+        Err(AccountError::BadCredentials) => {
+            state.metrics.logins.with_label_values(&["pwd", "failure"]).inc();
+            return retry("login_failed");
+        }
         Err(e) => {
             tracing::error!(error = %e, "login failed on a backing store");
             return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
@@ -127,6 +130,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form):
     if let Some(old) = cookies.get(SESSION) {
         let _ = state.sessions.destroy(old).await;
     }
+    state.metrics.logins.with_label_values(&["pwd", "success"]).inc();
     let level = achieved_level(account.level, Method::Pwd);
     let (cookie, _) = match state.sessions.create(&account.id, level, Method::Pwd, now).await {
         Ok(s) => s,
