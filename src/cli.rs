@@ -245,15 +245,13 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Keys(cmd) => {
-            let keys = Keys::open(
-                &config.keys_dir,
-                config.tokens.access_token_alg,
-                config.key_retention_seconds(),
-                now,
-            )
-            .map_err(|e| e.to_string())?;
+            let store = open_store(&config).await?;
+            let source = crate::state::key_source(&config, &store).map_err(|e| e.to_string())?;
+            let keys = Keys::open(source, config.tokens.access_token_alg, config.key_retention_seconds(), now)
+                .await
+                .map_err(|e| e.to_string())?;
             if let KeysCommand::Rotate = cmd {
-                let kids = keys.rotate(now).map_err(|e| e.to_string())?;
+                let kids = keys.rotate(now).await.map_err(|e| e.to_string())?;
                 emit(j, json!({ "rotated": kids }), format!("new signing keys: {}", kids.join(", ")));
                 return Ok(());
             }

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::secret::Secret;
+
 /// The whole configuration of one node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -23,8 +25,12 @@ pub struct Config {
     pub redis_prefix: String,
     /// How long a Redis operation may take before the request fails with 503.
     pub redis_timeout_ms: u64,
-    /// Directory with the signing keys (PEM, one file per key id).
+    /// Directory with the signing keys (PEM, one file per key id), when no key-encryption key
+    /// is configured.
     pub keys_dir: PathBuf,
+    /// 32 bytes, base64url: when set, signing keys live in the database sealed with this key,
+    /// shared by every node (docs/decisions/0010).
+    pub key_encryption_key: Option<Secret<String>>,
     /// Directory where mails are written as `.eml` files when no SMTP server is configured.
     pub outbox_dir: PathBuf,
     /// Whether the demo relying party at `/demo` is served (only ever on loopback issuers).
@@ -117,6 +123,7 @@ impl Default for Config {
             redis_prefix: "servicekonto:".into(),
             redis_timeout_ms: 2000,
             keys_dir: "keys".into(),
+            key_encryption_key: None,
             outbox_dir: "data/outbox".into(),
             demo: true,
             log_format: LogFormat::Text,
@@ -200,6 +207,9 @@ impl Config {
         if let Some(v) = env("SERVICEKONTO_REDIS_PREFIX") {
             config.redis_prefix = v;
         }
+        if let Some(v) = env("SERVICEKONTO_KEY_ENCRYPTION_KEY") {
+            config.key_encryption_key = Some(Secret::new(v)).filter(|v| !v.expose().is_empty());
+        }
         if let Some(v) = env("SERVICEKONTO_KEYS_DIR") {
             config.keys_dir = v.into();
         }
@@ -218,6 +228,9 @@ impl Config {
         if issuer.scheme() != "https" && !self.issuer_is_loopback() {
             return Err(ConfigError::Invalid("issuer must use https unless it is a loopback address".into()));
         }
+        if self.key_encryption_key().is_some_and(|k| k.is_err()) {
+            return Err(ConfigError::Invalid("key_encryption_key must be 32 bytes in base64url".into()));
+        }
         if !(1..=60).contains(&self.tokens.code_seconds) {
             return Err(ConfigError::Invalid("tokens.code_seconds must be 1..=60".into()));
         }
@@ -234,6 +247,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The key-encryption key's bytes, if one is configured.
+    pub fn key_encryption_key(&self) -> Option<Result<Vec<u8>, ()>> {
+        self.key_encryption_key.as_ref().map(|k| {
+            crate::secret::b64_decode(k.expose().trim_end_matches('='))
+                .filter(|b| b.len() == 32)
+                .ok_or(())
+        })
     }
 
     /// Whether the issuer's host is a loopback address (development and tests).

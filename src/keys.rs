@@ -1,12 +1,12 @@
-//! Signing keys: one PEM file per key id in the keys directory, generated on first start and
-//! by `keys rotate`. The newest key of each algorithm signs; older keys stay published until
-//! every token they signed has expired. Running nodes re-read the directory periodically, so a
-//! rotation reaches them without a restart.
+//! Signing keys, generated on first start and by `keys rotate`, stored as files or sealed in
+//! the database (`source`). The newest key of each algorithm signs; older keys stay published
+//! until every token they signed has expired. Running nodes re-read the storage periodically, so
+//! a rotation reaches every node without a restart.
 
 pub mod jws;
+pub mod source;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use serde::Serialize;
@@ -16,6 +16,7 @@ use crate::clock::Timestamp;
 use crate::config::SigningAlg;
 use crate::secret::random_token;
 use jws::{JwsError, PrivateKey, PublicKey, Unverified};
+pub use source::KeySource;
 
 /// One signing key with its identity.
 pub struct SigningKey {
@@ -113,22 +114,22 @@ pub enum KeyError {
     Sign(#[from] JwsError),
 }
 
-/// The node's key store: the directory, the keys loaded from it, and which algorithm signs
-/// access tokens.
+/// The node's key store: where keys live, the keys loaded from there, and which algorithm
+/// signs access tokens.
 #[derive(Clone)]
 pub struct Keys {
-    dir: PathBuf,
+    source: KeySource,
     set: Arc<RwLock<Arc<KeySet>>>,
     access_alg: SigningAlg,
     retention: i64,
 }
 
 impl Keys {
-    /// Loads the directory, generating the keys that are missing (RS256 always, ES256 when it
-    /// signs access tokens).
-    pub fn open(dir: &Path, access_alg: SigningAlg, retention: i64, now: Timestamp) -> Result<Keys, KeyError> {
-        ensure_dir(dir)?;
-        let mut set = load_dir(dir)?;
+    /// Loads the keys, generating those that are missing (RS256 always, ES256 when it signs
+    /// access tokens).
+    pub async fn open(source: KeySource, access_alg: SigningAlg, retention: i64, now: Timestamp) -> Result<Keys, KeyError> {
+        source.prepare()?;
+        let mut set = load(&source).await?;
         let mut wanted = vec![SigningAlg::RS256];
         if access_alg == SigningAlg::ES256 {
             wanted.push(SigningAlg::ES256);
@@ -136,15 +137,20 @@ impl Keys {
         let mut generated = false;
         for alg in wanted {
             if set.active(alg).is_none() {
-                generate(dir, alg, now)?;
+                let name = alg.as_str().to_lowercase();
+                if source.claim_first(&name, now).await? {
+                    generate(&source, alg, now).await?;
+                } else {
+                    source.wait_for_first(&name).await?;
+                }
                 generated = true;
             }
         }
         if generated {
-            set = load_dir(dir)?;
+            set = load(&source).await?;
         }
         Ok(Keys {
-            dir: dir.to_path_buf(),
+            source,
             set: Arc::new(RwLock::new(Arc::new(set))),
             access_alg,
             retention,
@@ -153,7 +159,7 @@ impl Keys {
 
     /// Adds a new key for every algorithm in use and makes it the signing key. Returns the new
     /// key ids.
-    pub fn rotate(&self, now: Timestamp) -> Result<Vec<String>, KeyError> {
+    pub async fn rotate(&self, now: Timestamp) -> Result<Vec<String>, KeyError> {
         let algs: Vec<SigningAlg> = {
             let set = self.current();
             [SigningAlg::RS256, SigningAlg::ES256]
@@ -161,28 +167,23 @@ impl Keys {
                 .filter(|a| set.active(*a).is_some())
                 .collect()
         };
-        let kids = algs
-            .into_iter()
-            .map(|alg| generate(&self.dir, alg, now))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.reload()?;
+        let mut kids = Vec::new();
+        for alg in algs {
+            kids.push(generate(&self.source, alg, now).await?);
+        }
+        self.reload().await?;
         Ok(kids)
     }
 
-    /// Re-reads the directory when its key files changed (picks up keys another process added).
-    pub fn reload(&self) -> Result<(), KeyError> {
-        let mut on_disk: Vec<String> = std::fs::read_dir(&self.dir)
-            .map_err(|e| KeyError::Io(self.dir.clone(), e))?
-            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".pem").map(str::to_owned))
-            .filter(|kid| parse_kid(kid).is_some())
-            .collect();
-        on_disk.sort();
+    /// Re-reads the storage when its set of keys changed (picks up keys another process added).
+    pub async fn reload(&self) -> Result<(), KeyError> {
+        let stored = self.source.kids().await?;
         let mut loaded: Vec<String> = self.current().keys.iter().map(|k| k.kid.clone()).collect();
         loaded.sort();
-        if on_disk == loaded {
+        if stored == loaded {
             return Ok(());
         }
-        let fresh = Arc::new(load_dir(&self.dir)?);
+        let fresh = Arc::new(load(&self.source).await?);
         if let Ok(mut guard) = self.set.write() {
             *guard = fresh;
         }
@@ -233,31 +234,14 @@ impl Keys {
     }
 }
 
-fn ensure_dir(dir: &Path) -> Result<(), KeyError> {
-    std::fs::create_dir_all(dir).map_err(|e| KeyError::Io(dir.into(), e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| KeyError::Io(dir.into(), e))?;
-    }
-    Ok(())
-}
-
-fn load_dir(dir: &Path) -> Result<KeySet, KeyError> {
+async fn load(source: &KeySource) -> Result<KeySet, KeyError> {
     let mut keys = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| KeyError::Io(dir.into(), e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| KeyError::Io(dir.into(), e))?.path();
-        let Some(kid) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".pem")) else {
-            continue;
-        };
-        let Some((alg, created_at)) = parse_kid(kid) else { continue };
-        let pem = std::fs::read_to_string(&path).map_err(|e| KeyError::Io(path.clone(), e))?;
-        let der = pem_decode(&pem).ok_or_else(|| KeyError::Invalid(path.clone(), "not a PEM private key".into()))?;
-        let private = PrivateKey::from_pkcs8(alg, &der).map_err(|e| KeyError::Invalid(path.clone(), e))?;
+    for (kid, der) in source.load().await? {
+        let Some((alg, created_at)) = parse_kid(&kid) else { continue };
+        let private = PrivateKey::from_pkcs8(alg, &der).map_err(|e| KeyError::Invalid(PathBuf::from(&kid), e))?;
         let public = private.public_key();
         keys.push(Arc::new(SigningKey {
-            kid: kid.to_string(),
+            kid,
             alg,
             created_at,
             private,
@@ -281,66 +265,29 @@ fn parse_kid(kid: &str) -> Option<(SigningAlg, Timestamp)> {
     Some((alg, created))
 }
 
-fn generate(dir: &Path, alg: SigningAlg, now: Timestamp) -> Result<String, KeyError> {
+async fn generate(source: &KeySource, alg: SigningAlg, now: Timestamp) -> Result<String, KeyError> {
     let kid = format!("{}-{now}-{}", alg.as_str().to_lowercase(), random_token(6));
-    let path = dir.join(format!("{kid}.pem"));
+    let invalid = |e: String| KeyError::Invalid(PathBuf::from(&kid), e);
     let der = match alg {
         SigningAlg::RS256 => {
             use rsa::pkcs8::EncodePrivateKey;
-            let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).map_err(|e| KeyError::Invalid(path.clone(), e.to_string()))?;
-            key.to_pkcs8_der()
-                .map_err(|e| KeyError::Invalid(path.clone(), e.to_string()))?
-                .as_bytes()
-                .to_vec()
+            // Key generation is slow (~100 ms); keep it off the async workers.
+            let key = tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048))
+                .await
+                .map_err(|e| invalid(e.to_string()))?
+                .map_err(|e| invalid(e.to_string()))?;
+            key.to_pkcs8_der().map_err(|e| invalid(e.to_string()))?.as_bytes().to_vec()
         }
-        SigningAlg::ES256 => {
-            let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
-                &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &aws_lc_rs::rand::SystemRandom::new(),
-            )
-            .map_err(|e| KeyError::Invalid(path.clone(), e.to_string()))?;
-            doc.as_ref().to_vec()
-        }
+        SigningAlg::ES256 => aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .map_err(|e| invalid(e.to_string()))?
+        .as_ref()
+        .to_vec(),
     };
-    let pem = pem_encode(&der);
-    // Written under a temporary name and renamed, so a node reloading the directory never
-    // reads half a key.
-    let tmp = dir.join(format!(".{kid}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&tmp).map_err(|e| KeyError::Io(tmp.clone(), e))?;
-    file.write_all(pem.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| KeyError::Io(tmp.clone(), e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| KeyError::Io(path.clone(), e))?;
+    source.save(&kid, &der, now).await?;
     Ok(kid)
-}
-
-fn pem_encode(der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN PRIVATE KEY-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END PRIVATE KEY-----\n");
-    out
-}
-
-fn pem_decode(pem: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    let body = pem
-        .trim()
-        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
-        .strip_suffix("-----END PRIVATE KEY-----")?;
-    let body: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
 #[cfg(test)]
@@ -353,10 +300,12 @@ mod tests {
         d
     }
 
-    #[test]
-    fn first_open_generates_private_files_and_rotation_keeps_old_key_published() {
+    #[tokio::test]
+    async fn first_open_generates_private_files_and_rotation_keeps_old_key_published() {
         let dir = temp_dir("rot");
-        let keys = Keys::open(&dir, SigningAlg::ES256, 600, 1_000).unwrap();
+        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::ES256, 600, 1_000)
+            .await
+            .unwrap();
         let set = keys.current();
         assert!(set.active(SigningAlg::RS256).is_some());
         assert!(set.active(SigningAlg::ES256).is_some());
@@ -366,7 +315,7 @@ mod tests {
             assert_eq!(f.unwrap().metadata().unwrap().permissions().mode() & 0o777, 0o600);
         }
         let old_token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
-        let new = keys.rotate(2_000).unwrap();
+        let new = keys.rotate(2_000).await.unwrap();
         assert_eq!(new.len(), 2);
         let set = keys.current();
         assert!(new.contains(&set.active(SigningAlg::ES256).unwrap().kid));

@@ -29,7 +29,7 @@ pub fn spawn_background(state: &AppState) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
-            if let Err(e) = keys.reload() {
+            if let Err(e) = keys.reload().await {
                 tracing::error!(error = %e, "reloading keys failed; keeping the loaded ones");
             }
         }

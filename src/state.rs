@@ -13,7 +13,7 @@ use crate::grants::tokens::TokenIssuer;
 use crate::http::ops::Metrics;
 use crate::http::pages::Pages;
 use crate::http::paths;
-use crate::keys::{KeyError, Keys};
+use crate::keys::{KeyError, KeySource, Keys};
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
 
@@ -65,6 +65,19 @@ pub enum StartError {
     Templates(String),
 }
 
+/// Where the configuration puts the signing keys: sealed in the database when a
+/// key-encryption key is set, else files in `keys_dir`.
+pub fn key_source(config: &Config, store: &Store) -> Result<KeySource, KeyError> {
+    match config.key_encryption_key() {
+        Some(Ok(kek)) => KeySource::database(store.clone(), &kek),
+        Some(Err(())) => Err(KeyError::Invalid(
+            "key_encryption_key".into(),
+            "must be 32 bytes in base64url".into(),
+        )),
+        None => Ok(KeySource::Dir(config.keys_dir.clone())),
+    }
+}
+
 impl AppState {
     /// Connects storage, applies migrations, loads or creates keys and server secrets.
     pub async fn build(config: Config, now: Timestamp) -> Result<AppState, StartError> {
@@ -81,11 +94,12 @@ impl AppState {
         };
         let ephemeral = Ephemeral::new(backend, metrics.ephemeral_errors.clone());
         let keys = Keys::open(
-            &config.keys_dir,
+            key_source(&config, &store)?,
             config.tokens.access_token_alg,
             config.key_retention_seconds(),
             now,
-        )?;
+        )
+        .await?;
         let pepper = Arc::new(store.server_secret("client_secret_pepper", now).await?);
         let pairwise = Arc::new(store.server_secret("pairwise_subject_key", now).await?);
         let csrf = Arc::new(store.server_secret("csrf_key", now).await?);

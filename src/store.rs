@@ -5,6 +5,7 @@ mod accounts;
 mod clients;
 mod consents;
 mod grants;
+mod keys;
 mod secrets;
 
 pub use grants::RotateOutcome;

@@ -8,6 +8,7 @@ mod authorize;
 mod cli;
 mod client_auth;
 mod flows;
+mod nodes;
 mod ops;
 mod sessions;
 mod tokens;

@@ -23,7 +23,8 @@ pub struct TestApp {
     pub issuer: String,
     pub state: AppState,
     dir: PathBuf,
-    backing: Backing,
+    /// Held for its `Drop`, which removes the test's database and Redis keys.
+    _backing: Backing,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -31,13 +32,13 @@ pub struct TestApp {
 /// by environment: `SERVICEKONTO_TEST_DATABASE_URL` (a PostgreSQL server; each test gets its own
 /// database) and `SERVICEKONTO_TEST_REDIS_URL` (each test gets its own key prefix); SQLite and
 /// in-process state otherwise.
-struct Backing {
+pub struct Backing {
     postgres: Option<(String, String)>,
     redis: Option<(String, String)>,
 }
 
 impl Backing {
-    async fn create(dir: &std::path::Path) -> (Backing, String, Option<(String, String)>) {
+    pub async fn create(dir: &std::path::Path) -> (Backing, String, Option<(String, String)>) {
         let postgres = match std::env::var("SERVICEKONTO_TEST_DATABASE_URL") {
             Ok(admin) => {
                 let name = format!("sk_test_{}", hex(&servicekonto::secret::random_bytes(8)));
@@ -71,9 +72,11 @@ impl Backing {
             redis,
         )
     }
+}
 
-    /// Drops the test's database and Redis keys, on a runtime of its own (this runs in `Drop`).
-    fn remove(&mut self) {
+impl Drop for Backing {
+    /// Drops the test's database and Redis keys, on a runtime of its own.
+    fn drop(&mut self) {
         let (postgres, redis) = (self.postgres.take(), self.redis.take());
         if postgres.is_none() && redis.is_none() {
             return;
@@ -109,7 +112,6 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.backing.remove();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -175,7 +177,7 @@ impl TestApp {
             issuer: state.config.issuer.clone(),
             state,
             dir,
-            backing,
+            _backing: backing,
             shutdown: Some(tx),
         }
     }
@@ -316,6 +318,15 @@ pub fn form_value(html: &str, name: &str) -> Option<String> {
 }
 
 impl Browser {
+    /// The same browser (same cookies) talking to another node at `base`.
+    pub fn on(&self, base: &str) -> Browser {
+        Browser {
+            http: self.http.clone(),
+            issuer: base.to_string(),
+            seen: vec![],
+        }
+    }
+
     pub fn new(issuer: &str) -> Browser {
         let http = reqwest::Client::builder()
             .cookie_store(true)

@@ -8,6 +8,18 @@ use crate::clock::Timestamp;
 use crate::secret::{b64, b64_decode, random_bytes};
 
 impl Store {
+    /// Claims `name` once across all nodes: `true` for the single caller that got it.
+    pub async fn claim_once(&self, name: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "insert into server_secrets (name, value, created_at) values ($1, '', $2) on conflict (name) do nothing returning name",
+        )
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The secret called `name`, created with 32 random bytes on first use.
     pub async fn server_secret(&self, name: &str, now: Timestamp) -> Result<Vec<u8>, StoreError> {
         sqlx::query("insert into server_secrets (name, value, created_at) values ($1, $2, $3) on conflict (name) do nothing")

@@ -1,0 +1,331 @@
+//! Several stateless nodes behind one issuer: two `servicekonto serve` processes sharing one
+//! PostgreSQL database, one Redis prefix and the signing keys sealed in the database. Runs on
+//! the PostgreSQL + Redis pass of the suite (it needs both), and does nothing on SQLite.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use servicekonto::secret::{b64, random_bytes, random_token};
+
+use crate::support::*;
+
+struct Node {
+    url: String,
+    child: Child,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Cluster {
+    issuer: String,
+    env: Vec<(String, String)>,
+    nodes: Vec<Node>,
+    dir: std::path::PathBuf,
+    _backing: Backing,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Cluster {
+    async fn start(n: usize) -> Option<Cluster> {
+        if std::env::var("SERVICEKONTO_TEST_DATABASE_URL").is_err() || std::env::var("SERVICEKONTO_TEST_REDIS_URL").is_err() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("sk-nodes-{}", random_token(8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (backing, database_url, redis) = Backing::create(&dir).await;
+        let (redis_url, prefix) = redis.unwrap();
+        std::fs::write(dir.join("config.toml"), "client_cache_seconds = 1\n[keys]\nreload_seconds = 1\n").unwrap();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        // The issuer is the load balancer's address; here, node 0's.
+        let issuer = format!("http://127.0.0.1:{}", ports[0]);
+        let env = vec![
+            ("SERVICEKONTO_CONFIG".to_string(), dir.join("config.toml").display().to_string()),
+            ("SERVICEKONTO_ISSUER".to_string(), issuer.clone()),
+            ("SERVICEKONTO_DATABASE_URL".to_string(), database_url),
+            ("SERVICEKONTO_REDIS_URL".to_string(), redis_url),
+            ("SERVICEKONTO_REDIS_PREFIX".to_string(), prefix),
+            ("SERVICEKONTO_KEY_ENCRYPTION_KEY".to_string(), b64(&random_bytes(32))),
+            (
+                "SERVICEKONTO_KEYS_DIR".to_string(),
+                dir.join("must-not-be-used").display().to_string(),
+            ),
+            ("RUST_LOG".to_string(), "warn".to_string()),
+        ];
+        let mut cluster = Cluster {
+            issuer,
+            env,
+            nodes: vec![],
+            dir,
+            _backing: backing,
+        };
+        cluster.cli(&["migrate"]);
+        for port in ports {
+            let child = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+                .arg("serve")
+                .envs(cluster.env.iter().cloned())
+                .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap();
+            cluster.nodes.push(Node {
+                url: format!("http://127.0.0.1:{port}"),
+                child,
+            });
+        }
+        let http = reqwest::Client::new();
+        for node in &cluster.nodes {
+            for i in 0.. {
+                if http
+                    .get(format!("{}/readyz", node.url))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
+                {
+                    break;
+                }
+                assert!(i < 200, "node {} did not become ready", node.url);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Some(cluster)
+    }
+
+    fn cli(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+            .args(args)
+            .arg("--json")
+            .envs(self.env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn url(&self, node: usize, path: &str) -> String {
+        format!("{}{path}", self.nodes[node].url)
+    }
+
+    async fn post_as(&self, node: usize, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+        let res = reqwest::Client::new()
+            .post(self.url(node, path))
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn code(&self, browser: &mut Browser, node: usize, id: &str, extra: &[(&str, &str)]) -> String {
+        let mut url = url::Url::parse(&self.url(node, "/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", id)
+            .append_pair("redirect_uri", RP_CALLBACK)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid email")
+            .extend_pairs(extra.iter().copied());
+        let mut on_node = browser.on(&self.nodes[node].url);
+        let end = on_node
+            .walk(url.as_str(), Some(("nodes@example.de", PASSWORD)), Consent::Allow)
+            .await;
+        end.code()
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_share_sessions_codes_grants_and_keys() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let client = cluster.cli(&["client", "add", "--name", "Across nodes", "--redirect-uri", RP_CALLBACK]);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_string(),
+        client["client_secret"].as_str().unwrap().to_string(),
+    );
+    cluster.cli(&[
+        "account",
+        "add",
+        "--email",
+        "nodes@example.de",
+        "--password",
+        PASSWORD,
+        "--given-name",
+        "N",
+        "--family-name",
+        "O",
+    ]);
+
+    // Same keys everywhere.
+    let http = reqwest::Client::new();
+    let jwks = |node: usize| {
+        let req = http.get(cluster.url(node, "/jwks"));
+        async move { req.send().await.unwrap().json::<serde_json::Value>().await.unwrap() }
+    };
+    assert_eq!(jwks(0).await, jwks(1).await);
+
+    // Login on A, code redeemed at B, refresh at A, userinfo at B.
+    let mut browser = Browser::new(&cluster.issuer);
+    let code = cluster.code(&mut browser, 0, &id, &[]).await;
+    let (status, tokens) = cluster
+        .post_as(
+            1,
+            "/token",
+            &id,
+            &secret,
+            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_CALLBACK)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(jwt_claims(tokens["id_token"].as_str().unwrap())["iss"], cluster.issuer.as_str());
+    let (status, refreshed) = cluster
+        .post_as(
+            0,
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let info = http
+        .get(cluster.url(1, "/userinfo"))
+        .bearer_auth(refreshed["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+    assert_eq!(info.json::<serde_json::Value>().await.unwrap()["email"], "nodes@example.de");
+
+    // A refresh token replayed at the other node revokes the chain.
+    let (status, _) = cluster
+        .post_as(
+            1,
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, dead) = cluster
+        .post_as(
+            0,
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refreshed["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(dead["error"], "invalid_grant", "reuse detected across nodes");
+
+    // One code redeemed concurrently at both nodes succeeds exactly once, 200 times over.
+    for round in 0..200 {
+        let code = cluster.code(&mut browser, round % 2, &id, &[("prompt", "none")]).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", RP_CALLBACK),
+        ];
+        let (a, b) = tokio::join!(
+            cluster.post_as(0, "/token", &id, &secret, &form),
+            cluster.post_as(1, "/token", &id, &secret, &form)
+        );
+        let wins = [a.0, b.0].iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(wins, 1, "round {round}: {a:?} {b:?}");
+    }
+
+    // A rotation on one node reaches both; tokens signed before it keep working.
+    let before = tokens["id_token"].as_str().unwrap().to_string();
+    let fresh_code = cluster.code(&mut browser, 0, &id, &[("prompt", "none")]).await;
+    let (_, old_tokens) = cluster
+        .post_as(
+            0,
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &fresh_code),
+                ("redirect_uri", RP_CALLBACK),
+            ],
+        )
+        .await;
+    let rotated = cluster.cli(&["keys", "rotate"]);
+    let new_kid = rotated["rotated"][0].as_str().unwrap().to_string();
+    for node in 0..2 {
+        let mut seen = false;
+        for _ in 0..60 {
+            if jwks(node).await.to_string().contains(&new_kid) {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(seen, "node {node} publishes the new key within the reload bound");
+    }
+    let info = http
+        .get(cluster.url(1, "/userinfo"))
+        .bearer_auth(old_tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK, "a token signed before the rotation still verifies");
+    let code = cluster.code(&mut browser, 1, &id, &[("prompt", "none")]).await;
+    let (_, new_tokens) = cluster
+        .post_as(
+            1,
+            "/token",
+            &id,
+            &secret,
+            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_CALLBACK)],
+        )
+        .await;
+    let header: serde_json::Value = serde_json::from_slice(
+        &servicekonto::secret::b64_decode(new_tokens["id_token"].as_str().unwrap().split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], new_kid.as_str(), "signing switched to the new key");
+    assert!(
+        !cluster.dir.join("must-not-be-used").exists(),
+        "keys live in the database, not in files"
+    );
+
+    // Logout at B ends the session at A.
+    let mut logout = url::Url::parse(&cluster.url(1, "/logout")).unwrap();
+    logout.query_pairs_mut().append_pair("id_token_hint", &before);
+    let res = browser.http.get(logout.as_str()).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let mut url = url::Url::parse(&cluster.url(0, "/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", &id)
+        .append_pair("redirect_uri", RP_CALLBACK)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("prompt", "none");
+    let end = browser.on(&cluster.nodes[0].url).walk(url.as_str(), None, Consent::Allow).await;
+    assert_eq!(end.param("error").as_deref(), Some("login_required"));
+}
