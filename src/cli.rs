@@ -184,7 +184,9 @@ fn emit(json_out: bool, value: Value, text: String) {
 }
 
 async fn open_store(config: &Config) -> Result<Store, String> {
-    let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let store = Store::connect(&config.database_url, config.database_timeout())
+        .await
+        .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
 }
@@ -208,7 +210,9 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .map_err(|e| e.to_string())
         }
         Command::Migrate => {
-            let store = Store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+            let store = Store::connect(&config.database_url, config.database_timeout())
+                .await
+                .map_err(|e| e.to_string())?;
             let applied = store.migrate().await.map_err(|e| e.to_string())?;
             emit(j, json!({ "applied": applied }), format!("{applied} migration(s) applied"));
             Ok(())

@@ -46,6 +46,10 @@ pub struct Config {
     /// How long a node keeps a registered client in memory; changes made by the CLI reach
     /// running nodes within this time.
     pub client_cache_seconds: i64,
+    /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
+    pub shutdown_grace_seconds: u64,
+    /// How long a request waits for a database connection before it fails with 503.
+    pub database_timeout_ms: u64,
 }
 
 /// Lifetimes of the artefacts the token endpoint hands out.
@@ -131,6 +135,8 @@ impl Default for Config {
             sessions: SessionConfig::default(),
             keys: KeysConfig::default(),
             client_cache_seconds: 10,
+            shutdown_grace_seconds: 10,
+            database_timeout_ms: 3000,
         }
     }
 }
@@ -247,6 +253,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// How long a request waits for a database connection.
+    pub fn database_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.database_timeout_ms)
     }
 
     /// The key-encryption key's bytes, if one is configured.

@@ -48,10 +48,30 @@ pub fn spawn_background(state: &AppState) {
     });
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, finishing in-flight requests.
+/// Serves `state` on `listener` until `shutdown` completes, then lets in-flight requests
+/// finish for at most `shutdown_grace_seconds`.
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     spawn_background(&state);
-    axum::serve(listener, crate::app(state)).with_graceful_shutdown(shutdown).await
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!(seconds = grace.as_secs(), "requests still running after the shutdown grace period; exiting");
+            Ok(())
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

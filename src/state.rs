@@ -82,7 +82,7 @@ impl AppState {
     /// Connects storage, applies migrations, loads or creates keys and server secrets.
     pub async fn build(config: Config, now: Timestamp) -> Result<AppState, StartError> {
         let config = Arc::new(config);
-        let store = Store::connect(&config.database_url).await?;
+        let store = Store::connect(&config.database_url, config.database_timeout()).await?;
         store.migrate().await?;
         let metrics = Metrics::new().map_err(|e| StartError::Templates(e.to_string()))?;
         let backend: Arc<dyn EphemeralBackend> = match &config.redis_url {

@@ -57,7 +57,7 @@ impl From<sqlx::Error> for StoreError {
 impl Store {
     /// Connects to `url` (`sqlite://…` or `postgres://…`); for SQLite, creates the file and its
     /// directory when missing.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    pub async fn connect(url: &str, timeout: std::time::Duration) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let (file, query) = path.split_once('?').unwrap_or((path, ""));
@@ -75,7 +75,7 @@ impl Store {
         } else {
             return Err(StoreError::Database("database_url must start with sqlite:// or postgres://".into()));
         };
-        let options = AnyPoolOptions::new().acquire_timeout(std::time::Duration::from_secs(5));
+        let options = AnyPoolOptions::new().acquire_timeout(timeout);
         let options = match backend {
             Backend::Sqlite => options.max_connections(4).after_connect(|conn, _| {
                 Box::pin(async move {

@@ -171,3 +171,72 @@ fn client_account_and_keys_commands_print_json_and_share_the_configuration() {
         .collect();
     assert_eq!(statuses, ["active", "published"]);
 }
+
+#[tokio::test]
+async fn serve_logs_json_with_request_ids_and_no_secrets_and_stops_on_sigterm() {
+    let env = Env::new();
+    let (_, client) = env.run(&["client", "add", "--name", "Logs", "--grant-type", "client_credentials"]);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_string(),
+        client["client_secret"].as_str().unwrap().to_string(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(env.dir.join("serve.toml"), "log_format = \"json\"\nshutdown_grace_seconds = 5\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+        .arg("serve")
+        .env("SERVICEKONTO_CONFIG", env.dir.join("serve.toml"))
+        .env("SERVICEKONTO_KEYS_DIR", env.dir.join("keys"))
+        .env("SERVICEKONTO_DATABASE_URL", format!("sqlite://{}/env.db", env.dir.display()))
+        .env("SERVICEKONTO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let res = http
+        .post(format!("{base}/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let token = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string();
+    http.get(format!("{base}/userinfo")).bearer_auth(&token).send().await.unwrap();
+
+    let started = std::time::Instant::now();
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exits cleanly on SIGTERM");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    let logs = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.to_string().contains("request_id") && l.to_string().contains("/token")),
+        "{logs}"
+    );
+    assert!(lines.iter().any(|l| l.to_string().contains("shutting down")));
+    for secret_value in [&secret, &token] {
+        assert!(!logs.contains(secret_value.as_str()), "no secrets or tokens in the logs");
+    }
+}

@@ -7,6 +7,7 @@ mod support;
 mod authorize;
 mod cli;
 mod client_auth;
+mod faults;
 mod flows;
 mod nodes;
 mod ops;

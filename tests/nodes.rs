@@ -76,20 +76,30 @@ impl Cluster {
         };
         cluster.cli(&["migrate"]);
         for port in ports {
-            let child = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
-                .arg("serve")
-                .envs(cluster.env.iter().cloned())
-                .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            cluster.nodes.push(Node {
-                url: format!("http://127.0.0.1:{port}"),
-                child,
-            });
+            let node = cluster.spawn_node(port);
+            cluster.nodes.push(node);
         }
+        cluster.wait_ready().await;
+        Some(cluster)
+    }
+
+    fn spawn_node(&self, port: u16) -> Node {
+        let child = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+            .arg("serve")
+            .envs(self.env.iter().cloned())
+            .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        Node {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+
+    async fn wait_ready(&self) {
         let http = reqwest::Client::new();
-        for node in &cluster.nodes {
+        for node in &self.nodes {
             for i in 0.. {
                 if http
                     .get(format!("{}/readyz", node.url))
@@ -103,7 +113,6 @@ impl Cluster {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
-        Some(cluster)
     }
 
     fn cli(&self, args: &[&str]) -> serde_json::Value {
@@ -328,4 +337,104 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
         .append_pair("prompt", "none");
     let end = browser.on(&cluster.nodes[0].url).walk(url.as_str(), None, Consent::Allow).await;
     assert_eq!(end.param("error").as_deref(), Some("login_required"));
+}
+
+#[tokio::test]
+async fn a_node_killed_under_load_loses_nothing_that_was_stored() {
+    let Some(mut cluster) = Cluster::start(1).await else { return };
+    let client = cluster.cli(&["client", "add", "--name", "Kill test", "--redirect-uri", RP_CALLBACK]);
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_string(),
+        client["client_secret"].as_str().unwrap().to_string(),
+    );
+    cluster.cli(&[
+        "account",
+        "add",
+        "--email",
+        "nodes@example.de",
+        "--password",
+        PASSWORD,
+        "--given-name",
+        "N",
+        "--family-name",
+        "O",
+    ]);
+    let mut browser = Browser::new(&cluster.issuer);
+    cluster.code(&mut browser, 0, &id, &[]).await;
+    let http = reqwest::Client::new();
+    let jwks_before: serde_json::Value = http.get(cluster.url(0, "/jwks")).send().await.unwrap().json().await.unwrap();
+
+    // Code exchanges in four parallel loops; every refresh token the server handed out is kept.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let issued = std::sync::Arc::new(tokio::sync::Mutex::new(Vec::<String>::new()));
+    let mut loops = vec![];
+    for _ in 0..4 {
+        let (stop, issued, browser_http, base) = (stop.clone(), issued.clone(), browser.http.clone(), cluster.nodes[0].url.clone());
+        let (id, secret) = (id.clone(), secret.clone());
+        loops.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut url = url::Url::parse(&format!("{base}/authorize")).unwrap();
+                url.query_pairs_mut()
+                    .append_pair("client_id", &id)
+                    .append_pair("redirect_uri", RP_CALLBACK)
+                    .append_pair("response_type", "code")
+                    .append_pair("scope", "openid email")
+                    .append_pair("prompt", "none");
+                let Ok(res) = browser_http.get(url.as_str()).send().await else {
+                    break;
+                };
+                let Some(code) = res
+                    .headers()
+                    .get("location")
+                    .and_then(|l| url::Url::parse(l.to_str().ok()?).ok())
+                    .and_then(|u| u.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()))
+                else {
+                    break;
+                };
+                let form = [
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", RP_CALLBACK),
+                ];
+                let Ok(res) = http
+                    .post(format!("{base}/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&form)
+                    .send()
+                    .await
+                else {
+                    break;
+                };
+                if res.status() != StatusCode::OK {
+                    break;
+                }
+                let Ok(body) = res.json::<serde_json::Value>().await else { break };
+                issued.lock().await.push(body["refresh_token"].as_str().unwrap().to_string());
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let port: u16 = cluster.nodes[0].url.rsplit(':').next().unwrap().parse().unwrap();
+    cluster.nodes.clear(); // SIGKILL, no shutdown
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for l in loops {
+        let _ = l.await;
+    }
+    let issued = issued.lock().await.clone();
+    assert!(issued.len() > 20, "the load ran: {} exchanges", issued.len());
+
+    let node = cluster.spawn_node(port);
+    cluster.nodes.push(node);
+    cluster.wait_ready().await;
+    let jwks_after: serde_json::Value = http.get(cluster.url(0, "/jwks")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks_before, jwks_after, "same keys after the restart");
+    for rt in &issued {
+        let (status, body) = cluster
+            .post_as(0, "/token", &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "a refresh token issued before the kill still works: {body}");
+    }
+    // Sessions (Redis) and consents (database) survived too: a silent login works.
+    assert!(!cluster.code(&mut browser, 0, &id, &[("prompt", "none")]).await.is_empty());
 }
