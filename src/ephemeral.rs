@@ -44,6 +44,9 @@ pub trait EphemeralBackend: Send + Sync {
     fn take(&self, key: String, now: Timestamp) -> BoxFuture<'_, Result<Option<String>, EphemeralError>>;
     /// Removes a value.
     fn delete(&self, key: String) -> BoxFuture<'_, Result<(), EphemeralError>>;
+    /// Adds one to the counter at `key`, created with expiry `expires_at` when absent; returns
+    /// the new value (rate-limit counters).
+    fn incr(&self, key: String, expires_at: Timestamp, now: Timestamp) -> BoxFuture<'_, Result<i64, EphemeralError>>;
     /// Checks that the backend answers (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>>;
 }
@@ -110,6 +113,12 @@ impl Ephemeral {
     /// Records `key` once; `false` when it was already recorded (replay).
     pub async fn remember_once(&self, key: &str, expires_at: Timestamp, now: Timestamp) -> Result<bool, EphemeralError> {
         let r = self.backend.put_if_absent(key.to_string(), String::new(), expires_at, now).await;
+        self.counted(r)
+    }
+
+    /// Counts one event in the window ending at `window_end`; the count so far in that window.
+    pub async fn count(&self, key: &str, window_end: Timestamp, now: Timestamp) -> Result<i64, EphemeralError> {
+        let r = self.backend.incr(key.to_string(), window_end, now).await;
         self.counted(r)
     }
 

@@ -240,3 +240,84 @@ async fn serve_logs_json_with_request_ids_and_no_secrets_and_stops_on_sigterm() 
         assert!(!logs.contains(secret_value.as_str()), "no secrets or tokens in the logs");
     }
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::new();
+    env.run(&[
+        "account",
+        "add",
+        "--email",
+        "slow@example.de",
+        "--password",
+        "ABab1234",
+        "--given-name",
+        "S",
+        "--family-name",
+        "L",
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+        .arg("serve")
+        .env("SERVICEKONTO_KEYS_DIR", env.dir.join("keys"))
+        .env("SERVICEKONTO_DATABASE_URL", format!("sqlite://{}/env.db", env.dir.display()))
+        .env("SERVICEKONTO_ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut login = None;
+    for _ in 0..200 {
+        if let Ok(res) = reqwest::get(format!("{base}/login")).await {
+            login = Some(res);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let login = login.unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = login.text().await.unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // Ten logins pipelined on one connection: each costs an argon2id verification, so the
+    // server is busy with them for a while after SIGTERM arrives.
+    let body = format!("csrf={csrf}&email=slow%40example.de&password=wrong-Password1");
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    stream.write_all(request.repeat(10).as_bytes()).await.unwrap();
+    let mut first = [0u8; 12];
+    stream.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 401", "the server is working through the logins");
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    let after_signal = String::from_utf8_lossy(&rest).matches("HTTP/1.1 401").count();
+    assert!(after_signal >= 1, "the request in flight at SIGTERM was answered completely");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+}

@@ -77,6 +77,25 @@ impl EphemeralBackend for MemoryStore {
         Box::pin(async move { r })
     }
 
+    fn incr(&self, key: String, expires_at: Timestamp, now: Timestamp) -> BoxFuture<'_, Result<i64, EphemeralError>> {
+        let r = self.with(|i| {
+            i.sweep(now);
+            let current = if i.live(&key, now) {
+                i.items.get(&key).and_then(|(v, _)| v.parse::<i64>().ok()).unwrap_or(0)
+            } else {
+                0
+            };
+            let expiry = if i.live(&key, now) {
+                i.items.get(&key).map_or(expires_at, |(_, e)| *e)
+            } else {
+                expires_at
+            };
+            i.items.insert(key, ((current + 1).to_string(), expiry));
+            current + 1
+        });
+        Box::pin(async move { r })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let r = self.with(|_| ());
         Box::pin(async move { r })
@@ -102,6 +121,18 @@ mod tests {
         assert_eq!(s.take("a".into(), 50).await.unwrap(), None);
         s.put("b".into(), "2".into(), 100, 0).await.unwrap();
         assert_eq!(s.get("b".into(), 100).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn counters_count_within_their_window_and_restart_after_it() {
+        let s = MemoryStore::default();
+        assert_eq!(s.incr("c".into(), 10, 0).await.unwrap(), 1);
+        assert_eq!(
+            s.incr("c".into(), 99, 5).await.unwrap(),
+            2,
+            "the window is set when the counter starts"
+        );
+        assert_eq!(s.incr("c".into(), 20, 10).await.unwrap(), 1, "a new window");
     }
 
     #[tokio::test]

@@ -127,6 +127,29 @@ impl EphemeralBackend for RedisStore {
         Box::pin(async move { redis::cmd("GETDEL").arg(key).query_async(&mut conn).await.map_err(unavailable) })
     }
 
+    fn incr(&self, key: String, expires_at: Timestamp, now: Timestamp) -> BoxFuture<'_, Result<i64, EphemeralError>> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&key);
+        Box::pin(async move {
+            let expires_at = expires_at.max(now + 1);
+            let (count,): (i64,) = redis::pipe()
+                .atomic()
+                .cmd("SET")
+                .arg(&key)
+                .arg(0)
+                .arg("NX")
+                .arg("EXAT")
+                .arg(expires_at)
+                .ignore()
+                .cmd("INCR")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            Ok(count)
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let mut conn = self.conn.clone();
         Box::pin(async move { redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(unavailable) })
@@ -164,7 +187,9 @@ mod tests {
         assert_eq!(s.take("a".into(), now).await.unwrap(), None);
         assert!(s.put_if_absent("j".into(), String::new(), now + 60, now).await.unwrap());
         assert!(!s.put_if_absent("j".into(), String::new(), now + 60, now).await.unwrap());
-        assert_eq!(s.clear_prefix().await.unwrap(), 1);
+        assert_eq!(s.incr("n".into(), now + 60, now).await.unwrap(), 1);
+        assert_eq!(s.incr("n".into(), now + 600, now).await.unwrap(), 2);
+        assert_eq!(s.clear_prefix().await.unwrap(), 2);
     }
 
     #[tokio::test]
