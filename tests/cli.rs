@@ -46,6 +46,18 @@ impl Drop for Env {
     }
 }
 
+/// Sends SIGTERM to a server process.
+fn sigterm(child: &std::process::Child) {
+    assert!(
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
 #[test]
 fn client_account_and_keys_commands_print_json_and_share_the_configuration() {
     let env = Env::new();
@@ -213,14 +225,7 @@ async fn serve_logs_json_with_request_ids_and_no_secrets_and_stops_on_sigterm() 
     http.get(format!("{base}/userinfo")).bearer_auth(&token).send().await.unwrap();
 
     let started = std::time::Instant::now();
-    assert!(
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exits cleanly on SIGTERM");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
@@ -306,14 +311,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let mut first = [0u8; 12];
     stream.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 401", "the server is working through the logins");
-    assert!(
-        Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
+    sigterm(&child);
     let mut rest = Vec::new();
     stream.read_to_end(&mut rest).await.unwrap();
     let after_signal = String::from_utf8_lossy(&rest).matches("HTTP/1.1 401").count();

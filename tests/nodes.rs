@@ -115,6 +115,27 @@ impl Cluster {
         }
     }
 
+    /// Registers a code-flow client named `name` and the test account; the client's credentials.
+    fn seed(&self, name: &str) -> (String, String) {
+        let client = self.cli(&["client", "add", "--name", name, "--redirect-uri", RP_CALLBACK]);
+        self.cli(&[
+            "account",
+            "add",
+            "--email",
+            "nodes@example.de",
+            "--password",
+            PASSWORD,
+            "--given-name",
+            "N",
+            "--family-name",
+            "O",
+        ]);
+        (
+            client["client_id"].as_str().unwrap().to_string(),
+            client["client_secret"].as_str().unwrap().to_string(),
+        )
+    }
+
     fn cli(&self, args: &[&str]) -> serde_json::Value {
         let out = Command::new(env!("CARGO_BIN_EXE_servicekonto"))
             .args(args)
@@ -142,6 +163,28 @@ impl Cluster {
         (status, res.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    async fn refresh(&self, node: usize, id: &str, secret: &str, refresh_token: &str) -> (StatusCode, serde_json::Value) {
+        self.post_as(
+            node,
+            "/token",
+            id,
+            secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        )
+        .await
+    }
+
+    async fn redeem(&self, node: usize, id: &str, secret: &str, code: &str) -> (StatusCode, serde_json::Value) {
+        self.post_as(
+            node,
+            "/token",
+            id,
+            secret,
+            &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", RP_CALLBACK)],
+        )
+        .await
+    }
+
     async fn code(&self, browser: &mut Browser, node: usize, id: &str, extra: &[(&str, &str)]) -> String {
         let mut url = url::Url::parse(&self.url(node, "/authorize")).unwrap();
         url.query_pairs_mut()
@@ -161,23 +204,7 @@ impl Cluster {
 #[tokio::test]
 async fn two_nodes_share_sessions_codes_grants_and_keys() {
     let Some(cluster) = Cluster::start(2).await else { return };
-    let client = cluster.cli(&["client", "add", "--name", "Across nodes", "--redirect-uri", RP_CALLBACK]);
-    let (id, secret) = (
-        client["client_id"].as_str().unwrap().to_string(),
-        client["client_secret"].as_str().unwrap().to_string(),
-    );
-    cluster.cli(&[
-        "account",
-        "add",
-        "--email",
-        "nodes@example.de",
-        "--password",
-        PASSWORD,
-        "--given-name",
-        "N",
-        "--family-name",
-        "O",
-    ]);
+    let (id, secret) = cluster.seed("Across nodes");
 
     // Same keys everywhere.
     let http = reqwest::Client::new();
@@ -190,29 +217,10 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
     // Login on A, code redeemed at B, refresh at A, userinfo at B.
     let mut browser = Browser::new(&cluster.issuer);
     let code = cluster.code(&mut browser, 0, &id, &[]).await;
-    let (status, tokens) = cluster
-        .post_as(
-            1,
-            "/token",
-            &id,
-            &secret,
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_CALLBACK)],
-        )
-        .await;
+    let (status, tokens) = cluster.redeem(1, &id, &secret, &code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(jwt_claims(tokens["id_token"].as_str().unwrap())["iss"], cluster.issuer.as_str());
-    let (status, refreshed) = cluster
-        .post_as(
-            0,
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (status, refreshed) = cluster.refresh(0, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     let info = http
         .get(cluster.url(1, "/userinfo"))
@@ -224,31 +232,9 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
     assert_eq!(info.json::<serde_json::Value>().await.unwrap()["email"], "nodes@example.de");
 
     // A refresh token replayed at the other node revokes the chain.
-    let (status, _) = cluster
-        .post_as(
-            1,
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (status, _) = cluster.refresh(1, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, dead) = cluster
-        .post_as(
-            0,
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refreshed["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (_, dead) = cluster.refresh(0, &id, &secret, refreshed["refresh_token"].as_str().unwrap()).await;
     assert_eq!(dead["error"], "invalid_grant", "reuse detected across nodes");
 
     // One code redeemed concurrently at both nodes succeeds exactly once, 200 times over.
@@ -270,19 +256,7 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
     // A rotation on one node reaches both; tokens signed before it keep working.
     let before = tokens["id_token"].as_str().unwrap().to_string();
     let fresh_code = cluster.code(&mut browser, 0, &id, &[("prompt", "none")]).await;
-    let (_, old_tokens) = cluster
-        .post_as(
-            0,
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &fresh_code),
-                ("redirect_uri", RP_CALLBACK),
-            ],
-        )
-        .await;
+    let (_, old_tokens) = cluster.redeem(0, &id, &secret, &fresh_code).await;
     let rotated = cluster.cli(&["keys", "rotate"]);
     let new_kid = rotated["rotated"][0].as_str().unwrap().to_string();
     for node in 0..2 {
@@ -304,15 +278,7 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
         .unwrap();
     assert_eq!(info.status(), StatusCode::OK, "a token signed before the rotation still verifies");
     let code = cluster.code(&mut browser, 1, &id, &[("prompt", "none")]).await;
-    let (_, new_tokens) = cluster
-        .post_as(
-            1,
-            "/token",
-            &id,
-            &secret,
-            &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", RP_CALLBACK)],
-        )
-        .await;
+    let (_, new_tokens) = cluster.redeem(1, &id, &secret, &code).await;
     let header: serde_json::Value = serde_json::from_slice(
         &servicekonto::secret::b64_decode(new_tokens["id_token"].as_str().unwrap().split('.').next().unwrap()).unwrap(),
     )
@@ -342,23 +308,7 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
 #[tokio::test]
 async fn a_node_killed_under_load_loses_nothing_that_was_stored() {
     let Some(mut cluster) = Cluster::start(1).await else { return };
-    let client = cluster.cli(&["client", "add", "--name", "Kill test", "--redirect-uri", RP_CALLBACK]);
-    let (id, secret) = (
-        client["client_id"].as_str().unwrap().to_string(),
-        client["client_secret"].as_str().unwrap().to_string(),
-    );
-    cluster.cli(&[
-        "account",
-        "add",
-        "--email",
-        "nodes@example.de",
-        "--password",
-        PASSWORD,
-        "--given-name",
-        "N",
-        "--family-name",
-        "O",
-    ]);
+    let (id, secret) = cluster.seed("Kill test");
     let mut browser = Browser::new(&cluster.issuer);
     cluster.code(&mut browser, 0, &id, &[]).await;
     let http = reqwest::Client::new();
@@ -430,9 +380,7 @@ async fn a_node_killed_under_load_loses_nothing_that_was_stored() {
     let jwks_after: serde_json::Value = http.get(cluster.url(0, "/jwks")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks_before, jwks_after, "same keys after the restart");
     for rt in &issued {
-        let (status, body) = cluster
-            .post_as(0, "/token", &id, &secret, &[("grant_type", "refresh_token"), ("refresh_token", rt)])
-            .await;
+        let (status, body) = cluster.refresh(0, &id, &secret, rt).await;
         assert_eq!(status, StatusCode::OK, "a refresh token issued before the kill still works: {body}");
     }
     // Sessions (Redis) and consents (database) survived too: a silent login works.
