@@ -35,7 +35,13 @@ impl Env {
             .output()
             .unwrap();
         let text = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(text.lines().count(), 1, "exactly one JSON object: {text}");
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "exactly one JSON object: {text} ({:?}, stderr: {})",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         (out.status.success(), serde_json::from_str(&text).unwrap())
     }
 }
