@@ -90,11 +90,7 @@ async fn redis_outage_answers_503_within_the_timeout_and_recovers() {
         c.redis_timeout_ms = 500;
     })
     .await;
-    let (id, secret) = app.client(ClientSpec::default()).await;
-    let secret = secret.unwrap();
-    app.account("redis@example.de", false).await;
-    let mut browser = app.browser();
-    let code = login_code(&app, &mut browser, &id, "redis@example.de", &[]).await;
+    let (id, secret, mut browser, code) = app.signed_in("redis@example.de").await;
 
     proxy.cut().await;
     let started = Instant::now();
@@ -147,11 +143,7 @@ async fn database_outage_answers_503_within_the_timeout_and_recovers() {
         c.database_timeout_ms = 1000;
     })
     .await;
-    let (id, secret) = app.client(ClientSpec::default()).await;
-    let secret = secret.unwrap();
-    app.account("pg@example.de", false).await;
-    let mut browser = app.browser();
-    let code = login_code(&app, &mut browser, &id, "pg@example.de", &[]).await;
+    let (id, secret, _browser, code) = app.signed_in("pg@example.de").await;
     let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
     let access = tokens["access_token"].as_str().unwrap().to_string();
 

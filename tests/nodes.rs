@@ -152,15 +152,7 @@ impl Cluster {
     }
 
     async fn post_as(&self, node: usize, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
-        let res = reqwest::Client::new()
-            .post(self.url(node, path))
-            .basic_auth(id, Some(secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        post_form_as(&self.url(node, path), id, secret, form).await
     }
 
     async fn refresh(&self, node: usize, id: &str, secret: &str, refresh_token: &str) -> (StatusCode, serde_json::Value) {

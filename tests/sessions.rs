@@ -102,12 +102,7 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn r_ses_2_an_idle_session_expires_with_a_notice_and_a_new_login() {
-    let app = TestApp::with(|c| c.sessions.idle_seconds = 1).await;
-    let (id, _) = app.client(ClientSpec::default()).await;
-    app.account("idle@example.de", false).await;
-    let mut browser = app.browser();
-    login_code(&app, &mut browser, &id, "idle@example.de", &[]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let (app, mut browser, id) = expired_session("idle@example.de").await;
     let End::Page(status, page) = browser.walk(&authorize_url(&app, &id, &[]), None, Consent::Allow).await else {
         panic!()
     };
@@ -209,12 +204,7 @@ async fn pages_carry_strict_security_headers_and_an_accessibility_statement() {
 
 #[tokio::test]
 async fn r_ses_2_the_start_page_sends_an_expired_session_to_login_with_a_notice() {
-    let app = TestApp::with(|c| c.sessions.idle_seconds = 1).await;
-    let (id, _) = app.client(ClientSpec::default()).await;
-    app.account("home@example.de", false).await;
-    let mut browser = app.browser();
-    login_code(&app, &mut browser, &id, "home@example.de", &[]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let (app, browser, _) = expired_session("home@example.de").await;
     let res = browser.http.get(app.url("/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let next = res.headers()[LOCATION].to_str().unwrap().to_string();

@@ -242,16 +242,17 @@ impl TestApp {
     /// Posts a form to `path` with HTTP Basic client authentication; the status and the JSON
     /// body (`Null` when there is none).
     pub async fn post_as(&self, path: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
-        let res = self
-            .http()
-            .post(self.url(path))
-            .basic_auth(id, Some(secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        post_form_as(&self.url(path), id, secret, form).await
+    }
+
+    /// A confidential client, a basic account `email` logged in and consented through the pages,
+    /// and the code of that authorization: (client id, secret, browser, code).
+    pub async fn signed_in(&self, email: &str) -> (String, String, Browser, String) {
+        let (id, secret) = self.client(ClientSpec::default()).await;
+        self.account(email, false).await;
+        let mut browser = self.browser();
+        let code = login_code(self, &mut browser, &id, email, &[]).await;
+        (id, secret.unwrap(), browser, code)
     }
 
     pub fn browser(&self) -> Browser {
@@ -408,6 +409,31 @@ impl Browser {
             Err(res.text().await.unwrap())
         }
     }
+}
+
+/// Posts a form to `url` with HTTP Basic client authentication; the status and the JSON body
+/// (`Null` when there is none).
+pub async fn post_form_as(url: &str, id: &str, secret: &str, form: &[(&str, &str)]) -> (StatusCode, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(url)
+        .basic_auth(id, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// A session that was logged in and has since been idle past `idle_seconds = 1`.
+pub async fn expired_session(email: &str) -> (TestApp, Browser, String) {
+    let app = TestApp::with(|c| c.sessions.idle_seconds = 1).await;
+    let (id, _) = app.client(ClientSpec::default()).await;
+    app.account(email, false).await;
+    let mut browser = app.browser();
+    login_code(&app, &mut browser, &id, email, &[]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    (app, browser, id)
 }
 
 /// A PKCE pair (verifier, S256 challenge).

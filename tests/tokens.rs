@@ -8,11 +8,7 @@ use crate::support::*;
 #[tokio::test]
 async fn a_code_works_once_and_a_second_redemption_revokes_what_the_first_issued() {
     let app = TestApp::start().await;
-    let (id, secret) = app.client(ClientSpec::default()).await;
-    let secret = secret.unwrap();
-    app.account("reuse@example.de", false).await;
-    let mut browser = app.browser();
-    let code = login_code(&app, &mut browser, &id, "reuse@example.de", &[]).await;
+    let (id, secret, _browser, code) = app.signed_in("reuse@example.de").await;
     let (status, first) = redeem(&app, &id, &secret, &code, &[]).await;
     assert_eq!(status, StatusCode::OK);
     let access = first["access_token"].as_str().unwrap();
@@ -117,11 +113,7 @@ async fn codes_expire() {
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_whole_chain() {
     let app = TestApp::start().await;
-    let (id, secret) = app.client(ClientSpec::default()).await;
-    let secret = secret.unwrap();
-    app.account("chain@example.de", false).await;
-    let mut browser = app.browser();
-    let code = login_code(&app, &mut browser, &id, "chain@example.de", &[]).await;
+    let (id, secret, _browser, code) = app.signed_in("chain@example.de").await;
     let (_, t0) = redeem(&app, &id, &secret, &code, &[]).await;
     let refresh = |rt: String, scope: Option<&'static str>| {
         let (http, url, id, secret) = (app.http(), app.url("/token"), id.clone(), secret.clone());
