@@ -1,8 +1,13 @@
 //! Accounts of citizens (and later organisation users): who they are, how trusted their
-//! identity is, and how they prove it. Registration pages come later; the operator's
-//! `account add` and the login form use what is here.
+//! identity is, and how they prove it; and what a citizen does with their own account
+//! (registration, recovery, profile, email change, deletion) in the submodules.
 
+pub mod links;
 pub mod password;
+pub mod profile;
+pub mod recovery;
+pub mod registration;
+pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +15,20 @@ use crate::clock::Timestamp;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
+
+/// What the self-service flows use besides their inputs: storage, sessions to end, mail to
+/// send, and the URLs links in mails point to.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    /// Durable storage.
+    pub store: &'a Store,
+    /// Login sessions.
+    pub sessions: &'a crate::sessions::Sessions,
+    /// Outgoing mail.
+    pub mailer: &'a crate::mail::Mailer,
+    /// Absolute URLs for links.
+    pub urls: &'a links::Urls,
+}
 
 /// Citizens and organisation users are told apart because services admit one kind or both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +96,12 @@ pub struct Account {
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// Academic title (a locked field for Plus accounts).
+    pub title: Option<String>,
+    /// When the account was blocked through a block link (R-SES-6); no login until a reset.
+    pub blocked_at: Option<Timestamp>,
+    /// When the user opened electronic delivery (*Zugangseröffnung*, R-PRO-4), if they did.
+    pub delivery_consent_at: Option<Timestamp>,
 }
 
 /// What an operator or a registration supplies to create an account.
@@ -113,6 +138,18 @@ pub enum AccountError {
     /// The email is already registered.
     #[error("email already registered")]
     EmailTaken,
+    /// The account is blocked (R-SES-6).
+    #[error("account blocked")]
+    Blocked,
+    /// A locked field of a Plus account was to be changed (R-PRO-1).
+    #[error("{0} is locked for Servicekonto Plus")]
+    Locked(&'static str),
+    /// The link is unknown, used or expired.
+    #[error("link unknown, used or expired")]
+    LinkInvalid,
+    /// Mail could not be queued.
+    #[error(transparent)]
+    Mail(crate::mail::MailError),
     /// Email or password wrong (never says which).
     #[error("email or password wrong")]
     BadCredentials,
@@ -145,7 +182,20 @@ pub fn normalize_email(raw: &str) -> Result<String, AccountError> {
     if ok { Ok(email) } else { Err(AccountError::InvalidEmail) }
 }
 
-fn check_name(field: &'static str, value: &str) -> Result<String, AccountError> {
+impl From<crate::mail::MailError> for AccountError {
+    fn from(e: crate::mail::MailError) -> Self {
+        AccountError::Mail(e)
+    }
+}
+
+impl From<crate::ephemeral::EphemeralError> for AccountError {
+    fn from(e: crate::ephemeral::EphemeralError) -> Self {
+        AccountError::Store(StoreError::Database(e.to_string()))
+    }
+}
+
+/// Checks a name-like field: trimmed, 1–100 characters, no control characters, no `<` or `>`.
+pub fn check_name(field: &'static str, value: &str) -> Result<String, AccountError> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '<' || c == '>') {
         return Err(AccountError::InvalidField(field));
@@ -153,10 +203,26 @@ fn check_name(field: &'static str, value: &str) -> Result<String, AccountError> 
     Ok(v.to_string())
 }
 
-fn check_date(value: &str) -> Result<String, AccountError> {
+/// Checks a date of birth: `YYYY-MM-DD`, a real date, not in the future.
+pub fn check_date(value: &str, now: Timestamp) -> Result<String, AccountError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(value, format).map_err(|_| AccountError::InvalidField("birthdate"))?;
-    Ok(value.to_string())
+    let date = time::Date::parse(value.trim(), format).map_err(|_| AccountError::InvalidField("birthdate"))?;
+    let today = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(date);
+    if date > today || date.year() < 1880 {
+        return Err(AccountError::InvalidField("birthdate"));
+    }
+    Ok(value.trim().to_string())
+}
+
+/// Checks an address; every part is required.
+pub fn check_address(a: Address) -> Result<Address, AccountError> {
+    Ok(Address {
+        street: check_name("street", &a.street)?,
+        house_number: check_name("house_number", &a.house_number)?,
+        postal_code: check_name("postal_code", &a.postal_code)?,
+        city: check_name("city", &a.city)?,
+        country: check_name("country", &a.country)?,
+    })
 }
 
 /// Creates an active account. The password is checked against R-REG-2 and hashed with
@@ -166,17 +232,8 @@ pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Ac
     password::check_policy(new.password.expose())?;
     let given_name = check_name("given_name", &new.given_name)?;
     let family_name = check_name("family_name", &new.family_name)?;
-    let birthdate = new.birthdate.as_deref().map(check_date).transpose()?;
-    let address = match new.address {
-        Some(a) => Some(Address {
-            street: check_name("street", &a.street)?,
-            house_number: check_name("house_number", &a.house_number)?,
-            postal_code: check_name("postal_code", &a.postal_code)?,
-            city: check_name("city", &a.city)?,
-            country: check_name("country", &a.country)?,
-        }),
-        None => None,
-    };
+    let birthdate = new.birthdate.as_deref().map(|d| check_date(d, now)).transpose()?;
+    let address = new.address.map(check_address).transpose()?;
     if new.plus && (birthdate.is_none() || address.is_none()) {
         return Err(AccountError::InvalidField("birthdate and address (required for Plus)"));
     }
@@ -197,6 +254,9 @@ pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Ac
         email_verified: true,
         created_at: now,
         updated_at: now,
+        title: None,
+        blocked_at: None,
+        delivery_consent_at: None,
     };
     store.insert_account(&account).await?;
     Ok(account)

@@ -50,6 +50,84 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// How long a request waits for a database connection before it fails with 503.
     pub database_timeout_ms: u64,
+    /// Outgoing mail.
+    pub mail: MailConfig,
+    /// Throttling of failed logins.
+    pub login_throttle: ThrottleConfig,
+    /// Header carrying the client's address when a trusted reverse proxy sets it (for example
+    /// `x-forwarded-for`, whose first entry is used); the socket's peer address otherwise.
+    pub client_ip_header: Option<String>,
+}
+
+/// Outgoing mail: SMTP when `smtp_host` is set, else `.eml` files in `outbox_dir`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Sender, e.g. `Servicekonto <noreply@servicekonto.example>`.
+    pub from: String,
+    /// SMTP server.
+    pub smtp_host: Option<String>,
+    /// SMTP port (default: 465 for `tls`, 587 for `starttls`, 25 for `none`).
+    pub smtp_port: Option<u16>,
+    /// Transport security.
+    pub smtp_tls: SmtpTls,
+    /// SMTP user name.
+    pub smtp_username: Option<String>,
+    /// SMTP password (env `SERVICEKONTO_SMTP_PASSWORD`).
+    pub smtp_password: Option<Secret<String>>,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// STARTTLS, required (port 587).
+    Starttls,
+    /// Plain text; only for a relay on the same host.
+    None,
+}
+
+/// Failed-login throttling, per account and per client address, counted in a window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// Length of the counting window in seconds.
+    pub window_seconds: i64,
+    /// Failures for one account before each further attempt must wait (1 s, doubling, ≤ 60 s).
+    pub delay_after: i64,
+    /// Failures for one account before logins to it are locked.
+    pub lock_after: i64,
+    /// How long a lock lasts.
+    pub lock_seconds: i64,
+    /// Failures from one client address (any accounts) before it is locked.
+    pub address_lock_after: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            from: "Servicekonto <noreply@servicekonto.example>".into(),
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+        }
+    }
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            window_seconds: 900,
+            delay_after: 3,
+            lock_after: 10,
+            lock_seconds: 900,
+            address_lock_after: 50,
+        }
+    }
 }
 
 /// Lifetimes of the artefacts the token endpoint hands out.
@@ -137,6 +215,9 @@ impl Default for Config {
             client_cache_seconds: 10,
             shutdown_grace_seconds: 10,
             database_timeout_ms: 3000,
+            mail: MailConfig::default(),
+            login_throttle: ThrottleConfig::default(),
+            client_ip_header: None,
         }
     }
 }
@@ -222,6 +303,9 @@ impl Config {
         if let Some(v) = env("SERVICEKONTO_OUTBOX_DIR") {
             config.outbox_dir = v.into();
         }
+        if let Some(v) = env("SERVICEKONTO_SMTP_PASSWORD") {
+            config.mail.smtp_password = Some(Secret::new(v)).filter(|v| !v.expose().is_empty());
+        }
         config.validate()?;
         Ok(config)
     }
@@ -247,10 +331,18 @@ impl Config {
             ("sessions.idle_seconds", self.sessions.idle_seconds),
             ("sessions.absolute_seconds", self.sessions.absolute_seconds),
             ("sessions.transaction_seconds", self.sessions.transaction_seconds),
+            ("login_throttle.window_seconds", self.login_throttle.window_seconds),
+            ("login_throttle.delay_after", self.login_throttle.delay_after),
+            ("login_throttle.lock_after", self.login_throttle.lock_after),
+            ("login_throttle.lock_seconds", self.login_throttle.lock_seconds),
+            ("login_throttle.address_lock_after", self.login_throttle.address_lock_after),
         ] {
             if v <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid(format!("mail.from {:?} is not a mailbox", self.mail.from)));
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, security headers, and the mapping of domain results to responses.
 //! Handlers extract, call the domain, and map; nothing here decides policy.
 
+pub mod client_addr;
 pub mod cookies;
 pub mod error;
 pub mod oidc;
@@ -48,6 +49,32 @@ pub mod paths {
     pub const LOGIN: &str = "/login";
     /// Consent page.
     pub const CONSENT: &str = "/consent";
+    /// Registration form (R-REG-1).
+    pub const REGISTER: &str = "/register";
+    /// Registration summary and consent (R-REG-3).
+    pub const REGISTER_SUMMARY: &str = "/register/summary";
+    /// "Check your mail" after registering.
+    pub const REGISTER_SENT: &str = "/register/sent";
+    /// Activation link target (R-REG-4).
+    pub const ACTIVATE: &str = crate::accounts::links::ACTIVATE_PATH;
+    /// Asks for a reset link (R-SES-4).
+    pub const FORGOT: &str = crate::accounts::links::FORGOT_PATH;
+    /// Reset link target.
+    pub const RESET: &str = crate::accounts::links::RESET_PATH;
+    /// Block link target (R-SES-6).
+    pub const BLOCK: &str = crate::accounts::links::BLOCK_PATH;
+    /// Profile (R-PRO-1, R-PRO-4, R-SVC-3).
+    pub const PROFILE: &str = "/profile";
+    /// Password change.
+    pub const PROFILE_PASSWORD: &str = "/profile/password";
+    /// Email change (R-PRO-2).
+    pub const PROFILE_EMAIL: &str = "/profile/email";
+    /// Email change confirmation link target.
+    pub const EMAIL_CONFIRM: &str = crate::accounts::links::EMAIL_CONFIRM_PATH;
+    /// Account deletion (R-PRO-3).
+    pub const PROFILE_DELETE: &str = "/profile/delete";
+    /// Withdraws a consent (R-SVC-3).
+    pub const PROFILE_CONSENT_WITHDRAW: &str = "/profile/consents/withdraw";
     /// Start page.
     pub const HOME: &str = "/";
     /// Accessibility statement.
@@ -84,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS, get(ops::metrics))
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), ops::track))
         .fallback(pages::not_found)
+        .layer(middleware::from_fn(pages::remember_lang))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

@@ -12,6 +12,7 @@ pub mod ephemeral;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod mail;
 pub mod protocol;
 pub mod secret;
 pub mod server;

@@ -34,18 +34,30 @@ pub fn spawn_background(state: &AppState) {
             }
         }
     });
+    state.mailer.spawn_worker();
     let store = state.store.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        // The first tick fires at once: expired registrations are purged at start as well.
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match store.purge_expired(clock::now()).await {
-                Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired grants and tokens"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "purge failed"),
-            }
+            purge(&store, clock::now()).await;
         }
     });
+}
+
+/// Deletes what has expired: grants and tokens, pending registrations (R-REG-4) and links.
+pub async fn purge(store: &crate::store::Store, now: clock::Timestamp) {
+    match store.purge_expired(now).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired grants and tokens"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purge failed"),
+    }
+    match crate::accounts::registration::purge(store, now).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired registrations and links"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purge failed"),
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets in-flight requests
@@ -54,7 +66,8 @@ pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future
     spawn_background(&state);
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, crate::app(state)).with_graceful_shutdown(async move {
+    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = stopping.send(());
     });

@@ -31,6 +31,9 @@ pub struct Session {
     pub created_at: Timestamp,
     /// Last request.
     pub last_seen: Timestamp,
+    /// Login time in milliseconds, to order the session against [`Sessions::end_all`].
+    #[serde(default)]
+    pub started_ms: i64,
 }
 
 impl Session {
@@ -60,6 +63,10 @@ pub struct Sessions {
 
 fn key(cookie: &str) -> String {
     format!("session:{}", sha256_b64(cookie.as_bytes()))
+}
+
+fn cut_key(account_id: &str) -> String {
+    format!("session-cut:{account_id}")
 }
 
 impl Sessions {
@@ -95,6 +102,7 @@ impl Sessions {
             auth_time: now,
             created_at: now,
             last_seen: now,
+            started_ms: crate::clock::now_ms(),
         };
         self.ephemeral
             .put_json(&key(&cookie), &session, self.expires_at(&session), now)
@@ -113,6 +121,12 @@ impl Sessions {
             self.ephemeral.delete(&k).await?;
             return Ok(Lookup::Expired);
         }
+        if let Some(cut) = self.ephemeral.get_json::<i64>(&cut_key(&session.account_id), now).await?
+            && session.started_ms <= cut
+        {
+            self.ephemeral.delete(&k).await?;
+            return Ok(Lookup::None);
+        }
         // Writing on every request would make the store the bottleneck; a minute's precision
         // is plenty for a 20-minute idle timeout.
         if now - session.last_seen >= 30 {
@@ -120,6 +134,15 @@ impl Sessions {
             self.ephemeral.put_json(&k, &session, self.expires_at(&session), now).await?;
         }
         Ok(Lookup::Active(session))
+    }
+
+    /// Ends every session of an account, on every node (password reset, blocking, deletion):
+    /// sessions that started before now are refused from now on.
+    pub async fn end_all(&self, account_id: &str, now: Timestamp) -> Result<(), EphemeralError> {
+        let until = now + self.config.absolute_seconds + EXPIRED_NOTICE_SECONDS;
+        self.ephemeral
+            .put_json(&cut_key(account_id), &crate::clock::now_ms(), until, now)
+            .await
     }
 
     /// Ends the session behind a cookie.
@@ -167,6 +190,20 @@ mod tests {
             assert!(matches!(s.load(Some(&cookie), t).await.unwrap(), Lookup::Active(_)), "at {t}");
         }
         assert!(matches!(s.load(Some(&cookie), 43201).await.unwrap(), Lookup::Expired));
+    }
+
+    #[tokio::test]
+    async fn end_all_ends_earlier_sessions_of_the_account_only() {
+        let s = sessions();
+        let (a1, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (b, _) = s.create("b", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        s.end_all("a", 1).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        let (a2, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 1).await.unwrap();
+        assert!(matches!(s.load(Some(&a1), 2).await.unwrap(), Lookup::None));
+        assert!(matches!(s.load(Some(&b), 2).await.unwrap(), Lookup::Active(_)));
+        assert!(matches!(s.load(Some(&a2), 2).await.unwrap(), Lookup::Active(_)));
     }
 
     #[tokio::test]

@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use crate::accounts::links::Urls;
+use crate::accounts::throttle::Throttle;
 use crate::clients::ClientDirectory;
 use crate::clients::auth::ClientAuthenticator;
 use crate::clock::Timestamp;
@@ -14,6 +16,7 @@ use crate::http::ops::Metrics;
 use crate::http::pages::Pages;
 use crate::http::paths;
 use crate::keys::{KeyError, KeySource, Keys};
+use crate::mail::Mailer;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
 
@@ -42,6 +45,12 @@ pub struct AppState {
     pub csrf_key: CsrfKey,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Outgoing mail.
+    pub mailer: Mailer,
+    /// Failed-login throttle.
+    pub throttle: Throttle,
+    /// Absolute URLs for links in mails.
+    pub urls: Urls,
 }
 
 /// The HMAC key CSRF tokens are derived with.
@@ -79,6 +88,16 @@ pub fn key_source(config: &Config, store: &Store) -> Result<KeySource, KeyError>
 }
 
 impl AppState {
+    /// What the self-service flows of `accounts` use.
+    pub fn account_env(&self) -> crate::accounts::Env<'_> {
+        crate::accounts::Env {
+            store: &self.store,
+            sessions: &self.sessions,
+            mailer: &self.mailer,
+            urls: &self.urls,
+        }
+    }
+
     /// Connects storage, applies migrations, loads or creates keys and server secrets.
     pub async fn build(config: Config, now: Timestamp) -> Result<AppState, StartError> {
         let config = Arc::new(config);
@@ -110,12 +129,17 @@ impl AppState {
             config.url(paths::INTROSPECT),
         ];
         let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds);
+        let pages = Pages::load().map_err(StartError::Templates)?;
+        let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
         Ok(AppState {
+            mailer,
+            throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
+            urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
             tokens: TokenIssuer::new(config.clone(), keys.clone(), pairwise),
             client_auth: ClientAuthenticator::new(clients.clone(), pepper, ephemeral.clone(), audiences),
             clients,
-            pages: Pages::load().map_err(StartError::Templates)?,
+            pages,
             csrf_key: CsrfKey(csrf),
             metrics,
             config,

@@ -1,11 +1,14 @@
 //! Durable storage: one set of portable SQL queries over `sqlx`'s Any driver, serving SQLite
 //! (embedded default) and PostgreSQL alike. One file per aggregate.
 
+mod account_tokens;
 mod accounts;
 mod clients;
 mod consents;
 mod grants;
 mod keys;
+mod mail;
+mod registrations;
 mod secrets;
 
 pub use grants::RotateOutcome;

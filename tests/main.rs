@@ -11,5 +11,8 @@ mod faults;
 mod flows;
 mod nodes;
 mod ops;
+mod profile;
+mod recovery;
+mod registration;
 mod sessions;
 mod tokens;

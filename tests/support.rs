@@ -255,6 +255,54 @@ impl TestApp {
         (id, secret.unwrap(), browser, code)
     }
 
+    /// Every mail in the outbox addressed to `to`, whole (headers and bodies).
+    pub fn mails_to(&self, to: &str) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("outbox")) else {
+            return vec![];
+        };
+        let mut mails: Vec<(std::time::SystemTime, String)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, std::fs::read_to_string(e.path()).ok()?)))
+            .filter(|(_, text)| text.lines().any(|l| l.eq_ignore_ascii_case(&format!("To: {to}"))))
+            .collect();
+        mails.sort_by_key(|(t, _)| *t);
+        mails.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// Waits (up to 10 s) for a mail to `to` carrying a link to `path` and returns the link;
+    /// the newest such link when there are several.
+    pub async fn mail_link(&self, to: &str, path: &str) -> String {
+        let prefix = format!("{}{path}?token=", self.issuer);
+        for _ in 0..100 {
+            let links: Vec<String> = self
+                .mails_to(to)
+                .iter()
+                .filter_map(|m| {
+                    let start = m.find(&prefix)?;
+                    Some(m[start..start + prefix.len() + 43].to_string())
+                })
+                .collect();
+            if let Some(link) = links.last() {
+                return link.clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no mail to {to} with a link to {path}; mails: {:?}", self.mails_to(to));
+    }
+
+    /// Waits (up to 10 s) until `to` has received `n` mails; returns them.
+    pub async fn wait_mails(&self, to: &str, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let mails = self.mails_to(to);
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{to} received {} mails, expected {n}", self.mails_to(to).len());
+    }
+
     pub fn browser(&self) -> Browser {
         Browser::new(&self.issuer)
     }
@@ -390,6 +438,44 @@ impl Browser {
             }
         }
         panic!("too many redirects");
+    }
+
+    /// GETs a path (or URL) of ours without following redirects: the status and the body, or
+    /// `redirect:<location>` for a redirect.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let res = self.http.get(self.absolute(path)).send().await.unwrap();
+        Self::outcome(res).await
+    }
+
+    async fn outcome(res: reqwest::Response) -> (StatusCode, String) {
+        let status = res.status();
+        if status.is_redirection() {
+            let loc = res.headers()[LOCATION].to_str().unwrap().to_string();
+            (status, format!("redirect:{loc}"))
+        } else {
+            (status, res.text().await.unwrap())
+        }
+    }
+
+    /// This browser's CSRF token (fetched from the login page, which also sets the cookie).
+    pub async fn csrf(&self) -> String {
+        let (_, body) = self.page("/login").await;
+        form_value(&body, "csrf").unwrap()
+    }
+
+    /// POSTs a form with this browser's CSRF token added.
+    pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        let csrf = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let res = self.http.post(self.absolute(path)).form(&form).send().await.unwrap();
+        Self::outcome(res).await
+    }
+
+    /// Logs in outside an authorization; panics unless it works.
+    pub async fn login(&self, email: &str, password: &str) {
+        let (status, body) = self.submit("/login", &[("email", email), ("password", password)]).await;
+        assert!(status.is_redirection(), "login as {email} failed: {status} {body}");
     }
 
     /// Posts the login form found in `page`; the redirect target, or the page body on failure.

@@ -148,6 +148,9 @@ mod tests {
             email_verified: true,
             created_at: 0,
             updated_at: 0,
+            title: None,
+            blocked_at: None,
+            delivery_consent_at: None,
         }
     }
 

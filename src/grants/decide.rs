@@ -165,6 +165,9 @@ mod tests {
             email_verified: true,
             created_at: 0,
             updated_at: 0,
+            title: None,
+            blocked_at: None,
+            delivery_consent_at: None,
         }
     }
 
@@ -177,6 +180,7 @@ mod tests {
             auth_time,
             created_at: auth_time,
             last_seen: auth_time,
+            started_ms: 0,
         }
     }
 

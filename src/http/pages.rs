@@ -4,6 +4,9 @@
 pub mod consent;
 pub mod demo;
 pub mod login;
+pub mod password;
+pub mod profile;
+pub mod register;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,13 +22,33 @@ use tera::Tera;
 
 use super::cookies::{Cookies, SESSION};
 use super::paths;
+use crate::accounts::Account;
 use crate::clock;
 use crate::protocol::authorize::Locale;
-use crate::sessions::Lookup;
+use crate::sessions::{Lookup, Session};
 use crate::state::AppState;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("../../templates/layout.html")),
+    ("macros.html", include_str!("../../templates/macros.html")),
+    ("mail/layout.html", include_str!("../../templates/mail/layout.html")),
+    ("pages/notice.html", include_str!("../../templates/pages/notice.html")),
+    ("pages/register.html", include_str!("../../templates/pages/register.html")),
+    (
+        "pages/register_summary.html",
+        include_str!("../../templates/pages/register_summary.html"),
+    ),
+    ("pages/confirm_link.html", include_str!("../../templates/pages/confirm_link.html")),
+    ("pages/forgot.html", include_str!("../../templates/pages/forgot.html")),
+    ("pages/reset.html", include_str!("../../templates/pages/reset.html")),
+    ("pages/profile.html", include_str!("../../templates/pages/profile.html")),
+    (
+        "pages/password_change.html",
+        include_str!("../../templates/pages/password_change.html"),
+    ),
+    ("pages/email_change.html", include_str!("../../templates/pages/email_change.html")),
+    ("pages/email_confirm.html", include_str!("../../templates/pages/email_confirm.html")),
+    ("pages/delete.html", include_str!("../../templates/pages/delete.html")),
     ("pages/error.html", include_str!("../../templates/pages/error.html")),
     ("pages/login.html", include_str!("../../templates/pages/login.html")),
     ("pages/consent.html", include_str!("../../templates/pages/consent.html")),
@@ -35,6 +58,54 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pages/home.html", include_str!("../../templates/pages/home.html")),
     ("pages/accessibility.html", include_str!("../../templates/pages/accessibility.html")),
     ("pages/demo.html", include_str!("../../templates/pages/demo.html")),
+    ("mail/activation.txt", include_str!("../../templates/mail/activation.txt")),
+    ("mail/activation.html", include_str!("../../templates/mail/activation.html")),
+    (
+        "mail/already_registered.txt",
+        include_str!("../../templates/mail/already_registered.txt"),
+    ),
+    (
+        "mail/already_registered.html",
+        include_str!("../../templates/mail/already_registered.html"),
+    ),
+    ("mail/password_reset.txt", include_str!("../../templates/mail/password_reset.txt")),
+    ("mail/password_reset.html", include_str!("../../templates/mail/password_reset.html")),
+    (
+        "mail/password_changed.txt",
+        include_str!("../../templates/mail/password_changed.txt"),
+    ),
+    (
+        "mail/password_changed.html",
+        include_str!("../../templates/mail/password_changed.html"),
+    ),
+    (
+        "mail/email_change_confirm.txt",
+        include_str!("../../templates/mail/email_change_confirm.txt"),
+    ),
+    (
+        "mail/email_change_confirm.html",
+        include_str!("../../templates/mail/email_change_confirm.html"),
+    ),
+    (
+        "mail/email_change_notice.txt",
+        include_str!("../../templates/mail/email_change_notice.txt"),
+    ),
+    (
+        "mail/email_change_notice.html",
+        include_str!("../../templates/mail/email_change_notice.html"),
+    ),
+    ("mail/login_locked.txt", include_str!("../../templates/mail/login_locked.txt")),
+    ("mail/login_locked.html", include_str!("../../templates/mail/login_locked.html")),
+    ("mail/account_blocked.txt", include_str!("../../templates/mail/account_blocked.txt")),
+    (
+        "mail/account_blocked.html",
+        include_str!("../../templates/mail/account_blocked.html"),
+    ),
+    ("mail/account_deleted.txt", include_str!("../../templates/mail/account_deleted.txt")),
+    (
+        "mail/account_deleted.html",
+        include_str!("../../templates/mail/account_deleted.html"),
+    ),
 ];
 
 const CATALOGS: &[(Locale, &str)] = &[
@@ -121,22 +192,130 @@ pub fn routes() -> Router<AppState> {
         .route(paths::ACCESSIBILITY, get(accessibility))
         .route(paths::LOGIN, get(login::show).post(login::submit))
         .route(paths::CONSENT, get(consent::show).post(consent::submit))
+        .merge(register::routes())
+        .merge(password::routes())
+        .merge(profile::routes())
 }
 
-/// The language a page without a transaction speaks: `?lang=en` or the default.
-fn page_locale(query: Option<&str>) -> Locale {
-    match query.and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "lang")
-            .map(|(_, v)| v.into_owned())
-    }) {
-        Some(l) => Locale::from_ui_locales(&l),
-        None => Locale::De,
+/// Name of the cookie that remembers the language chosen with `?lang=` (a session cookie,
+/// R-SES-3).
+pub const LANG_COOKIE: &str = "sk_lang";
+
+fn query_lang(query: Option<&str>) -> Option<Locale> {
+    let q = query?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| Locale::from_ui_locales(&v))
+}
+
+/// The language of a page outside an authorization: `?lang=`, else the remembered choice,
+/// else German.
+#[derive(Debug, Clone, Copy)]
+pub struct PageLocale(pub Locale);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLocale {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(l) = query_lang(parts.uri.query()) {
+            return Ok(PageLocale(l));
+        }
+        let cookies = Cookies::from_request_parts(parts, state).await?;
+        Ok(PageLocale(
+            cookies.get(LANG_COOKIE).map(Locale::from_ui_locales).unwrap_or_default(),
+        ))
     }
 }
 
-async fn home(State(state): State<AppState>, cookies: Cookies, axum::extract::RawQuery(q): axum::extract::RawQuery) -> Response {
-    let locale = page_locale(q.as_deref());
+/// Remembers `?lang=` in a session cookie, so the following pages and forms keep the language.
+pub async fn remember_lang(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let lang = query_lang(req.uri().query());
+    let mut res = next.run(req).await;
+    if let Some(l) = lang {
+        res.headers_mut()
+            .append(header::SET_COOKIE, super::cookies::set(LANG_COOKIE, l.tag(), false));
+    }
+    res
+}
+
+/// The form's problems for a template: `errors` (field → message, shown at the field) and
+/// `error_list` (the summary at the top, each entry linking to its field).
+pub fn form_errors(pages: &Pages, locale: Locale, errors: &[(&str, &str)]) -> Value {
+    let mut by_field = serde_json::Map::new();
+    let mut list = Vec::new();
+    for (field, key) in errors {
+        let message = pages.text(locale, key);
+        by_field.entry(field.to_string()).or_insert_with(|| message.clone().into());
+        list.push(json!([field, message]));
+    }
+    json!({ "errors": by_field, "error_list": list })
+}
+
+/// Merges two JSON objects (a page context and its form errors).
+pub fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// The logged-in account, or the response that sends the browser to log in first (with the
+/// "session expired" notice when that is what happened, R-SES-2).
+pub async fn require_account(
+    state: &AppState,
+    cookies: &Cookies,
+    now: clock::Timestamp,
+    back_to: &str,
+) -> Result<(Session, Account), Response> {
+    let login = |expired: bool| {
+        let mut target = format!(
+            "{}?next={}",
+            paths::LOGIN,
+            url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect::<String>()
+        );
+        if expired {
+            target.push_str("&expired=1");
+        }
+        Redirect::to(&target).into_response()
+    };
+    let session = match state.sessions.load(cookies.get(SESSION), now).await {
+        Ok(Lookup::Active(s)) => s,
+        Ok(Lookup::Expired) => return Err(login(true)),
+        Ok(Lookup::None) => return Err(login(false)),
+        Err(e) => {
+            tracing::error!(error = %e, "ephemeral store failure");
+            return Err(state
+                .pages
+                .error(StatusCode::SERVICE_UNAVAILABLE, Locale::De, "err_unavailable", None));
+        }
+    };
+    match state.store.account(&session.account_id).await {
+        Ok(Some(a)) if a.blocked_at.is_none() => Ok((session, a)),
+        Ok(_) => Err(login(false)),
+        Err(e) => {
+            tracing::error!(error = %e, "store failure");
+            Err(state
+                .pages
+                .error(StatusCode::SERVICE_UNAVAILABLE, Locale::De, "err_unavailable", None))
+        }
+    }
+}
+
+/// Where a login outside an authorization may continue: a path of ours, nothing else (no
+/// open redirect).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let n = next?;
+    let ok = n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() <= 200 && !n.chars().any(char::is_control);
+    ok.then(|| n.to_string())
+}
+
+/// The page for a backing store that failed.
+pub fn unavailable(state: &AppState, locale: Locale, error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "backing store failure");
+    state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
+}
+
+async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let now = clock::now();
     let (email, expired) = match state.sessions.load(cookies.get(SESSION), now).await {
         Ok(Lookup::Active(s)) => (state.store.account(&s.account_id).await.ok().flatten().map(|a| a.email), false),
@@ -144,7 +323,7 @@ async fn home(State(state): State<AppState>, cookies: Cookies, axum::extract::Ra
         _ => (None, false),
     };
     if expired {
-        return Redirect::to(&format!("{}?expired=1&lang={}", paths::LOGIN, locale.tag())).into_response();
+        return Redirect::to(&format!("{}?expired=1", paths::LOGIN)).into_response();
     }
     state.pages.page(
         StatusCode::OK,
@@ -155,14 +334,11 @@ async fn home(State(state): State<AppState>, cookies: Cookies, axum::extract::Ra
     )
 }
 
-async fn accessibility(State(state): State<AppState>, axum::extract::RawQuery(q): axum::extract::RawQuery) -> Response {
-    state.pages.page(
-        StatusCode::OK,
-        "pages/accessibility.html",
-        page_locale(q.as_deref()),
-        false,
-        &json!({}),
-    )
+async fn accessibility(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    let logged_in = matches!(state.sessions.load(cookies.get(SESSION), clock::now()).await, Ok(Lookup::Active(_)));
+    state
+        .pages
+        .page(StatusCode::OK, "pages/accessibility.html", locale, logged_in, &json!({}))
 }
 
 /// `GET /static/style.css`.
@@ -187,16 +363,33 @@ mod tests {
     #[test]
     fn every_template_renders_in_both_languages() {
         let pages = Pages::load().unwrap();
-        let ctx = json!({
+        let ctx = stringify!({
             "message": "m", "detail": "d", "request_id": "r", "client_name": "Dienst", "expired": true, "error": "e",
             "csrf": "c", "txn": "t", "email": "a@b.de", "items": ["Vorname"], "action": "https://rp/cb",
             "fields": [["code", "x"]], "nonce": "n", "client_id": "c", "post_logout_redirect_uri": "https://rp/",
             "state": "s", "demo": true, "claims": [["sub", "x"]], "userinfo": [["sub", "x"]], "logout_url": "/logout?x=1",
-        });
-        for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "layout.html") {
+            "errors": {"email": "bad", "consent": "c", "confirm": "c", "address": "a"}, "error_list": [["email", "bad"]],
+            "form": {"title": "Dr.", "given_name": "Erika", "family_name": "M", "birthdate": "1964-08-12", "street": "S",
+                     "house_number": "1", "postal_code": "5", "city": "K", "country": "DE", "phone_number": "1", "delivery_consent": true},
+            "password_kept": true, "given_name": "Erika", "family_name": "M", "title": "T", "token": "tok", "button": "b",
+            "link": "https://idp/x?token=1", "block_link": "https://idp/block?token=1", "login_url": "https://idp/login",
+            "forgot_url": "https://idp/password/forgot", "new_email": "n@b.de", "current_email": "a@b.de", "email_repeat": "a@b.de",
+            "plus": true, "delivery_consent_at": "2026-01-01 10:00 UTC", "notice": "n", "next": "/profile",
+            "consents": [{"client_id": "c", "name": "Dienst", "items": ["Vorname"], "granted_at": "2026-01-01 10:00 UTC"}],
+            "link_href": "/login", "link_text": "Anmelden"
+        })
+        .to_string();
+        let ctx: Value = serde_json::from_str(&ctx).unwrap();
+        for (name, _) in TEMPLATES
+            .iter()
+            .filter(|(n, _)| !matches!(*n, "layout.html" | "macros.html" | "mail/layout.html"))
+        {
             for locale in [Locale::De, Locale::En] {
                 let html = pages.render(name, locale, true, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert!(html.contains(&format!("lang=\"{}\"", locale.tag())), "{name}");
+                if !name.ends_with(".txt") {
+                    assert!(html.contains(&format!("lang=\"{}\"", locale.tag())), "{name}");
+                }
+                assert!(!html.contains("{{"), "{name}: unrendered text");
             }
         }
     }

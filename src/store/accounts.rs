@@ -4,13 +4,14 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
 use crate::accounts::{Account, AccountKind, Address};
+use crate::clock::Timestamp;
 use crate::secret::Secret;
 use crate::trust::TrustLevel;
 
 const T: &str = "accounts";
 macro_rules! columns {
     () => {
-        "account_id, email, password_hash, kind, level, given_name, family_name, birthdate, street, house_number, postal_code, city, country, phone_number, email_verified, created_at, updated_at"
+        "account_id, email, password_hash, kind, level, given_name, family_name, birthdate, street, house_number, postal_code, city, country, phone_number, email_verified, created_at, updated_at, title, blocked_at, delivery_consent_at"
     };
 }
 
@@ -40,6 +41,9 @@ fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
         email_verified: col::<i64>(row, "email_verified", T)? != 0,
         created_at: col(row, "created_at", T)?,
         updated_at: col(row, "updated_at", T)?,
+        title: col(row, "title", T)?,
+        blocked_at: col(row, "blocked_at", T)?,
+        delivery_consent_at: col(row, "delivery_consent_at", T)?,
     })
 }
 
@@ -50,7 +54,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into accounts (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         ))
         .bind(&a.id)
         .bind(&a.email)
@@ -69,6 +73,9 @@ impl Store {
         .bind(i64::from(a.email_verified))
         .bind(a.created_at)
         .bind(a.updated_at)
+        .bind(a.title.clone())
+        .bind(a.blocked_at)
+        .bind(a.delivery_consent_at)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -81,6 +88,87 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(from_row).transpose()
+    }
+
+    /// Writes the fields a profile edit may change (names, title, birthdate, address, phone,
+    /// delivery consent); the domain decides which of them may change.
+    pub async fn update_profile(&self, a: &Account) -> Result<(), StoreError> {
+        let addr = a.address.as_ref();
+        sqlx::query(
+            "update accounts set title = $1, given_name = $2, family_name = $3, birthdate = $4, street = $5, house_number = $6, \
+             postal_code = $7, city = $8, country = $9, phone_number = $10, delivery_consent_at = $11, updated_at = $12 \
+             where account_id = $13",
+        )
+        .bind(a.title.clone())
+        .bind(&a.given_name)
+        .bind(&a.family_name)
+        .bind(a.birthdate.clone())
+        .bind(addr.map(|x| x.street.clone()))
+        .bind(addr.map(|x| x.house_number.clone()))
+        .bind(addr.map(|x| x.postal_code.clone()))
+        .bind(addr.map(|x| x.city.clone()))
+        .bind(addr.map(|x| x.country.clone()))
+        .bind(a.phone_number.clone())
+        .bind(a.delivery_consent_at)
+        .bind(a.updated_at)
+        .bind(&a.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets a new password hash and lifts a block (a reset is the fresh verification that
+    /// unblocking needs, R-SES-6).
+    pub async fn set_password(&self, account_id: &str, hash: &Secret<String>, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("update accounts set password_hash = $1, blocked_at = null, updated_at = $2 where account_id = $3")
+            .bind(hash.expose())
+            .bind(now)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Blocks the account (R-SES-6).
+    pub async fn block_account(&self, account_id: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("update accounts set blocked_at = $1, updated_at = $1 where account_id = $2 and blocked_at is null")
+            .bind(now)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the account to a new login email; a taken email is a `Conflict`.
+    pub async fn set_email(&self, account_id: &str, email: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("update accounts set email = $1, email_verified = 1, updated_at = $2 where account_id = $3")
+            .bind(email)
+            .bind(now)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the account; consents, grants, refresh tokens and links go with it (foreign keys).
+    pub async fn delete_account(&self, account_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
+        for q in [
+            "delete from refresh_tokens where grant_id in (select grant_id from grants where account_id = $1)",
+            "delete from grants where account_id = $1",
+            "delete from consents where account_id = $1",
+            "delete from account_tokens where account_id = $1",
+        ] {
+            sqlx::query(q).bind(account_id).execute(&mut *tx).await?;
+        }
+        let n = sqlx::query("delete from accounts where account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     /// The account with this id.

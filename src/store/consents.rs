@@ -22,6 +22,31 @@ impl Store {
         }
     }
 
+    /// Every consent of an account: (client id, scopes, granted at), oldest first.
+    pub async fn consents_of(&self, account_id: &str) -> Result<Vec<(String, Scopes, Timestamp)>, StoreError> {
+        let rows = sqlx::query("select client_id, scope, granted_at from consents where account_id = $1 order by granted_at, client_id")
+            .bind(account_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let scope = Scopes::parse(&r.try_get::<String, _>("scope")?).map_err(|_| StoreError::Corrupt("consents"))?;
+                Ok((r.try_get("client_id")?, scope, r.try_get("granted_at")?))
+            })
+            .collect()
+    }
+
+    /// Withdraws consent; `true` when there was one.
+    pub async fn delete_consent(&self, account_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("delete from consents where account_id = $1 and client_id = $2")
+            .bind(account_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
     /// Records consent to `scope` (replacing the earlier set).
     pub async fn save_consent(&self, account_id: &str, client_id: &str, scope: &Scopes, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query(

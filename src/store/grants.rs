@@ -213,6 +213,26 @@ impl Store {
             .is_some())
     }
 
+    /// Revokes every live grant of an account, or only those for one client: access tokens stop
+    /// working at userinfo and introspection, refresh tokens are deleted.
+    pub async fn revoke_account_grants(&self, account_id: &str, client_id: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> =
+            sqlx::query("select grant_id from grants where account_id = $1 and revoked_at is null and ($2 is null or client_id = $2)")
+                .bind(account_id)
+                .bind(client_id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String, _>("grant_id"))
+                .collect::<Result<_, _>>()?;
+        for id in &ids {
+            revoke_in(&mut tx, id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
     /// Deletes what has expired: revoked-token ids, spent or expired refresh tokens, dead grants.
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut n = 0;

@@ -9,15 +9,33 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use super::{PageLocale, safe_next, unavailable};
+use crate::accounts::throttle::{AfterFailure, Verdict};
 use crate::accounts::{self, AccountError};
 use crate::clock;
+use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::http::oidc::authorize::{load_txn, save_txn, txn_error_page};
 use crate::http::paths;
+use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::trust::{Method, achieved_level};
+
+/// Mails the owner of `login`, if it has an account, that logins are locked.
+async fn tell_owner_of_lock(state: &AppState, login: &str, locale: Locale, now: clock::Timestamp) {
+    let Ok(email) = accounts::normalize_email(login) else { return };
+    if let Ok(Some(account)) = state.store.account_by_email(&email).await {
+        let ctx = serde_json::json!({
+            "given_name": account.given_name,
+            "forgot_url": state.urls.page(paths::FORGOT),
+        });
+        if let Err(e) = state.mailer.send(MailKind::LoginLocked, &account.email, locale, &ctx, now).await {
+            tracing::error!(error = %e, "could not queue the lock notice");
+        }
+    }
+}
 
 /// Context of `pages/login.html`.
 #[derive(Serialize)]
@@ -28,6 +46,7 @@ pub struct LoginPage {
     email: String,
     error: Option<String>,
     expired: bool,
+    next: Option<String>,
 }
 
 /// Query of `GET /login`.
@@ -36,10 +55,16 @@ pub struct LoginQuery {
     txn: Option<String>,
     expired: Option<String>,
     lang: Option<String>,
+    next: Option<String>,
 }
 
 /// `GET /login`.
-pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Query<LoginQuery>) -> Response {
+pub async fn show(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(page_locale): PageLocale,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
     let mut page = LoginPage {
@@ -49,8 +74,9 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         email: String::new(),
         error: None,
         expired: q.expired.is_some(),
+        next: safe_next(q.next.as_deref()),
     };
-    let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or_default();
+    let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or(page_locale);
     if let Some(id) = q.txn {
         let txn = match load_txn(&state, &id, &browser, now).await {
             Ok(t) => t,
@@ -81,11 +107,18 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: Secret<String>,
+    next: Option<String>,
 }
 
 /// `POST /login`.
 #[instrument(skip_all)]
-pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form): Form<LoginForm>) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(page_locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.csrf_key.0, &form.csrf) {
@@ -98,7 +131,8 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form):
         },
         None => None,
     };
-    let locale = txn.as_ref().map(|(_, t)| t.request.locale).unwrap_or_default();
+    let locale = txn.as_ref().map(|(_, t)| t.request.locale).unwrap_or(page_locale);
+    let next = safe_next(form.next.as_deref());
     let retry = |key: &str| {
         let page = LoginPage {
             csrf: browser.csrf_token(&state.csrf_key.0),
@@ -107,26 +141,53 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form):
             email: form.email.chars().take(254).collect(),
             error: Some(state.pages.text(locale, key)),
             expired: false,
+            next: next.clone(),
         };
         state.pages.page(StatusCode::UNAUTHORIZED, "pages/login.html", locale, false, &page)
     };
     if form.email.trim().is_empty() || form.password.expose().is_empty() {
         return retry("login_missing");
     }
-    if form.password.expose().len() > 100 {
-        return retry("login_failed");
+    let login: String = form.email.chars().take(254).collect();
+    match state.throttle.check(&login, &addr, now).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(Verdict::Wait(_)) => {
+            state.metrics.logins.with_label_values(&["pwd", "throttled"]).inc();
+            return retry("login_wait");
+        }
+        Ok(Verdict::Locked(_)) => {
+            state.metrics.logins.with_label_values(&["pwd", "locked"]).inc();
+            return retry("login_locked");
+        }
+        Err(e) => return unavailable(&state, locale, &e),
     }
-    let account = match accounts::authenticate(&state.store, &form.email, form.password).await {
+    let result = if form.password.expose().len() > 100 {
+        Err(AccountError::BadCredentials)
+    } else {
+        accounts::authenticate(&state.store, &form.email, form.password).await
+    };
+    let account = match result {
         Ok(a) => a,
         Err(AccountError::BadCredentials) => {
             state.metrics.logins.with_label_values(&["pwd", "failure"]).inc();
-            return retry("login_failed");
+            return match state.throttle.failed(&login, &addr, now).await {
+                Ok(AfterFailure::NewlyLocked) => {
+                    tell_owner_of_lock(&state, &login, locale, now).await;
+                    retry("login_locked")
+                }
+                Ok(_) => retry("login_failed"),
+                Err(e) => unavailable(&state, locale, &e),
+            };
         }
-        Err(e) => {
-            tracing::error!(error = %e, "login failed on a backing store");
-            return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
-        }
+        Err(e) => return unavailable(&state, locale, &e),
     };
+    if account.blocked_at.is_some() {
+        state.metrics.logins.with_label_values(&["pwd", "blocked"]).inc();
+        return retry("login_blocked");
+    }
+    if let Err(e) = state.throttle.succeeded(&login).await {
+        return unavailable(&state, locale, &e);
+    }
     if let Some(old) = cookies.get(SESSION) {
         let _ = state.sessions.destroy(old).await;
     }
@@ -148,7 +209,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(form):
             }
             format!("{}?txn={id}", paths::AUTHORIZE_RESUME)
         }
-        None => paths::HOME.to_string(),
+        None => next.unwrap_or_else(|| paths::HOME.to_string()),
     };
     let mut res = Redirect::to(&target).into_response();
     res.headers_mut()

@@ -1,0 +1,249 @@
+//! What a logged-in citizen changes themselves: profile fields (R-PRO-1, with the locked
+//! fields of Plus accounts enforced here, not only in the page), electronic delivery
+//! (R-PRO-4), password, email address (R-PRO-2), consents (R-SVC-3) and deletion (R-PRO-3).
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
+use super::recovery::{end_everything, password_changed_mail};
+use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
+use crate::clock::Timestamp;
+use crate::mail::MailKind;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::store::Store;
+use crate::trust::TrustLevel;
+
+/// The profile form. Empty optional fields clear them; an address is all or nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProfileForm {
+    /// Academic title.
+    #[serde(default)]
+    pub title: String,
+    /// Given name(s).
+    #[serde(default)]
+    pub given_name: String,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub birthdate: String,
+    /// Street.
+    #[serde(default)]
+    pub street: String,
+    /// House number.
+    #[serde(default)]
+    pub house_number: String,
+    /// Postal code.
+    #[serde(default)]
+    pub postal_code: String,
+    /// Town.
+    #[serde(default)]
+    pub city: String,
+    /// Country code.
+    #[serde(default)]
+    pub country: String,
+    /// Phone number.
+    #[serde(default)]
+    pub phone_number: String,
+    /// Consent to electronic delivery, when the box is ticked.
+    #[serde(default)]
+    pub delivery_consent: Option<String>,
+}
+
+fn optional(field: &'static str, v: &str) -> Result<Option<String>, AccountError> {
+    if v.trim().is_empty() {
+        Ok(None)
+    } else {
+        check_name(field, v).map(Some)
+    }
+}
+
+/// Applies a profile edit. For Plus accounts the locked fields (title, names, date of birth,
+/// address) must arrive unchanged — a forged POST that changes them is refused as a whole.
+pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Timestamp) -> Result<Account, AccountError> {
+    let title = optional("title", &form.title)?;
+    let given_name = check_name("given_name", &form.given_name)?;
+    let family_name = check_name("family_name", &form.family_name)?;
+    let birthdate = if form.birthdate.trim().is_empty() {
+        None
+    } else {
+        Some(check_date(&form.birthdate, now)?)
+    };
+    let address_parts = [&form.street, &form.house_number, &form.postal_code, &form.city, &form.country];
+    let address = if address_parts.iter().all(|p| p.trim().is_empty()) {
+        None
+    } else {
+        Some(check_address(Address {
+            street: form.street.clone(),
+            house_number: form.house_number.clone(),
+            postal_code: form.postal_code.clone(),
+            city: form.city.clone(),
+            country: form.country.trim().to_uppercase(),
+        })?)
+    };
+    let phone_number = optional("phone_number", &form.phone_number)?;
+    if phone_number.as_deref().is_some_and(|p| {
+        !p.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '/' | '(' | ')'))
+    }) {
+        return Err(AccountError::InvalidField("phone_number"));
+    }
+    if account.level >= TrustLevel::Plus {
+        for (field, same) in [
+            ("title", title == account.title),
+            ("given_name", given_name == account.given_name),
+            ("family_name", family_name == account.family_name),
+            ("birthdate", birthdate == account.birthdate),
+            ("address", address == account.address),
+        ] {
+            if !same {
+                return Err(AccountError::Locked(field));
+            }
+        }
+    }
+    let delivery_consent_at = match (form.delivery_consent.is_some(), account.delivery_consent_at) {
+        (true, Some(t)) => Some(t),
+        (true, None) => Some(now),
+        (false, _) => None,
+    };
+    let updated = Account {
+        title,
+        given_name,
+        family_name,
+        birthdate,
+        address,
+        phone_number,
+        delivery_consent_at,
+        updated_at: now,
+        ..account.clone()
+    };
+    store.update_profile(&updated).await?;
+    Ok(updated)
+}
+
+/// Changes the password: the current one is required, the new one follows R-REG-2, and a mail
+/// with a block link tells the owner.
+pub async fn change_password(
+    env: Env<'_>,
+    account: &Account,
+    current: Secret<String>,
+    new: Secret<String>,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<(), AccountError> {
+    password::check_policy(new.expose())?;
+    if !password::verify(current, Some(account.password_hash.clone())).await {
+        return Err(AccountError::BadCredentials);
+    }
+    let hash = password::hash(new).await.map_err(|_| AccountError::InvalidField("password"))?;
+    env.store.set_password(&account.id, &hash, now).await?;
+    password_changed_mail(env, account, locale, now).await
+}
+
+/// Starts an email change (R-PRO-2): a confirmation link to the new address, a notice with a
+/// block link to the old one. An address that already has an account gets the "already
+/// registered" mail instead, so the form reveals no other account.
+pub async fn request_email_change(
+    env: Env<'_>,
+    account: &Account,
+    new_email: &str,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<(), AccountError> {
+    let Env { store, mailer, urls, .. } = env;
+    let new_email = normalize_email(new_email)?;
+    if new_email == account.email {
+        return Err(AccountError::InvalidField("email_same"));
+    }
+    if let Some(other) = store.account_by_email(&new_email).await? {
+        let ctx = json!({
+            "given_name": other.given_name,
+            "login_url": urls.page(links::LOGIN_PATH),
+            "forgot_url": urls.page(links::FORGOT_PATH),
+        });
+        mailer.send(MailKind::AlreadyRegistered, &other.email, locale, &ctx, now).await?;
+    } else {
+        store.delete_links(&account.id, LinkPurpose::EmailChange).await?;
+        let token = links::issue(
+            store,
+            &account.id,
+            LinkPurpose::EmailChange,
+            Some(new_email.clone()),
+            EMAIL_CHANGE_SECONDS,
+            now,
+        )
+        .await?;
+        let ctx = json!({
+            "given_name": account.given_name,
+            "link": urls.with_token(links::EMAIL_CONFIRM_PATH, &token),
+            "hours": EMAIL_CHANGE_SECONDS / 3600,
+        });
+        mailer.send(MailKind::EmailChangeConfirm, &new_email, locale, &ctx, now).await?;
+    }
+    let ctx = json!({
+        "given_name": account.given_name,
+        "new_email": new_email,
+        "block_link": urls.block_link(store, &account.id, now).await?,
+    });
+    mailer.send(MailKind::EmailChangeNotice, &account.email, locale, &ctx, now).await?;
+    Ok(())
+}
+
+/// Completes an email change (R-PRO-2): the user proves the link came to them and logs in once
+/// more with the **old** email and password; from then on the new address is the login name.
+pub async fn confirm_email_change(
+    store: &Store,
+    token: &str,
+    old_email: &str,
+    password: Secret<String>,
+    now: Timestamp,
+) -> Result<Account, AccountError> {
+    if !links::plausible(token) {
+        return Err(AccountError::LinkInvalid);
+    }
+    let hash = links::token_hash(token);
+    let link = store
+        .link(&hash, LinkPurpose::EmailChange, now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    let account = super::authenticate(store, old_email, password).await?;
+    if account.id != link.account_id {
+        return Err(AccountError::BadCredentials);
+    }
+    if account.blocked_at.is_some() {
+        return Err(AccountError::Blocked);
+    }
+    let link = store
+        .take_link(&hash, LinkPurpose::EmailChange, now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    let new_email = link.payload.ok_or(AccountError::LinkInvalid)?;
+    store.set_email(&account.id, &new_email, now).await?;
+    Ok(Account {
+        email: new_email,
+        ..account
+    })
+}
+
+/// Withdraws consent for one service (R-SVC-3): its refresh tokens stop working at once.
+pub async fn withdraw_consent(store: &Store, account_id: &str, client_id: &str, now: Timestamp) -> Result<bool, AccountError> {
+    let had = store.delete_consent(account_id, client_id).await?;
+    store.revoke_account_grants(account_id, Some(client_id), now).await?;
+    Ok(had)
+}
+
+/// Deletes the account at once with everything it holds (R-PRO-3), after the password
+/// confirms it; the email is free for a new registration immediately.
+pub async fn delete(env: Env<'_>, account: &Account, password: Secret<String>, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+    if !password::verify(password, Some(account.password_hash.clone())).await {
+        return Err(AccountError::BadCredentials);
+    }
+    end_everything(env, &account.id, now).await?;
+    env.store.delete_account(&account.id).await?;
+    let ctx = json!({ "given_name": account.given_name });
+    env.mailer.send(MailKind::AccountDeleted, &account.email, locale, &ctx, now).await?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Getting back in, and locking others out: the forgotten-password link (R-SES-4) and the
+//! block link every mail about a sensitive change carries (R-SES-6). A reset is the fresh
+//! verification that lifts a block; both end every session and revoke every refresh token.
+
+use serde_json::json;
+
+use super::links::{self, LinkPurpose, RESET_SECONDS};
+use super::{Account, AccountError, Env, normalize_email, password};
+use crate::clock::Timestamp;
+use crate::mail::MailKind;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::store::Store;
+
+/// Mails a reset link when `email` has an account; does nothing otherwise. The caller answers
+/// the same either way (R-SES-4).
+pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+    let Env { store, mailer, urls, .. } = env;
+    let Ok(email) = normalize_email(email) else { return Ok(()) };
+    let Some(account) = store.account_by_email(&email).await? else {
+        return Ok(());
+    };
+    // Only the newest link works.
+    store.delete_links(&account.id, LinkPurpose::Reset).await?;
+    let token = links::issue(store, &account.id, LinkPurpose::Reset, None, RESET_SECONDS, now).await?;
+    let ctx = json!({
+        "given_name": account.given_name,
+        "link": urls.with_token(links::RESET_PATH, &token),
+        "minutes": RESET_SECONDS / 60,
+    });
+    mailer.send(MailKind::PasswordReset, &account.email, locale, &ctx, now).await?;
+    Ok(())
+}
+
+/// Whether a link of `purpose` is live (pages ask before they act).
+pub async fn link_is_live(store: &Store, token: &str, purpose: LinkPurpose, now: Timestamp) -> Result<bool, AccountError> {
+    if !links::plausible(token) {
+        return Ok(false);
+    }
+    Ok(store.link(&links::token_hash(token), purpose, now).await?.is_some())
+}
+
+/// Everything that must happen when someone else may have had the account: no session and no
+/// refresh token survives.
+pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<(), AccountError> {
+    env.store.revoke_account_grants(account_id, None, now).await?;
+    env.sessions.end_all(account_id, now).await?;
+    Ok(())
+}
+
+/// Sets a new password through a reset link (R-SES-4). The policy is checked before the link
+/// is used, so a rejected password leaves the link working.
+pub async fn reset_password(
+    env: Env<'_>,
+    token: &str,
+    new: Secret<String>,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<Account, AccountError> {
+    let store = env.store;
+    password::check_policy(new.expose())?;
+    if !links::plausible(token) {
+        return Err(AccountError::LinkInvalid);
+    }
+    let hash = password::hash(new).await.map_err(|_| AccountError::InvalidField("password"))?;
+    let link = store
+        .take_link(&links::token_hash(token), LinkPurpose::Reset, now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
+    store.set_password(&account.id, &hash, now).await?;
+    end_everything(env, &account.id, now).await?;
+    password_changed_mail(env, &account, locale, now).await?;
+    Ok(account)
+}
+
+/// The notice after a password change, with a block link (R-SES-6).
+pub async fn password_changed_mail(env: Env<'_>, account: &Account, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+    let ctx = json!({
+        "given_name": account.given_name,
+        "block_link": env.urls.block_link(env.store, &account.id, now).await?,
+    });
+    env.mailer
+        .send(MailKind::PasswordChanged, &account.email, locale, &ctx, now)
+        .await?;
+    Ok(())
+}
+
+/// Blocks the account behind a block link at once (R-SES-6): no login until a password reset.
+pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+    let Env { store, mailer, urls, .. } = env;
+    if !links::plausible(token) {
+        return Err(AccountError::LinkInvalid);
+    }
+    let link = store
+        .take_link(&links::token_hash(token), LinkPurpose::Block, now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
+    store.block_account(&account.id, now).await?;
+    end_everything(env, &account.id, now).await?;
+    let ctx = json!({
+        "given_name": account.given_name,
+        "forgot_url": urls.page(links::FORGOT_PATH),
+    });
+    mailer.send(MailKind::AccountBlocked, &account.email, locale, &ctx, now).await?;
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! Registration of a basic account (R-REG-1 … R-REG-4): the form is checked field by field, the
+//! summary and consent happen on the pages, and "Servicekonto anlegen" stores a pending
+//! registration whose emailed link completes it within 24 hours. An address that already has
+//! an account gets the same answer on the page, and its owner a mail instead, so the form
+//! reveals nothing about who is registered.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::links::{self, ACTIVATION_SECONDS};
+use super::{Account, AccountError, AccountKind, Env, check_name, normalize_email, password};
+use crate::clock::Timestamp;
+use crate::mail::MailKind;
+use crate::protocol::authorize::Locale;
+use crate::secret::{Secret, random_token};
+use crate::store::{Store, StoreError};
+use crate::trust::TrustLevel;
+
+/// A registration waiting for its activation link.
+#[derive(Debug, Clone)]
+pub struct PendingRegistration {
+    /// Row id.
+    pub id: String,
+    /// Hash of the link's token.
+    pub token_hash: String,
+    /// Normalised email.
+    pub email: String,
+    /// argon2id hash of the chosen password.
+    pub password_hash: Secret<String>,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Language of the pages and mails (`de`, `en`).
+    pub locale: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// End of the link's validity.
+    pub expires_at: Timestamp,
+}
+
+/// What the registration form carries.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistrationForm {
+    /// Given name(s).
+    #[serde(default)]
+    pub given_name: String,
+    /// Family name.
+    #[serde(default)]
+    pub family_name: String,
+    /// Email.
+    #[serde(default)]
+    pub email: String,
+    /// Password.
+    #[serde(default)]
+    pub password: Secret<String>,
+    /// Password, again.
+    #[serde(default)]
+    pub password_repeat: Secret<String>,
+}
+
+/// A checked form, the password already hashed: what the summary shows and "Back" restores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draft {
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Normalised email.
+    pub email: String,
+    /// argon2id hash; the password itself is never kept.
+    pub password_hash: Secret<String>,
+}
+
+/// One field's problem: the field name and the catalog key explaining it.
+pub type FieldError = (&'static str, &'static str);
+
+/// Checks the form (R-REG-1, R-REG-2) and reports every field's problem at once. `earlier` is
+/// the draft the user went back from: an empty password keeps its password.
+pub async fn check(form: RegistrationForm, earlier: Option<&Draft>) -> Result<Draft, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let given_name = check_name("given_name", &form.given_name).map_err(|_| errors.push(("given_name", "field_name_invalid")));
+    let family_name = check_name("family_name", &form.family_name).map_err(|_| errors.push(("family_name", "field_name_invalid")));
+    let email = normalize_email(&form.email).map_err(|_| errors.push(("email", "field_email_invalid")));
+    let keep = earlier.filter(|_| form.password.expose().is_empty() && form.password_repeat.expose().is_empty());
+    let mut hash = keep.map(|d| d.password_hash.clone());
+    if keep.is_none() {
+        if let Err(v) = password::check_policy(form.password.expose()) {
+            errors.push(("password", v.message_key()));
+        } else if form.password.expose() != form.password_repeat.expose() {
+            errors.push(("password_repeat", "field_password_mismatch"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if hash.is_none() {
+        hash = Some(
+            password::hash(form.password)
+                .await
+                .map_err(|_| vec![("password", "password_control")])?,
+        );
+    }
+    match (given_name, family_name, email, hash) {
+        (Ok(given_name), Ok(family_name), Ok(email), Some(password_hash)) => Ok(Draft {
+            given_name,
+            family_name,
+            email,
+            password_hash,
+        }),
+        _ => Err(vec![("password", "password_control")]),
+    }
+}
+
+/// "Servicekonto anlegen": stores the pending registration and mails its link — or, when the
+/// address already has an account, mails its owner. The caller shows the same page either way.
+pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+    let Env { store, mailer, urls, .. } = env;
+    if let Some(existing) = store.account_by_email(&draft.email).await? {
+        let ctx = json!({
+            "given_name": existing.given_name,
+            "login_url": urls.page(links::LOGIN_PATH),
+            "forgot_url": urls.page(links::FORGOT_PATH),
+        });
+        mailer.send(MailKind::AlreadyRegistered, &existing.email, locale, &ctx, now).await?;
+        return Ok(());
+    }
+    let token = random_token(32);
+    let pending = PendingRegistration {
+        id: random_token(12),
+        token_hash: links::token_hash(&token),
+        email: draft.email,
+        password_hash: draft.password_hash,
+        given_name: draft.given_name,
+        family_name: draft.family_name,
+        locale: locale.tag().to_string(),
+        created_at: now,
+        expires_at: now + ACTIVATION_SECONDS,
+    };
+    store.put_registration(&pending).await?;
+    let ctx = json!({
+        "given_name": pending.given_name,
+        "link": urls.with_token(links::ACTIVATE_PATH, &token),
+        "hours": ACTIVATION_SECONDS / 3600,
+    });
+    mailer.send(MailKind::Activation, &pending.email, locale, &ctx, now).await?;
+    Ok(())
+}
+
+/// Whether an activation link is live (the page asks before it activates, so a mail scanner
+/// that follows links does not use it up).
+pub async fn is_pending(store: &Store, token: &str, now: Timestamp) -> Result<bool, StoreError> {
+    if !links::plausible(token) {
+        return Ok(false);
+    }
+    store.registration_pending(&links::token_hash(token), now).await
+}
+
+/// Opens the account behind an activation link (R-REG-4). The link works once; an expired or
+/// used link, or an address registered meanwhile, is refused.
+pub async fn activate(store: &Store, token: &str, now: Timestamp) -> Result<Account, AccountError> {
+    if !links::plausible(token) {
+        return Err(AccountError::LinkInvalid);
+    }
+    let pending = store
+        .take_registration(&links::token_hash(token), now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    let account = Account {
+        id: random_token(16),
+        email: pending.email,
+        password_hash: pending.password_hash,
+        kind: AccountKind::Citizen,
+        level: TrustLevel::Basic,
+        given_name: pending.given_name,
+        family_name: pending.family_name,
+        birthdate: None,
+        address: None,
+        phone_number: None,
+        email_verified: true,
+        created_at: now,
+        updated_at: now,
+        title: None,
+        blocked_at: None,
+        delivery_consent_at: None,
+    };
+    store.insert_account(&account).await?;
+    Ok(account)
+}
+
+/// Deletes expired registrations (R-REG-4: afterwards the email can register again).
+pub async fn purge(store: &Store, now: Timestamp) -> Result<u64, StoreError> {
+    Ok(store.purge_registrations(now).await? + store.purge_links(now).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(password: &str, repeat: &str) -> RegistrationForm {
+        RegistrationForm {
+            given_name: "Erika".into(),
+            family_name: "Mustermann".into(),
+            email: "Erika@Example.de".into(),
+            password: Secret::new(password.into()),
+            password_repeat: Secret::new(repeat.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn r_reg_1_only_name_email_and_password_are_needed() {
+        let d = check(form("ABab1234", "ABab1234"), None).await.unwrap();
+        assert_eq!(d.email, "erika@example.de");
+        assert!(d.password_hash.expose().starts_with("$argon2id$"));
+    }
+
+    #[tokio::test]
+    async fn r_reg_2_the_form_names_every_broken_rule() {
+        let mut f = form("abc", "abc");
+        f.given_name = " ".into();
+        f.email = "a<b@example.de".into();
+        let errors = check(f, None).await.unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                ("given_name", "field_name_invalid"),
+                ("email", "field_email_invalid"),
+                ("password", "password_too_short")
+            ]
+        );
+        let errors = check(form("ABab1234", "ABab1235"), None).await.unwrap_err();
+        assert_eq!(errors, vec![("password_repeat", "field_password_mismatch")]);
+    }
+
+    #[tokio::test]
+    async fn r_reg_3_going_back_keeps_the_password_when_left_empty() {
+        let d = check(form("ABab1234", "ABab1234"), None).await.unwrap();
+        let again = check(form("", ""), Some(&d)).await.unwrap();
+        assert_eq!(again.password_hash.expose(), d.password_hash.expose());
+        assert!(check(form("", ""), None).await.is_err());
+    }
+}

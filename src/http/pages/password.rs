@@ -1,0 +1,213 @@
+//! Forgotten password (R-SES-4) and the block link (R-SES-6). The forgot form answers the same
+//! whether or not the address is registered; link pages ask before they act, so a mail scanner
+//! following links uses nothing up.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::register::{TokenForm, TokenQuery};
+use super::{PageLocale, form_errors, merged, unavailable};
+use crate::accounts::AccountError;
+use crate::accounts::links::LinkPurpose;
+use crate::accounts::recovery;
+use crate::clock;
+use crate::http::cookies::{Browser, Cookies};
+use crate::http::paths;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// Routes of recovery and blocking.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::FORGOT, get(forgot_page).post(forgot))
+        .route(paths::RESET, get(reset_page).post(reset))
+        .route(paths::BLOCK, get(block_page).post(block))
+}
+
+fn with_browser(state: &AppState, browser: &Browser, mut res: Response) -> Response {
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// `GET /password/forgot`.
+pub async fn forgot_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "email": "" }),
+        form_errors(&state.pages, locale, &[]),
+    );
+    let res = state.pages.page(StatusCode::OK, "pages/forgot.html", locale, false, &ctx);
+    with_browser(&state, &browser, res)
+}
+
+/// Form of `POST /password/forgot`.
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// `POST /password/forgot`: mails a link when the address is registered; answers the same
+/// either way.
+#[instrument(skip_all)]
+pub async fn forgot(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Form(f): Form<ForgotForm>,
+) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    if crate::accounts::normalize_email(&f.email).is_err() {
+        let ctx = merged(
+            json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "email": f.email.chars().take(254).collect::<String>() }),
+            form_errors(&state.pages, locale, &[("email", "field_email_invalid")]),
+        );
+        return state.pages.page(StatusCode::BAD_REQUEST, "pages/forgot.html", locale, false, &ctx);
+    }
+    if let Err(e) = recovery::request_reset(state.account_env(), &f.email, locale, clock::now()).await {
+        return unavailable(&state, locale, &e);
+    }
+    let ctx = json!({
+        "title": state.pages.text(locale, "forgot_sent_title"),
+        "message": state.pages.text(locale, "forgot_sent_text"),
+    });
+    state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+}
+
+fn reset_form(state: &AppState, browser: &Browser, token: &str, locale: Locale, status: StatusCode, errors: &[(&str, &str)]) -> Response {
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
+        form_errors(&state.pages, locale, errors),
+    );
+    let res = state.pages.page(status, "pages/reset.html", locale, false, &ctx);
+    with_browser(state, browser, res)
+}
+
+/// `GET /password/reset?token=…`.
+pub async fn reset_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Reset, clock::now()).await {
+        Ok(true) => reset_form(&state, &browser, &q.token, locale, StatusCode::OK, &[]),
+        Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_reset_link", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+/// Form of `POST /password/reset`.
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: Secret<String>,
+    #[serde(default)]
+    password_repeat: Secret<String>,
+}
+
+/// `POST /password/reset`: sets the new password, ends every session, revokes refresh tokens.
+#[instrument(skip_all)]
+pub async fn reset(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<ResetForm>) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    if f.password.expose() != f.password_repeat.expose() {
+        return reset_form(
+            &state,
+            &browser,
+            &f.token,
+            locale,
+            StatusCode::BAD_REQUEST,
+            &[("password_repeat", "field_password_mismatch")],
+        );
+    }
+    let now = clock::now();
+    match recovery::reset_password(state.account_env(), &f.token, f.password, locale, now).await {
+        Ok(_) => {
+            let ctx = json!({
+                "title": state.pages.text(locale, "reset_done_title"),
+                "message": state.pages.text(locale, "reset_done_text"),
+                "link_href": paths::LOGIN,
+                "link_text": state.pages.text(locale, "login_title"),
+            });
+            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+        }
+        Err(AccountError::WeakPassword(v)) => reset_form(
+            &state,
+            &browser,
+            &f.token,
+            locale,
+            StatusCode::BAD_REQUEST,
+            &[("password", v.message_key())],
+        ),
+        Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_reset_link", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+/// `GET /block?token=…`.
+pub async fn block_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Block, clock::now()).await {
+        Ok(true) => {
+            let ctx = json!({
+                "title": state.pages.text(locale, "block_title"),
+                "message": state.pages.text(locale, "block_text"),
+                "button": state.pages.text(locale, "block_submit"),
+                "action": paths::BLOCK,
+                "token": q.token,
+                "csrf": browser.csrf_token(&state.csrf_key.0),
+            });
+            let res = state.pages.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx);
+            with_browser(&state, &browser, res)
+        }
+        Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_block_link", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+/// `POST /block`: blocks the account at once (R-SES-6).
+#[instrument(skip_all)]
+pub async fn block(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<TokenForm>) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    match recovery::block(state.account_env(), &f.token, locale, clock::now()).await {
+        Ok(()) => {
+            let ctx = json!({
+                "title": state.pages.text(locale, "blocked_title"),
+                "message": state.pages.text(locale, "blocked_text"),
+                "link_href": paths::FORGOT,
+                "link_text": state.pages.text(locale, "forgot_title"),
+            });
+            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+        }
+        Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_block_link", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}

@@ -1,0 +1,302 @@
+//! Registration pages (R-REG-1 … R-REG-4): form → summary with consent → "check your mail" →
+//! activation link. Between the steps the checked form waits in the ephemeral store, bound to
+//! the browser; the password is kept only as its argon2id hash.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::{PageLocale, form_errors, merged, unavailable};
+use crate::accounts::AccountError;
+use crate::accounts::registration::{self, Draft, RegistrationForm};
+use crate::clock::{self, Timestamp};
+use crate::http::cookies::{Browser, Cookies};
+use crate::http::paths;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// How long a half-finished registration waits between its steps.
+const DRAFT_SECONDS: i64 = 1800;
+
+/// Routes of the registration.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::REGISTER, get(show).post(submit))
+        .route(paths::REGISTER_SUMMARY, get(summary).post(decide))
+        .route(paths::REGISTER_SENT, get(sent))
+        .route(paths::ACTIVATE, get(activation_page).post(activate))
+}
+
+fn draft_key(browser: &Browser) -> String {
+    format!("regdraft:{}", browser.binding())
+}
+
+async fn load_draft(state: &AppState, browser: &Browser, now: Timestamp) -> Option<Draft> {
+    state.ephemeral.get_json(&draft_key(browser), now).await.ok().flatten()
+}
+
+/// Query of `GET /register`.
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    back: Option<String>,
+}
+
+fn form_page(
+    state: &AppState,
+    browser: &Browser,
+    locale: Locale,
+    status: StatusCode,
+    values: serde_json::Value,
+    kept: bool,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "form": values, "password_kept": kept }),
+        form_errors(&state.pages, locale, errors),
+    );
+    let mut res = state.pages.page(status, "pages/register.html", locale, false, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// `GET /register`.
+pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Query(q): Query<ShowQuery>) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    let draft = match q.back {
+        Some(_) => load_draft(&state, &browser, clock::now()).await,
+        None => None,
+    };
+    let values = match &draft {
+        Some(d) => json!({ "given_name": d.given_name, "family_name": d.family_name, "email": d.email }),
+        None => json!({}),
+    };
+    form_page(&state, &browser, locale, StatusCode::OK, values, draft.is_some(), &[])
+}
+
+/// Form of `POST /register`.
+#[derive(Deserialize)]
+pub struct SubmitForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: Secret<String>,
+    #[serde(default)]
+    password_repeat: Secret<String>,
+}
+
+/// `POST /register`: checks the form and shows the summary.
+#[instrument(skip_all)]
+pub async fn submit(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Form(f): Form<SubmitForm>,
+) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    let earlier = load_draft(&state, &browser, now).await;
+    let values = json!({
+        "given_name": f.given_name.chars().take(100).collect::<String>(),
+        "family_name": f.family_name.chars().take(100).collect::<String>(),
+        "email": f.email.chars().take(254).collect::<String>(),
+    });
+    let form = RegistrationForm {
+        given_name: f.given_name,
+        family_name: f.family_name,
+        email: f.email,
+        password: f.password,
+        password_repeat: f.password_repeat,
+    };
+    match registration::check(form, earlier.as_ref()).await {
+        Ok(draft) => match state
+            .ephemeral
+            .put_json(&draft_key(&browser), &draft, now + DRAFT_SECONDS, now)
+            .await
+        {
+            Ok(()) => Redirect::to(paths::REGISTER_SUMMARY).into_response(),
+            Err(e) => unavailable(&state, locale, &e),
+        },
+        Err(errors) => form_page(
+            &state,
+            &browser,
+            locale,
+            StatusCode::BAD_REQUEST,
+            values,
+            earlier.is_some(),
+            &errors,
+        ),
+    }
+}
+
+fn summary_page(
+    state: &AppState,
+    browser: &Browser,
+    draft: &Draft,
+    locale: Locale,
+    status: StatusCode,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        json!({
+            "csrf": browser.csrf_token(&state.csrf_key.0),
+            "given_name": draft.given_name,
+            "family_name": draft.family_name,
+            "email": draft.email,
+        }),
+        form_errors(&state.pages, locale, errors),
+    );
+    state.pages.page(status, "pages/register_summary.html", locale, false, &ctx)
+}
+
+/// `GET /register/summary` (R-REG-3).
+pub async fn summary(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    match load_draft(&state, &browser, clock::now()).await {
+        Some(d) => summary_page(&state, &browser, &d, locale, StatusCode::OK, &[]),
+        None => Redirect::to(paths::REGISTER).into_response(),
+    }
+}
+
+/// Form of `POST /register/summary`.
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    consent: Option<String>,
+}
+
+/// `POST /register/summary`: back to the form, or create the registration.
+#[instrument(skip_all)]
+pub async fn decide(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    let Some(draft) = load_draft(&state, &browser, now).await else {
+        return Redirect::to(paths::REGISTER).into_response();
+    };
+    match f.action.as_str() {
+        "back" => Redirect::to(&format!("{}?back=1", paths::REGISTER)).into_response(),
+        "create" if f.consent.is_none() => summary_page(
+            &state,
+            &browser,
+            &draft,
+            locale,
+            StatusCode::BAD_REQUEST,
+            &[("consent", "field_consent_required")],
+        ),
+        "create" => {
+            if let Err(e) = registration::submit(state.account_env(), draft, locale, now).await {
+                return unavailable(&state, locale, &e);
+            }
+            let _ = state.ephemeral.delete(&draft_key(&browser)).await;
+            Redirect::to(paths::REGISTER_SENT).into_response()
+        }
+        _ => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
+    }
+}
+
+/// `GET /register/sent`: the same answer for new and already registered addresses.
+pub async fn sent(State(state): State<AppState>, PageLocale(locale): PageLocale) -> Response {
+    let ctx = json!({
+        "title": state.pages.text(locale, "register_sent_title"),
+        "message": state.pages.text(locale, "register_sent_text"),
+    });
+    state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+}
+
+/// Query of a link target.
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    /// The link's token.
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `GET /register/activate?token=…`: asks before it activates.
+pub async fn activation_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    match registration::is_pending(&state.store, &q.token, clock::now()).await {
+        Ok(true) => {
+            let ctx = json!({
+                "title": state.pages.text(locale, "activate_title"),
+                "message": state.pages.text(locale, "activate_text"),
+                "button": state.pages.text(locale, "activate_submit"),
+                "action": paths::ACTIVATE,
+                "token": q.token,
+                "csrf": browser.csrf_token(&state.csrf_key.0),
+            });
+            let mut res = state.pages.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx);
+            browser.persist(res.headers_mut(), state.config.issuer_is_https());
+            res
+        }
+        Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+/// Form of a link confirmation.
+#[derive(Deserialize)]
+pub struct TokenForm {
+    /// CSRF token.
+    #[serde(default)]
+    pub csrf: String,
+    /// The link's token.
+    #[serde(default)]
+    pub token: String,
+}
+
+/// `POST /register/activate`: opens the account (R-REG-4).
+pub async fn activate(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    match registration::activate(&state.store, &f.token, clock::now()).await {
+        Ok(_) => {
+            let ctx = json!({
+                "title": state.pages.text(locale, "activated_title"),
+                "message": state.pages.text(locale, "activated_text"),
+                "link_href": paths::LOGIN,
+                "link_text": state.pages.text(locale, "login_title"),
+            });
+            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+        }
+        Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
+        Err(AccountError::EmailTaken) => state.pages.error(StatusCode::CONFLICT, locale, "err_already_active", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}
