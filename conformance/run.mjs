@@ -48,6 +48,7 @@ const fixture = {
   post: cli('client', 'add', '--name', 'Conformance RP (post)', ...common, '--auth-method', 'client_secret_post'),
   second: cli('client', 'add', '--name', 'Conformance RP (second)', ...common),
   public: cli('client', 'add', '--name', 'Conformance RP (public)', ...common, '--auth-method', 'none'),
+  outbox: `${dir}/outbox`,
   user: { email: 'conformance@example.de', password: 'Konformität1!' },
   other: { email: 'other@example.de', password: 'Konformität2!' },
 };

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: lint, then Rust unit and integration tests and the
-# conformance checks with the openid-client interop run against a live server, once on SQLite +
-# in-process state and once on PostgreSQL + Redis.
-# Idempotent; installs what it needs (npm packages) on the way.
+# conformance checks (openid-client interop, the browser journey with its accessibility scan)
+# run against a live server, once on SQLite + in-process state and once on PostgreSQL + Redis.
+# Idempotent; installs what it needs (npm packages, Debian's chromium) on the way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,15 @@ run_tests() {
     cargo test --locked --no-fail-fast
   fi
 }
+
+# Debian's Chromium for the browser journey (never a downloaded browser).
+if [ ! -x /usr/bin/chromium ]; then
+  step "install Debian's chromium for the browser journey"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || { $sudo apt-get update -q >/dev/null && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+export SK_REQUIRE_BROWSER=1
 
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
   (cd conformance && npm ci --no-audit --no-fund --loglevel=error)

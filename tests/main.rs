@@ -9,6 +9,7 @@ mod cli;
 mod client_auth;
 mod faults;
 mod flows;
+mod mail;
 mod nodes;
 mod ops;
 mod profile;

@@ -1,0 +1,214 @@
+// The citizen's whole journey in a real browser (Debian's headless Chromium driven by
+// playwright-core): register → activation link from the outbox → activate → a service starts
+// a login → login → consent → back at the service with a code it redeems; then email change,
+// password reset and deletion. Every page on the way is scanned with axe-core for WCAG 2.0 and
+// 2.1 A/AA violations; one violation fails the test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { fx, authorizeUrl, redeem, verifyIdToken, userinfo, sleep } from '../harness.mjs';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.SK_REQUIRE_BROWSER) throw new Error(`${CHROMIUM} is missing; scripts/test.sh installs it`);
+
+// Waits for a mail to `to` with a link to `path`; the newest link.
+async function mailLink(to, path) {
+  const pattern = new RegExp(`${fx.issuer.replace(/[.]/g, '\\.')}${path}\\?token=[A-Za-z0-9_-]{43}`, 'g');
+  for (let i = 0; i < 100; i++) {
+    const links = [];
+    const files = existsSync(fx.outbox) ? readdirSync(fx.outbox).filter((f) => f.endsWith('.eml')) : [];
+    for (const f of files) {
+      const text = readFileSync(join(fx.outbox, f), 'utf8');
+      if (!text.split('\r\n').some((l) => l.toLowerCase() === `to: ${to}`)) continue;
+      links.push(...(text.match(pattern) ?? []));
+    }
+    if (links.length) return links.at(-1);
+    await sleep(100);
+  }
+  throw new Error(`no mail to ${to} with a link to ${path}`);
+}
+
+test('browser journey: register, activate, log in at a service, change email, reset password, delete — accessible throughout', { skip: !available && 'Debian chromium not installed' }, async (t) => {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  t.after(() => browser.close());
+  // bypassCSP lets axe's script in; the pages' own CSP is checked on every response below.
+  const context = await browser.newContext({ bypassCSP: true, locale: 'de-DE' });
+  const page = await context.newPage();
+  const scanned = [];
+  page.on('response', (res) => {
+    if (res.url().startsWith(fx.issuer) && (res.headers()['content-type'] ?? '').startsWith('text/html')) {
+      const csp = res.headers()['content-security-policy'] ?? '';
+      assert.ok(csp.includes("default-src 'none'") && !csp.includes('unsafe-inline'), `strict CSP on ${res.url()}`);
+    }
+  });
+  // The service (relying party) at the registered redirect URI: captures where the browser lands.
+  let landed;
+  await context.route('http://127.0.0.1:9/**', (route) => {
+    landed = new URL(route.request().url());
+    return route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><html lang="de"><title>Dienst</title><main><h1>Dienst</h1></main></html>' });
+  });
+
+  async function scan(label) {
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(() => globalThis.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    assert.deepEqual(problems, [], `${label} (${page.url()}) has accessibility violations`);
+    scanned.push(label);
+  }
+  const goto = async (url, label) => {
+    const res = await page.goto(url);
+    await scan(label);
+    return res;
+  };
+
+  const email = `journey-${process.pid}-${Date.now()}@example.de`;
+  const newEmail = `neu-${process.pid}-${Date.now()}@example.de`;
+  const password = 'Reise-2026!';
+
+  await t.test('start page, accessibility statement, English, not found', async () => {
+    await goto(`${fx.issuer}/`, 'start page');
+    assert.match(await page.textContent('#leichte-sprache'), /Leichte Sprache/);
+    await goto(`${fx.issuer}/barrierefreiheit`, 'accessibility statement');
+    await goto(`${fx.issuer}/register?lang=en`, 'registration (English)');
+    assert.equal(await page.getAttribute('html', 'lang'), 'en');
+    await goto(`${fx.issuer}/?lang=de`, 'start page again in German');
+    const res = await goto(`${fx.issuer}/gibt-es-nicht`, 'not found');
+    assert.equal(res.status(), 404);
+  });
+
+  await t.test('register with errors, summary, back, consent, activation mail, activate', async () => {
+    await page.goto(`${fx.issuer}/`);
+    await page.click('header nav >> text=Registrieren');
+    await scan('registration form');
+    await page.click('button[type=submit]');
+    await scan('registration form with errors');
+    assert.ok(await page.isVisible('#error-summary'));
+    assert.equal(await page.getAttribute('#email', 'aria-invalid'), 'true');
+    await page.fill('#given_name', 'Erika');
+    await page.fill('#family_name', 'Mustermann');
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await page.fill('#password_repeat', password);
+    await page.click('button[type=submit]');
+    assert.match(page.url(), /\/register\/summary$/);
+    await scan('registration summary');
+    assert.ok(!(await page.content()).includes(password));
+    await page.click('button[value=back]');
+    await scan('registration form after back');
+    assert.equal(await page.inputValue('#email'), email);
+    await page.fill('#family_name', 'Musterfrau');
+    await page.click('button[type=submit]');
+    await page.click('button[value=create]');
+    await scan('registration summary without consent');
+    await page.check('#consent');
+    await page.click('button[value=create]');
+    assert.match(page.url(), /\/register\/sent$/);
+    await scan('check your mail');
+    await goto(await mailLink(email, '/register/activate'), 'activation page');
+    await page.click('button[type=submit]');
+    await scan('account activated');
+    assert.match(await page.textContent('h1'), /aktiviert/);
+  });
+
+  await t.test('a service starts a login; login, consent, and the service redeems its code', async () => {
+    landed = undefined;
+    const state = `st-${Date.now()}`;
+    await page.goto(authorizeUrl({ scope: 'openid profile email', state, nonce: 'n-journey' }));
+    await scan('login for a service');
+    await page.fill('#email', email);
+    await page.fill('#password', 'falsch-Passwort-1');
+    await page.click('button[type=submit]');
+    await scan('login failed');
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+    assert.match(page.url(), /\/consent\?/);
+    await scan('consent');
+    await page.click('button[value=allow]');
+    await page.waitForURL('http://127.0.0.1:9/**');
+    assert.ok(landed, 'the browser arrived at the service');
+    assert.equal(landed.searchParams.get('state'), state);
+    assert.equal(landed.searchParams.get('iss'), fx.issuer);
+    const { status, json } = await redeem(landed.searchParams.get('code'));
+    assert.equal(status, 200);
+    await verifyIdToken(json.id_token, { nonce: 'n-journey' });
+    const info = await userinfo(json.access_token);
+    assert.equal(info.json.family_name, 'Musterfrau');
+    assert.equal(info.json.email, email);
+  });
+
+  await t.test('profile and email change', async () => {
+    await goto(`${fx.issuer}/profile`, 'profile');
+    assert.match(await page.textContent('#consents ~ ul'), /Conformance RP/);
+    await page.fill('#phone_number', '+49 221 1234');
+    await page.check('#delivery_consent');
+    await page.click('form[action="/profile"] button[type=submit]');
+    await scan('profile saved');
+    await page.fill('#postal_code', '51147');
+    await page.click('form[action="/profile"] button[type=submit]');
+    await scan('profile with an error');
+    await goto(`${fx.issuer}/profile/password`, 'password change');
+    await goto(`${fx.issuer}/profile/email`, 'email change');
+    await page.fill('#email', newEmail);
+    await page.fill('#email_repeat', newEmail);
+    await page.click('button[type=submit]');
+    await scan('email change requested');
+    await goto(await mailLink(newEmail, '/profile/email/confirm'), 'email confirmation');
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+    await scan('email changed');
+  });
+
+  await t.test('logout, forgotten password, reset, login with the new data', async () => {
+    await page.goto(`${fx.issuer}/profile`);
+    await page.click('header nav >> text=Abmelden');
+    await scan('logout confirmation');
+    await page.click('button[type=submit]');
+    await scan('logged out');
+    await goto(`${fx.issuer}/password/forgot`, 'forgotten password');
+    await page.fill('#email', newEmail);
+    await page.click('button[type=submit]');
+    await scan('reset link sent');
+    await goto(await mailLink(newEmail, '/password/reset'), 'reset form');
+    await page.fill('#password', 'kurz');
+    await page.fill('#password_repeat', 'kurz');
+    await page.click('button[type=submit]');
+    await scan('reset form with an error');
+    await page.fill('#password', 'Zurück-2026!');
+    await page.fill('#password_repeat', 'Zurück-2026!');
+    await page.click('button[type=submit]');
+    await scan('password reset');
+    await goto(`${fx.issuer}/login`, 'login');
+    await page.fill('#email', newEmail);
+    await page.fill('#password', 'Zurück-2026!');
+    await page.click('button[type=submit]');
+    await scan('start page logged in');
+    assert.match(await page.textContent('main'), new RegExp(newEmail.replace(/[.]/g, '\\.')));
+  });
+
+  await t.test('deletion', async () => {
+    await goto(`${fx.issuer}/profile/delete`, 'deletion');
+    await page.check('#confirm');
+    await page.fill('#password', 'Zurück-2026!');
+    await page.click('button[type=submit]');
+    await scan('account deleted');
+    assert.match(await page.textContent('h1'), /gelöscht/);
+    await page.goto(`${fx.issuer}/profile`);
+    assert.match(page.url(), /\/login\?next=/);
+  });
+
+  assert.ok(scanned.length >= 30, `scanned ${scanned.length} pages`);
+});
