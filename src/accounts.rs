@@ -28,6 +28,8 @@ pub struct Env<'a> {
     pub mailer: &'a crate::mail::Mailer,
     /// Absolute URLs for links.
     pub urls: &'a links::Urls,
+    /// Limits on failed logins and on mails per address.
+    pub throttle: &'a throttle::Throttle,
 }
 
 /// Citizens and organisation users are told apart because services admit one kind or both.

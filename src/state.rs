@@ -95,6 +95,7 @@ impl AppState {
             sessions: &self.sessions,
             mailer: &self.mailer,
             urls: &self.urls,
+            throttle: &self.throttle,
         }
     }
 

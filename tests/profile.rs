@@ -127,6 +127,50 @@ async fn r_pro_4_consent_to_electronic_delivery_is_recorded_with_its_time() {
 }
 
 #[tokio::test]
+async fn r_pro_4_services_read_whether_electronic_delivery_is_open() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(ClientSpec::default()).await;
+    let secret = secret.unwrap();
+    let a = app.account("erika@example.de", false).await;
+    let mut browser = app.browser();
+    let read = |code: String| {
+        let (app, id, secret) = (&app, id.clone(), secret.clone());
+        async move {
+            let (_, tokens) = redeem(app, &id, &secret, &code, &[]).await;
+            let res = app
+                .http()
+                .get(app.url("/userinfo"))
+                .bearer_auth(tokens["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let code = login_code(&app, &mut browser, &id, "erika@example.de", &[("scope", "openid delivery")]).await;
+    assert!(
+        browser.seen.last().unwrap().contains("elektronische Zustellung"),
+        "the consent page names it"
+    );
+    let info = read(code).await;
+    assert_eq!(info["delivery_consent"], serde_json::json!(false));
+    assert!(info.get("delivery_consent_at").is_none());
+    browser
+        .submit(
+            "/profile",
+            &[("given_name", "Erika"), ("family_name", "Mustermann"), ("delivery_consent", "yes")],
+        )
+        .await;
+    let at = app.state.store.account(&a.id).await.unwrap().unwrap().delivery_consent_at.unwrap();
+    let code = login_code(&app, &mut browser, &id, "erika@example.de", &[("scope", "openid delivery")]).await;
+    let info = read(code).await;
+    assert_eq!(
+        (info["delivery_consent"].clone(), info["delivery_consent_at"].clone()),
+        (serde_json::json!(true), serde_json::json!(at))
+    );
+}
+
+#[tokio::test]
 async fn changing_the_password_needs_the_current_one_and_follows_r_reg_2() {
     let app = TestApp::start().await;
     let browser = app.browser();

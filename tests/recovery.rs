@@ -223,3 +223,17 @@ async fn r_ses_1_after_a_few_failures_the_next_attempt_must_wait() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     browser.login("erika@example.de", PASSWORD).await;
 }
+
+#[tokio::test]
+async fn the_forms_cannot_flood_a_mailbox() {
+    let app = TestApp::start().await;
+    app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    for _ in 0..7 {
+        let (status, _) = browser.submit("/password/forgot", &[("email", "erika@example.de")]).await;
+        assert_eq!(status, StatusCode::OK, "the answer stays the same");
+    }
+    app.wait_mails("erika@example.de", servicekonto::accounts::throttle::MAILS_PER_HOUR as usize).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.mails_to("erika@example.de").len(), servicekonto::accounts::throttle::MAILS_PER_HOUR as usize);
+}

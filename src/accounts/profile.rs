@@ -153,10 +153,20 @@ pub async fn request_email_change(
     locale: Locale,
     now: Timestamp,
 ) -> Result<(), AccountError> {
-    let Env { store, mailer, urls, .. } = env;
+    let Env {
+        store,
+        mailer,
+        urls,
+        throttle,
+        ..
+    } = env;
     let new_email = normalize_email(new_email)?;
     if new_email == account.email {
         return Err(AccountError::InvalidField("email_same"));
+    }
+    if !throttle.allow_mail(&new_email, now).await? {
+        tracing::warn!("email-change mail limit reached for an address; nothing sent");
+        return Ok(());
     }
     if let Some(other) = store.account_by_email(&new_email).await? {
         let ctx = json!({

@@ -15,11 +15,21 @@ use crate::store::Store;
 /// Mails a reset link when `email` has an account; does nothing otherwise. The caller answers
 /// the same either way (R-SES-4).
 pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
-    let Env { store, mailer, urls, .. } = env;
+    let Env {
+        store,
+        mailer,
+        urls,
+        throttle,
+        ..
+    } = env;
     let Ok(email) = normalize_email(email) else { return Ok(()) };
     let Some(account) = store.account_by_email(&email).await? else {
         return Ok(());
     };
+    if !throttle.allow_mail(&email, now).await? {
+        tracing::warn!("reset mail limit reached for an account; nothing sent");
+        return Ok(());
+    }
     // Only the newest link works.
     store.delete_links(&account.id, LinkPurpose::Reset).await?;
     let token = links::issue(store, &account.id, LinkPurpose::Reset, None, RESET_SECONDS, now).await?;

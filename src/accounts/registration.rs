@@ -115,7 +115,17 @@ pub async fn check(form: RegistrationForm, earlier: Option<&Draft>) -> Result<Dr
 /// "Servicekonto anlegen": stores the pending registration and mails its link — or, when the
 /// address already has an account, mails its owner. The caller shows the same page either way.
 pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
-    let Env { store, mailer, urls, .. } = env;
+    let Env {
+        store,
+        mailer,
+        urls,
+        throttle,
+        ..
+    } = env;
+    if !throttle.allow_mail(&draft.email, now).await? {
+        tracing::warn!("registration mail limit reached for an address; nothing sent");
+        return Ok(());
+    }
     if let Some(existing) = store.account_by_email(&draft.email).await? {
         let ctx = json!({
             "given_name": existing.given_name,

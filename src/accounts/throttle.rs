@@ -9,6 +9,9 @@ use crate::config::ThrottleConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::sha256_b64;
 
+/// Mails a visitor can cause to one address per hour.
+pub const MAILS_PER_HOUR: i64 = 5;
+
 /// Whether an attempt may go ahead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -97,6 +100,13 @@ impl Throttle {
         Ok(AfterFailure::Counted)
     }
 
+    /// Whether another mail that a visitor can trigger (registration, reset, email change) may go
+    /// to `address` now: at most [`MAILS_PER_HOUR`], so the forms cannot flood a mailbox.
+    pub async fn allow_mail(&self, address: &str, now: Timestamp) -> Result<bool, EphemeralError> {
+        let n = self.ephemeral.count(&name_key("mail", address), now + 3600, now).await?;
+        Ok(n <= MAILS_PER_HOUR)
+    }
+
     /// Forgets the failures of `login` after a successful login.
     pub async fn succeeded(&self, login: &str) -> Result<(), EphemeralError> {
         self.ephemeral.delete(&name_key("fail", login)).await?;
@@ -148,6 +158,17 @@ mod tests {
         }
         assert!(matches!(t.check("new@b.de", "9.9.9.9", 1).await.unwrap(), Verdict::Locked(_)));
         assert_eq!(t.check("new@b.de", "1.1.1.1", 1).await.unwrap(), Verdict::Allowed);
+    }
+
+    #[tokio::test]
+    async fn mails_to_one_address_are_limited_per_hour() {
+        let t = throttle();
+        for _ in 0..MAILS_PER_HOUR {
+            assert!(t.allow_mail("a@b.de", 0).await.unwrap());
+        }
+        assert!(!t.allow_mail("A@b.de", 10).await.unwrap());
+        assert!(t.allow_mail("c@b.de", 10).await.unwrap());
+        assert!(t.allow_mail("a@b.de", 3601).await.unwrap());
     }
 
     #[tokio::test]

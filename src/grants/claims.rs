@@ -16,6 +16,8 @@ pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
     ("email", &["email", "email_verified"]),
     ("address", &["address"]),
     ("phone", &["phone_number", "phone_number_verified"]),
+    // Whether the user opened electronic delivery (Zugangseröffnung, R-PRO-4), and since when.
+    ("delivery", &["delivery_consent", "delivery_consent_at"]),
 ];
 
 /// Every user claim we can release (discovery's `claims_supported` adds the protocol ones).
@@ -57,6 +59,8 @@ fn claim_value(account: &Account, name: &str) -> Option<Value> {
                 "country": a.country,
             })
         }
+        "delivery_consent" => json!(account.delivery_consent_at.is_some()),
+        "delivery_consent_at" => json!(account.delivery_consent_at?),
         "phone_number" => json!(account.phone_number.as_ref()?),
         "phone_number_verified" => {
             account.phone_number.as_ref()?;
@@ -107,7 +111,7 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
             items.extend(
                 names
                     .iter()
-                    .filter(|n| !n.ends_with("_verified") && **n != "updated_at")
+                    .filter(|n| !n.ends_with("_verified") && !n.ends_with("_at"))
                     .map(|n| n.to_string()),
             );
         }

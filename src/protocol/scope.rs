@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The scopes this provider knows.
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", "delivery", "offline_access"];
 
 /// A set of scope tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,9 +15,11 @@ use super::register::TokenQuery;
 use super::{PageLocale, form_errors, merged, require_account, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
+use crate::accounts::throttle::Verdict;
 use crate::accounts::{Account, AccountError, recovery};
 use crate::clock::{self, Timestamp};
 use crate::grants::claims::consent_items;
+use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::http::paths;
 use crate::protocol::authorize::Locale;
@@ -449,13 +451,33 @@ pub async fn email_confirm(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
     if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
+    let now = clock::now();
     let email: String = f.email.chars().take(254).collect();
-    match profile::confirm_email_change(&state.store, &f.token, &f.email, f.password, clock::now()).await {
+    let retry = |key: &str| {
+        confirm_form(
+            &state,
+            &cookies,
+            &f.token,
+            &email,
+            locale,
+            StatusCode::UNAUTHORIZED,
+            &[("email", key)],
+        )
+    };
+    // The same throttle as the login page: this form checks a password too.
+    match state.throttle.check(&email, &addr, now).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(Verdict::Wait(_)) => return retry("login_wait"),
+        Ok(Verdict::Locked(_)) => return retry("login_locked"),
+        Err(e) => return unavailable(&state, locale, &e),
+    }
+    match profile::confirm_email_change(&state.store, &f.token, &f.email, f.password, now).await {
         Ok(_) => {
             let ctx = json!({
                 "title": state.pages.text(locale, "email_changed_title"),
@@ -465,15 +487,10 @@ pub async fn email_confirm(
             });
             state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
         }
-        Err(AccountError::BadCredentials | AccountError::Blocked) => confirm_form(
-            &state,
-            &cookies,
-            &f.token,
-            &email,
-            locale,
-            StatusCode::UNAUTHORIZED,
-            &[("email", "login_failed")],
-        ),
+        Err(AccountError::BadCredentials | AccountError::Blocked) => match state.throttle.failed(&email, &addr, now).await {
+            Ok(_) => retry("login_failed"),
+            Err(e) => unavailable(&state, locale, &e),
+        },
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_email_link", None),
         Err(AccountError::EmailTaken) => state.pages.error(StatusCode::CONFLICT, locale, "err_email_taken", None),
         Err(e) => unavailable(&state, locale, &e),
