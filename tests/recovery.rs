@@ -233,7 +233,11 @@ async fn the_forms_cannot_flood_a_mailbox() {
         let (status, _) = browser.submit("/password/forgot", &[("email", "erika@example.de")]).await;
         assert_eq!(status, StatusCode::OK, "the answer stays the same");
     }
-    app.wait_mails("erika@example.de", servicekonto::accounts::throttle::MAILS_PER_HOUR as usize).await;
+    app.wait_mails("erika@example.de", servicekonto::accounts::throttle::MAILS_PER_HOUR as usize)
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(app.mails_to("erika@example.de").len(), servicekonto::accounts::throttle::MAILS_PER_HOUR as usize);
+    assert_eq!(
+        app.mails_to("erika@example.de").len(),
+        servicekonto::accounts::throttle::MAILS_PER_HOUR as usize
+    );
 }
