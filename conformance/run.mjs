@@ -41,6 +41,9 @@ const loggedOut = 'http://127.0.0.1:9/logged-out';
 const common = ['--redirect-uri', rp, '--redirect-uri', rp2, '--post-logout-redirect-uri', loggedOut,
   '--grant-type', 'authorization_code', '--grant-type', 'refresh_token'];
 cli('migrate');
+// The back-channel logout receiver of the backchannel checks listens here (tests/oidcc-backchannel-*).
+const backchannelPort = await freePort();
+const backchannelUri = `http://127.0.0.1:${backchannelPort}/backchannel-logout`;
 const fixture = {
   issuer,
   rp, rp2, loggedOut,
@@ -48,6 +51,8 @@ const fixture = {
   post: cli('client', 'add', '--name', 'Conformance RP (post)', ...common, '--auth-method', 'client_secret_post'),
   second: cli('client', 'add', '--name', 'Conformance RP (second)', ...common),
   public: cli('client', 'add', '--name', 'Conformance RP (public)', ...common, '--auth-method', 'none'),
+  backchannel: cli('client', 'add', '--name', 'Conformance RP (back-channel logout)', ...common, '--backchannel-logout-uri', backchannelUri),
+  backchannelPort,
   outbox: `${dir}/outbox`,
   user: { email: 'conformance@example.de', password: 'Konformität1!' },
   other: { email: 'other@example.de', password: 'Konformität2!' },

@@ -30,6 +30,8 @@ pub struct Env<'a> {
     pub urls: &'a links::Urls,
     /// Limits on failed logins and on mails per address.
     pub throttle: &'a throttle::Throttle,
+    /// Tells services that sessions ended (R-SES-5).
+    pub backchannel: &'a crate::grants::logout::BackchannelLogout,
 }
 
 /// Citizens and organisation users are told apart because services admit one kind or both.

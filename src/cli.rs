@@ -72,6 +72,10 @@ struct ClientAdd {
     /// Post-logout redirect URI (repeatable).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
+    /// Where to POST logout tokens when a session the service relied on ends (Back-Channel
+    /// Logout 1.0).
+    #[arg(long = "backchannel-logout-uri")]
+    backchannel_logout_uri: Option<String>,
     /// Grant type (repeatable; default authorization_code + refresh_token).
     #[arg(long = "grant-type", value_enum)]
     grant_types: Vec<GrantType>,
@@ -293,6 +297,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
                 name: a.name,
                 redirect_uris: a.redirect_uris,
                 post_logout_redirect_uris: a.post_logout_redirect_uris,
+                backchannel_logout_uri: a.backchannel_logout_uri,
                 grant_types: a.grant_types,
                 auth_method: a.auth_method,
                 jwks_uri: a.jwks_uri,
@@ -324,6 +329,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
                         "redirect_uris": c.redirect_uris, "post_logout_redirect_uris": c.post_logout_redirect_uris,
                         "grant_types": c.grant_types, "scopes": c.scopes.to_string(), "min_acr": c.min_level.acr(),
                         "subject_type": c.subject_type.as_str(), "jwks_uri": c.jwks_uri,
+                        "backchannel_logout_uri": c.backchannel_logout_uri,
                     })
                 })
                 .collect();

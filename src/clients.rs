@@ -117,6 +117,8 @@ pub struct Client {
     pub subject_type: SubjectType,
     /// Registered.
     pub created_at: Timestamp,
+    /// Where logout tokens go when a session it relied on ends (Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -178,6 +180,8 @@ pub struct NewClient {
     pub secret: Option<Secret<String>>,
     /// Subject type.
     pub subject_type: SubjectType,
+    /// Back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// Why a registration was refused.
@@ -230,6 +234,18 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
     }
 }
 
+/// A back-channel logout URI is where we POST ourselves: absolute http(s) without fragment,
+/// https unless loopback (Back-Channel Logout 1.0 §2.2).
+pub fn check_backchannel_uri(uri: &str) -> Result<(), ClientError> {
+    check_redirect_uri(uri)?;
+    match url::Url::parse(uri).map(|u| u.scheme().to_string()).as_deref() {
+        Ok("https" | "http") => Ok(()),
+        _ => Err(ClientError::Invalid(format!(
+            "back-channel logout URI {uri}: must be https (or loopback http)"
+        ))),
+    }
+}
+
 /// Registers a client. Returns the client and, for secret-based methods, the secret in clear:
 /// the only time it is ever visible.
 pub async fn register(
@@ -254,6 +270,9 @@ pub async fn register(
     }
     for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
         check_redirect_uri(uri)?;
+    }
+    if let Some(uri) = &new.backchannel_logout_uri {
+        check_backchannel_uri(uri)?;
     }
     if new.auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
         return invalid("public clients cannot use client_credentials");
@@ -298,6 +317,7 @@ pub async fn register(
         jwks_uri: new.jwks_uri,
         subject_type: new.subject_type,
         created_at: now,
+        backchannel_logout_uri: new.backchannel_logout_uri,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))

@@ -5,6 +5,7 @@
 pub mod claims;
 pub mod codes;
 pub mod decide;
+pub mod logout;
 pub mod tokens;
 
 use serde::{Deserialize, Serialize};

@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS, get(ops::metrics))
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), ops::track))
         .fallback(pages::not_found)
-        .layer(middleware::from_fn(pages::remember_lang))
+        .layer(middleware::from_fn_with_state(state.clone(), pages::remember_lang))
         .layer(middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(

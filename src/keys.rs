@@ -213,6 +213,11 @@ impl Keys {
         self.sign(SigningAlg::RS256, "JWT", claims)
     }
 
+    /// Signs a logout token (Back-Channel Logout 1.0, `typ` `logout+jwt`), RS256 like ID tokens.
+    pub fn sign_logout_token<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
+        self.sign(SigningAlg::RS256, "logout+jwt", claims)
+    }
+
     /// Signs an access token (RFC 9068 `at+jwt`) with the configured algorithm.
     pub fn sign_access_token<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
         self.sign(self.access_alg, "at+jwt", claims)

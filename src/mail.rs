@@ -254,6 +254,8 @@ impl Mailer {
                     delivered += 1;
                 }
                 Err(e) => {
+                    // Servers quote the address in their refusals; logs keep no personal data.
+                    let e = e.replace(&m.recipient, "[recipient]");
                     tracing::warn!(mail_id = %m.id, kind = %m.kind, attempts = m.attempts + 1, error = %e, "mail delivery failed; will retry");
                     store.mail_failed(&m.id, &e).await?;
                 }

@@ -11,6 +11,7 @@ use crate::clients::auth::ClientAuthenticator;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::ephemeral::{Ephemeral, EphemeralBackend, EphemeralError, MemoryStore, RedisStore};
+use crate::grants::logout::BackchannelLogout;
 use crate::grants::tokens::TokenIssuer;
 use crate::http::ops::Metrics;
 use crate::http::pages::Pages;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// Absolute URLs for links in mails.
     pub urls: Urls,
+    /// Back-channel logout to services.
+    pub backchannel: BackchannelLogout,
 }
 
 /// The HMAC key CSRF tokens are derived with.
@@ -96,6 +99,7 @@ impl AppState {
             mailer: &self.mailer,
             urls: &self.urls,
             throttle: &self.throttle,
+            backchannel: &self.backchannel,
         }
     }
 
@@ -132,12 +136,15 @@ impl AppState {
         let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds);
         let pages = Pages::load().map_err(StartError::Templates)?;
         let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
+        let tokens = TokenIssuer::new(config.clone(), keys.clone(), pairwise);
+        let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());
         Ok(AppState {
+            backchannel,
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
             urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
-            tokens: TokenIssuer::new(config.clone(), keys.clone(), pairwise),
+            tokens,
             client_auth: ClientAuthenticator::new(clients.clone(), pepper, ephemeral.clone(), audiences),
             clients,
             pages,

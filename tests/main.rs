@@ -5,6 +5,7 @@
 mod support;
 
 mod authorize;
+mod backchannel;
 mod cli;
 mod client_auth;
 mod faults;

@@ -250,3 +250,23 @@ async fn pages_speak_english_when_asked_and_remember_it() {
     let (_, body) = browser.page("/password/forgot?lang=de").await;
     assert!(body.contains("Passwort vergessen"));
 }
+
+#[tokio::test]
+async fn a_service_asking_for_english_keeps_registration_in_english() {
+    let app = TestApp::start().await;
+    let (id, _) = app.client(crate::support::ClientSpec::default()).await;
+    let mut browser = app.browser();
+    let end = browser
+        .walk(
+            &crate::support::authorize_url(&app, &id, &[("ui_locales", "en")]),
+            None,
+            crate::support::Consent::Allow,
+        )
+        .await;
+    let crate::support::End::Page(_, login) = end else {
+        panic!("expected the login page")
+    };
+    assert!(login.contains("lang=\"en\""));
+    let (_, register) = browser.page("/register").await;
+    assert!(register.contains("Register a Servicekonto"));
+}

@@ -125,6 +125,7 @@ pub struct ClientSpec {
     pub scopes: Vec<String>,
     pub subject_type: SubjectType,
     pub post_logout: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Default for ClientSpec {
@@ -137,6 +138,7 @@ impl Default for ClientSpec {
             scopes: vec![],
             subject_type: SubjectType::Pairwise,
             post_logout: vec!["http://127.0.0.1:9/bye".into()],
+            backchannel_logout_uri: None,
         }
     }
 }
@@ -201,6 +203,7 @@ impl TestApp {
             client_id: None,
             secret: None,
             subject_type: spec.subject_type,
+            backchannel_logout_uri: spec.backchannel_logout_uri,
         };
         let (client, secret) = clients::register(&self.state.store, &pepper, new, servicekonto::clock::now())
             .await

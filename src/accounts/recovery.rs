@@ -53,6 +53,8 @@ pub async fn link_is_live(store: &Store, token: &str, purpose: LinkPurpose, now:
 /// Everything that must happen when someone else may have had the account: no session and no
 /// refresh token survives.
 pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<(), AccountError> {
+    // Before the grants go: they name the services to tell (R-SES-5).
+    env.backchannel.account_ended(account_id, now).await?;
     env.store.revoke_account_grants(account_id, None, now).await?;
     env.sessions.end_all(account_id, now).await?;
     Ok(())

@@ -198,6 +198,7 @@ mod tests {
             jwks_uri: None,
             subject_type: SubjectType::Pairwise,
             created_at: 0,
+            backchannel_logout_uri: None,
         }
     }
 

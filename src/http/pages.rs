@@ -228,12 +228,14 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLocale {
 }
 
 /// Remembers `?lang=` in a session cookie, so the following pages and forms keep the language.
-pub async fn remember_lang(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn remember_lang(State(state): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let lang = query_lang(req.uri().query());
     let mut res = next.run(req).await;
     if let Some(l) = lang {
-        res.headers_mut()
-            .append(header::SET_COOKIE, super::cookies::set(LANG_COOKIE, l.tag(), false));
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            super::cookies::set(LANG_COOKIE, l.tag(), state.config.issuer_is_https()),
+        );
     }
     res
 }

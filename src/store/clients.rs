@@ -10,7 +10,7 @@ use crate::trust::TrustLevel;
 const T: &str = "clients";
 macro_rules! columns {
     () => {
-        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at"
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri"
     };
 }
 
@@ -32,6 +32,7 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         jwks_uri: col(row, "jwks_uri", T)?,
         subject_type: stored::subject_type(&col::<String>(row, "subject_type", T)?).ok_or(StoreError::Corrupt(T))?,
         created_at: col(row, "created_at", T)?,
+        backchannel_logout_uri: col(row, "backchannel_logout_uri", T)?,
     })
 }
 
@@ -45,7 +46,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into clients (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .bind(&c.id)
         .bind(&c.name)
@@ -59,6 +60,7 @@ impl Store {
         .bind(c.jwks_uri.clone())
         .bind(c.subject_type.as_str())
         .bind(c.created_at)
+        .bind(c.backchannel_logout_uri.clone())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -233,6 +233,21 @@ impl Store {
         Ok(ids.len() as u64)
     }
 
+    /// The (client, session id) pairs with a live grant of the account, from session `sid` only
+    /// when given: the services that relied on those sessions (Back-Channel Logout).
+    pub async fn grant_sessions(&self, account_id: &str, sid: Option<&str>, now: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "select distinct client_id, sid from grants where account_id = $1 and ($2 is null or sid = $2) and expires_at >= $3 \
+             order by client_id, sid",
+        )
+        .bind(account_id)
+        .bind(sid)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("client_id")?, r.try_get("sid")?))).collect()
+    }
+
     /// Deletes what has expired: revoked-token ids, spent or expired refresh tokens, dead grants.
     pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
         let mut n = 0;

@@ -60,6 +60,8 @@ pub fn document(config: &Config) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims,
         "claims_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "claim_types_supported": ["normal"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -70,7 +72,6 @@ pub fn document(config: &Config) -> Value {
         "claims_locales_supported": ["de"],
         "authorization_response_iss_parameter_supported": true,
         "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
     })
 }
 

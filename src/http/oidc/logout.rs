@@ -95,6 +95,10 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
             tracing::error!(error = %e, "ephemeral store failure");
             return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
         }
+        // R-SES-5: every service that relied on this session is told.
+        if let Err(e) = state.backchannel.session_ended(&session.account_id, &session.sid, now).await {
+            tracing::error!(error = %e, "could not look up the services to tell about the logout");
+        }
     }
     let mut res = match redirect {
         Some(uri) => match url::Url::parse(&uri) {

@@ -39,6 +39,7 @@ pub async fn ensure_client(state: &AppState, now: Timestamp) -> Result<(), Store
         client_id: Some(CLIENT_ID.into()),
         secret: None,
         subject_type: SubjectType::Pairwise,
+        backchannel_logout_uri: None,
     };
     match clients::register(&state.store, &[], new, now).await {
         Ok(_) | Err(clients::ClientError::Taken) => Ok(()),

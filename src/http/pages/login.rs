@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::{PageLocale, safe_next, unavailable};
+use super::{LANG_COOKIE, PageLocale, safe_next, unavailable};
 use crate::accounts::throttle::{AfterFailure, Verdict};
 use crate::accounts::{self, AccountError};
 use crate::clock;
@@ -95,6 +95,14 @@ pub async fn show(
     }
     let mut res = state.pages.page(StatusCode::OK, "pages/login.html", locale, false, &page);
     browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    if locale != page_locale {
+        // The service asked for this language (ui_locales): registration and recovery pages
+        // reached from here keep it.
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(LANG_COOKIE, locale.tag(), state.config.issuer_is_https()),
+        );
+    }
     res
 }
 
