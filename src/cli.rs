@@ -51,7 +51,7 @@ enum Command {
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register an online service.
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List registered services.
     List,
     /// Remove a service with its consents and grants.
@@ -105,7 +105,7 @@ struct ClientAdd {
 #[derive(Subcommand)]
 enum AccountCommand {
     /// Create an active citizen account.
-    Add(AccountAdd),
+    Add(Box<AccountAdd>),
 }
 
 #[derive(Args)]
