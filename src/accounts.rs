@@ -108,6 +108,31 @@ pub struct Account {
     pub delivery_consent_at: Option<Timestamp>,
 }
 
+impl Account {
+    /// A new basic citizen account with a confirmed email and nothing but names: the starting
+    /// point of every way an account comes into being.
+    pub fn citizen(email: String, password_hash: Secret<String>, given_name: String, family_name: String, now: Timestamp) -> Account {
+        Account {
+            id: random_token(16),
+            email,
+            password_hash,
+            kind: AccountKind::Citizen,
+            level: TrustLevel::Basic,
+            given_name,
+            family_name,
+            birthdate: None,
+            address: None,
+            phone_number: None,
+            email_verified: true,
+            created_at: now,
+            updated_at: now,
+            title: None,
+            blocked_at: None,
+            delivery_consent_at: None,
+        }
+    }
+}
+
 /// What an operator or a registration supplies to create an account.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -245,22 +270,10 @@ pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Ac
         .await
         .map_err(|_| AccountError::InvalidField("password"))?;
     let account = Account {
-        id: random_token(16),
-        email,
-        password_hash,
-        kind: AccountKind::Citizen,
         level: if new.plus { TrustLevel::Plus } else { TrustLevel::Basic },
-        given_name,
-        family_name,
         birthdate,
         address,
-        phone_number: None,
-        email_verified: true,
-        created_at: now,
-        updated_at: now,
-        title: None,
-        blocked_at: None,
-        delivery_consent_at: None,
+        ..Account::citizen(email, password_hash, given_name, family_name, now)
     };
     store.insert_account(&account).await?;
     Ok(account)

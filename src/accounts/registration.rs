@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::links::{self, ACTIVATION_SECONDS};
-use super::{Account, AccountError, AccountKind, Env, check_name, normalize_email, password};
+use super::{Account, AccountError, Env, check_name, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
-use crate::trust::TrustLevel;
 
 /// A registration waiting for its activation link.
 #[derive(Debug, Clone)]
@@ -176,24 +175,7 @@ pub async fn activate(store: &Store, token: &str, now: Timestamp) -> Result<Acco
         .take_registration(&links::token_hash(token), now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    let account = Account {
-        id: random_token(16),
-        email: pending.email,
-        password_hash: pending.password_hash,
-        kind: AccountKind::Citizen,
-        level: TrustLevel::Basic,
-        given_name: pending.given_name,
-        family_name: pending.family_name,
-        birthdate: None,
-        address: None,
-        phone_number: None,
-        email_verified: true,
-        created_at: now,
-        updated_at: now,
-        title: None,
-        blocked_at: None,
-        delivery_consent_at: None,
-    };
+    let account = Account::citizen(pending.email, pending.password_hash, pending.given_name, pending.family_name, now);
     store.insert_account(&account).await?;
     Ok(account)
 }

@@ -173,6 +173,33 @@ impl Pages {
         }
     }
 
+    /// A page that only tells something (`title_key`, `text_key` from the catalog), with an
+    /// optional link onwards (path, catalog key of its text).
+    pub fn notice(&self, locale: Locale, title_key: &str, text_key: &str, link: Option<(&str, &str)>) -> Response {
+        let ctx = json!({
+            "title": self.text(locale, title_key),
+            "message": self.text(locale, text_key),
+            "link_href": link.map(|(href, _)| href),
+            "link_text": link.map(|(_, key)| self.text(locale, key)),
+        });
+        self.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+    }
+
+    /// The page behind a mailed link: it explains and asks, and only its button (a POST to
+    /// `action`) acts, so mail scanners that follow links use nothing up. `keys` are the
+    /// catalog keys of title, text and button.
+    pub fn confirm_link(&self, locale: Locale, keys: [&str; 3], action: &str, token: &str, csrf: &str) -> Response {
+        let ctx = json!({
+            "title": self.text(locale, keys[0]),
+            "message": self.text(locale, keys[1]),
+            "button": self.text(locale, keys[2]),
+            "action": action,
+            "token": token,
+            "csrf": csrf,
+        });
+        self.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx)
+    }
+
     /// An error page with a catalog message.
     pub fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response {
         self.page(
@@ -301,6 +328,23 @@ pub async fn require_account(
                 .error(StatusCode::SERVICE_UNAVAILABLE, Locale::De, "err_unavailable", None))
         }
     }
+}
+
+/// For a form posted by a logged-in user: the account, or the response that refuses (login
+/// needed, or a CSRF token that does not belong to this browser).
+pub async fn require_account_form(
+    state: &AppState,
+    cookies: &Cookies,
+    now: clock::Timestamp,
+    back_to: &str,
+    csrf: &str,
+    locale: Locale,
+) -> Result<(Session, Account), Response> {
+    let found = require_account(state, cookies, now, back_to).await?;
+    if !super::cookies::Browser::from_cookies(cookies).csrf_ok(&state.csrf_key.0, csrf) {
+        return Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None));
+    }
+    Ok(found)
 }
 
 /// Where a login outside an authorization may continue: a path of ours, nothing else (no

@@ -79,11 +79,7 @@ pub async fn forgot(
     if let Err(e) = recovery::request_reset(state.account_env(), &f.email, locale, clock::now()).await {
         return unavailable(&state, locale, &e);
     }
-    let ctx = json!({
-        "title": state.pages.text(locale, "forgot_sent_title"),
-        "message": state.pages.text(locale, "forgot_sent_text"),
-    });
-    state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+    state.pages.notice(locale, "forgot_sent_title", "forgot_sent_text", None)
 }
 
 fn reset_form(state: &AppState, browser: &Browser, token: &str, locale: Locale, status: StatusCode, errors: &[(&str, &str)]) -> Response {
@@ -142,15 +138,9 @@ pub async fn reset(State(state): State<AppState>, cookies: Cookies, PageLocale(l
     }
     let now = clock::now();
     match recovery::reset_password(state.account_env(), &f.token, f.password, locale, now).await {
-        Ok(_) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "reset_done_title"),
-                "message": state.pages.text(locale, "reset_done_text"),
-                "link_href": paths::LOGIN,
-                "link_text": state.pages.text(locale, "login_title"),
-            });
-            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
-        }
+        Ok(_) => state
+            .pages
+            .notice(locale, "reset_done_title", "reset_done_text", Some((paths::LOGIN, "login_title"))),
         Err(AccountError::WeakPassword(v)) => reset_form(
             &state,
             &browser,
@@ -174,15 +164,10 @@ pub async fn block_page(
     let browser = Browser::from_cookies(&cookies);
     match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Block, clock::now()).await {
         Ok(true) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "block_title"),
-                "message": state.pages.text(locale, "block_text"),
-                "button": state.pages.text(locale, "block_submit"),
-                "action": paths::BLOCK,
-                "token": q.token,
-                "csrf": browser.csrf_token(&state.csrf_key.0),
-            });
-            let res = state.pages.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx);
+            let csrf = browser.csrf_token(&state.csrf_key.0);
+            let res = state
+                .pages
+                .confirm_link(locale, ["block_title", "block_text", "block_submit"], paths::BLOCK, &q.token, &csrf);
             with_browser(&state, &browser, res)
         }
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_block_link", None),
@@ -198,15 +183,9 @@ pub async fn block(State(state): State<AppState>, cookies: Cookies, PageLocale(l
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     match recovery::block(state.account_env(), &f.token, locale, clock::now()).await {
-        Ok(()) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "blocked_title"),
-                "message": state.pages.text(locale, "blocked_text"),
-                "link_href": paths::FORGOT,
-                "link_text": state.pages.text(locale, "forgot_title"),
-            });
-            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
-        }
+        Ok(()) => state
+            .pages
+            .notice(locale, "blocked_title", "blocked_text", Some((paths::FORGOT, "forgot_title"))),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_block_link", None),
         Err(e) => unavailable(&state, locale, &e),
     }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{PageLocale, form_errors, merged, require_account, unavailable};
+use super::{PageLocale, form_errors, merged, require_account, require_account_form, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Verdict;
@@ -187,13 +187,10 @@ fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)>
 #[instrument(skip_all)]
 pub async fn save(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<SaveForm>) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let p = &f.profile;
     let submitted = json!({
         "title": p.title, "given_name": p.given_name, "family_name": p.family_name, "birthdate": p.birthdate,
@@ -227,13 +224,10 @@ pub async fn withdraw(
     Form(f): Form<WithdrawForm>,
 ) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     match profile::withdraw_consent(&state.store, &account.id, &f.client_id, now).await {
         Ok(_) => Redirect::to(&format!("{}?done=withdrawn", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),
@@ -297,13 +291,10 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_PASSWORD).await {
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PASSWORD, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let retry = |err: (&str, &str)| {
         simple_form(
             &state,
@@ -363,13 +354,10 @@ pub async fn change_email(
     Form(f): Form<EmailForm>,
 ) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_EMAIL).await {
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_EMAIL, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let values = json!({
         "current_email": account.email,
         "email": f.email.chars().take(254).collect::<String>(),
@@ -478,15 +466,12 @@ pub async fn email_confirm(
         Err(e) => return unavailable(&state, locale, &e),
     }
     match profile::confirm_email_change(&state.store, &f.token, &f.email, f.password, now).await {
-        Ok(_) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "email_changed_title"),
-                "message": state.pages.text(locale, "email_changed_text"),
-                "link_href": paths::PROFILE,
-                "link_text": state.pages.text(locale, "profile_title"),
-            });
-            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
-        }
+        Ok(_) => state.pages.notice(
+            locale,
+            "email_changed_title",
+            "email_changed_text",
+            Some((paths::PROFILE, "profile_title")),
+        ),
         Err(AccountError::BadCredentials | AccountError::Blocked) => match state.throttle.failed(&email, &addr, now).await {
             Ok(_) => retry("login_failed"),
             Err(e) => unavailable(&state, locale, &e),
@@ -524,13 +509,10 @@ pub async fn delete(
     Form(f): Form<DeleteForm>,
 ) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_DELETE).await {
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_DELETE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let retry = |err: (&str, &str)| {
         simple_form(
             &state,
@@ -547,11 +529,7 @@ pub async fn delete(
     }
     match profile::delete(state.account_env(), &account, f.password, locale, now).await {
         Ok(()) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "deleted_title"),
-                "message": state.pages.text(locale, "deleted_text"),
-            });
-            let mut res = state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx);
+            let mut res = state.pages.notice(locale, "deleted_title", "deleted_text", None);
             res.headers_mut()
                 .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
             res

@@ -221,11 +221,7 @@ pub async fn decide(
 
 /// `GET /register/sent`: the same answer for new and already registered addresses.
 pub async fn sent(State(state): State<AppState>, PageLocale(locale): PageLocale) -> Response {
-    let ctx = json!({
-        "title": state.pages.text(locale, "register_sent_title"),
-        "message": state.pages.text(locale, "register_sent_text"),
-    });
-    state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
+    state.pages.notice(locale, "register_sent_title", "register_sent_text", None)
 }
 
 /// Query of a link target.
@@ -246,15 +242,14 @@ pub async fn activation_page(
     let browser = Browser::from_cookies(&cookies);
     match registration::is_pending(&state.store, &q.token, clock::now()).await {
         Ok(true) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "activate_title"),
-                "message": state.pages.text(locale, "activate_text"),
-                "button": state.pages.text(locale, "activate_submit"),
-                "action": paths::ACTIVATE,
-                "token": q.token,
-                "csrf": browser.csrf_token(&state.csrf_key.0),
-            });
-            let mut res = state.pages.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx);
+            let csrf = browser.csrf_token(&state.csrf_key.0);
+            let mut res = state.pages.confirm_link(
+                locale,
+                ["activate_title", "activate_text", "activate_submit"],
+                paths::ACTIVATE,
+                &q.token,
+                &csrf,
+            );
             browser.persist(res.headers_mut(), state.config.issuer_is_https());
             res
         }
@@ -286,15 +281,9 @@ pub async fn activate(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     match registration::activate(&state.store, &f.token, clock::now()).await {
-        Ok(_) => {
-            let ctx = json!({
-                "title": state.pages.text(locale, "activated_title"),
-                "message": state.pages.text(locale, "activated_text"),
-                "link_href": paths::LOGIN,
-                "link_text": state.pages.text(locale, "login_title"),
-            });
-            state.pages.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
-        }
+        Ok(_) => state
+            .pages
+            .notice(locale, "activated_title", "activated_text", Some((paths::LOGIN, "login_title"))),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
         Err(AccountError::EmailTaken) => state.pages.error(StatusCode::CONFLICT, locale, "err_already_active", None),
         Err(e) => unavailable(&state, locale, &e),
