@@ -2,6 +2,7 @@
 //! identity is, and how they prove it; and what a citizen does with their own account
 //! (registration, recovery, profile, email change, deletion) in the submodules.
 
+pub mod eid;
 pub mod links;
 pub mod password;
 pub mod profile;

@@ -46,6 +46,31 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run a simulator of an upstream identity provider (development and tests only).
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// The eID service: an OpenID Provider with test persons of the online ID function.
+    Eid(SimEid),
+}
+
+#[derive(Args)]
+struct SimEid {
+    /// Listen address, e.g. 127.0.0.1:9100; the issuer is http://ADDRESS.
+    #[arg(long)]
+    bind: std::net::SocketAddr,
+    /// The client id the IdP uses.
+    #[arg(long)]
+    client_id: String,
+    /// The client secret the IdP uses.
+    #[arg(long, env = "SERVICEKONTO_SIM_CLIENT_SECRET")]
+    client_secret: String,
+    /// The IdP's callback, `{issuer}/upstream/{id}/callback`.
+    #[arg(long)]
+    redirect_uri: String,
 }
 
 #[derive(Subcommand)]
@@ -222,6 +247,16 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(cmd, &config, j, now).await,
+        Command::Sim(SimCommand::Eid(a)) => {
+            init_logging(config.log_format);
+            crate::sim::eid::serve(crate::sim::eid::SimConfig {
+                bind: a.bind,
+                client_id: a.client_id,
+                client_secret: Secret::new(a.client_secret),
+                redirect_uri: a.redirect_uri,
+            })
+            .await
+        }
         Command::Account(AccountCommand::Add(a)) => {
             let store = open_store(&config).await?;
             let address = match (a.street, a.house_number, a.postal_code, a.city) {

@@ -57,6 +57,49 @@ pub struct Config {
     /// Header carrying the client's address when a trusted reverse proxy sets it (for example
     /// `x-forwarded-for`, whose first entry is used); the socket's peer address otherwise.
     pub client_ip_header: Option<String>,
+    /// Upstream identity providers (`[[upstream]]`): the eID service, ELSTER, other Länder.
+    pub upstream: Vec<UpstreamConfig>,
+    /// Trust an upstream that says it is a simulator even on a non-loopback issuer (never in
+    /// production).
+    pub allow_simulators: bool,
+}
+
+/// What an upstream identity provider is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// The eID service (online ID function).
+    Eid,
+    /// ELSTER (organisations).
+    Elster,
+    /// Another Land's Servicekonto.
+    Land,
+}
+
+/// One upstream OpenID Provider, reached through the connector; its redirect URI at our IdP
+/// is `{issuer}/upstream/{id}/callback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Unique id (lower-case letters, digits, `-`), part of the callback path.
+    pub id: String,
+    /// What it is for.
+    pub kind: UpstreamKind,
+    /// Name on the buttons.
+    pub display_name: String,
+    /// Its issuer identifier (discovery is read from it).
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there (`client_secret_basic`).
+    pub client_secret: Option<Secret<String>>,
+    /// Scopes to ask for (`openid` is always added).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Upstream `acr` value → our level (`basic`, `plus`, `elster`, `eid`); values not listed
+    /// count as `basic`. The eID service's BSI/eIDAS "high" values map to `eid` by default.
+    #[serde(default)]
+    pub acr_map: std::collections::BTreeMap<String, String>,
 }
 
 /// Outgoing mail: SMTP when `smtp_host` is set, else `.eml` files in `outbox_dir`.
@@ -218,6 +261,8 @@ impl Default for Config {
             mail: MailConfig::default(),
             login_throttle: ThrottleConfig::default(),
             client_ip_header: None,
+            upstream: Vec::new(),
+            allow_simulators: false,
         }
     }
 }
@@ -339,6 +384,23 @@ impl Config {
         ] {
             if v <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for u in &self.upstream {
+            let id_ok =
+                !u.id.is_empty() && u.id.len() <= 32 && u.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !id_ok || !ids.insert(u.id.clone()) {
+                return Err(ConfigError::Invalid(format!("upstream id {:?} must be unique: a-z, 0-9, -", u.id)));
+            }
+            if url::Url::parse(&u.issuer).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "upstream {}: issuer {:?} is not a URL",
+                    u.id, u.issuer
+                )));
+            }
+            if let Some((v, _)) = u.acr_map.iter().find(|(_, l)| crate::trust::TrustLevel::parse(l).is_none()) {
+                return Err(ConfigError::Invalid(format!("upstream {}: acr_map {v:?} names no level", u.id)));
             }
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {

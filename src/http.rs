@@ -7,6 +7,7 @@ pub mod error;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
+pub mod upstream;
 
 use std::time::Duration;
 
@@ -73,6 +74,12 @@ pub mod paths {
     pub const EMAIL_CONFIRM: &str = crate::accounts::links::EMAIL_CONFIRM_PATH;
     /// Account deletion (R-PRO-3).
     pub const PROFILE_DELETE: &str = "/profile/delete";
+    /// Starts a login at an upstream identity provider.
+    pub const UPSTREAM_START: &str = "/upstream/{id}/start";
+    /// Our redirect URI at an upstream identity provider.
+    pub const UPSTREAM_CALLBACK: &str = "/upstream/{id}/callback";
+    /// Switches eID login off (R-EID-3).
+    pub const PROFILE_EID_OFF: &str = "/profile/eid/off";
     /// Withdraws a consent (R-SVC-3).
     pub const PROFILE_CONSENT_WITHDRAW: &str = "/profile/consents/withdraw";
     /// Start page.
@@ -99,7 +106,7 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let demo = state.config.demo_enabled();
-    let mut router = Router::new().merge(oidc::routes()).merge(pages::routes());
+    let mut router = Router::new().merge(oidc::routes()).merge(pages::routes()).merge(upstream::routes());
     if demo {
         router = router.merge(pages::demo::routes());
     }

@@ -273,26 +273,30 @@ fn parse_kid(kid: &str) -> Option<(SigningAlg, Timestamp)> {
 async fn generate(source: &KeySource, alg: SigningAlg, now: Timestamp) -> Result<String, KeyError> {
     let kid = format!("{}-{now}-{}", alg.as_str().to_lowercase(), random_token(6));
     let invalid = |e: String| KeyError::Invalid(PathBuf::from(&kid), e);
-    let der = match alg {
+    // Key generation is slow (~100 ms for RSA); keep it off the async workers.
+    let der = tokio::task::spawn_blocking(move || new_private_key(alg))
+        .await
+        .map_err(|e| invalid(e.to_string()))?
+        .map_err(invalid)?;
+    source.save(&kid, &der, now).await?;
+    Ok(kid)
+}
+
+/// A new private key for `alg` as PKCS#8 DER (blocking: RSA generation takes ~100 ms).
+pub fn new_private_key(alg: SigningAlg) -> Result<Vec<u8>, String> {
+    match alg {
         SigningAlg::RS256 => {
             use rsa::pkcs8::EncodePrivateKey;
-            // Key generation is slow (~100 ms); keep it off the async workers.
-            let key = tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048))
-                .await
-                .map_err(|e| invalid(e.to_string()))?
-                .map_err(|e| invalid(e.to_string()))?;
-            key.to_pkcs8_der().map_err(|e| invalid(e.to_string()))?.as_bytes().to_vec()
+            let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).map_err(|e| e.to_string())?;
+            Ok(key.to_pkcs8_der().map_err(|e| e.to_string())?.as_bytes().to_vec())
         }
         SigningAlg::ES256 => aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
             &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
             &aws_lc_rs::rand::SystemRandom::new(),
         )
-        .map_err(|e| invalid(e.to_string()))?
-        .as_ref()
-        .to_vec(),
-    };
-    source.save(&kid, &der, now).await?;
-    Ok(kid)
+        .map(|d| d.as_ref().to_vec())
+        .map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -17,9 +17,11 @@ pub mod protocol;
 pub mod secret;
 pub mod server;
 pub mod sessions;
+pub mod sim;
 pub mod state;
 pub mod store;
 pub mod trust;
+pub mod upstream;
 
 /// The HTTP application for a state.
 pub fn app(state: state::AppState) -> axum::Router {

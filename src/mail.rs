@@ -64,11 +64,13 @@ pub enum MailKind {
     AccountBlocked,
     /// The account was deleted (R-PRO-3).
     AccountDeleted,
+    /// An eID card was linked to the account (R-SES-6 block link).
+    EidLinked,
 }
 
 impl MailKind {
     /// Every kind (template tests).
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         MailKind::Activation,
         MailKind::AlreadyRegistered,
         MailKind::PasswordReset,
@@ -78,6 +80,7 @@ impl MailKind {
         MailKind::LoginLocked,
         MailKind::AccountBlocked,
         MailKind::AccountDeleted,
+        MailKind::EidLinked,
     ];
 
     /// Template base name.
@@ -92,6 +95,7 @@ impl MailKind {
             MailKind::LoginLocked => "login_locked",
             MailKind::AccountBlocked => "account_blocked",
             MailKind::AccountDeleted => "account_deleted",
+            MailKind::EidLinked => "eid_linked",
         }
     }
 }

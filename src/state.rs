@@ -54,7 +54,15 @@ pub struct AppState {
     pub urls: Urls,
     /// Back-channel logout to services.
     pub backchannel: BackchannelLogout,
+    /// Upstream identity providers (eID service).
+    pub upstreams: crate::upstream::Upstreams,
+    /// Key of the stored eID pseudonym hashes.
+    pub pseudonym_key: PseudonymKey,
 }
+
+/// The HMAC key eID pseudonyms are stored under.
+#[derive(Clone)]
+pub struct PseudonymKey(pub Arc<Vec<u8>>);
 
 /// The HMAC key CSRF tokens are derived with.
 #[derive(Clone)]
@@ -138,7 +146,10 @@ impl AppState {
         let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
         let tokens = TokenIssuer::new(config.clone(), keys.clone(), pairwise);
         let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());
+        let pseudonym_key = PseudonymKey(Arc::new(store.server_secret("eid_pseudonym_key", now).await?));
         Ok(AppState {
+            upstreams: crate::upstream::Upstreams::new(&config, ephemeral.clone()),
+            pseudonym_key,
             backchannel,
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),

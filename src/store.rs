@@ -5,6 +5,7 @@ mod account_tokens;
 mod accounts;
 mod clients;
 mod consents;
+mod eid;
 mod grants;
 mod keys;
 mod mail;

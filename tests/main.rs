@@ -8,6 +8,7 @@ mod authorize;
 mod backchannel;
 mod cli;
 mod client_auth;
+mod eid;
 mod faults;
 mod flows;
 mod mail;

@@ -583,3 +583,131 @@ pub async fn login_code(app: &TestApp, browser: &mut Browser, client_id: &str, e
         .await
         .code()
 }
+
+/// The eID simulator (`servicekonto sim eid`) as a process of its own; killed on drop.
+pub struct Sim {
+    child: std::process::Child,
+}
+
+pub const SIM_SECRET: &str = "sim-secret-for-tests-only-0123456789";
+
+impl Sim {
+    /// A free port for a simulator that will talk to an IdP not started yet.
+    pub fn port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// Starts the simulator on `host:port` for the IdP at `idp_issuer` (upstream id `eid`).
+    pub async fn start(host: &str, port: u16, idp_issuer: &str) -> Sim {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+            .args(["sim", "eid", "--bind", &format!("{host}:{port}"), "--client-id", "servicekonto"])
+            .args([
+                "--client-secret",
+                SIM_SECRET,
+                "--redirect-uri",
+                &format!("{idp_issuer}/upstream/eid/callback"),
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let sim = Sim { child };
+        for _ in 0..200 {
+            if reqwest::get(format!("http://127.0.0.1:{port}/.well-known/openid-configuration"))
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return sim;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the eID simulator did not start");
+    }
+
+    /// The upstream entry for an IdP's configuration.
+    pub fn upstream(issuer: &str) -> servicekonto::config::UpstreamConfig {
+        servicekonto::config::UpstreamConfig {
+            id: "eid".into(),
+            kind: servicekonto::config::UpstreamKind::Eid,
+            display_name: "Online-Ausweis".into(),
+            issuer: issuer.into(),
+            client_id: "servicekonto".into(),
+            client_secret: Some(Secret::new(SIM_SECRET.into())),
+            scopes: vec![],
+            acr_map: Default::default(),
+        }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An IdP with the eID simulator as its `eid` upstream.
+pub async fn app_with_eid() -> (TestApp, Sim) {
+    let port = Sim::port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = TestApp::with(|c| c.upstream.push(Sim::upstream(&issuer))).await;
+    let sim = Sim::start("127.0.0.1", port, &app.issuer).await;
+    (app, sim)
+}
+
+/// How the tester answers at the simulator.
+pub struct AtSim<'a> {
+    pub person: &'a str,
+    pub pseudonym: bool,
+    pub fault: &'a str,
+    pub cancel: bool,
+}
+
+impl Default for AtSim<'_> {
+    fn default() -> Self {
+        Self {
+            person: "erika",
+            pseudonym: true,
+            fault: "none",
+            cancel: false,
+        }
+    }
+}
+
+impl Browser {
+    /// Starts an upstream login for `purpose` (and `txn`), answers at the simulator and returns
+    /// the IdP callback URL the simulator sends the browser back to.
+    pub async fn to_sim_and_back(&self, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> String {
+        let mut fields = vec![("purpose", purpose)];
+        if let Some(t) = txn {
+            fields.push(("txn", t));
+        }
+        let (status, location) = self.submit("/upstream/eid/start", &fields).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        let sim_url = location.strip_prefix("redirect:").unwrap().to_string();
+        let page = self.http.get(&sim_url).send().await.unwrap().text().await.unwrap();
+        let mut form = vec![
+            ("person", answer.person.to_string()),
+            ("fault", answer.fault.to_string()),
+            ("decision", if answer.cancel { "cancel" } else { "ok" }.to_string()),
+        ];
+        if answer.pseudonym {
+            form.push(("pseudonym", "yes".into()));
+        }
+        for name in ["state", "nonce", "code_challenge", "redirect_uri"] {
+            if let Some(v) = form_value(&page, name) {
+                form.push((name, v.replace("&#39;", "'")));
+            }
+        }
+        let base = url::Url::parse(&sim_url).unwrap();
+        let res = self.http.post(base.join("/authorize").unwrap()).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        res.headers()[LOCATION].to_str().unwrap().to_string()
+    }
+
+    /// Does the whole upstream round trip and returns the IdP's answer at the callback.
+    pub async fn via_sim(&self, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> (StatusCode, String) {
+        let back = self.to_sim_and_back(purpose, txn, answer).await;
+        self.page(&back).await
+    }
+}

@@ -56,12 +56,19 @@ pub struct Context<'a> {
     pub consent_needed: &'a Scopes,
     /// Whether `id_token_hint` names the session's user (`None` without a hint).
     pub hint_matches: Option<bool>,
+    /// Whether the account can log in with the eID now (linked, eID login on, eID service
+    /// configured): then a step-up to `eid` is reachable.
+    pub eid_login: bool,
 }
 
-/// The highest level a login of this account can reach now. The eID step-up joins here when
-/// the eID connector exists; until then a password login is the only method.
-fn reachable(account: &Account) -> TrustLevel {
-    achieved_level(account.level, Method::Pwd)
+/// The highest level a login of this account can reach now: with the eID when eID login is
+/// on for it (R-EID-3), else with the password.
+fn reachable(account: &Account, eid_login: bool) -> TrustLevel {
+    if eid_login && account.level >= TrustLevel::Plus {
+        Method::Eid.ceiling()
+    } else {
+        achieved_level(account.level, Method::Pwd)
+    }
 }
 
 fn unmet(level: TrustLevel, why: &str) -> Decision {
@@ -108,7 +115,7 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
 
     // R-ACR-4: the service's minimum is never waived.
     if session.level < client.min_level {
-        return if reachable(account) >= client.min_level && !ctx.fresh_login {
+        return if reachable(account, ctx.eid_login) >= client.min_level && !ctx.fresh_login {
             Decision::Login(LoginReason::StepUp)
         } else {
             unmet(client.min_level, "this service")
@@ -118,7 +125,7 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
     if let Some(required) = request.acr.required_level()
         && session.level < required
     {
-        if reachable(account) >= required && !ctx.fresh_login {
+        if reachable(account, ctx.eid_login) >= required && !ctx.fresh_login {
             return Decision::Login(LoginReason::StepUp);
         }
         if request.acr.essential {
@@ -222,6 +229,17 @@ mod tests {
     }
 
     fn run(req: &AuthorizeRequest, cl: &Client, s: Option<(&Session, &Account)>, consent: bool, now: Timestamp) -> Decision {
+        run_eid(req, cl, s, consent, false, now)
+    }
+
+    fn run_eid(
+        req: &AuthorizeRequest,
+        cl: &Client,
+        s: Option<(&Session, &Account)>,
+        consent: bool,
+        eid_login: bool,
+        now: Timestamp,
+    ) -> Decision {
         let needed = req.scope.clone();
         let stored = consent.then(|| needed.clone());
         decide(
@@ -234,9 +252,45 @@ mod tests {
                 stored_consent: stored.as_ref(),
                 consent_needed: &needed,
                 hint_matches: None,
+                eid_login,
             },
             now,
         )
+    }
+
+    #[test]
+    fn r_eid_5_a_service_demanding_eid_steps_a_password_session_up_only_when_eid_login_is_on() {
+        let plus = account(TrustLevel::Plus);
+        let pwd = session(TrustLevel::Plus, 100);
+        let cl = client(TrustLevel::Eid);
+        let req = request();
+        assert_eq!(
+            run_eid(&req, &cl, Some((&pwd, &plus)), true, true, 200),
+            Decision::Login(LoginReason::StepUp)
+        );
+        assert!(matches!(
+            run_eid(&req, &cl, Some((&pwd, &plus)), true, false, 200),
+            Decision::Deny(_)
+        ));
+        let basic = account(TrustLevel::Basic);
+        let basic_session = session(TrustLevel::Basic, 100);
+        assert!(
+            matches!(
+                run_eid(&req, &cl, Some((&basic_session, &basic)), true, true, 200),
+                Decision::Deny(_)
+            ),
+            "a basic account cannot reach eid"
+        );
+        let eid = Session {
+            methods: vec![Method::Eid],
+            ..session(TrustLevel::Eid, 100)
+        };
+        assert_eq!(
+            run_eid(&req, &cl, Some((&eid, &plus)), true, true, 200),
+            Decision::Issue {
+                acr: "urn:servicekonto:acr:eid".into()
+            }
+        );
     }
 
     #[test]

@@ -106,6 +106,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/account_deleted.html",
         include_str!("../../templates/mail/account_deleted.html"),
     ),
+    ("mail/eid_linked.txt", include_str!("../../templates/mail/eid_linked.txt")),
+    ("mail/eid_linked.html", include_str!("../../templates/mail/eid_linked.html")),
 ];
 
 const CATALOGS: &[(Locale, &str)] = &[
@@ -422,7 +424,8 @@ mod tests {
             "forgot_url": "https://idp/password/forgot", "new_email": "n@b.de", "current_email": "a@b.de", "email_repeat": "a@b.de",
             "plus": true, "delivery_consent_at": "2026-01-01 10:00 UTC", "notice": "n", "next": "/profile",
             "consents": [{"client_id": "c", "name": "Dienst", "items": ["Vorname"], "granted_at": "2026-01-01 10:00 UTC"}],
-            "link_href": "/login", "link_text": "Anmelden"
+            "link_href": "/login", "link_text": "Anmelden",
+            "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true
         })
         .to_string();
         let ctx: Value = serde_json::from_str(&ctx).unwrap();
@@ -436,6 +439,28 @@ mod tests {
                     assert!(html.contains(&format!("lang=\"{}\"", locale.tag())), "{name}");
                 }
                 assert!(!html.contains("{{"), "{name}: unrendered text");
+            }
+        }
+    }
+
+    #[test]
+    fn every_mail_kind_has_text_html_and_subject_in_both_languages() {
+        let pages = Pages::load().unwrap();
+        for kind in crate::mail::MailKind::ALL {
+            for locale in [Locale::De, Locale::En] {
+                for ext in ["txt", "html"] {
+                    let name = format!("mail/{}.{ext}", kind.name());
+                    pages
+                        .render(
+                            &name,
+                            locale,
+                            false,
+                            &json!({"given_name": "E", "link": "l", "block_link": "b", "login_url": "u", "forgot_url": "f", "new_email": "n"}),
+                        )
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+                let subject = format!("mail_{}_subject", kind.name());
+                assert_ne!(pages.text(locale, &subject), subject);
             }
         }
     }

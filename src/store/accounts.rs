@@ -159,6 +159,8 @@ impl Store {
             "delete from grants where account_id = $1",
             "delete from consents where account_id = $1",
             "delete from account_tokens where account_id = $1",
+            "delete from verifications where account_id = $1",
+            "delete from eid_links where account_id = $1",
         ] {
             sqlx::query(q).bind(account_id).execute(&mut *tx).await?;
         }

@@ -254,8 +254,16 @@ pub async fn proceed(
         ),
         _ => None,
     };
+    let eid_login = match (&session, state.upstreams.eid()) {
+        (Some((_, a)), Some(_)) => match state.store.eid_login_enabled(&a.id, now).await {
+            Ok(on) => on,
+            Err(e) => return unavailable(&e),
+        },
+        _ => false,
+    };
     let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
     let ctx = Context {
+        eid_login,
         session: session.as_ref().map(|(s, a)| (s, a)),
         fresh_login: txn.fresh_login,
         fresh_consent: txn.fresh_consent,

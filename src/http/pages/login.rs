@@ -21,7 +21,11 @@ use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::state::AppState;
-use crate::trust::{Method, achieved_level};
+use crate::trust::{Method, TrustLevel, achieved_level};
+
+fn eid_button(state: &AppState) -> Option<(String, String)> {
+    state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone()))
+}
 
 /// Mails the owner of `login`, if it has an account, that logins are locked.
 async fn tell_owner_of_lock(state: &AppState, login: &str, locale: Locale, now: clock::Timestamp) {
@@ -47,6 +51,10 @@ pub struct LoginPage {
     error: Option<String>,
     expired: bool,
     next: Option<String>,
+    /// The eID service's id and name, when one is configured.
+    eid: Option<(String, String)>,
+    /// The service demands the eID level (R-EID-5): the page says so and offers the eID first.
+    eid_required: bool,
 }
 
 /// Query of `GET /login`.
@@ -75,6 +83,8 @@ pub async fn show(
         error: None,
         expired: q.expired.is_some(),
         next: safe_next(q.next.as_deref()),
+        eid: eid_button(&state),
+        eid_required: false,
     };
     let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or(page_locale);
     if let Some(id) = q.txn {
@@ -83,13 +93,10 @@ pub async fn show(
             Err(e) => return txn_error_page(&state, e, locale),
         };
         locale = txn.request.locale;
-        page.client_name = state
-            .clients
-            .get(&txn.request.client_id, now)
-            .await
-            .ok()
-            .flatten()
-            .map(|c| c.name.clone());
+        let client = state.clients.get(&txn.request.client_id, now).await.ok().flatten();
+        page.client_name = client.as_ref().map(|c| c.name.clone());
+        let needed = client.map(|c| c.min_level).max(txn.request.acr.required_level());
+        page.eid_required = needed.is_some_and(|l| l >= TrustLevel::Eid);
         page.email = txn.request.login_hint.clone().unwrap_or_default();
         page.txn = Some(id);
     }
@@ -150,6 +157,8 @@ pub async fn submit(
             error: Some(state.pages.text(locale, key)),
             expired: false,
             next: next.clone(),
+            eid: eid_button(&state),
+            eid_required: false,
         };
         state.pages.page(StatusCode::UNAUTHORIZED, "pages/login.html", locale, false, &page)
     };

@@ -107,11 +107,18 @@ async fn profile_page(
         Err(res) => return res,
     };
     let browser = Browser::from_cookies(cookies);
+    let eid_link = match state.store.eid_link(&account.id).await {
+        Ok(l) => l,
+        Err(e) => return unavailable(state, locale, &e),
+    };
     let ctx = merged(
         json!({
             "csrf": browser.csrf_token(&state.csrf_key.0),
             "email": account.email,
             "plus": account.level >= TrustLevel::Plus,
+            "eid": state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone())),
+            "eid_linked": eid_link.is_some(),
+            "eid_login": eid_link.is_some_and(|l| l.login_enabled),
             "form": values,
             "delivery_consent_at": account.delivery_consent_at.map(format_time),
             "consents": consents,
@@ -137,6 +144,8 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "password" => Some("password_changed_notice"),
         "email" => Some("email_change_sent"),
         "withdrawn" => Some("consent_withdrawn"),
+        "synced" => Some("eid_synced"),
+        "eid_off" => Some("eid_off_done"),
         _ => None,
     }
 }

@@ -1,0 +1,261 @@
+//! Servicekonto Plus through the eID (R-EID-1, R-EID-3, R-EID-4): the data the eID service
+//! returns, the upgrade that takes them over, the pseudonym link that enables eID login, and
+//! the sync that refreshes the locked fields — re-linking a new card's pseudonym only when the
+//! identity matches.
+
+use serde_json::{Map, Value};
+
+use super::{Account, AccountError, Address};
+use crate::clock::Timestamp;
+use crate::secret::hmac_b64;
+use crate::store::Store;
+use crate::trust::TrustLevel;
+
+/// How an identity was verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// `eid` or `kundenzentrum`.
+    pub method: String,
+    /// When.
+    pub verified_at: Timestamp,
+    /// Birth name.
+    pub birth_name: Option<String>,
+    /// Place of birth.
+    pub place_of_birth: Option<String>,
+    /// Nationality (ISO 3166-1 alpha-2).
+    pub nationality: Option<String>,
+    /// Document type (`ID`, `AR`, …).
+    pub document_type: Option<String>,
+}
+
+/// An account's eID link.
+#[derive(Debug, Clone)]
+pub struct EidLink {
+    /// Keyed hash of the pseudonym.
+    pub pseudonym_hash: String,
+    /// Whether eID login is on.
+    pub login_enabled: bool,
+    /// Linked at.
+    pub linked_at: Timestamp,
+}
+
+/// The data groups read from the card, as the eID service's claims carry them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EidData {
+    /// Restricted identification, when transferred.
+    pub pseudonym: Option<String>,
+    /// Given names.
+    pub given_names: String,
+    /// Family names.
+    pub family_names: String,
+    /// Birth name.
+    pub birth_name: Option<String>,
+    /// Date of birth.
+    pub date_of_birth: String,
+    /// Place of birth.
+    pub place_of_birth: Option<String>,
+    /// Place of residence.
+    pub address: Option<Address>,
+    /// Nationality.
+    pub nationality: Option<String>,
+    /// Document type.
+    pub document_type: Option<String>,
+    /// Academic title.
+    pub academic_title: Option<String>,
+}
+
+/// Why an eID flow failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EidError {
+    /// The answer lacks a data group we need.
+    #[error("the eID answer lacks {0}")]
+    Missing(&'static str),
+    /// No account is linked to this pseudonym, or eID login is off.
+    #[error("no account with eID login for this card")]
+    NotLinked,
+    /// The pseudonym is linked to another account.
+    #[error("this card is linked to another account")]
+    LinkedElsewhere,
+    /// A new card whose identity does not match the profile (R-EID-4).
+    #[error("the card's identity does not match the account")]
+    Mismatch,
+    /// The pseudonym was not transferred but is needed.
+    #[error("the pseudonym was not transferred")]
+    NoPseudonym,
+    /// Storage failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+}
+
+impl From<crate::store::StoreError> for EidError {
+    fn from(e: crate::store::StoreError) -> Self {
+        EidError::Account(AccountError::Store(e))
+    }
+}
+
+fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Splits "Heidestraße 17" into street and house number (the card has them in one field).
+fn split_street(s: &str) -> (String, String) {
+    match s.rsplit_once(' ') {
+        Some((street, number)) if number.chars().next().is_some_and(|c| c.is_ascii_digit()) => (street.to_string(), number.to_string()),
+        _ => (s.to_string(), String::new()),
+    }
+}
+
+impl EidData {
+    /// Reads the eID claims of a verified ID token or userinfo answer.
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<EidData, EidError> {
+        let address = claims.get("address").and_then(Value::as_object).and_then(|a| {
+            let (street, house_number) = split_street(a.get("street_address")?.as_str()?);
+            Some(Address {
+                street,
+                house_number,
+                postal_code: a.get("postal_code")?.as_str()?.to_string(),
+                city: a.get("locality")?.as_str()?.to_string(),
+                country: a.get("country").and_then(Value::as_str).unwrap_or("DE").to_string(),
+            })
+        });
+        Ok(EidData {
+            pseudonym: text(claims, "restricted_id"),
+            given_names: text(claims, "given_name").ok_or(EidError::Missing("given names"))?,
+            family_names: text(claims, "family_name").ok_or(EidError::Missing("family names"))?,
+            birth_name: text(claims, "birth_family_name"),
+            date_of_birth: text(claims, "birthdate").ok_or(EidError::Missing("date of birth"))?,
+            place_of_birth: claims
+                .get("place_of_birth")
+                .and_then(|p| p.get("locality"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            address,
+            nationality: claims
+                .get("nationalities")
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            document_type: text(claims, "document_type"),
+            academic_title: text(claims, "academic_title"),
+        })
+    }
+
+    fn verification(&self, now: Timestamp) -> Verification {
+        Verification {
+            method: "eid".into(),
+            verified_at: now,
+            birth_name: self.birth_name.clone(),
+            place_of_birth: self.place_of_birth.clone(),
+            nationality: self.nationality.clone(),
+            document_type: self.document_type.clone(),
+        }
+    }
+
+    /// The account with the locked fields taken from the card and the level Plus.
+    fn apply(&self, account: &Account, now: Timestamp) -> Account {
+        Account {
+            level: account.level.max(TrustLevel::Plus),
+            title: self.academic_title.clone(),
+            given_name: self.given_names.clone(),
+            family_name: self.family_names.clone(),
+            birthdate: Some(self.date_of_birth.clone()),
+            address: self.address.clone().or_else(|| account.address.clone()),
+            updated_at: now,
+            ..account.clone()
+        }
+    }
+}
+
+/// The stored form of a pseudonym: keyed, so the database alone does not reveal it.
+pub fn pseudonym_hash(key: &[u8], pseudonym: &str) -> String {
+    hmac_b64(key, format!("eid-pseudonym|{pseudonym}").as_bytes())
+}
+
+fn link_for(key: &[u8], data: &EidData) -> Option<String> {
+    data.pseudonym.as_deref().map(|p| pseudonym_hash(key, p))
+}
+
+async fn ensure_not_elsewhere(store: &Store, account_id: &str, hash: Option<&str>) -> Result<(), EidError> {
+    if let Some(h) = hash
+        && let Some((other, _)) = store.account_by_pseudonym(h).await?
+        && other != account_id
+    {
+        return Err(EidError::LinkedElsewhere);
+    }
+    Ok(())
+}
+
+/// R-EID-1: takes the card's data over and makes the account Plus; with the pseudonym, eID
+/// login is on. The caller then ends the account's sessions (log out, log in again).
+pub async fn upgrade(store: &Store, key: &[u8], account: &Account, data: &EidData, now: Timestamp) -> Result<Account, EidError> {
+    let hash = link_for(key, data);
+    ensure_not_elsewhere(store, &account.id, hash.as_deref()).await?;
+    let updated = data.apply(account, now);
+    store
+        .save_verified_identity(&updated, &data.verification(now), hash.as_deref())
+        .await?;
+    Ok(updated)
+}
+
+/// R-SES-1 / R-EID-3: the account behind a card, if eID login is on for it.
+pub async fn login(store: &Store, key: &[u8], data: &EidData) -> Result<Account, EidError> {
+    let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
+    match store.account_by_pseudonym(&hash).await? {
+        Some((id, true)) => store.account(&id).await?.ok_or(EidError::NotLinked),
+        _ => Err(EidError::NotLinked),
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synced {
+    /// Same card: the locked fields were refreshed.
+    Refreshed,
+    /// A new card of the same person: re-linked and refreshed.
+    Relinked,
+}
+
+/// R-EID-4: refreshes the locked fields from the card. A different pseudonym (a new card) is
+/// re-linked only when given names, family name, birth name and date and place of birth all
+/// match what is stored; otherwise nothing changes. Also switches eID login on again (R-EID-3).
+pub async fn sync(store: &Store, key: &[u8], account: &Account, data: &EidData, now: Timestamp) -> Result<Synced, EidError> {
+    let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
+    ensure_not_elsewhere(store, &account.id, Some(&hash)).await?;
+    let link = store.eid_link(&account.id).await?;
+    let outcome = match &link {
+        Some(l) if l.pseudonym_hash == hash => Synced::Refreshed,
+        _ => {
+            let v = store.verification(&account.id).await?;
+            let same = data.given_names == account.given_name
+                && data.family_names == account.family_name
+                && Some(&data.date_of_birth) == account.birthdate.as_ref()
+                && v.as_ref()
+                    .is_some_and(|v| v.birth_name == data.birth_name && v.place_of_birth == data.place_of_birth);
+            if !same {
+                return Err(EidError::Mismatch);
+            }
+            Synced::Relinked
+        }
+    };
+    let updated = data.apply(account, now);
+    store.save_verified_identity(&updated, &data.verification(now), Some(&hash)).await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streets_and_house_numbers_are_split() {
+        assert_eq!(split_street("Heidestraße 17"), ("Heidestraße".into(), "17".into()));
+        assert_eq!(split_street("Am Markt 3a"), ("Am Markt".into(), "3a".into()));
+        assert_eq!(split_street("Hauptstraße"), ("Hauptstraße".into(), String::new()));
+    }
+}

@@ -1,0 +1,245 @@
+//! Logins at upstream identity providers: `POST /upstream/{id}/start` sends the browser there,
+//! `GET /upstream/{id}/callback` checks the answer and finishes what it was for — an eID login
+//! (R-SES-1, R-EID-3, step-up R-ACR-3), the upgrade to Plus (R-EID-1) or the sync with the card
+//! (R-EID-4). Every refusal is an HTML page and changes no account.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::cookies::{self, Browser, Cookies, SESSION};
+use super::oidc::authorize::{load_txn, save_txn, txn_error_page};
+use super::pages::{PageLocale, require_account, unavailable};
+use super::paths;
+use crate::accounts::eid::{self, EidData, EidError, Synced};
+use crate::clock;
+use crate::config::UpstreamKind;
+use crate::mail::MailKind;
+use crate::protocol::authorize::Locale;
+use crate::state::AppState;
+use crate::trust::{Method, TrustLevel};
+use crate::upstream::{CallbackParams, Purpose, UpstreamError};
+
+/// Routes of the upstream logins.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::UPSTREAM_START, post(start))
+        .route(paths::UPSTREAM_CALLBACK, get(callback))
+        .route(paths::PROFILE_EID_OFF, post(eid_off))
+}
+
+/// Form of `POST /upstream/{id}/start`.
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    purpose: String,
+    txn: Option<String>,
+}
+
+/// `POST /upstream/{id}/start`.
+#[instrument(skip_all)]
+pub async fn start(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Path(id): Path<String>,
+    Form(f): Form<StartForm>,
+) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    let (purpose, account_id) = match f.purpose.as_str() {
+        "login" => {
+            if let Some(txn) = &f.txn
+                && let Err(e) = load_txn(&state, txn, &browser, now).await
+            {
+                return txn_error_page(&state, e, locale);
+            }
+            (Purpose::Login { txn: f.txn.clone() }, None)
+        }
+        "upgrade" | "sync" => match require_account(&state, &cookies, now, paths::PROFILE).await {
+            Ok((_, account)) => {
+                let purpose = if f.purpose == "upgrade" { Purpose::Upgrade } else { Purpose::Sync };
+                (purpose, Some(account.id))
+            }
+            Err(res) => return res,
+        },
+        _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
+    };
+    match state.upstreams.start(&id, purpose, account_id, browser.binding(), now).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(UpstreamError::Unknown) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Err(UpstreamError::Ephemeral(e)) => unavailable(&state, locale, &e),
+        Err(e) => {
+            tracing::error!(upstream = %id, error = %e, "upstream cannot be started");
+            state.pages.error(StatusCode::BAD_GATEWAY, locale, "err_upstream_unavailable", None)
+        }
+    }
+}
+
+fn refusal(state: &AppState, locale: Locale, e: &UpstreamError) -> Response {
+    let (status, key) = match e {
+        UpstreamError::Unknown => (StatusCode::NOT_FOUND, "err_not_found"),
+        UpstreamError::Unavailable(_) => (StatusCode::BAD_GATEWAY, "err_upstream_unavailable"),
+        UpstreamError::UnknownState => (StatusCode::BAD_REQUEST, "err_upstream_state"),
+        UpstreamError::OtherBrowser => (StatusCode::BAD_REQUEST, "err_txn_other_browser"),
+        UpstreamError::WrongUpstream => (StatusCode::BAD_REQUEST, "err_upstream_mixup"),
+        UpstreamError::Declined => (StatusCode::OK, "err_upstream_declined"),
+        UpstreamError::Invalid(_) => (StatusCode::BAD_REQUEST, "err_upstream_invalid"),
+        UpstreamError::Ephemeral(_) => (StatusCode::SERVICE_UNAVAILABLE, "err_unavailable"),
+    };
+    tracing::warn!(error = %e, "upstream answer refused");
+    state.pages.error(status, locale, key, None)
+}
+
+fn eid_refusal(state: &AppState, locale: Locale, e: &EidError) -> Response {
+    let (status, key) = match e {
+        EidError::NotLinked => (StatusCode::FORBIDDEN, "err_eid_not_linked"),
+        EidError::LinkedElsewhere => (StatusCode::CONFLICT, "err_eid_linked_elsewhere"),
+        EidError::Mismatch => (StatusCode::CONFLICT, "err_eid_mismatch"),
+        EidError::NoPseudonym => (StatusCode::BAD_REQUEST, "err_eid_no_pseudonym"),
+        EidError::Missing(_) => (StatusCode::BAD_REQUEST, "err_upstream_invalid"),
+        EidError::Account(inner) => return unavailable(state, locale, inner),
+    };
+    state.pages.error(status, locale, key, None)
+}
+
+/// `GET /upstream/{id}/callback`.
+#[instrument(skip_all)]
+pub async fn callback(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Path(id): Path<String>,
+    Query(params): Query<CallbackParams>,
+) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    let (pending, identity) = match state.upstreams.finish(&id, &params, &browser.binding(), now).await {
+        Ok(x) => x,
+        Err(e) => return refusal(&state, locale, &e),
+    };
+    if identity.kind != UpstreamKind::Eid {
+        return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None);
+    }
+    let data = match EidData::from_claims(&identity.claims) {
+        Ok(d) => d,
+        Err(e) => return eid_refusal(&state, locale, &e),
+    };
+    let key = state.pseudonym_key.0.as_slice();
+    match pending.purpose {
+        Purpose::Login { txn } => {
+            let account = match eid::login(&state.store, key, &data).await {
+                Ok(a) => a,
+                Err(e) => {
+                    state.metrics.logins.with_label_values(&["eid", "failure"]).inc();
+                    return eid_refusal(&state, locale, &e);
+                }
+            };
+            if account.blocked_at.is_some() {
+                return state.pages.error(StatusCode::FORBIDDEN, locale, "login_blocked", None);
+            }
+            // R-ACR-1: the eID reaches `eid` for a verified account, never more than the
+            // upstream's own level says.
+            let level = if account.level >= TrustLevel::Plus {
+                identity.level.min(Method::Eid.ceiling())
+            } else {
+                TrustLevel::Basic
+            };
+            if let Some(old) = cookies.get(SESSION) {
+                let _ = state.sessions.destroy(old).await;
+            }
+            let (cookie, _) = match state.sessions.create(&account.id, level, Method::Eid, now).await {
+                Ok(s) => s,
+                Err(e) => return unavailable(&state, locale, &e),
+            };
+            state.metrics.logins.with_label_values(&["eid", "success"]).inc();
+            let target = match txn {
+                Some(txn_id) => match load_txn(&state, &txn_id, &browser, now).await {
+                    Ok(mut t) => {
+                        t.fresh_login = true;
+                        if let Err(e) = save_txn(&state, Some(txn_id.clone()), &t, now).await {
+                            return unavailable(&state, locale, &e);
+                        }
+                        format!("{}?txn={txn_id}", paths::AUTHORIZE_RESUME)
+                    }
+                    Err(e) => return txn_error_page(&state, e, locale),
+                },
+                None => paths::HOME.to_string(),
+            };
+            let mut res = Redirect::to(&target).into_response();
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookies::set(SESSION, &cookie, state.config.issuer_is_https()));
+            res
+        }
+        Purpose::Upgrade | Purpose::Sync => {
+            let account = match require_account(&state, &cookies, now, paths::PROFILE).await {
+                Ok((_, a)) if Some(&a.id) == pending.account_id.as_ref() => a,
+                Ok(_) => return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_state", None),
+                Err(res) => return res,
+            };
+            let relinked = if pending.purpose == Purpose::Upgrade {
+                if let Err(e) = eid::upgrade(&state.store, key, &account, &data, now).await {
+                    return eid_refusal(&state, locale, &e);
+                }
+                data.pseudonym.is_some()
+            } else {
+                match eid::sync(&state.store, key, &account, &data, now).await {
+                    Ok(Synced::Refreshed) => false,
+                    Ok(Synced::Relinked) => true,
+                    Err(e) => return eid_refusal(&state, locale, &e),
+                }
+            };
+            if relinked {
+                // R-SES-6: a new eID link is a sensitive change; the mail carries a block link.
+                let block = state.urls.block_link(&state.store, &account.id, now).await;
+                let ctx = json!({ "given_name": account.given_name, "block_link": block.unwrap_or_default() });
+                if let Err(e) = state.mailer.send(MailKind::EidLinked, &account.email, locale, &ctx, now).await {
+                    tracing::error!(error = %e, "could not queue the eID link notice");
+                }
+            }
+            if pending.purpose == Purpose::Sync {
+                return Redirect::to(&format!("{}?done=synced", paths::PROFILE)).into_response();
+            }
+            // R-EID-1: after the upgrade the user logs out and logs in again.
+            if let Err(e) = state.sessions.end_all(&account.id, now).await {
+                return unavailable(&state, locale, &e);
+            }
+            let mut res = state
+                .pages
+                .notice(locale, "upgraded_title", "upgraded_text", Some((paths::LOGIN, "login_title")));
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
+            res
+        }
+    }
+}
+
+/// Form of `POST /profile/eid/off`.
+#[derive(Deserialize)]
+pub struct OffForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /profile/eid/off`: switches eID login off (R-EID-3); a new sync switches it on again.
+pub async fn eid_off(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<OffForm>) -> Response {
+    let now = clock::now();
+    let (_, account) = match super::pages::require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    match state.store.disable_eid_login(&account.id).await {
+        Ok(()) => Redirect::to(&format!("{}?done=eid_off", paths::PROFILE)).into_response(),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}

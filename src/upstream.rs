@@ -1,0 +1,353 @@
+//! The connector to upstream OpenID Providers (the eID service now; ELSTER and other Länder
+//! later), built on the `openidconnect` crate: discovery, code flow with PKCE, `state` and
+//! `nonce` kept in the ephemeral store bound to the browser, RFC 9207 `iss` checked, and the ID
+//! token fully validated (signature against the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`).
+//! A forged, replayed or mis-addressed answer ends in an error and changes nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+use crate::config::{Config, UpstreamConfig, UpstreamKind};
+use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::secret::{b64_decode, random_token};
+use crate::trust::TrustLevel;
+
+/// How long a started upstream login may take.
+const PENDING_SECONDS: i64 = 900;
+/// How long discovery and keys are cached.
+const METADATA_SECONDS: i64 = 600;
+
+/// Why an upstream login failed; every variant leaves accounts untouched.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No such upstream in the configuration.
+    #[error("unknown upstream")]
+    Unknown,
+    /// Its discovery or keys cannot be read, or it is a simulator we must not trust.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
+    /// The `state` is unknown, used or expired (a replay lands here).
+    #[error("unknown or used state")]
+    UnknownState,
+    /// Started in another browser.
+    #[error("started in another browser")]
+    OtherBrowser,
+    /// The answer came from, or names, another upstream than the one chosen (mix-up).
+    #[error("answer from the wrong upstream")]
+    WrongUpstream,
+    /// The user cancelled at the upstream.
+    #[error("the user cancelled")]
+    Declined,
+    /// The code exchange or the ID token failed a check.
+    #[error("upstream answer refused: {0}")]
+    Invalid(String),
+    /// The ephemeral store failed.
+    #[error(transparent)]
+    Ephemeral(#[from] EphemeralError),
+}
+
+/// What the upstream login is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// Log in (within an authorization transaction when `txn` is set).
+    Login {
+        /// The authorization transaction to resume.
+        txn: Option<String>,
+    },
+    /// Upgrade the logged-in account to Plus (R-EID-1).
+    Upgrade,
+    /// Refresh the locked fields from the card (R-EID-4).
+    Sync,
+}
+
+/// A started upstream login, kept under its `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    /// Which upstream.
+    pub upstream: String,
+    /// What for.
+    pub purpose: Purpose,
+    /// The account it is for (upgrade, sync).
+    pub account_id: Option<String>,
+    /// The browser it belongs to.
+    pub browser: String,
+    nonce: String,
+    pkce_verifier: String,
+}
+
+/// What a checked upstream answer says.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Which upstream.
+    pub upstream: String,
+    /// Its kind.
+    pub kind: UpstreamKind,
+    /// The level its `acr` maps to.
+    pub level: TrustLevel,
+    /// The verified ID-token claims.
+    pub claims: Map<String, Value>,
+}
+
+#[derive(Clone)]
+struct Discovered {
+    metadata: CoreProviderMetadata,
+    iss_parameter: bool,
+    fetched_at: Timestamp,
+}
+
+/// The configured upstreams and their cached discovery.
+#[derive(Clone)]
+pub struct Upstreams {
+    configs: Arc<Vec<UpstreamConfig>>,
+    issuer: String,
+    allow_simulators: bool,
+    ephemeral: Ephemeral,
+    http: reqwest::Client,
+    cache: Arc<Mutex<HashMap<String, Discovered>>>,
+}
+
+fn pending_key(state: &str) -> String {
+    format!("upstream:{state}")
+}
+
+fn is_loopback(issuer: &str) -> bool {
+    match url::Url::parse(issuer).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Upstreams {
+    /// The upstreams of `config`.
+    pub fn new(config: &Config, ephemeral: Ephemeral) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self {
+            configs: Arc::new(config.upstream.clone()),
+            issuer: config.issuer.clone(),
+            allow_simulators: config.allow_simulators,
+            ephemeral,
+            http,
+            cache: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// An upstream by id.
+    pub fn get(&self, id: &str) -> Option<&UpstreamConfig> {
+        self.configs.iter().find(|u| u.id == id)
+    }
+
+    /// The eID service, if one is configured.
+    pub fn eid(&self) -> Option<&UpstreamConfig> {
+        self.configs.iter().find(|u| u.kind == UpstreamKind::Eid)
+    }
+
+    /// Our redirect URI at an upstream.
+    pub fn redirect_uri(&self, id: &str) -> String {
+        format!("{}/upstream/{id}/callback", self.issuer)
+    }
+
+    async fn discover(&self, cfg: &UpstreamConfig, now: Timestamp) -> Result<Discovered, UpstreamError> {
+        if let Ok(cache) = self.cache.lock()
+            && let Some(d) = cache.get(&cfg.id)
+            && now - d.fetched_at < METADATA_SECONDS
+        {
+            return Ok(d.clone());
+        }
+        let unavailable = |e: String| UpstreamError::Unavailable(format!("{}: {e}", cfg.id));
+        let raw: Value = self
+            .http
+            .get(format!("{}/.well-known/openid-configuration", cfg.issuer.trim_end_matches('/')))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?
+            .json()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if raw.get(crate::sim::MARKER) == Some(&Value::Bool(true)) && !is_loopback(&cfg.issuer) && !self.allow_simulators {
+            return Err(unavailable(
+                "a simulator on a non-loopback issuer; set allow_simulators to trust it".into(),
+            ));
+        }
+        let issuer = IssuerUrl::new(cfg.issuer.clone()).map_err(|e| unavailable(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let d = Discovered {
+            metadata,
+            iss_parameter: raw.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true)),
+            fetched_at: now,
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(cfg.id.clone(), d.clone());
+        }
+        Ok(d)
+    }
+
+    /// Whether the upstream answers discovery now (pages show it as unavailable otherwise).
+    pub async fn available(&self, id: &str, now: Timestamp) -> bool {
+        match self.get(id) {
+            Some(cfg) => self.discover(cfg, now).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Starts a login at upstream `id`; returns the URL to send the browser to.
+    pub async fn start(
+        &self,
+        id: &str,
+        purpose: Purpose,
+        account_id: Option<String>,
+        browser: String,
+        now: Timestamp,
+    ) -> Result<String, UpstreamError> {
+        let cfg = self.get(id).ok_or(UpstreamError::Unknown)?;
+        let d = self.discover(cfg, now).await?;
+        let redirect = RedirectUrl::new(self.redirect_uri(id)).map_err(|e| UpstreamError::Invalid(e.to_string()))?;
+        let client = CoreClient::from_provider_metadata(
+            d.metadata,
+            ClientId::new(cfg.client_id.clone()),
+            cfg.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().clone())),
+        )
+        .set_redirect_uri(redirect);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                || CsrfToken::new(random_token(24)),
+                || Nonce::new(random_token(24)),
+            )
+            .set_pkce_challenge(challenge);
+        for s in &cfg.scopes {
+            request = request.add_scope(Scope::new(s.clone()));
+        }
+        let (url, state, nonce) = request.url();
+        let pending = Pending {
+            upstream: id.to_string(),
+            purpose,
+            account_id,
+            browser,
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        };
+        self.ephemeral
+            .put_json(&pending_key(state.secret()), &pending, now + PENDING_SECONDS, now)
+            .await?;
+        Ok(url.to_string())
+    }
+
+    /// Checks the answer at our callback for upstream `id`: the `state` is used up first, so a
+    /// replayed answer finds nothing.
+    pub async fn finish(
+        &self,
+        id: &str,
+        params: &CallbackParams,
+        browser: &str,
+        now: Timestamp,
+    ) -> Result<(Pending, Identity), UpstreamError> {
+        let cfg = self.get(id).ok_or(UpstreamError::Unknown)?;
+        let state = params
+            .state
+            .as_deref()
+            .filter(|s| s.len() <= 64)
+            .ok_or(UpstreamError::UnknownState)?;
+        let pending: Pending = self
+            .ephemeral
+            .take_json(&pending_key(state), now)
+            .await?
+            .ok_or(UpstreamError::UnknownState)?;
+        if pending.upstream != id {
+            return Err(UpstreamError::WrongUpstream);
+        }
+        if pending.browser != browser {
+            return Err(UpstreamError::OtherBrowser);
+        }
+        let d = self.discover(cfg, now).await?;
+        // RFC 9207: the answer names its issuer; it must be the one we sent the user to.
+        match params.iss.as_deref() {
+            Some(iss) if iss != d.metadata.issuer().as_str() => return Err(UpstreamError::WrongUpstream),
+            None if d.iss_parameter => return Err(UpstreamError::WrongUpstream),
+            _ => {}
+        }
+        if params.error.is_some() {
+            return Err(UpstreamError::Declined);
+        }
+        let code = params.code.clone().ok_or_else(|| UpstreamError::Invalid("no code".into()))?;
+        let redirect = RedirectUrl::new(self.redirect_uri(id)).map_err(|e| UpstreamError::Invalid(e.to_string()))?;
+        let client = CoreClient::from_provider_metadata(
+            d.metadata,
+            ClientId::new(cfg.client_id.clone()),
+            cfg.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().clone())),
+        )
+        .set_redirect_uri(redirect);
+        let invalid = |e: String| UpstreamError::Invalid(e);
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| invalid(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| invalid(format!("code exchange: {e}")))?;
+        let id_token = tokens.id_token().ok_or_else(|| invalid("no ID token".into()))?;
+        let verifier = client.id_token_verifier();
+        let checked = id_token
+            .claims(&verifier, &Nonce::new(pending.nonce.clone()))
+            .map_err(|e| invalid(format!("ID token: {e}")))?;
+        let acr = checked.auth_context_ref().map(|a| a.as_str().to_string());
+        // The token verified: its payload is now safe to read for the claims the crate does not
+        // model (the eID data groups).
+        let raw = id_token.to_string();
+        let claims: Map<String, Value> = raw
+            .split('.')
+            .nth(1)
+            .and_then(b64_decode)
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| invalid("unreadable ID token payload".into()))?;
+        let level = acr
+            .as_deref()
+            .and_then(|a| {
+                cfg.acr_map
+                    .get(a)
+                    .and_then(|l| TrustLevel::parse(l))
+                    .or_else(|| TrustLevel::parse(a))
+            })
+            .unwrap_or(TrustLevel::Basic);
+        Ok((
+            pending,
+            Identity {
+                upstream: id.to_string(),
+                kind: cfg.kind,
+                level,
+                claims,
+            },
+        ))
+    }
+}
+
+/// The query at our callback.
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackParams {
+    /// Authorization code.
+    pub code: Option<String>,
+    /// Our state.
+    pub state: Option<String>,
+    /// RFC 9207 issuer.
+    pub iss: Option<String>,
+    /// Error code, when the user cancelled or the upstream refused.
+    pub error: Option<String>,
+}

@@ -1,0 +1,296 @@
+//! Servicekonto Plus and the eID, against the eID simulator running as a process of its own:
+//! upgrade (R-EID-1), eID login and switching it off and on (R-SES-1, R-EID-3), the sync with a
+//! new card (R-EID-4), step-up for services that demand the eID (R-ACR-3, R-EID-5), and forged,
+//! replayed or mis-addressed upstream answers (refused, nothing changed).
+
+use reqwest::StatusCode;
+use servicekonto::trust::TrustLevel;
+
+use crate::support::*;
+
+/// A basic account, logged in, upgraded to Plus by the eID (Erika's card), then logged in again.
+async fn upgraded(app: &TestApp) -> (Browser, servicekonto::accounts::Account) {
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    let (status, body) = browser.via_sim("upgrade", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    browser.login("erika@example.de", PASSWORD).await;
+    (browser, a)
+}
+
+#[tokio::test]
+async fn r_eid_1_upgrade_by_eid_takes_the_card_data_over_and_logs_the_user_out() {
+    let (app, _sim) = app_with_eid().await;
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    let (_, profile) = browser.page("/profile").await;
+    assert!(profile.contains("Mit Online-Ausweis zu Servicekonto Plus"));
+    let (status, body) = browser.via_sim("upgrade", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("jetzt ein Servicekonto Plus"));
+    let after = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!(after.level, TrustLevel::Plus);
+    assert_eq!(after.birthdate.as_deref(), Some("1964-08-12"));
+    let addr = after.address.unwrap();
+    assert_eq!(
+        (addr.street.as_str(), addr.house_number.as_str(), addr.city.as_str()),
+        ("Heidestraße", "17", "Köln")
+    );
+    let v = app.state.store.verification(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (v.method.as_str(), v.birth_name.as_deref(), v.place_of_birth.as_deref()),
+        ("eid", Some("Gabler"), Some("Berlin"))
+    );
+    assert!(
+        browser.page("/profile").await.1.starts_with("redirect:/login"),
+        "logged out after the upgrade"
+    );
+    let mails = app.wait_mails("erika@example.de", 1).await;
+    assert!(
+        mails[0].contains("Ausweis") && mails[0].contains("/block?token="),
+        "R-SES-6: the new link is announced with a block link"
+    );
+    // R-PRO-1: the fields are locked now.
+    browser.login("erika@example.de", PASSWORD).await;
+    let (status, _) = browser
+        .submit(
+            "/profile",
+            &[("given_name", "Eva"), ("family_name", "Mustermann"), ("birthdate", "1964-08-12")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_and_on() {
+    let (app, _sim) = app_with_eid().await;
+    let (browser, a) = upgraded(&app).await;
+    let card = app.browser();
+    let (status, body) = card.via_sim("login", None, AtSim::default()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/"));
+    assert_eq!(card.page("/profile").await.0, StatusCode::OK);
+
+    // Another person's card, or a card without the pseudonym, logs nobody in.
+    let (status, body) = app
+        .browser()
+        .via_sim(
+            "login",
+            None,
+            AtSim {
+                person: "ayse",
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("kein Servicekonto verbunden"));
+    let (status, _) = app
+        .browser()
+        .via_sim(
+            "login",
+            None,
+            AtSim {
+                pseudonym: false,
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Off …
+    let (status, _) = browser.submit("/profile/eid/off", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (status, _) = app.browser().via_sim("login", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "eID login is off");
+    // … and on again by a new sync with the pseudonym.
+    let (status, body) = browser.via_sim("sync", None, AtSim::default()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/profile?done=synced"));
+    assert!(app.state.store.eid_login_enabled(&a.id, 0).await.unwrap());
+    let (status, _) = app.browser().via_sim("login", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn r_eid_4_a_new_card_is_relinked_when_the_identity_matches_and_refused_otherwise() {
+    let (app, _sim) = app_with_eid().await;
+    let (browser, a) = upgraded(&app).await;
+    let (status, _) = browser
+        .via_sim(
+            "sync",
+            None,
+            AtSim {
+                person: "erika-new-card",
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let after = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!(after.address.unwrap().city, "Bonn", "the new card's address is taken over");
+    // The new card logs in; the old one no longer does.
+    assert_eq!(
+        app.browser()
+            .via_sim(
+                "login",
+                None,
+                AtSim {
+                    person: "erika-new-card",
+                    ..AtSim::default()
+                }
+            )
+            .await
+            .0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.browser().via_sim("login", None, AtSim::default()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    app.wait_mails("erika@example.de", 2).await;
+
+    // A card whose identity does not match (changed family name) is refused; nothing changes.
+    let (status, body) = browser
+        .via_sim(
+            "sync",
+            None,
+            AtSim {
+                person: "erika-married",
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("Kundenzentrum"));
+    let unchanged = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (unchanged.family_name.as_str(), unchanged.address.unwrap().city.as_str()),
+        ("Mustermann", "Bonn")
+    );
+    assert_eq!(
+        app.browser()
+            .via_sim(
+                "login",
+                None,
+                AtSim {
+                    person: "erika-married",
+                    ..AtSim::default()
+                }
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn r_eid_5_r_acr_3_a_service_demanding_eid_steps_a_password_session_up_through_the_eid() {
+    let (app, _sim) = app_with_eid().await;
+    let (id, secret) = app
+        .client(ClientSpec {
+            min_level: TrustLevel::Eid,
+            ..ClientSpec::default()
+        })
+        .await;
+    let (mut browser, _) = upgraded(&app).await;
+    // The password session is not enough: back to the login page, which asks for the eID.
+    let end = browser.walk(&authorize_url(&app, &id, &[]), None, Consent::Allow).await;
+    let End::Page(_, login) = end else {
+        panic!("expected the login page, got {end:?}")
+    };
+    assert!(login.contains("verlangt eine Anmeldung mit dem Online-Ausweis"));
+    let txn = form_value(&login, "txn").unwrap();
+    let back = browser.to_sim_and_back("login", Some(&txn), AtSim::default()).await;
+    let end = browser.walk(&back, None, Consent::Allow).await;
+    let (status, tokens) = redeem(&app, &id, secret.as_deref().unwrap(), &end.code(), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let claims = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "urn:servicekonto:acr:eid");
+    assert_eq!(claims["amr"], serde_json::json!(["eid"]));
+
+    // A Plus account without eID login cannot reach the level: the service is told so.
+    app.account("plus@example.de", true).await;
+    let mut other = app.browser();
+    let end = other
+        .walk(&authorize_url(&app, &id, &[]), Some(("plus@example.de", PASSWORD)), Consent::Allow)
+        .await;
+    assert_eq!(end.param("error").as_deref(), Some("unmet_authentication_requirements"));
+}
+
+#[tokio::test]
+async fn forged_replayed_and_misaddressed_upstream_answers_are_refused_and_change_nothing() {
+    let (app, _sim) = app_with_eid().await;
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    for fault in ["wrong_signature", "wrong_nonce", "wrong_issuer", "wrong_audience", "expired"] {
+        let (status, body) = browser.via_sim("upgrade", None, AtSim { fault, ..AtSim::default() }).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{fault}");
+        assert!(body.contains("Antwort des Anmeldedienstes ist ungültig"), "{fault}");
+        let now = app.state.store.account(&a.id).await.unwrap().unwrap();
+        assert_eq!(now.level, TrustLevel::Basic, "{fault} changed nothing");
+    }
+    // Cancelled at the eID service.
+    let (_, body) = browser
+        .via_sim(
+            "upgrade",
+            None,
+            AtSim {
+                cancel: true,
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert!(body.contains("abgebrochen"));
+    // Replay: the same answer twice.
+    let back = browser.to_sim_and_back("upgrade", None, AtSim::default()).await;
+    let mut forged_iss = url::Url::parse(&back).unwrap();
+    let pairs: Vec<(String, String)> = forged_iss
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "iss" {
+                "http://127.0.0.1:1/other".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    forged_iss.query_pairs_mut().clear().extend_pairs(pairs);
+    // Mix-up (RFC 9207): an answer naming another issuer is refused — and uses the state up.
+    let (status, body) = browser.page(forged_iss.as_str()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("nicht von dem Anmeldedienst"));
+    let (status, body) = browser.page(&back).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a used state is gone");
+    assert!(body.contains("unbekannt, abgelaufen oder wurde schon abgeschlossen"));
+    // Another browser cannot finish a login started here.
+    let back = browser.to_sim_and_back("upgrade", None, AtSim::default()).await;
+    let (status, _) = app.browser().page(&back).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
+    assert!(app.state.store.verification(&a.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_idp_trusts_a_simulator_only_on_loopback_unless_allowed() {
+    for allowed in [false, true] {
+        let port = Sim::port();
+        let issuer = format!("http://0.0.0.0:{port}");
+        let app = TestApp::with(|c| {
+            c.upstream.push(Sim::upstream(&issuer));
+            c.allow_simulators = allowed;
+        })
+        .await;
+        let _sim = Sim::start("0.0.0.0", port, &app.issuer).await;
+        let browser = app.browser();
+        let (status, body) = browser.submit("/upstream/eid/start", &[("purpose", "login")]).await;
+        if allowed {
+            assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+        } else {
+            assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+            assert!(body.contains("nicht erreichbar"));
+        }
+    }
+}
