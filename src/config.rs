@@ -199,6 +199,14 @@ pub struct SessionConfig {
     pub absolute_seconds: i64,
     /// How long a started authorization may wait for login and consent.
     pub transaction_seconds: i64,
+    /// R-ACR-6 (TR-03160-1 table 2): an eID authentication counts as `eid` for this long …
+    pub eid_seconds: i64,
+    /// … and for this long without activity; afterwards the session counts one level lower.
+    pub eid_idle_seconds: i64,
+    /// The same for an ELSTER authentication (`elster`).
+    pub elster_seconds: i64,
+    /// Idle limit of an ELSTER authentication.
+    pub elster_idle_seconds: i64,
 }
 
 /// How signing keys are watched.
@@ -285,6 +293,10 @@ impl Default for SessionConfig {
             idle_seconds: 20 * 60,
             absolute_seconds: 12 * 3600,
             transaction_seconds: 30 * 60,
+            eid_seconds: 30 * 60,
+            eid_idle_seconds: 5 * 60,
+            elster_seconds: 2 * 3600,
+            elster_idle_seconds: 30 * 60,
         }
     }
 }
@@ -376,6 +388,10 @@ impl Config {
             ("sessions.idle_seconds", self.sessions.idle_seconds),
             ("sessions.absolute_seconds", self.sessions.absolute_seconds),
             ("sessions.transaction_seconds", self.sessions.transaction_seconds),
+            ("sessions.eid_seconds", self.sessions.eid_seconds),
+            ("sessions.eid_idle_seconds", self.sessions.eid_idle_seconds),
+            ("sessions.elster_seconds", self.sessions.elster_seconds),
+            ("sessions.elster_idle_seconds", self.sessions.elster_idle_seconds),
             ("login_throttle.window_seconds", self.login_throttle.window_seconds),
             ("login_throttle.delay_after", self.login_throttle.delay_after),
             ("login_throttle.lock_after", self.login_throttle.lock_after),

@@ -9,7 +9,7 @@ use crate::clock::Timestamp;
 use crate::config::SessionConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::{random_token, sha256_b64};
-use crate::trust::{Method, TrustLevel};
+use crate::trust::{Method, TrustLevel, decayed};
 
 /// How long an expired session is remembered to show the "session expired" page.
 const EXPIRED_NOTICE_SECONDS: i64 = 3600;
@@ -127,9 +127,21 @@ impl Sessions {
             self.ephemeral.delete(&k).await?;
             return Ok(Lookup::None);
         }
-        // Writing on every request would make the store the bottleneck; a minute's precision
-        // is plenty for a 20-minute idle timeout.
-        if now - session.last_seen >= 30 {
+        let c = &self.config;
+        let level = decayed(
+            session.level,
+            session.auth_time,
+            session.last_seen,
+            now,
+            [
+                (TrustLevel::Eid, c.eid_seconds, c.eid_idle_seconds),
+                (TrustLevel::Elster, c.elster_seconds, c.elster_idle_seconds),
+            ],
+        );
+        // Writing on every request would make the store the bottleneck; half a minute's
+        // precision is plenty for idle limits of minutes.
+        if now - session.last_seen >= 30 || level != session.level {
+            session.level = level;
             session.last_seen = now;
             self.ephemeral.put_json(&k, &session, self.expires_at(&session), now).await?;
         }
@@ -162,6 +174,10 @@ mod tests {
                 idle_seconds: 1200,
                 absolute_seconds: 43200,
                 transaction_seconds: 600,
+                eid_seconds: 1800,
+                eid_idle_seconds: 300,
+                elster_seconds: 7200,
+                elster_idle_seconds: 1800,
             },
         )
     }
@@ -204,6 +220,20 @@ mod tests {
         assert!(matches!(s.load(Some(&a1), 2).await.unwrap(), Lookup::None));
         assert!(matches!(s.load(Some(&b), 2).await.unwrap(), Lookup::Active(_)));
         assert!(matches!(s.load(Some(&a2), 2).await.unwrap(), Lookup::Active(_)));
+    }
+
+    #[tokio::test]
+    async fn r_acr_6_an_eid_session_decays_to_plus_and_lives_on() {
+        let s = sessions();
+        let (cookie, _) = s.create("a", TrustLevel::Eid, Method::Eid, 0).await.unwrap();
+        let Lookup::Active(at_200) = s.load(Some(&cookie), 200).await.unwrap() else { panic!() };
+        assert_eq!(at_200.level, TrustLevel::Eid);
+        // 301 s without activity: still a session, but only Plus.
+        let Lookup::Active(later) = s.load(Some(&cookie), 200 + 301).await.unwrap() else { panic!() };
+        assert_eq!(later.level, TrustLevel::Plus);
+        assert_eq!(later.auth_time, 0, "auth_time stays the time of the real authentication");
+        let Lookup::Active(again) = s.load(Some(&cookie), 520).await.unwrap() else { panic!() };
+        assert_eq!(again.level, TrustLevel::Plus, "a decayed level does not come back");
     }
 
     #[tokio::test]

@@ -117,6 +117,22 @@ pub fn achieved_level(account_level: TrustLevel, method: Method) -> TrustLevel {
     account_level.min(method.ceiling())
 }
 
+/// R-ACR-6 (TR-03160-1 table 2): the level a session still counts at. An `eid` or `elster`
+/// authentication counts for `total` seconds after it happened and `idle` seconds without
+/// activity; afterwards the session lives on one level lower (`eid` → `plus`, `elster` →
+/// `basic`), so a request for the higher level triggers a step-up.
+pub fn decayed(level: TrustLevel, auth_time: i64, last_seen: i64, now: i64, limits: [(TrustLevel, i64, i64); 2]) -> TrustLevel {
+    for (high, total, idle) in limits {
+        if level == high && (now - auth_time > total || now - last_seen > idle) {
+            return match high {
+                TrustLevel::Eid => TrustLevel::Plus,
+                _ => TrustLevel::Basic,
+            };
+        }
+    }
+    level
+}
+
 /// What a request asks of the session's level (R-ACR-2): from `acr_values` (voluntary) or from
 /// the claims parameter's `acr` member (essential when marked so).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +173,18 @@ impl AcrRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_acr_6_eid_counts_thirty_minutes_and_five_idle_then_one_level_lower() {
+        let limits = [(TrustLevel::Eid, 1800, 300), (TrustLevel::Elster, 7200, 1800)];
+        let eid = TrustLevel::Eid;
+        assert_eq!(decayed(eid, 0, 1500, 1790, limits), eid, "active within both limits");
+        assert_eq!(decayed(eid, 0, 1500, 1801, limits), TrustLevel::Plus, "30 minutes in total");
+        assert_eq!(decayed(eid, 0, 0, 301, limits), TrustLevel::Plus, "5 minutes without activity");
+        assert_eq!(decayed(TrustLevel::Elster, 0, 6000, 7000, limits), TrustLevel::Elster);
+        assert_eq!(decayed(TrustLevel::Elster, 0, 0, 1801, limits), TrustLevel::Basic);
+        assert_eq!(decayed(TrustLevel::Plus, 0, 0, 40000, limits), TrustLevel::Plus, "password levels do not decay");
+    }
 
     #[test]
     fn r_acr_1_password_login_reaches_at_most_plus() {

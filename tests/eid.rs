@@ -294,3 +294,41 @@ async fn the_idp_trusts_a_simulator_only_on_loopback_unless_allowed() {
         }
     }
 }
+
+#[tokio::test]
+async fn r_acr_6_after_the_eid_level_decays_the_next_eid_request_steps_up_again() {
+    let port = Sim::port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = TestApp::with(|c| {
+        c.upstream.push(Sim::upstream(&issuer));
+        c.sessions.eid_idle_seconds = 1;
+    })
+    .await;
+    let _sim = Sim::start("127.0.0.1", port, &app.issuer).await;
+    let (eid_service, eid_secret) = app
+        .client(ClientSpec {
+            min_level: TrustLevel::Eid,
+            ..ClientSpec::default()
+        })
+        .await;
+    let (plus_service, plus_secret) = app.client(ClientSpec::default()).await;
+    upgraded(&app).await;
+    let mut browser = app.browser();
+    let (status, _) = browser.via_sim("login", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let code = browser.walk(&authorize_url(&app, &eid_service, &[]), None, Consent::Allow).await.code();
+    let (_, t) = redeem(&app, &eid_service, eid_secret.as_deref().unwrap(), &code, &[]).await;
+    assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["acr"], "urn:servicekonto:acr:eid");
+
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    // The session lives on as Plus …
+    let code = browser.walk(&authorize_url(&app, &plus_service, &[]), None, Consent::Allow).await.code();
+    let (_, t) = redeem(&app, &plus_service, plus_secret.as_deref().unwrap(), &code, &[]).await;
+    let claims = jwt_claims(t["id_token"].as_str().unwrap());
+    assert_eq!(claims["acr"], "urn:servicekonto:acr:plus");
+    assert_eq!(claims["amr"], serde_json::json!(["eid"]), "amr still says how the user authenticated");
+    // … and the eID service asks for the eID again.
+    let end = browser.walk(&authorize_url(&app, &eid_service, &[]), None, Consent::Allow).await;
+    let End::Page(_, login) = end else { panic!("expected a step-up, got {end:?}") };
+    assert!(login.contains("verlangt eine Anmeldung mit dem Online-Ausweis"));
+}
