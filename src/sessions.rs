@@ -226,13 +226,19 @@ mod tests {
     async fn r_acr_6_an_eid_session_decays_to_plus_and_lives_on() {
         let s = sessions();
         let (cookie, _) = s.create("a", TrustLevel::Eid, Method::Eid, 0).await.unwrap();
-        let Lookup::Active(at_200) = s.load(Some(&cookie), 200).await.unwrap() else { panic!() };
+        let Lookup::Active(at_200) = s.load(Some(&cookie), 200).await.unwrap() else {
+            panic!()
+        };
         assert_eq!(at_200.level, TrustLevel::Eid);
         // 301 s without activity: still a session, but only Plus.
-        let Lookup::Active(later) = s.load(Some(&cookie), 200 + 301).await.unwrap() else { panic!() };
+        let Lookup::Active(later) = s.load(Some(&cookie), 200 + 301).await.unwrap() else {
+            panic!()
+        };
         assert_eq!(later.level, TrustLevel::Plus);
         assert_eq!(later.auth_time, 0, "auth_time stays the time of the real authentication");
-        let Lookup::Active(again) = s.load(Some(&cookie), 520).await.unwrap() else { panic!() };
+        let Lookup::Active(again) = s.load(Some(&cookie), 520).await.unwrap() else {
+            panic!()
+        };
         assert_eq!(again.level, TrustLevel::Plus, "a decayed level does not come back");
     }
 

@@ -183,7 +183,11 @@ mod tests {
         assert_eq!(decayed(eid, 0, 0, 301, limits), TrustLevel::Plus, "5 minutes without activity");
         assert_eq!(decayed(TrustLevel::Elster, 0, 6000, 7000, limits), TrustLevel::Elster);
         assert_eq!(decayed(TrustLevel::Elster, 0, 0, 1801, limits), TrustLevel::Basic);
-        assert_eq!(decayed(TrustLevel::Plus, 0, 0, 40000, limits), TrustLevel::Plus, "password levels do not decay");
+        assert_eq!(
+            decayed(TrustLevel::Plus, 0, 0, 40000, limits),
+            TrustLevel::Plus,
+            "password levels do not decay"
+        );
     }
 
     #[test]

@@ -316,19 +316,86 @@ async fn r_acr_6_after_the_eid_level_decays_the_next_eid_request_steps_up_again(
     let mut browser = app.browser();
     let (status, _) = browser.via_sim("login", None, AtSim::default()).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let code = browser.walk(&authorize_url(&app, &eid_service, &[]), None, Consent::Allow).await.code();
+    let code = browser
+        .walk(&authorize_url(&app, &eid_service, &[]), None, Consent::Allow)
+        .await
+        .code();
     let (_, t) = redeem(&app, &eid_service, eid_secret.as_deref().unwrap(), &code, &[]).await;
     assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["acr"], "urn:servicekonto:acr:eid");
 
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
     // The session lives on as Plus …
-    let code = browser.walk(&authorize_url(&app, &plus_service, &[]), None, Consent::Allow).await.code();
+    let code = browser
+        .walk(&authorize_url(&app, &plus_service, &[]), None, Consent::Allow)
+        .await
+        .code();
     let (_, t) = redeem(&app, &plus_service, plus_secret.as_deref().unwrap(), &code, &[]).await;
     let claims = jwt_claims(t["id_token"].as_str().unwrap());
     assert_eq!(claims["acr"], "urn:servicekonto:acr:plus");
-    assert_eq!(claims["amr"], serde_json::json!(["eid"]), "amr still says how the user authenticated");
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["eid"]),
+        "amr still says how the user authenticated"
+    );
     // … and the eID service asks for the eID again.
     let end = browser.walk(&authorize_url(&app, &eid_service, &[]), None, Consent::Allow).await;
-    let End::Page(_, login) = end else { panic!("expected a step-up, got {end:?}") };
+    let End::Page(_, login) = end else {
+        panic!("expected a step-up, got {end:?}")
+    };
     assert!(login.contains("verlangt eine Anmeldung mit dem Online-Ausweis"));
+}
+
+#[tokio::test]
+async fn r_acr_7_verified_data_go_out_as_verified_claims_self_entered_data_do_not() {
+    let (app, _sim) = app_with_eid().await;
+    let (id, secret) = app.client(ClientSpec::default()).await;
+    let secret = secret.unwrap();
+    let discovery: serde_json::Value = reqwest::get(app.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["verified_claims_supported"], true);
+    assert!(
+        discovery["trust_frameworks_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&"eidas".into())
+    );
+
+    let userinfo = |code: String| {
+        let (app, id, secret) = (&app, id.clone(), secret.clone());
+        async move {
+            let (_, t) = redeem(app, &id, &secret, &code, &[]).await;
+            app.http()
+                .get(app.url("/userinfo"))
+                .bearer_auth(t["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let extra = [("scope", "openid profile email address")];
+    app.account("basic@example.de", false).await;
+    let mut basic = app.browser();
+    let info = userinfo(login_code(&app, &mut basic, &id, "basic@example.de", &extra).await).await;
+    assert!(info.get("verified_claims").is_none(), "self-entered data are not verified");
+
+    let (mut browser, _) = upgraded(&app).await;
+    let code = browser.walk(&authorize_url(&app, &id, &extra), None, Consent::Allow).await.code();
+    let info = userinfo(code).await;
+    let vc = &info["verified_claims"];
+    assert_eq!(vc["verification"]["trust_framework"], "eidas");
+    assert_eq!(vc["verification"]["assurance_level"], "high");
+    assert_eq!(vc["verification"]["evidence"][0]["method"], "eid");
+    assert!(vc["verification"]["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(vc["claims"]["family_name"], "Mustermann");
+    assert_eq!(vc["claims"]["birthdate"], "1964-08-12");
+    assert_eq!(vc["claims"]["address"]["locality"], "Köln");
+    assert!(vc["claims"].get("email").is_none(), "the email is not verified by the eID");
+    assert_eq!(info["email"], "erika@example.de");
 }

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::accounts::Account;
+use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
 use crate::protocol::claims::ClaimSpec;
 use crate::protocol::scope::Scopes;
@@ -68,6 +69,46 @@ fn claim_value(account: &Account, name: &str) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+/// The claims a verification vouches for (the locked fields of a Plus account).
+pub const VERIFIABLE: &[&str] = &["given_name", "family_name", "birthdate", "address"];
+
+/// R-ACR-7 (OpenID Connect for Identity Assurance 1.0): of the claims released, those the
+/// account's verification vouches for, with how, when and at what level they were verified —
+/// so a service can tell self-entered data (top level) from verified data. `None` when the
+/// account is not verified or none of them is released.
+pub fn verified_claims(account: &Account, verification: Option<&Verification>, released: &Map<String, Value>) -> Option<Value> {
+    let v = verification.filter(|_| account.level >= crate::trust::TrustLevel::Plus)?;
+    let claims: Map<String, Value> = VERIFIABLE
+        .iter()
+        .filter_map(|n| released.get(*n).map(|c| ((*n).to_string(), c.clone())))
+        .collect();
+    if claims.is_empty() {
+        return None;
+    }
+    let (assurance, method) = if v.method == "eid" {
+        ("high", "eid")
+    } else {
+        ("substantial", "pipp")
+    };
+    let time = time::OffsetDateTime::from_unix_timestamp(v.verified_at)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())?;
+    let document = match v.document_type.as_deref() {
+        Some("ID") | None => "idcard",
+        Some("PP" | "P") => "passport",
+        Some(_) => "residence_permit",
+    };
+    Some(json!({
+        "verification": {
+            "trust_framework": "eidas",
+            "assurance_level": assurance,
+            "time": time,
+            "evidence": [{ "type": "document", "method": method, "time": time, "document_details": { "type": document } }],
+        },
+        "claims": claims,
+    }))
 }
 
 /// Claims for the scopes granted plus those named in `requested` (a claims-parameter member),

@@ -61,6 +61,12 @@ pub fn document(config: &Config) -> Value {
         "claims_supported": claims,
         "claims_parameter_supported": true,
         "backchannel_logout_supported": true,
+        // OpenID Connect for Identity Assurance 1.0 (R-ACR-7).
+        "verified_claims_supported": true,
+        "trust_frameworks_supported": ["eidas"],
+        "evidence_supported": ["document"],
+        "documents_supported": ["idcard", "passport", "residence_permit"],
+        "claims_in_verified_claims_supported": crate::grants::claims::VERIFIABLE,
         "backchannel_logout_session_supported": true,
         "claim_types_supported": ["normal"],
         "request_parameter_supported": false,

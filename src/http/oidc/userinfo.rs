@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::clock::{self, Timestamp};
 use crate::grants::Grant;
-use crate::grants::claims::release;
+use crate::grants::claims::{release, verified_claims};
 use crate::grants::tokens::AccessClaims;
 use crate::http::error::BearerError;
 use crate::protocol::params::Params;
@@ -101,6 +101,15 @@ async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[
         }
     };
     let mut out = release(&account, &scope, &grant.claims.userinfo);
+    if account.level >= crate::trust::TrustLevel::Plus {
+        let verification = state.store.verification(&account.id).await.map_err(|e| {
+            tracing::error!(error = %e, "store failure");
+            BearerError::Unavailable
+        })?;
+        if let Some(v) = verified_claims(&account, verification.as_ref(), &out) {
+            out.insert("verified_claims".into(), v);
+        }
+    }
     out.insert("sub".into(), active.claims.sub.into());
     Ok(Value::Object(out))
 }
