@@ -46,9 +46,34 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage staff (Kundenzentrum clerks).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Run a simulator of an upstream identity provider (development and tests only).
     #[command(subcommand)]
     Sim(SimCommand),
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff member.
+    Add(StaffAdd),
+}
+
+#[derive(Args)]
+struct StaffAdd {
+    /// Role: kundenzentrum (confirms identities in person).
+    #[arg(long)]
+    role: String,
+    /// Login name.
+    #[arg(long)]
+    username: String,
+    /// Password (R-REG-2 applies).
+    #[arg(long, env = "SERVICEKONTO_STAFF_PASSWORD")]
+    password: String,
+    /// Full name, as the audit trail shows it.
+    #[arg(long)]
+    name: String,
 }
 
 #[derive(Subcommand)]
@@ -247,6 +272,19 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(cmd, &config, j, now).await,
+        Command::Staff(StaffCommand::Add(a)) => {
+            let store = open_store(&config).await?;
+            let role = crate::staff::Role::parse(&a.role).ok_or_else(|| format!("unknown role {}", a.role))?;
+            let staff = crate::staff::create(&store, &a.username, Secret::new(a.password), &a.name, role, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            emit(
+                j,
+                json!({ "staff_id": staff.id, "username": staff.username, "role": staff.role.as_str() }),
+                format!("staff {} ({}) created", staff.username, staff.role.as_str()),
+            );
+            Ok(())
+        }
         Command::Sim(SimCommand::Eid(a)) => {
             init_logging(config.log_format);
             crate::sim::eid::serve(crate::sim::eid::SimConfig {

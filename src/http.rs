@@ -7,6 +7,7 @@ pub mod error;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
+pub mod staff;
 pub mod upstream;
 
 use std::time::Duration;
@@ -80,6 +81,16 @@ pub mod paths {
     pub const UPSTREAM_CALLBACK: &str = "/upstream/{id}/callback";
     /// Switches eID login off (R-EID-3).
     pub const PROFILE_EID_OFF: &str = "/profile/eid/off";
+    /// Staff login.
+    pub const STAFF_LOGIN: &str = "/staff/login";
+    /// Staff logout.
+    pub const STAFF_LOGOUT: &str = "/staff/logout";
+    /// Staff start page: open requests (R-EID-2).
+    pub const STAFF_HOME: &str = "/staff/";
+    /// One request and the clerk's decision.
+    pub const STAFF_REQUEST: &str = "/staff/requests/{account_id}";
+    /// A citizen asks for the in-person check (R-EID-2).
+    pub const PROFILE_PLUS_REQUEST: &str = "/profile/plus-request";
     /// Withdraws a consent (R-SVC-3).
     pub const PROFILE_CONSENT_WITHDRAW: &str = "/profile/consents/withdraw";
     /// Start page.
@@ -106,7 +117,11 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     let demo = state.config.demo_enabled();
-    let mut router = Router::new().merge(oidc::routes()).merge(pages::routes()).merge(upstream::routes());
+    let mut router = Router::new()
+        .merge(oidc::routes())
+        .merge(pages::routes())
+        .merge(upstream::routes())
+        .merge(staff::routes());
     if demo {
         router = router.merge(pages::demo::routes());
     }

@@ -18,6 +18,7 @@ pub mod secret;
 pub mod server;
 pub mod sessions;
 pub mod sim;
+pub mod staff;
 pub mod state;
 pub mod store;
 pub mod trust;

@@ -11,6 +11,7 @@ mod keys;
 mod mail;
 mod registrations;
 mod secrets;
+mod staff;
 
 pub use grants::RotateOutcome;
 

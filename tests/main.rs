@@ -18,4 +18,5 @@ mod profile;
 mod recovery;
 mod registration;
 mod sessions;
+mod staff;
 mod tokens;

@@ -225,6 +225,10 @@ pub enum Synced {
 /// re-linked only when given names, family name, birth name and date and place of birth all
 /// match what is stored; otherwise nothing changes. Also switches eID login on again (R-EID-3).
 pub async fn sync(store: &Store, key: &[u8], account: &Account, data: &EidData, now: Timestamp) -> Result<Synced, EidError> {
+    if account.level < TrustLevel::Plus {
+        // A basic account becomes Plus only through the upgrade, which logs the user out.
+        return Err(EidError::NotLinked);
+    }
     let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
     ensure_not_elsewhere(store, &account.id, Some(&hash)).await?;
     let link = store.eid_link(&account.id).await?;
@@ -235,8 +239,12 @@ pub async fn sync(store: &Store, key: &[u8], account: &Account, data: &EidData, 
             let same = data.given_names == account.given_name
                 && data.family_names == account.family_name
                 && Some(&data.date_of_birth) == account.birthdate.as_ref()
-                && v.as_ref()
-                    .is_some_and(|v| v.birth_name == data.birth_name && v.place_of_birth == data.place_of_birth);
+                // A Kundenzentrum check records no birth name or place of birth: what is not
+                // recorded cannot differ.
+                && v.as_ref().is_none_or(|v| {
+                    (v.birth_name.is_none() || v.birth_name == data.birth_name)
+                        && (v.place_of_birth.is_none() || v.place_of_birth == data.place_of_birth)
+                });
             if !same {
                 return Err(EidError::Mismatch);
             }

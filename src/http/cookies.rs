@@ -13,6 +13,8 @@ use crate::secret::{constant_time_eq, hmac_b64, random_token, sha256_b64};
 
 /// Name of the login-session cookie.
 pub const SESSION: &str = "sk_session";
+/// Name of the staff session cookie (separate from citizens' sessions).
+pub const STAFF_SESSION: &str = "sk_staff";
 /// Name of the browser cookie.
 pub const BROWSER: &str = "sk_browser";
 

@@ -49,6 +49,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pages/email_change.html", include_str!("../../templates/pages/email_change.html")),
     ("pages/email_confirm.html", include_str!("../../templates/pages/email_confirm.html")),
     ("pages/delete.html", include_str!("../../templates/pages/delete.html")),
+    ("pages/plus_request.html", include_str!("../../templates/pages/plus_request.html")),
+    ("pages/staff_login.html", include_str!("../../templates/pages/staff_login.html")),
+    (
+        "pages/staff_requests.html",
+        include_str!("../../templates/pages/staff_requests.html"),
+    ),
+    ("pages/staff_request.html", include_str!("../../templates/pages/staff_request.html")),
     ("pages/error.html", include_str!("../../templates/pages/error.html")),
     ("pages/login.html", include_str!("../../templates/pages/login.html")),
     ("pages/consent.html", include_str!("../../templates/pages/consent.html")),
@@ -425,7 +432,9 @@ mod tests {
             "plus": true, "delivery_consent_at": "2026-01-01 10:00 UTC", "notice": "n", "next": "/profile",
             "consents": [{"client_id": "c", "name": "Dienst", "items": ["Vorname"], "granted_at": "2026-01-01 10:00 UTC"}],
             "link_href": "/login", "link_text": "Anmelden",
-            "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true
+            "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true,
+            "plus_request_at": "2026-01-01 10:00 UTC", "username": "clerk", "staff_name": "Clara", "account_id": "a1", "birthdate": "1964-08-12",
+            "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE"
         })
         .to_string();
         let ctx: Value = serde_json::from_str(&ctx).unwrap();

@@ -161,6 +161,7 @@ impl Store {
             "delete from account_tokens where account_id = $1",
             "delete from verifications where account_id = $1",
             "delete from eid_links where account_id = $1",
+            "delete from upgrade_requests where account_id = $1",
         ] {
             sqlx::query(q).bind(account_id).execute(&mut *tx).await?;
         }

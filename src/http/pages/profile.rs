@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::PROFILE_EMAIL, get(email_page).post(change_email))
         .route(paths::EMAIL_CONFIRM, get(email_confirm_page).post(email_confirm))
         .route(paths::PROFILE_DELETE, get(delete_page).post(delete))
+        .route(paths::PROFILE_PLUS_REQUEST, get(plus_request_page).post(plus_request))
 }
 
 /// `YYYY-MM-DD HH:MM UTC`.
@@ -107,9 +108,12 @@ async fn profile_page(
         Err(res) => return res,
     };
     let browser = Browser::from_cookies(cookies);
-    let eid_link = match state.store.eid_link(&account.id).await {
-        Ok(l) => l,
-        Err(e) => return unavailable(state, locale, &e),
+    let (eid_link, plus_request) = match (
+        state.store.eid_link(&account.id).await,
+        state.store.upgrade_request(&account.id).await,
+    ) {
+        (Ok(l), Ok(r)) => (l, r),
+        (Err(e), _) | (_, Err(e)) => return unavailable(state, locale, &e),
     };
     let ctx = merged(
         json!({
@@ -119,6 +123,7 @@ async fn profile_page(
             "eid": state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone())),
             "eid_linked": eid_link.is_some(),
             "eid_login": eid_link.is_some_and(|l| l.login_enabled),
+            "plus_request_at": plus_request.map(|r| format_time(r.requested_at)),
             "form": values,
             "delivery_consent_at": account.delivery_consent_at.map(format_time),
             "consents": consents,
@@ -146,6 +151,7 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "withdrawn" => Some("consent_withdrawn"),
         "synced" => Some("eid_synced"),
         "eid_off" => Some("eid_off_done"),
+        "plus_request" => Some("plus_request_sent"),
         _ => None,
     }
 }
@@ -545,5 +551,65 @@ pub async fn delete(
         }
         Err(AccountError::BadCredentials) => retry(("password", "field_current_password_wrong")),
         Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+/// `GET /profile/plus-request`: date of birth and address for the in-person check (R-EID-2).
+pub async fn plus_request_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    let (_, account) = match require_account(&state, &cookies, clock::now(), paths::PROFILE_PLUS_REQUEST).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let values = account_values(&account);
+    simple_form(
+        &state,
+        &cookies,
+        "pages/plus_request.html",
+        locale,
+        StatusCode::OK,
+        json!({ "form": values }),
+        &[],
+    )
+}
+
+/// `POST /profile/plus-request`.
+#[instrument(skip_all)]
+pub async fn plus_request(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Form(f): Form<SaveForm>,
+) -> Response {
+    let now = clock::now();
+    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PLUS_REQUEST, &f.csrf, locale).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let p = f.profile;
+    let address = crate::accounts::Address {
+        street: p.street.clone(),
+        house_number: p.house_number.clone(),
+        postal_code: p.postal_code.clone(),
+        city: p.city.clone(),
+        country: p.country.trim().to_uppercase(),
+    };
+    let values = json!({
+        "birthdate": p.birthdate, "street": p.street, "house_number": p.house_number,
+        "postal_code": p.postal_code, "city": p.city, "country": p.country,
+    });
+    match crate::staff::request_upgrade(&state.store, &account, &p.birthdate, address, now).await {
+        Ok(()) => Redirect::to(&format!("{}?done=plus_request", paths::PROFILE)).into_response(),
+        Err(e) => match profile_field_error(&e) {
+            Some(err) => simple_form(
+                &state,
+                &cookies,
+                "pages/plus_request.html",
+                locale,
+                StatusCode::BAD_REQUEST,
+                json!({ "form": values }),
+                &[err],
+            ),
+            None => unavailable(&state, locale, &e),
+        },
     }
 }

@@ -1,0 +1,282 @@
+//! Staff pages under `/staff/` (R-EID-2): login with its own session cookie, the list of open
+//! requests for an in-person identity check, and the clerk's decision. A citizen's session
+//! opens none of these pages, and a staff session opens no citizen page.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::client_addr::ClientAddr;
+use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
+use super::pages::{PageLocale, form_errors, merged, unavailable};
+use super::paths;
+use crate::accounts::AccountError;
+use crate::accounts::throttle::Verdict;
+use crate::clock;
+use crate::protocol::authorize::Locale;
+use crate::secret::Secret;
+use crate::sessions::Lookup;
+use crate::staff::{self, Decision, Role, Staff};
+use crate::state::AppState;
+use crate::trust::{Method, TrustLevel};
+
+/// Routes of the staff pages.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::STAFF_LOGIN, get(login_page).post(login))
+        .route(paths::STAFF_LOGOUT, post(logout))
+        .route(paths::STAFF_HOME, get(requests))
+        .route(paths::STAFF_REQUEST, get(request_page).post(decide))
+}
+
+/// The logged-in staff member with `role`, or the response that refuses.
+async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: Locale) -> Result<Staff, Response> {
+    let now = clock::now();
+    let to_login = || Redirect::to(paths::STAFF_LOGIN).into_response();
+    let session = match state.sessions.load(cookies.get(STAFF_SESSION), now).await {
+        Ok(Lookup::Active(s)) => s,
+        Ok(_) => return Err(to_login()),
+        Err(e) => return Err(unavailable(state, locale, &e)),
+    };
+    let Some(id) = session.account_id.strip_prefix("staff:") else {
+        return Err(to_login());
+    };
+    match state.store.staff(id).await {
+        Ok(Some(s)) if s.role == role => Ok(s),
+        Ok(Some(_)) => Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_staff_role", None)),
+        Ok(None) => Err(to_login()),
+        Err(e) => Err(unavailable(state, locale, &e)),
+    }
+}
+
+fn login_form(state: &AppState, browser: &Browser, locale: Locale, status: StatusCode, username: &str, error: Option<&str>) -> Response {
+    let errors: Vec<(&str, &str)> = error.map(|k| vec![("username", k)]).unwrap_or_default();
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "username": username }),
+        form_errors(&state.pages, locale, &errors),
+    );
+    let mut res = state.pages.page(status, "pages/staff_login.html", locale, false, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// `GET /staff/login`.
+pub async fn login_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    login_form(&state, &Browser::from_cookies(&cookies), locale, StatusCode::OK, "", None)
+}
+
+/// Form of `POST /staff/login`.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: Secret<String>,
+}
+
+/// `POST /staff/login`.
+#[instrument(skip_all)]
+pub async fn login(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    let username: String = f.username.chars().take(100).collect();
+    let throttle_name = format!("staff:{username}");
+    let retry = |key: &str| login_form(&state, &browser, locale, StatusCode::UNAUTHORIZED, &username, Some(key));
+    match state.throttle.check(&throttle_name, &addr, now).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(Verdict::Wait(_)) => return retry("login_wait"),
+        Ok(Verdict::Locked(_)) => return retry("login_locked"),
+        Err(e) => return unavailable(&state, locale, &e),
+    }
+    let result = if f.password.expose().len() > 100 {
+        Err(AccountError::BadCredentials)
+    } else {
+        staff::authenticate(&state.store, &username, f.password).await
+    };
+    let member = match result {
+        Ok(s) => s,
+        Err(AccountError::BadCredentials) => {
+            return match state.throttle.failed(&throttle_name, &addr, now).await {
+                Ok(_) => retry("login_failed"),
+                Err(e) => unavailable(&state, locale, &e),
+            };
+        }
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    let _ = state.throttle.succeeded(&throttle_name).await;
+    let (cookie, _) = match state
+        .sessions
+        .create(&format!("staff:{}", member.id), TrustLevel::Basic, Method::Pwd, now)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    if let Err(e) = staff::audit(&state.store, &member, "login", None, "ok", None, now).await {
+        return unavailable(&state, locale, &e);
+    }
+    let mut res = Redirect::to(paths::STAFF_HOME).into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::set(STAFF_SESSION, &cookie, state.config.issuer_is_https()),
+    );
+    res
+}
+
+/// Form with only a CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /staff/logout`.
+pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<CsrfForm>) -> Response {
+    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    if let Some(c) = cookies.get(STAFF_SESSION) {
+        let _ = state.sessions.destroy(c).await;
+    }
+    let mut res = Redirect::to(paths::STAFF_LOGIN).into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookies::clear(STAFF_SESSION, state.config.issuer_is_https()));
+    res
+}
+
+/// `GET /staff/`: the open requests.
+pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let list = match state.store.upgrade_requests().await {
+        Ok(l) => l,
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    let mut rows = Vec::new();
+    for r in list {
+        if let Ok(Some(a)) = state.store.account(&r.account_id).await {
+            rows.push(json!({ "account_id": a.id, "name": format!("{} {}", a.given_name, a.family_name), "birthdate": r.birthdate }));
+        }
+    }
+    let ctx = json!({
+        "csrf": Browser::from_cookies(&cookies).csrf_token(&state.csrf_key.0),
+        "staff_name": member.name,
+        "requests": rows,
+    });
+    state.pages.page(StatusCode::OK, "pages/staff_requests.html", locale, false, &ctx)
+}
+
+async fn request_view(
+    state: &AppState,
+    cookies: &Cookies,
+    account_id: &str,
+    locale: Locale,
+    status: StatusCode,
+    errors: &[(&str, &str)],
+) -> Response {
+    let (request, account) = match (state.store.upgrade_request(account_id).await, state.store.account(account_id).await) {
+        (Ok(Some(r)), Ok(Some(a))) => (r, a),
+        (Ok(_), Ok(_)) => return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        (Err(e), _) | (_, Err(e)) => return unavailable(state, locale, &e),
+    };
+    let a = &request.address;
+    let ctx = merged(
+        json!({
+            "csrf": Browser::from_cookies(cookies).csrf_token(&state.csrf_key.0),
+            "account_id": account.id,
+            "title": account.title,
+            "given_name": account.given_name,
+            "family_name": account.family_name,
+            "birthdate": request.birthdate,
+            "address": format!("{} {}, {} {}, {}", a.street, a.house_number, a.postal_code, a.city, a.country),
+        }),
+        form_errors(&state.pages, locale, errors),
+    );
+    state.pages.page(status, "pages/staff_request.html", locale, false, &ctx)
+}
+
+/// `GET /staff/requests/{account_id}`.
+pub async fn request_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Path(account_id): Path<String>,
+) -> Response {
+    if let Err(res) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+        return res;
+    }
+    request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await
+}
+
+/// Form of the clerk's decision.
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    document_type: String,
+    #[serde(default)]
+    last_digits: String,
+}
+
+/// `POST /staff/requests/{account_id}`: confirm or reject, audited.
+#[instrument(skip_all)]
+pub async fn decide(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Path(account_id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+    }
+    let decision = match f.outcome.as_str() {
+        "confirm" => Decision::Confirm {
+            document_type: f.document_type,
+            last_digits: f.last_digits.trim().to_string(),
+        },
+        "reject" => Decision::Reject,
+        _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
+    };
+    match staff::decide(&state.store, &member, &account_id, decision, clock::now()).await {
+        Ok(_) => Redirect::to(paths::STAFF_HOME).into_response(),
+        Err(AccountError::InvalidField(_)) => {
+            request_view(
+                &state,
+                &cookies,
+                &account_id,
+                locale,
+                StatusCode::BAD_REQUEST,
+                &[("last_digits", "field_document_invalid")],
+            )
+            .await
+        }
+        Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Err(e) => unavailable(&state, locale, &e),
+    }
+}

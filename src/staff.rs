@@ -1,0 +1,234 @@
+//! Staff of the Servicekonto: Kundenzentrum clerks who confirm identities in person
+//! (R-EID-2). Staff accounts are separate from citizens' accounts — another table, another
+//! session cookie — so neither can reach the other's pages; every staff action is audited
+//! (who, when, which account, outcome).
+
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::eid::Verification;
+use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name, password};
+use crate::clock::Timestamp;
+use crate::secret::{Secret, random_token};
+use crate::store::{Store, StoreError};
+use crate::trust::TrustLevel;
+
+/// What a staff member may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Confirms identities in person (R-EID-2).
+    Kundenzentrum,
+    /// Approves organisations for services (later).
+    Leitstelle,
+}
+
+impl Role {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Kundenzentrum => "kundenzentrum",
+            Role::Leitstelle => "leitstelle",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "kundenzentrum" => Some(Role::Kundenzentrum),
+            "leitstelle" => Some(Role::Leitstelle),
+            _ => None,
+        }
+    }
+}
+
+/// A staff member.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    /// Id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// argon2id hash.
+    pub password_hash: Secret<String>,
+    /// Full name (shown in the audit trail).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A citizen's request for an in-person check, with the data to check.
+#[derive(Debug, Clone)]
+pub struct UpgradeRequest {
+    /// The account.
+    pub account_id: String,
+    /// Date of birth as entered.
+    pub birthdate: String,
+    /// Address as entered.
+    pub address: Address,
+    /// When.
+    pub requested_at: Timestamp,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    /// When.
+    pub at: Timestamp,
+    /// Who (`staff:<username>`).
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// Which account.
+    pub account_id: Option<String>,
+    /// Outcome.
+    pub outcome: String,
+    /// Details (never personal data beyond what the action needs).
+    pub details: Option<String>,
+}
+
+/// The clerk's decision.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// The document matched: the account becomes Plus.
+    Confirm {
+        /// Document type seen (`ID`, `PP`, `AR`).
+        document_type: String,
+        /// Last characters of the document number, for the record.
+        last_digits: String,
+    },
+    /// It did not.
+    Reject,
+}
+
+/// Creates a staff member; the password follows R-REG-2.
+pub async fn create(
+    store: &Store,
+    username: &str,
+    password: Secret<String>,
+    name: &str,
+    role: Role,
+    now: Timestamp,
+) -> Result<Staff, AccountError> {
+    let username = check_name("username", &username.to_lowercase())?;
+    let name = check_name("name", name)?;
+    password::check_policy(password.expose())?;
+    let password_hash = password::hash(password).await.map_err(|_| AccountError::InvalidField("password"))?;
+    let staff = Staff {
+        id: random_token(12),
+        username,
+        password_hash,
+        name,
+        role,
+        created_at: now,
+    };
+    store.insert_staff(&staff).await?;
+    Ok(staff)
+}
+
+/// Checks a staff login (same cost whether or not the name exists).
+pub async fn authenticate(store: &Store, username: &str, password: Secret<String>) -> Result<Staff, AccountError> {
+    let staff = store.staff_by_username(&username.trim().to_lowercase()).await?;
+    let hash = staff.as_ref().map(|s| s.password_hash.clone());
+    if password::verify(password, hash).await {
+        staff.ok_or(AccountError::BadCredentials)
+    } else {
+        Err(AccountError::BadCredentials)
+    }
+}
+
+/// A citizen asks for the in-person check (R-EID-2), giving date of birth and address.
+pub async fn request_upgrade(
+    store: &Store,
+    account: &Account,
+    birthdate: &str,
+    address: Address,
+    now: Timestamp,
+) -> Result<(), AccountError> {
+    if account.level >= TrustLevel::Plus {
+        return Err(AccountError::InvalidField("already plus"));
+    }
+    let request = UpgradeRequest {
+        account_id: account.id.clone(),
+        birthdate: check_date(birthdate, now)?,
+        address: check_address(address)?,
+        requested_at: now,
+    };
+    store.put_upgrade_request(&request).await?;
+    Ok(())
+}
+
+/// Records a staff action.
+pub async fn audit(
+    store: &Store,
+    staff: &Staff,
+    action: &str,
+    account_id: Option<&str>,
+    outcome: &str,
+    details: Option<String>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store
+        .insert_audit(&AuditEvent {
+            at: now,
+            actor: format!("staff:{}", staff.username),
+            action: action.into(),
+            account_id: account_id.map(str::to_owned),
+            outcome: outcome.into(),
+            details,
+        })
+        .await
+}
+
+/// The clerk's decision on a request: confirmed, the account becomes Plus with the checked
+/// date of birth and address and a verification by `kundenzentrum`; either way the request is
+/// closed and the action audited.
+pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: Decision, now: Timestamp) -> Result<Account, AccountError> {
+    let request = store.upgrade_request(account_id).await?.ok_or(AccountError::LinkInvalid)?;
+    let account = store.account(account_id).await?.ok_or(AccountError::LinkInvalid)?;
+    match decision {
+        Decision::Confirm {
+            document_type,
+            last_digits,
+        } => {
+            let digits_ok = (2..=6).contains(&last_digits.len()) && last_digits.chars().all(|c| c.is_ascii_alphanumeric());
+            if !matches!(document_type.as_str(), "ID" | "PP" | "AR") || !digits_ok {
+                return Err(AccountError::InvalidField("document"));
+            }
+            let updated = Account {
+                level: TrustLevel::Plus,
+                birthdate: Some(request.birthdate.clone()),
+                address: Some(request.address.clone()),
+                updated_at: now,
+                ..account
+            };
+            let verification = Verification {
+                method: "kundenzentrum".into(),
+                verified_at: now,
+                birth_name: None,
+                place_of_birth: None,
+                nationality: None,
+                document_type: Some(document_type.clone()),
+            };
+            store.save_verified_identity(&updated, &verification, None).await?;
+            store.delete_upgrade_request(account_id).await?;
+            audit(
+                store,
+                staff,
+                "upgrade_request",
+                Some(account_id),
+                "confirmed",
+                Some(format!("document {document_type} …{last_digits}")),
+                now,
+            )
+            .await?;
+            Ok(updated)
+        }
+        Decision::Reject => {
+            store.delete_upgrade_request(account_id).await?;
+            audit(store, staff, "upgrade_request", Some(account_id), "rejected", None, now).await?;
+            Ok(account)
+        }
+    }
+}
