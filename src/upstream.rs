@@ -68,6 +68,8 @@ pub enum Purpose {
     Upgrade,
     /// Refresh the locked fields from the card (R-EID-4).
     Sync,
+    /// Register directly as Servicekonto Plus (R-REG-5).
+    Register,
 }
 
 /// A started upstream login, kept under its `state`.

@@ -399,3 +399,55 @@ async fn r_acr_7_verified_data_go_out_as_verified_claims_self_entered_data_do_no
     assert!(vc["claims"].get("email").is_none(), "the email is not verified by the eID");
     assert_eq!(info["email"], "erika@example.de");
 }
+
+#[tokio::test]
+async fn r_reg_5_registering_directly_as_plus_reads_the_identity_from_the_eid() {
+    let (app, _sim) = app_with_eid().await;
+    let browser = app.browser();
+    let (status, body) = browser.via_sim("register", None, AtSim::default()).await;
+    assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/register"));
+    let (_, form) = browser.page("/register").await;
+    assert!(form.contains("Erika Mustermann") && form.contains("1964-08-12") && form.contains("Heidestraße 17"));
+    assert!(!form.contains("name=\"given_name\""), "the names come from the card");
+    // Names sent anyway are ignored: the card's count.
+    let (status, _) = browser
+        .submit(
+            "/register",
+            &[
+                ("given_name", "Eve"),
+                ("family_name", "Forged"),
+                ("email", "erika@example.de"),
+                ("password", PASSWORD),
+                ("password_repeat", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, summary) = browser.page("/register/summary").await;
+    assert!(summary.contains("mit dem Online-Ausweis bestätigt") && !summary.contains("Forged"));
+    let (status, body) = browser
+        .submit("/register/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    let link = app.mail_link("erika@example.de", "/register/activate").await;
+    let token = link.rsplit('=').next().unwrap();
+    let (status, _) = browser.submit("/register/activate", &[("token", token)]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let a = app.state.store.account_by_email("erika@example.de").await.unwrap().unwrap();
+    assert_eq!(
+        (a.level, a.given_name.as_str(), a.family_name.as_str()),
+        (TrustLevel::Plus, "Erika", "Mustermann")
+    );
+    assert_eq!(a.address.unwrap().city, "Köln");
+    assert_eq!(app.state.store.verification(&a.id).await.unwrap().unwrap().method, "eid");
+    // The card logs in at once.
+    assert_eq!(
+        app.browser().via_sim("login", None, AtSim::default()).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // The same card cannot register a second account.
+    let (status, body) = app.browser().via_sim("register", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("bereits ein Servicekonto"));
+}

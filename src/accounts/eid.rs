@@ -40,7 +40,7 @@ pub struct EidLink {
 }
 
 /// The data groups read from the card, as the eID service's claims carry them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EidData {
     /// Restricted identification, when transferred.
     pub pseudonym: Option<String>,
@@ -146,7 +146,8 @@ impl EidData {
         })
     }
 
-    fn verification(&self, now: Timestamp) -> Verification {
+    /// The verification record an eID yields.
+    pub fn verification(&self, now: Timestamp) -> Verification {
         Verification {
             method: "eid".into(),
             verified_at: now,
@@ -158,7 +159,7 @@ impl EidData {
     }
 
     /// The account with the locked fields taken from the card and the level Plus.
-    fn apply(&self, account: &Account, now: Timestamp) -> Account {
+    pub fn apply(&self, account: &Account, now: Timestamp) -> Account {
         Account {
             level: account.level.max(TrustLevel::Plus),
             title: self.academic_title.clone(),
@@ -177,11 +178,13 @@ pub fn pseudonym_hash(key: &[u8], pseudonym: &str) -> String {
     hmac_b64(key, format!("eid-pseudonym|{pseudonym}").as_bytes())
 }
 
-fn link_for(key: &[u8], data: &EidData) -> Option<String> {
+/// The stored hash of the card's pseudonym, if it was transferred.
+pub fn link_for(key: &[u8], data: &EidData) -> Option<String> {
     data.pseudonym.as_deref().map(|p| pseudonym_hash(key, p))
 }
 
-async fn ensure_not_elsewhere(store: &Store, account_id: &str, hash: Option<&str>) -> Result<(), EidError> {
+/// Refuses a pseudonym that is already linked to another account.
+pub async fn ensure_not_elsewhere(store: &Store, account_id: &str, hash: Option<&str>) -> Result<(), EidError> {
     if let Some(h) = hash
         && let Some((other, _)) = store.account_by_pseudonym(h).await?
         && other != account_id

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::eid::{self, EidData};
 use super::links::{self, ACTIVATION_SECONDS};
 use super::{Account, AccountError, Env, check_name, normalize_email, password};
 use crate::clock::Timestamp;
@@ -32,10 +33,22 @@ pub struct PendingRegistration {
     pub family_name: String,
     /// Language of the pages and mails (`de`, `en`).
     pub locale: String,
+    /// R-REG-5: the identity read from the eID, for a registration as Servicekonto Plus.
+    pub identity: Option<EidIdentity>,
     /// Created.
     pub created_at: Timestamp,
     /// End of the link's validity.
     pub expires_at: Timestamp,
+}
+
+/// An identity read from the eID for a registration as Servicekonto Plus (R-REG-5): the card's
+/// data (without the pseudonym itself) and the pseudonym's keyed hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EidIdentity {
+    /// The card's data; `pseudonym` is always `None` here.
+    pub data: EidData,
+    /// The stored form of the pseudonym, when it was transferred.
+    pub link: Option<String>,
 }
 
 /// What the registration form carries.
@@ -69,14 +82,22 @@ pub struct Draft {
     pub email: String,
     /// argon2id hash; the password itself is never kept.
     pub password_hash: Secret<String>,
+    /// The identity from the eID, for a registration as Servicekonto Plus.
+    #[serde(default)]
+    pub identity: Option<EidIdentity>,
 }
 
 /// One field's problem: the field name and the catalog key explaining it.
 pub type FieldError = (&'static str, &'static str);
 
 /// Checks the form (R-REG-1, R-REG-2) and reports every field's problem at once. `earlier` is
-/// the draft the user went back from: an empty password keeps its password.
-pub async fn check(form: RegistrationForm, earlier: Option<&Draft>) -> Result<Draft, Vec<FieldError>> {
+/// the draft the user went back from: an empty password keeps its password. With an identity
+/// from the eID (R-REG-5) the names are the card's, whatever the form says.
+pub async fn check(mut form: RegistrationForm, earlier: Option<&Draft>, identity: Option<EidIdentity>) -> Result<Draft, Vec<FieldError>> {
+    if let Some(id) = &identity {
+        form.given_name = id.data.given_names.clone();
+        form.family_name = id.data.family_names.clone();
+    }
     let mut errors = Vec::new();
     let given_name = check_name("given_name", &form.given_name).map_err(|_| errors.push(("given_name", "field_name_invalid")));
     let family_name = check_name("family_name", &form.family_name).map_err(|_| errors.push(("family_name", "field_name_invalid")));
@@ -106,6 +127,7 @@ pub async fn check(form: RegistrationForm, earlier: Option<&Draft>) -> Result<Dr
             family_name,
             email,
             password_hash,
+            identity,
         }),
         _ => Err(vec![("password", "password_control")]),
     }
@@ -143,6 +165,7 @@ pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) 
         given_name: draft.given_name,
         family_name: draft.family_name,
         locale: locale.tag().to_string(),
+        identity: draft.identity,
         created_at: now,
         expires_at: now + ACTIVATION_SECONDS,
     };
@@ -166,7 +189,9 @@ pub async fn is_pending(store: &Store, token: &str, now: Timestamp) -> Result<bo
 }
 
 /// Opens the account behind an activation link (R-REG-4). The link works once; an expired or
-/// used link, or an address registered meanwhile, is refused.
+/// used link, or an address registered meanwhile, is refused. A registration with an eID
+/// identity opens a Servicekonto Plus with the card's data and, with the pseudonym, eID login
+/// (R-REG-5).
 pub async fn activate(store: &Store, token: &str, now: Timestamp) -> Result<Account, AccountError> {
     if !links::plausible(token) {
         return Err(AccountError::LinkInvalid);
@@ -175,9 +200,22 @@ pub async fn activate(store: &Store, token: &str, now: Timestamp) -> Result<Acco
         .take_registration(&links::token_hash(token), now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
+    let identity = pending.identity.clone();
     let account = Account::citizen(pending.email, pending.password_hash, pending.given_name, pending.family_name, now);
+    let Some(identity) = identity else {
+        store.insert_account(&account).await?;
+        return Ok(account);
+    };
+    if let Err(e) = eid::ensure_not_elsewhere(store, &account.id, identity.link.as_deref()).await {
+        tracing::warn!(error = %e, "registration with a card linked meanwhile to another account");
+        return Err(AccountError::EmailTaken);
+    }
+    let plus = identity.data.apply(&account, now);
     store.insert_account(&account).await?;
-    Ok(account)
+    store
+        .save_verified_identity(&plus, &identity.data.verification(now), identity.link.as_deref())
+        .await?;
+    Ok(plus)
 }
 
 /// Deletes expired registrations (R-REG-4: afterwards the email can register again).
@@ -201,7 +239,7 @@ mod tests {
 
     #[tokio::test]
     async fn r_reg_1_only_name_email_and_password_are_needed() {
-        let d = check(form("ABab1234", "ABab1234"), None).await.unwrap();
+        let d = check(form("ABab1234", "ABab1234"), None, None).await.unwrap();
         assert_eq!(d.email, "erika@example.de");
         assert!(d.password_hash.expose().starts_with("$argon2id$"));
     }
@@ -211,7 +249,7 @@ mod tests {
         let mut f = form("abc", "abc");
         f.given_name = " ".into();
         f.email = "a<b@example.de".into();
-        let errors = check(f, None).await.unwrap_err();
+        let errors = check(f, None, None).await.unwrap_err();
         assert_eq!(
             errors,
             vec![
@@ -220,15 +258,15 @@ mod tests {
                 ("password", "password_too_short")
             ]
         );
-        let errors = check(form("ABab1234", "ABab1235"), None).await.unwrap_err();
+        let errors = check(form("ABab1234", "ABab1235"), None, None).await.unwrap_err();
         assert_eq!(errors, vec![("password_repeat", "field_password_mismatch")]);
     }
 
     #[tokio::test]
     async fn r_reg_3_going_back_keeps_the_password_when_left_empty() {
-        let d = check(form("ABab1234", "ABab1234"), None).await.unwrap();
-        let again = check(form("", ""), Some(&d)).await.unwrap();
+        let d = check(form("ABab1234", "ABab1234"), None, None).await.unwrap();
+        let again = check(form("", ""), Some(&d), None).await.unwrap();
         assert_eq!(again.password_hash.expose(), d.password_hash.expose());
-        assert!(check(form("", ""), None).await.is_err());
+        assert!(check(form("", ""), None, None).await.is_err());
     }
 }

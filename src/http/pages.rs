@@ -434,7 +434,8 @@ mod tests {
             "link_href": "/login", "link_text": "Anmelden",
             "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true,
             "plus_request_at": "2026-01-01 10:00 UTC", "username": "clerk", "staff_name": "Clara", "account_id": "a1", "birthdate": "1964-08-12",
-            "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE"
+            "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE",
+            "identity": {"name": "Erika Mustermann", "birthdate": "1964-08-12", "address": "Heidestraße 17, 51147 Köln"}
         })
         .to_string();
         let ctx: Value = serde_json::from_str(&ctx).unwrap();

@@ -17,8 +17,10 @@ use super::oidc::authorize::{load_txn, save_txn, txn_error_page};
 use super::pages::{PageLocale, require_account, unavailable};
 use super::paths;
 use crate::accounts::eid::{self, EidData, EidError, Synced};
+use crate::accounts::registration::EidIdentity;
 use crate::clock;
 use crate::config::UpstreamKind;
+use crate::http::pages::register::keep_identity;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::state::AppState;
@@ -66,6 +68,7 @@ pub async fn start(
             }
             (Purpose::Login { txn: f.txn.clone() }, None)
         }
+        "register" => (Purpose::Register, None),
         "upgrade" | "sync" => match require_account(&state, &cookies, now, paths::PROFILE).await {
             Ok((_, account)) => {
                 let purpose = if f.purpose == "upgrade" { Purpose::Upgrade } else { Purpose::Sync };
@@ -137,6 +140,25 @@ pub async fn callback(
     };
     let key = state.pseudonym_key.0.as_slice();
     match pending.purpose {
+        Purpose::Register => {
+            // R-REG-5: the card's identity waits for the rest of the registration form.
+            let link = eid::link_for(key, &data);
+            if let Some(h) = &link {
+                match state.store.account_by_pseudonym(h).await {
+                    Ok(Some(_)) => return state.pages.error(StatusCode::CONFLICT, locale, "err_eid_already_registered", None),
+                    Ok(None) => {}
+                    Err(e) => return unavailable(&state, locale, &e),
+                }
+            }
+            let identity = EidIdentity {
+                data: EidData { pseudonym: None, ..data },
+                link,
+            };
+            match keep_identity(&state, &browser, &identity, now).await {
+                Ok(()) => Redirect::to(paths::REGISTER).into_response(),
+                Err(e) => unavailable(&state, locale, &e),
+            }
+        }
         Purpose::Login { txn } => {
             let account = match eid::login(&state.store, key, &data).await {
                 Ok(a) => a,

@@ -10,7 +10,7 @@ use crate::secret::Secret;
 const T: &str = "registrations";
 macro_rules! columns {
     () => {
-        "registration_id, token_hash, email, password_hash, given_name, family_name, locale, created_at, expires_at"
+        "registration_id, token_hash, email, password_hash, given_name, family_name, locale, created_at, expires_at, identity"
     };
 }
 
@@ -23,6 +23,10 @@ fn from_row(row: &AnyRow) -> Result<PendingRegistration, StoreError> {
         given_name: col(row, "given_name", T)?,
         family_name: col(row, "family_name", T)?,
         locale: col(row, "locale", T)?,
+        identity: match col::<Option<String>>(row, "identity", T)? {
+            Some(j) => Some(serde_json::from_str(&j).map_err(|_| StoreError::Corrupt(T))?),
+            None => None,
+        },
         created_at: col(row, "created_at", T)?,
         expires_at: col(row, "expires_at", T)?,
     })
@@ -40,7 +44,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into registrations (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&r.id)
         .bind(&r.token_hash)
@@ -51,6 +55,10 @@ impl Store {
         .bind(&r.locale)
         .bind(r.created_at)
         .bind(r.expires_at)
+        .bind(match &r.identity {
+            Some(i) => Some(serde_json::to_string(i).map_err(|_| StoreError::Corrupt(T))?),
+            None => None,
+        })
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

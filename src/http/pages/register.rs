@@ -13,7 +13,7 @@ use tracing::instrument;
 
 use super::{PageLocale, form_errors, merged, unavailable};
 use crate::accounts::AccountError;
-use crate::accounts::registration::{self, Draft, RegistrationForm};
+use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
 use crate::clock::{self, Timestamp};
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::paths;
@@ -37,6 +37,42 @@ fn draft_key(browser: &Browser) -> String {
     format!("regdraft:{}", browser.binding())
 }
 
+fn identity_key(browser: &Browser) -> String {
+    format!("regeid:{}", browser.binding())
+}
+
+/// Keeps the identity read from the eID for this browser's registration (R-REG-5).
+pub async fn keep_identity(
+    state: &AppState,
+    browser: &Browser,
+    identity: &EidIdentity,
+    now: Timestamp,
+) -> Result<(), crate::ephemeral::EphemeralError> {
+    state
+        .ephemeral
+        .put_json(&identity_key(browser), identity, now + DRAFT_SECONDS, now)
+        .await
+}
+
+async fn load_identity(state: &AppState, browser: &Browser, now: Timestamp) -> Option<EidIdentity> {
+    state.ephemeral.get_json(&identity_key(browser), now).await.ok().flatten()
+}
+
+/// What the pages show of an identity from the eID.
+fn identity_view(identity: Option<&EidIdentity>) -> serde_json::Value {
+    match identity {
+        Some(i) => {
+            let d = &i.data;
+            json!({
+                "name": format!("{}{} {}", d.academic_title.as_deref().map(|t| format!("{t} ")).unwrap_or_default(), d.given_names, d.family_names),
+                "birthdate": d.date_of_birth,
+                "address": d.address.as_ref().map(|a| format!("{} {}, {} {}", a.street, a.house_number, a.postal_code, a.city)),
+            })
+        }
+        None => serde_json::Value::Null,
+    }
+}
+
 async fn load_draft(state: &AppState, browser: &Browser, now: Timestamp) -> Option<Draft> {
     state.ephemeral.get_json(&draft_key(browser), now).await.ok().flatten()
 }
@@ -45,19 +81,27 @@ async fn load_draft(state: &AppState, browser: &Browser, now: Timestamp) -> Opti
 #[derive(Deserialize)]
 pub struct ShowQuery {
     back: Option<String>,
+    /// Leave the registration with the eID and register with name, email and password only.
+    plain: Option<String>,
 }
 
+/// The form page; `view` carries `form` (the values), `password_kept` and `identity`.
 fn form_page(
     state: &AppState,
     browser: &Browser,
     locale: Locale,
     status: StatusCode,
-    values: serde_json::Value,
-    kept: bool,
+    view: serde_json::Value,
     errors: &[(&str, &str)],
 ) -> Response {
     let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "form": values, "password_kept": kept }),
+        merged(
+            json!({
+                "csrf": browser.csrf_token(&state.csrf_key.0),
+                "eid": state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone())),
+            }),
+            view,
+        ),
         form_errors(&state.pages, locale, errors),
     );
     let mut res = state.pages.page(status, "pages/register.html", locale, false, &ctx);
@@ -68,15 +112,21 @@ fn form_page(
 /// `GET /register`.
 pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Query(q): Query<ShowQuery>) -> Response {
     let browser = Browser::from_cookies(&cookies);
+    let now = clock::now();
+    if q.plain.is_some() {
+        let _ = state.ephemeral.delete(&identity_key(&browser)).await;
+    }
+    let identity = load_identity(&state, &browser, now).await;
     let draft = match q.back {
-        Some(_) => load_draft(&state, &browser, clock::now()).await,
+        Some(_) => load_draft(&state, &browser, now).await,
         None => None,
     };
     let values = match &draft {
         Some(d) => json!({ "given_name": d.given_name, "family_name": d.family_name, "email": d.email }),
         None => json!({}),
     };
-    form_page(&state, &browser, locale, StatusCode::OK, values, draft.is_some(), &[])
+    let view = json!({ "form": values, "password_kept": draft.is_some(), "identity": identity_view(identity.as_ref()) });
+    form_page(&state, &browser, locale, StatusCode::OK, view, &[])
 }
 
 /// Form of `POST /register`.
@@ -110,6 +160,7 @@ pub async fn submit(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let earlier = load_draft(&state, &browser, now).await;
+    let identity = load_identity(&state, &browser, now).await;
     let values = json!({
         "given_name": f.given_name.chars().take(100).collect::<String>(),
         "family_name": f.family_name.chars().take(100).collect::<String>(),
@@ -122,7 +173,7 @@ pub async fn submit(
         password: f.password,
         password_repeat: f.password_repeat,
     };
-    match registration::check(form, earlier.as_ref()).await {
+    match registration::check(form, earlier.as_ref(), identity.clone()).await {
         Ok(draft) => match state
             .ephemeral
             .put_json(&draft_key(&browser), &draft, now + DRAFT_SECONDS, now)
@@ -131,15 +182,10 @@ pub async fn submit(
             Ok(()) => Redirect::to(paths::REGISTER_SUMMARY).into_response(),
             Err(e) => unavailable(&state, locale, &e),
         },
-        Err(errors) => form_page(
-            &state,
-            &browser,
-            locale,
-            StatusCode::BAD_REQUEST,
-            values,
-            earlier.is_some(),
-            &errors,
-        ),
+        Err(errors) => {
+            let view = json!({ "form": values, "password_kept": earlier.is_some(), "identity": identity_view(identity.as_ref()) });
+            form_page(&state, &browser, locale, StatusCode::BAD_REQUEST, view, &errors)
+        }
     }
 }
 
@@ -157,6 +203,7 @@ fn summary_page(
             "given_name": draft.given_name,
             "family_name": draft.family_name,
             "email": draft.email,
+            "identity": identity_view(draft.identity.as_ref()),
         }),
         form_errors(&state.pages, locale, errors),
     );
@@ -213,6 +260,7 @@ pub async fn decide(
                 return unavailable(&state, locale, &e);
             }
             let _ = state.ephemeral.delete(&draft_key(&browser)).await;
+            let _ = state.ephemeral.delete(&identity_key(&browser)).await;
             Redirect::to(paths::REGISTER_SENT).into_response()
         }
         _ => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
