@@ -96,6 +96,12 @@ struct SimEid {
     /// The IdP's callback, `{issuer}/upstream/{id}/callback`.
     #[arg(long)]
     redirect_uri: String,
+    /// The IdP's JWKS, to accept private_key_jwt client authentication.
+    #[arg(long)]
+    client_jwks_uri: Option<String>,
+    /// Name the data groups as the eID-Server does (GivenNames, FamilyNames, DateOfBirth).
+    #[arg(long)]
+    eid_server_names: bool,
 }
 
 #[derive(Subcommand)]
@@ -292,6 +298,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 client_id: a.client_id,
                 client_secret: Secret::new(a.client_secret),
                 redirect_uri: a.redirect_uri,
+                client_jwks_uri: a.client_jwks_uri,
+                eid_server_names: a.eid_server_names,
             })
             .await
         }

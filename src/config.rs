@@ -76,6 +76,16 @@ pub enum UpstreamKind {
     Land,
 }
 
+/// Client authentication at an upstream's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamAuth {
+    /// HTTP Basic with `client_secret`.
+    ClientSecretBasic,
+    /// A JWT signed with our key (RFC 7523).
+    PrivateKeyJwt,
+}
+
 /// One upstream OpenID Provider, reached through the connector; its redirect URI at our IdP
 /// is `{issuer}/upstream/{id}/callback`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +106,16 @@ pub struct UpstreamConfig {
     /// Scopes to ask for (`openid` is always added).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// How we authenticate at its token endpoint: `client_secret_basic` (with `client_secret`)
+    /// or `private_key_jwt` (RFC 7523, signed with our signing key, which the upstream reads
+    /// from our `/jwks`). Default: `client_secret_basic` when a secret is set, else
+    /// `private_key_jwt`.
+    #[serde(default)]
+    pub auth_method: Option<UpstreamAuth>,
+    /// Our claim name → the upstream's, for upstreams that name the data groups differently
+    /// (e.g. `given_name = "GivenNames"`); names not listed are taken as they are.
+    #[serde(default)]
+    pub claim_map: std::collections::BTreeMap<String, String>,
     /// Upstream `acr` value → our level (`basic`, `plus`, `elster`, `eid`); values not listed
     /// count as `basic`. The eID service's BSI/eIDAS "high" values map to `eid` by default.
     #[serde(default)]
@@ -413,6 +433,12 @@ impl Config {
                 return Err(ConfigError::Invalid(format!(
                     "upstream {}: issuer {:?} is not a URL",
                     u.id, u.issuer
+                )));
+            }
+            if u.auth_method == Some(UpstreamAuth::ClientSecretBasic) && u.client_secret.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "upstream {}: client_secret_basic needs client_secret",
+                    u.id
                 )));
             }
             if let Some((v, _)) = u.acr_map.iter().find(|(_, l)| crate::trust::TrustLevel::parse(l).is_none()) {

@@ -218,6 +218,11 @@ impl Keys {
         self.sign(SigningAlg::RS256, "logout+jwt", claims)
     }
 
+    /// Signs a client assertion for an upstream's token endpoint (RFC 7523), RS256.
+    pub fn sign_client_assertion<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
+        self.sign(SigningAlg::RS256, "JWT", claims)
+    }
+
     /// Signs an access token (RFC 9068 `at+jwt`) with the configured algorithm.
     pub fn sign_access_token<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
         self.sign(self.access_alg, "at+jwt", claims)

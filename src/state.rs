@@ -148,7 +148,7 @@ impl AppState {
         let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());
         let pseudonym_key = PseudonymKey(Arc::new(store.server_secret("eid_pseudonym_key", now).await?));
         Ok(AppState {
-            upstreams: crate::upstream::Upstreams::new(&config, ephemeral.clone()),
+            upstreams: crate::upstream::Upstreams::new(&config, ephemeral.clone(), keys.clone()),
             pseudonym_key,
             backchannel,
             mailer,

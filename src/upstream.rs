@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::config::{Config, UpstreamConfig, UpstreamKind};
+use crate::config::{Config, UpstreamAuth, UpstreamConfig, UpstreamKind};
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::{b64_decode, random_token};
 use crate::trust::TrustLevel;
@@ -114,6 +114,7 @@ pub struct Upstreams {
     issuer: String,
     allow_simulators: bool,
     ephemeral: Ephemeral,
+    keys: crate::keys::Keys,
     http: reqwest::Client,
     cache: Arc<Mutex<HashMap<String, Discovered>>>,
 }
@@ -133,7 +134,7 @@ fn is_loopback(issuer: &str) -> bool {
 
 impl Upstreams {
     /// The upstreams of `config`.
-    pub fn new(config: &Config, ephemeral: Ephemeral) -> Self {
+    pub fn new(config: &Config, ephemeral: Ephemeral, keys: crate::keys::Keys) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(10))
@@ -144,6 +145,7 @@ impl Upstreams {
             issuer: config.issuer.clone(),
             allow_simulators: config.allow_simulators,
             ephemeral,
+            keys,
             http,
             cache: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -291,17 +293,34 @@ impl Upstreams {
         }
         let code = params.code.clone().ok_or_else(|| UpstreamError::Invalid("no code".into()))?;
         let redirect = RedirectUrl::new(self.redirect_uri(id)).map_err(|e| UpstreamError::Invalid(e.to_string()))?;
-        let client = CoreClient::from_provider_metadata(
-            d.metadata,
-            ClientId::new(cfg.client_id.clone()),
-            cfg.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().clone())),
-        )
-        .set_redirect_uri(redirect);
+        let private_key_jwt =
+            cfg.auth_method == Some(UpstreamAuth::PrivateKeyJwt) || (cfg.auth_method.is_none() && cfg.client_secret.is_none());
+        let token_endpoint = d.metadata.token_endpoint().map(|u| u.as_str().to_string());
+        let secret = (!private_key_jwt)
+            .then(|| cfg.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().clone())))
+            .flatten();
+        let client =
+            CoreClient::from_provider_metadata(d.metadata, ClientId::new(cfg.client_id.clone()), secret).set_redirect_uri(redirect);
         let invalid = |e: String| UpstreamError::Invalid(e);
-        let tokens = client
+        let mut exchange = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| invalid(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()));
+        if private_key_jwt {
+            // RFC 7523 §2.2: iss and sub are our client id, aud the token endpoint.
+            let aud = token_endpoint.ok_or_else(|| invalid("no token endpoint".into()))?;
+            let assertion = self
+                .keys
+                .sign_client_assertion(&serde_json::json!({
+                    "iss": cfg.client_id, "sub": cfg.client_id, "aud": aud,
+                    "jti": random_token(16), "iat": now, "exp": now + 60,
+                }))
+                .map_err(|e| invalid(e.to_string()))?;
+            exchange = exchange
+                .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                .add_extra_param("client_assertion", assertion);
+        }
+        let tokens = exchange
             .request_async(&self.http)
             .await
             .map_err(|e| invalid(format!("code exchange: {e}")))?;
@@ -314,12 +333,18 @@ impl Upstreams {
         // The token verified: its payload is now safe to read for the claims the crate does not
         // model (the eID data groups).
         let raw = id_token.to_string();
-        let claims: Map<String, Value> = raw
+        let mut claims: Map<String, Value> = raw
             .split('.')
             .nth(1)
             .and_then(b64_decode)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| invalid("unreadable ID token payload".into()))?;
+        // The upstream's names for the data groups, renamed to ours.
+        for (ours, theirs) in &cfg.claim_map {
+            if let Some(v) = claims.remove(theirs) {
+                claims.insert(ours.clone(), v);
+            }
+        }
         let level = acr
             .as_deref()
             .and_then(|a| {

@@ -451,3 +451,59 @@ async fn r_reg_5_registering_directly_as_plus_reads_the_identity_from_the_eid() 
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body.contains("bereits ein Servicekonto"));
 }
+
+#[tokio::test]
+async fn the_connector_authenticates_with_private_key_jwt_and_maps_upstream_claim_names() {
+    let port = Sim::port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = TestApp::with(|c| {
+        let mut u = Sim::upstream(&issuer);
+        u.client_secret = None;
+        u.auth_method = Some(servicekonto::config::UpstreamAuth::PrivateKeyJwt);
+        u.claim_map = [
+            ("given_name", "GivenNames"),
+            ("family_name", "FamilyNames"),
+            ("birthdate", "DateOfBirth"),
+        ]
+        .into_iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        c.upstream.push(u);
+    })
+    .await;
+    let jwks = app.url("/jwks");
+    let _sim = Sim::start_with("127.0.0.1", port, &app.issuer, &["--client-jwks-uri", &jwks, "--eid-server-names"]).await;
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    let (status, body) = browser.via_sim("upgrade", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let after = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!((after.level, after.birthdate.as_deref()), (TrustLevel::Plus, Some("1964-08-12")));
+}
+
+#[tokio::test]
+async fn an_upstream_refusing_our_client_authentication_or_naming_claims_unexpectedly_changes_nothing() {
+    // The simulator knows no JWKS of ours, so our private_key_jwt is refused at its token
+    // endpoint; and its eID-Server claim names are not mapped here.
+    for (private_key_jwt, names) in [(true, false), (false, true)] {
+        let port = Sim::port();
+        let issuer = format!("http://127.0.0.1:{port}");
+        let app = TestApp::with(|c| {
+            let mut u = Sim::upstream(&issuer);
+            if private_key_jwt {
+                u.client_secret = None;
+            }
+            c.upstream.push(u);
+        })
+        .await;
+        let extra: &[&str] = if names { &["--eid-server-names"] } else { &[] };
+        let _sim = Sim::start_with("127.0.0.1", port, &app.issuer, extra).await;
+        let a = app.account("erika@example.de", false).await;
+        let browser = app.browser();
+        browser.login("erika@example.de", PASSWORD).await;
+        let (status, _) = browser.via_sim("upgrade", None, AtSim::default()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
+    }
+}

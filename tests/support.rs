@@ -599,14 +599,16 @@ impl Sim {
 
     /// Starts the simulator on `host:port` for the IdP at `idp_issuer` (upstream id `eid`).
     pub async fn start(host: &str, port: u16, idp_issuer: &str) -> Sim {
+        Self::start_with(host, port, idp_issuer, &[]).await
+    }
+
+    /// As [`Sim::start`], with more command-line options.
+    pub async fn start_with(host: &str, port: u16, idp_issuer: &str, extra: &[&str]) -> Sim {
+        let callback = format!("{idp_issuer}/upstream/eid/callback");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
             .args(["sim", "eid", "--bind", &format!("{host}:{port}"), "--client-id", "servicekonto"])
-            .args([
-                "--client-secret",
-                SIM_SECRET,
-                "--redirect-uri",
-                &format!("{idp_issuer}/upstream/eid/callback"),
-            ])
+            .args(["--client-secret", SIM_SECRET, "--redirect-uri", &callback])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -635,6 +637,8 @@ impl Sim {
             client_secret: Some(Secret::new(SIM_SECRET.into())),
             scopes: vec![],
             acr_map: Default::default(),
+            auth_method: None,
+            claim_map: Default::default(),
         }
     }
 }

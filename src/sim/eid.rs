@@ -154,6 +154,11 @@ pub struct SimConfig {
     pub client_secret: Secret<String>,
     /// The IdP's callback, compared exactly.
     pub redirect_uri: String,
+    /// Where the IdP publishes its keys, for private_key_jwt client authentication.
+    pub client_jwks_uri: Option<String>,
+    /// Name the data groups as the eID-Server does (`GivenNames`, `FamilyNames`, …) instead of
+    /// the OpenID Connect names, to exercise the connector's claim mapping.
+    pub eid_server_names: bool,
 }
 
 #[derive(Clone)]
@@ -370,13 +375,21 @@ struct TokenForm {
     code_verifier: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
 }
 
 fn oauth_error(code: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({ "error": code }))).into_response()
 }
 
-fn client_ok(s: &Inner, headers: &HeaderMap, f: &TokenForm) -> bool {
+async fn client_ok(s: &Inner, headers: &HeaderMap, f: &TokenForm) -> bool {
+    if f.client_assertion_type.as_deref() == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+        return match (&f.client_assertion, &s.config.client_jwks_uri) {
+            (Some(a), Some(uri)) => assertion_ok(s, a, uri).await,
+            _ => false,
+        };
+    }
     let (id, secret) = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(h) => {
             let Some(decoded) = h
@@ -399,6 +412,28 @@ fn client_ok(s: &Inner, headers: &HeaderMap, f: &TokenForm) -> bool {
         None => (f.client_id.clone().unwrap_or_default(), f.client_secret.clone().unwrap_or_default()),
     };
     id == s.config.client_id && constant_time_eq(secret.as_bytes(), s.config.client_secret.expose().as_bytes())
+}
+
+/// RFC 7523: a JWT from the client, signed with a key from its JWKS, addressed to our token
+/// endpoint.
+async fn assertion_ok(s: &Inner, assertion: &str, jwks_uri: &str) -> bool {
+    let Ok(parsed) = jws::Unverified::parse(assertion) else {
+        return false;
+    };
+    let Some(kid) = parsed.kid().map(str::to_owned) else { return false };
+    let Ok(res) = reqwest::get(jwks_uri).await else { return false };
+    let Ok(jwks) = res.json::<Value>().await else { return false };
+    let key = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kid"].as_str() == Some(kid.as_str())))
+        .and_then(jws::PublicKey::from_jwk);
+    let Some(key) = key else { return false };
+    let Ok(claims) = parsed.verify(&key) else { return false };
+    let id = s.config.client_id.as_str();
+    claims["iss"].as_str() == Some(id)
+        && claims["sub"].as_str() == Some(id)
+        && claims["aud"].as_str() == Some(format!("{}/token", s.issuer).as_str())
+        && claims["exp"].as_i64().is_some_and(|e| e > now())
 }
 
 fn person_claims(p: &Person, pseudonym: Option<String>) -> serde_json::Map<String, Value> {
@@ -424,7 +459,7 @@ fn person_claims(p: &Person, pseudonym: Option<String>) -> serde_json::Map<Strin
 }
 
 async fn token(State(s): State<Shared>, headers: HeaderMap, Form(f): Form<TokenForm>) -> Response {
-    if !client_ok(&s, &headers, &f) {
+    if !client_ok(&s, &headers, &f).await {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();
     }
     if f.grant_type.as_deref() != Some("authorization_code") {
@@ -450,6 +485,17 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, Form(f): Form<TokenF
     let pseudonym = g.pseudonym.then(|| hmac_b64(p.card.as_bytes(), s.config.client_id.as_bytes()));
     let sub = pseudonym.clone().unwrap_or_else(|| random_token(16));
     let mut claims = person_claims(p, pseudonym);
+    if s.config.eid_server_names {
+        for (oidc, eid) in [
+            ("given_name", "GivenNames"),
+            ("family_name", "FamilyNames"),
+            ("birthdate", "DateOfBirth"),
+        ] {
+            if let Some(v) = claims.remove(oidc) {
+                claims.insert(eid.into(), v);
+            }
+        }
+    }
     let fault = g.fault.as_str();
     claims.insert(
         "iss".into(),
