@@ -21,6 +21,19 @@ const freePort = () => new Promise((resolve, reject) => {
 const dir = mkdtempSync(join(tmpdir(), 'sk-conformance-'));
 const port = await freePort();
 const issuer = `http://127.0.0.1:${port}`;
+// The eID simulator as the provider's eID service (a process of its own, development only).
+const simPort = await freePort();
+const simIssuer = `http://127.0.0.1:${simPort}`;
+const simSecret = `conformance-sim-${process.pid}-0123456789abcdef`;
+const configFile = join(dir, 'servicekonto.toml');
+writeFileSync(configFile, `[[upstream]]
+id = "eid"
+kind = "eid"
+display_name = "Online-Ausweis"
+issuer = "${simIssuer}"
+client_id = "servicekonto"
+client_secret = "${simSecret}"
+`);
 const env = {
   ...process.env,
   SERVICEKONTO_ISSUER: issuer,
@@ -31,6 +44,7 @@ const env = {
   SERVICEKONTO_REDIS_PREFIX: process.env.SK_CONFORMANCE_REDIS_PREFIX ?? `sk-conformance-${process.pid}:`,
   SERVICEKONTO_KEYS_DIR: `${dir}/keys`,
   SERVICEKONTO_OUTBOX_DIR: `${dir}/outbox`,
+  SERVICEKONTO_CONFIG: configFile,
   RUST_LOG: process.env.RUST_LOG ?? 'warn',
 };
 const cli = (...args) => JSON.parse(execFileSync(bin, [...args, '--json'], { env }).toString());
@@ -62,9 +76,15 @@ cli('account', 'add', '--email', fixture.user.email, '--password', fixture.user.
   '--house-number', '17', '--postal-code', '51147', '--city', 'Köln');
 cli('account', 'add', '--email', fixture.other.email, '--password', fixture.other.password, '--given-name', 'Max',
   '--family-name', 'Muster');
+fixture.staff = { username: 'clara', password: 'Schalter-2026!' };
+execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username, '--name', 'Clara Schalter', '--json'],
+  { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } });
+fixture.sim = simIssuer;
 const fixtureFile = join(dir, 'fixture.json');
 writeFileSync(fixtureFile, JSON.stringify(fixture, null, 2));
 
+const sim = spawn(bin, ['sim', 'eid', '--bind', `127.0.0.1:${simPort}`, '--client-id', 'servicekonto', '--client-secret', simSecret,
+  '--redirect-uri', `${issuer}/upstream/eid/callback`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 let exited = false;
 server.on('exit', () => { exited = true; });
@@ -82,6 +102,7 @@ const code = await new Promise((resolve) => {
   });
   t.on('exit', (c) => resolve(c ?? 1));
 });
+sim.kill('SIGTERM');
 server.kill('SIGTERM');
 await new Promise((r) => (exited ? r() : server.on('exit', r)));
 rmSync(dir, { recursive: true, force: true });

@@ -93,7 +93,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     await page.goto(`${fx.issuer}/`);
     await page.click('header nav >> text=Registrieren');
     await scan('registration form');
-    await page.click('button[type=submit]');
+    await page.click('form[action="/register"] button[type=submit]');
     await scan('registration form with errors');
     assert.ok(await page.isVisible('#error-summary'));
     assert.equal(await page.getAttribute('#email', 'aria-invalid'), 'true');
@@ -102,7 +102,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     await page.fill('#email', email);
     await page.fill('#password', password);
     await page.fill('#password_repeat', password);
-    await page.click('button[type=submit]');
+    await page.click('form[action="/register"] button[type=submit]');
     assert.match(page.url(), /\/register\/summary$/);
     await scan('registration summary');
     assert.ok(!(await page.content()).includes(password));
@@ -110,7 +110,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     await scan('registration form after back');
     assert.equal(await page.inputValue('#email'), email);
     await page.fill('#family_name', 'Musterfrau');
-    await page.click('button[type=submit]');
+    await page.click('form[action="/register"] button[type=submit]');
     await page.click('button[value=create]');
     await scan('registration summary without consent');
     await page.check('#consent');
@@ -130,10 +130,10 @@ test('browser journey: register, activate, log in at a service, change email, re
     await scan('login for a service');
     await page.fill('#email', email);
     await page.fill('#password', 'falsch-Passwort-1');
-    await page.click('button[type=submit]');
+    await page.click('form[action="/login"] button[type=submit]');
     await scan('login failed');
     await page.fill('#password', password);
-    await page.click('button[type=submit]');
+    await page.click('form[action="/login"] button[type=submit]');
     assert.match(page.url(), /\/consent\?/);
     await scan('consent');
     await page.click('button[value=allow]');
@@ -172,6 +172,50 @@ test('browser journey: register, activate, log in at a service, change email, re
     await scan('email changed');
   });
 
+  await t.test('Servicekonto Plus: a Kundenzentrum confirms the identity, the card is linked by a sync', async () => {
+    await goto(`${fx.issuer}/profile/plus-request`, 'Kundenzentrum request');
+    await page.click('button[type=submit]');
+    await scan('Kundenzentrum request with errors');
+    await page.fill('#birthdate', '1964-08-12');
+    await page.fill('#street', 'Heidestraße');
+    await page.fill('#house_number', '17');
+    await page.fill('#postal_code', '51147');
+    await page.fill('#city', 'Köln');
+    await page.fill('#country', 'DE');
+    await page.click('button[type=submit]');
+    await scan('profile with an open request');
+    // The clerk, in a browser of their own.
+    const clerk = await browser.newContext({ bypassCSP: true, locale: 'de-DE' });
+    const desk = await clerk.newPage();
+    const scanDesk = async (label) => {
+      await desk.addScriptTag({ content: axeSource });
+      const result = await desk.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+      assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `${label} has accessibility violations`);
+      scanned.push(label);
+    };
+    await desk.goto(`${fx.issuer}/staff/login`);
+    await scanDesk('staff login');
+    await desk.fill('#username', fx.staff.username);
+    await desk.fill('#password', fx.staff.password);
+    await desk.click('button[type=submit]');
+    await scanDesk('open requests');
+    await desk.click('table >> text=Prüfen');
+    await scanDesk('identity check');
+    await desk.fill('#last_digits', '4711');
+    await desk.click('button[value=confirm]');
+    await scanDesk('open requests after the check');
+    await clerk.close();
+    await goto(`${fx.issuer}/profile`, 'profile as Servicekonto Plus');
+    assert.match(await page.textContent('#plus ~ p'), /bestätigt/);
+    // Link the card: the simulator's page is a development tool and not scanned.
+    await page.click('text=Daten mit Ausweis abgleichen');
+    await page.check('#person-erika-married');
+    await page.click('button[value=ok]');
+    await page.waitForURL(`${fx.issuer}/profile?done=synced`);
+    await scan('profile after the sync with the ID card');
+    assert.match(await page.textContent('main'), /Anmeldung mit dem Online-Ausweis ist eingeschaltet/);
+  });
+
   await t.test('logout, forgotten password, reset, login with the new data', async () => {
     await page.goto(`${fx.issuer}/profile`);
     await page.click('header nav >> text=Abmelden');
@@ -194,7 +238,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     await goto(`${fx.issuer}/login`, 'login');
     await page.fill('#email', newEmail);
     await page.fill('#password', 'Zurück-2026!');
-    await page.click('button[type=submit]');
+    await page.click('form[action="/login"] button[type=submit]');
     await scan('start page logged in');
     assert.match(await page.textContent('main'), new RegExp(newEmail.replace(/[.]/g, '\\.')));
   });
