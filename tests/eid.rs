@@ -507,3 +507,24 @@ async fn an_upstream_refusing_our_client_authentication_or_naming_claims_unexpec
         assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
     }
 }
+
+#[tokio::test]
+async fn an_upstream_level_below_substanziell_verifies_no_identity() {
+    let port = Sim::port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let app = TestApp::with(|c| {
+        let mut u = Sim::upstream(&issuer);
+        // This deployment does not trust the simulated eID beyond "basic".
+        u.acr_map.insert(servicekonto::sim::eid::ACR_HOCH.into(), "basic".into());
+        c.upstream.push(u);
+    })
+    .await;
+    let _sim = Sim::start("127.0.0.1", port, &app.issuer).await;
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    let (status, body) = browser.via_sim("upgrade", None, AtSim::default()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("nötigen Vertrauensniveau"));
+    assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
+}

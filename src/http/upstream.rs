@@ -139,6 +139,12 @@ pub async fn callback(
         Err(e) => return eid_refusal(&state, locale, &e),
     };
     let key = state.pseudonym_key.0.as_slice();
+    // Verifying an identity (register, upgrade, sync) needs at least "substanziell" from the
+    // upstream; a login takes whatever level it reports (R-ACR-1).
+    if !matches!(pending.purpose, Purpose::Login { .. }) && identity.level < TrustLevel::Elster {
+        tracing::warn!(upstream = %id, level = identity.level.name(), "upstream level too low to verify an identity");
+        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_level", None);
+    }
     match pending.purpose {
         Purpose::Register => {
             // R-REG-5: the card's identity waits for the rest of the registration form.
