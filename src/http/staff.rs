@@ -151,6 +151,9 @@ pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(
     if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
+    if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+        let _ = staff::audit(&state.store, &member, "logout", None, "ok", None, clock::now()).await;
+    }
     if let Some(c) = cookies.get(STAFF_SESSION) {
         let _ = state.sessions.destroy(c).await;
     }
@@ -220,10 +223,18 @@ pub async fn request_page(
     PageLocale(locale): PageLocale,
     Path(account_id): Path<String>,
 ) -> Response {
-    if let Err(res) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        return res;
+    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let res = request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await;
+    // Opening a citizen's data is a staff action too.
+    if res.status() == StatusCode::OK
+        && let Err(e) = staff::audit(&state.store, &member, "view_request", Some(&account_id), "ok", None, clock::now()).await
+    {
+        return unavailable(&state, locale, &e);
     }
-    request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await
+    res
 }
 
 /// Form of the clerk's decision.

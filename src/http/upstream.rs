@@ -238,7 +238,11 @@ pub async fn callback(
             if pending.purpose == Purpose::Sync {
                 return Redirect::to(&format!("{}?done=synced", paths::PROFILE)).into_response();
             }
-            // R-EID-1: after the upgrade the user logs out and logs in again.
+            // R-EID-1: after the upgrade the user logs out and logs in again; services that relied
+            // on the sessions are told (R-SES-5).
+            if let Err(e) = state.backchannel.account_ended(&account.id, now).await {
+                tracing::error!(error = %e, "could not look up the services to tell about the logout");
+            }
             if let Err(e) = state.sessions.end_all(&account.id, now).await {
                 return unavailable(&state, locale, &e);
             }
