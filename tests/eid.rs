@@ -276,14 +276,7 @@ async fn forged_replayed_and_misaddressed_upstream_answers_are_refused_and_chang
 #[tokio::test]
 async fn the_idp_trusts_a_simulator_only_on_loopback_unless_allowed() {
     for allowed in [false, true] {
-        let port = Sim::port();
-        let issuer = format!("http://0.0.0.0:{port}");
-        let app = TestApp::with(|c| {
-            c.upstream.push(Sim::upstream(&issuer));
-            c.allow_simulators = allowed;
-        })
-        .await;
-        let _sim = Sim::start("0.0.0.0", port, &app.issuer).await;
+        let (app, _sim) = app_with_sim("0.0.0.0", |c, _| c.allow_simulators = allowed, &[]).await;
         let browser = app.browser();
         let (status, body) = browser.submit("/upstream/eid/start", &[("purpose", "login")]).await;
         if allowed {
@@ -297,14 +290,7 @@ async fn the_idp_trusts_a_simulator_only_on_loopback_unless_allowed() {
 
 #[tokio::test]
 async fn r_acr_6_after_the_eid_level_decays_the_next_eid_request_steps_up_again() {
-    let port = Sim::port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::with(|c| {
-        c.upstream.push(Sim::upstream(&issuer));
-        c.sessions.eid_idle_seconds = 1;
-    })
-    .await;
-    let _sim = Sim::start("127.0.0.1", port, &app.issuer).await;
+    let (app, _sim) = app_with_sim("127.0.0.1", |c, _| c.sessions.eid_idle_seconds = 1, &[]).await;
     let (eid_service, eid_secret) = app
         .client(ClientSpec {
             min_level: TrustLevel::Eid,
@@ -454,25 +440,23 @@ async fn r_reg_5_registering_directly_as_plus_reads_the_identity_from_the_eid() 
 
 #[tokio::test]
 async fn the_connector_authenticates_with_private_key_jwt_and_maps_upstream_claim_names() {
-    let port = Sim::port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::with(|c| {
-        let mut u = Sim::upstream(&issuer);
-        u.client_secret = None;
-        u.auth_method = Some(servicekonto::config::UpstreamAuth::PrivateKeyJwt);
-        u.claim_map = [
-            ("given_name", "GivenNames"),
-            ("family_name", "FamilyNames"),
-            ("birthdate", "DateOfBirth"),
-        ]
-        .into_iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-        c.upstream.push(u);
-    })
+    let (app, _sim) = app_with_sim(
+        "127.0.0.1",
+        |_, u| {
+            u.client_secret = None;
+            u.auth_method = Some(servicekonto::config::UpstreamAuth::PrivateKeyJwt);
+            u.claim_map = [
+                ("given_name", "GivenNames"),
+                ("family_name", "FamilyNames"),
+                ("birthdate", "DateOfBirth"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        },
+        &["--client-jwks-uri", "{idp}/jwks", "--eid-server-names"],
+    )
     .await;
-    let jwks = app.url("/jwks");
-    let _sim = Sim::start_with("127.0.0.1", port, &app.issuer, &["--client-jwks-uri", &jwks, "--eid-server-names"]).await;
     let a = app.account("erika@example.de", false).await;
     let browser = app.browser();
     browser.login("erika@example.de", PASSWORD).await;
@@ -487,18 +471,17 @@ async fn an_upstream_refusing_our_client_authentication_or_naming_claims_unexpec
     // The simulator knows no JWKS of ours, so our private_key_jwt is refused at its token
     // endpoint; and its eID-Server claim names are not mapped here.
     for (private_key_jwt, names) in [(true, false), (false, true)] {
-        let port = Sim::port();
-        let issuer = format!("http://127.0.0.1:{port}");
-        let app = TestApp::with(|c| {
-            let mut u = Sim::upstream(&issuer);
-            if private_key_jwt {
-                u.client_secret = None;
-            }
-            c.upstream.push(u);
-        })
-        .await;
         let extra: &[&str] = if names { &["--eid-server-names"] } else { &[] };
-        let _sim = Sim::start_with("127.0.0.1", port, &app.issuer, extra).await;
+        let (app, _sim) = app_with_sim(
+            "127.0.0.1",
+            |_, u| {
+                if private_key_jwt {
+                    u.client_secret = None;
+                }
+            },
+            extra,
+        )
+        .await;
         let a = app.account("erika@example.de", false).await;
         let browser = app.browser();
         browser.login("erika@example.de", PASSWORD).await;
@@ -510,16 +493,15 @@ async fn an_upstream_refusing_our_client_authentication_or_naming_claims_unexpec
 
 #[tokio::test]
 async fn an_upstream_level_below_substanziell_verifies_no_identity() {
-    let port = Sim::port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::with(|c| {
-        let mut u = Sim::upstream(&issuer);
-        // This deployment does not trust the simulated eID beyond "basic".
-        u.acr_map.insert(servicekonto::sim::eid::ACR_HOCH.into(), "basic".into());
-        c.upstream.push(u);
-    })
+    // This deployment does not trust the simulated eID beyond "basic".
+    let (app, _sim) = app_with_sim(
+        "127.0.0.1",
+        |_, u| {
+            u.acr_map.insert(servicekonto::sim::eid::ACR_HOCH.into(), "basic".into());
+        },
+        &[],
+    )
     .await;
-    let _sim = Sim::start("127.0.0.1", port, &app.issuer).await;
     let a = app.account("erika@example.de", false).await;
     let browser = app.browser();
     browser.login("erika@example.de", PASSWORD).await;

@@ -597,12 +597,8 @@ impl Sim {
         std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
     }
 
-    /// Starts the simulator on `host:port` for the IdP at `idp_issuer` (upstream id `eid`).
-    pub async fn start(host: &str, port: u16, idp_issuer: &str) -> Sim {
-        Self::start_with(host, port, idp_issuer, &[]).await
-    }
-
-    /// As [`Sim::start`], with more command-line options.
+    /// Starts the simulator on `host:port` for the IdP at `idp_issuer` (upstream id `eid`),
+    /// with more command-line options `extra`.
     pub async fn start_with(host: &str, port: u16, idp_issuer: &str, extra: &[&str]) -> Sim {
         let callback = format!("{idp_issuer}/upstream/eid/callback");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
@@ -652,10 +648,27 @@ impl Drop for Sim {
 
 /// An IdP with the eID simulator as its `eid` upstream.
 pub async fn app_with_eid() -> (TestApp, Sim) {
+    app_with_sim("127.0.0.1", |_, _| {}, &[]).await
+}
+
+/// An IdP whose `eid` upstream is a simulator listening on `host`: `adjust` changes the
+/// configuration and the upstream entry; `extra` are more simulator options, in which `{idp}`
+/// stands for the IdP's issuer.
+pub async fn app_with_sim(
+    host: &str,
+    adjust: impl FnOnce(&mut Config, &mut servicekonto::config::UpstreamConfig),
+    extra: &[&str],
+) -> (TestApp, Sim) {
     let port = Sim::port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let app = TestApp::with(|c| c.upstream.push(Sim::upstream(&issuer))).await;
-    let sim = Sim::start("127.0.0.1", port, &app.issuer).await;
+    let mut upstream = Sim::upstream(&format!("http://{host}:{port}"));
+    let app = TestApp::with(|c| {
+        adjust(c, &mut upstream);
+        c.upstream.push(upstream);
+    })
+    .await;
+    let extra: Vec<String> = extra.iter().map(|e| e.replace("{idp}", &app.issuer)).collect();
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let sim = Sim::start_with(host, port, &app.issuer, &extra).await;
     (app, sim)
 }
 
