@@ -125,7 +125,9 @@ impl Store {
         sqlx::query(
             "insert into audit_events (event_id, at, actor, action, account_id, outcome, details) values ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(random_token(12))
+        // Sortable by insertion (milliseconds first), so the trail reads in order even within
+        // one second.
+        .bind(format!("{:013}-{}", crate::clock::now_ms(), random_token(6)))
         .bind(e.at)
         .bind(&e.actor)
         .bind(&e.action)

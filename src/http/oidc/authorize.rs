@@ -254,8 +254,15 @@ pub async fn proceed(
         ),
         _ => None,
     };
+    // Whether a step-up through the eID is possible matters only when the session is below
+    // what the request or the service needs; the lookup stays off the common path.
+    let needed = txn
+        .request
+        .acr
+        .required_level()
+        .map_or(client.min_level, |l| l.max(client.min_level));
     let eid_login = match (&session, state.upstreams.eid()) {
-        (Some((_, a)), Some(_)) => match state.store.eid_login_enabled(&a.id, now).await {
+        (Some((s, a)), Some(_)) if s.level < needed => match state.store.eid_login_enabled(&a.id, now).await {
             Ok(on) => on,
             Err(e) => return unavailable(&e),
         },
