@@ -21,10 +21,21 @@ const freePort = () => new Promise((resolve, reject) => {
 const dir = mkdtempSync(join(tmpdir(), 'sk-conformance-'));
 const port = await freePort();
 const issuer = `http://127.0.0.1:${port}`;
-// The eID simulator as the provider's eID service (a process of its own, development only).
-const simPort = await freePort();
-const simIssuer = `http://127.0.0.1:${simPort}`;
+// The eID simulator as the provider's eID service (a process of its own, development only). It
+// binds a free port itself and names its issuer on its first line of output.
 const simSecret = `conformance-sim-${process.pid}-0123456789abcdef`;
+const sim = spawn(bin, ['sim', 'eid', '--bind', '127.0.0.1:0', '--client-id', 'servicekonto', '--client-secret', simSecret,
+  '--redirect-uri', `${issuer}/upstream/eid/callback`], { env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+const simIssuer = await new Promise((resolve, reject) => {
+  let out = '';
+  sim.stdout.on('data', (d) => {
+    out += d;
+    const nl = out.indexOf('\n');
+    if (nl >= 0) resolve(out.slice(0, nl).trim());
+  });
+  sim.on('exit', () => reject(new Error('the eID simulator exited during start-up')));
+});
+process.on('exit', () => sim.kill('SIGTERM'));
 const configFile = join(dir, 'servicekonto.toml');
 writeFileSync(configFile, `[[upstream]]
 id = "eid"
@@ -83,8 +94,6 @@ fixture.sim = simIssuer;
 const fixtureFile = join(dir, 'fixture.json');
 writeFileSync(fixtureFile, JSON.stringify(fixture, null, 2));
 
-const sim = spawn(bin, ['sim', 'eid', '--bind', `127.0.0.1:${simPort}`, '--client-id', 'servicekonto', '--client-secret', simSecret,
-  '--redirect-uri', `${issuer}/upstream/eid/callback`], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 let exited = false;
 server.on('exit', () => { exited = true; });

@@ -592,34 +592,26 @@ pub struct Sim {
 pub const SIM_SECRET: &str = "sim-secret-for-tests-only-0123456789";
 
 impl Sim {
-    /// A free port for a simulator that will talk to an IdP not started yet.
-    pub fn port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-    }
-
-    /// Starts the simulator on `host:port` for the IdP at `idp_issuer` (upstream id `eid`),
-    /// with more command-line options `extra`.
-    pub async fn start_with(host: &str, port: u16, idp_issuer: &str, extra: &[&str]) -> Sim {
+    /// Starts the simulator on a free port of `host` for the IdP at `idp_issuer` (upstream id
+    /// `eid`), with more command-line options `extra`; returns it and its issuer. The simulator
+    /// binds the port itself and names it on its first line of output, so no other test can take
+    /// the port in between.
+    pub fn start(host: &str, idp_issuer: &str, extra: &[&str]) -> (Sim, String) {
+        use std::io::BufRead;
         let callback = format!("{idp_issuer}/upstream/eid/callback");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
-            .args(["sim", "eid", "--bind", &format!("{host}:{port}"), "--client-id", "servicekonto"])
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
+            .args(["sim", "eid", "--bind", &format!("{host}:0"), "--client-id", "servicekonto"])
             .args(["--client-secret", SIM_SECRET, "--redirect-uri", &callback])
             .args(extra)
             .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let sim = Sim { child };
-        for _ in 0..200 {
-            if reqwest::get(format!("http://127.0.0.1:{port}/.well-known/openid-configuration"))
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return sim;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the eID simulator did not start");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let issuer = line.trim().to_string();
+        assert!(issuer.starts_with("http://"), "the eID simulator did not start: {line:?}");
+        (Sim { child }, issuer)
     }
 
     /// The upstream entry for an IdP's configuration.
@@ -659,17 +651,19 @@ pub async fn app_with_sim(
     adjust: impl FnOnce(&mut Config, &mut servicekonto::config::UpstreamConfig),
     extra: &[&str],
 ) -> (TestApp, Sim) {
-    let port = Sim::port();
-    let mut upstream = Sim::upstream(&format!("http://{host}:{port}"));
+    let mut sim = None;
     let app = TestApp::with(|c| {
+        // The IdP's own port is bound already; the simulator learns its callback from it.
+        let extra: Vec<String> = extra.iter().map(|e| e.replace("{idp}", &c.issuer)).collect();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let (started, issuer) = Sim::start(host, &c.issuer, &extra);
+        let mut upstream = Sim::upstream(&issuer);
         adjust(c, &mut upstream);
         c.upstream.push(upstream);
+        sim = Some(started);
     })
     .await;
-    let extra: Vec<String> = extra.iter().map(|e| e.replace("{idp}", &app.issuer)).collect();
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let sim = Sim::start_with(host, port, &app.issuer, &extra).await;
-    (app, sim)
+    (app, sim.unwrap())
 }
 
 /// How the tester answers at the simulator.

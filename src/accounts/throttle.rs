@@ -93,7 +93,9 @@ impl Throttle {
         }
         if n >= c.delay_after {
             let wait = 1i64 << (n - c.delay_after).clamp(0, 6);
-            let until = now + wait.min(60);
+            // Whole seconds: one more, so the wait lasts at least `wait` seconds however late
+            // in its second the failure came.
+            let until = now + wait.min(60) + 1;
             self.ephemeral.put_json(&name_key("wait", login), &until, until, now).await?;
             return Ok(AfterFailure::Delayed);
         }
@@ -139,10 +141,11 @@ mod tests {
         }
         assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Allowed);
         assert_eq!(t.failed("A@b.de ", "1.2.3.4", 0).await.unwrap(), AfterFailure::Delayed);
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Wait(1));
+        assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Wait(2));
+        assert_eq!(t.check("a@b.de", "1.2.3.4", 1).await.unwrap(), Verdict::Wait(1));
         assert_eq!(t.check("a@b.de", "1.2.3.4", 2).await.unwrap(), Verdict::Allowed);
         assert_eq!(t.failed("a@b.de", "1.2.3.4", 2).await.unwrap(), AfterFailure::Delayed);
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 2).await.unwrap(), Verdict::Wait(2));
+        assert_eq!(t.check("a@b.de", "1.2.3.4", 2).await.unwrap(), Verdict::Wait(3));
         t.failed("a@b.de", "1.2.3.4", 10).await.unwrap();
         assert_eq!(t.failed("a@b.de", "1.2.3.4", 20).await.unwrap(), AfterFailure::NewlyLocked);
         assert_eq!(t.check("a@b.de", "5.6.7.8", 20).await.unwrap(), Verdict::Locked(900));

@@ -205,9 +205,13 @@ pub fn router(config: SimConfig) -> Result<Router, String> {
 }
 
 /// Runs the simulator until the process ends.
-pub async fn serve(config: SimConfig) -> Result<(), String> {
+pub async fn serve(mut config: SimConfig) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.bind).await.map_err(|e| e.to_string())?;
-    let app = router(config)?;
+    // Port 0 picks a free port: the issuer names the one actually bound, printed as the first
+    // line on stdout for whoever started the simulator.
+    config.bind = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = router(config.clone())?;
+    println!("http://{}", config.bind);
     tracing::warn!("eID SIMULATOR running — development and tests only, never in production");
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }
