@@ -2,7 +2,8 @@
 // the conformance clients and accounts through the operator CLI, runs every check in tests/
 // with Node's test runner, and stops the server. Exit code: the test runner's.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,9 +67,21 @@ const loggedOut = 'http://127.0.0.1:9/logged-out';
 const common = ['--redirect-uri', rp, '--redirect-uri', rp2, '--post-logout-redirect-uri', loggedOut,
   '--grant-type', 'authorization_code', '--grant-type', 'refresh_token'];
 cli('migrate');
-// The back-channel logout receiver of the backchannel checks listens here (tests/oidcc-backchannel-*).
-const backchannelPort = await freePort();
-const backchannelUri = `http://127.0.0.1:${backchannelPort}/backchannel-logout`;
+// The back-channel logout endpoint of the backchannel checks' service (tests/oidcc-backchannel-*):
+// bound here, before the client is registered, and held for the whole run; every logout token
+// it receives is appended to a file the checks read.
+const backchannelLog = join(dir, 'backchannel.jsonl');
+writeFileSync(backchannelLog, '');
+const receiver = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    appendFileSync(backchannelLog, `${JSON.stringify({ contentType: req.headers['content-type'], body })}\n`);
+    res.writeHead(200).end();
+  });
+});
+await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const backchannelUri = `http://127.0.0.1:${receiver.address().port}/backchannel-logout`;
 const fixture = {
   issuer,
   rp, rp2, loggedOut,
@@ -77,7 +90,7 @@ const fixture = {
   second: cli('client', 'add', '--name', 'Conformance RP (second)', ...common),
   public: cli('client', 'add', '--name', 'Conformance RP (public)', ...common, '--auth-method', 'none'),
   backchannel: cli('client', 'add', '--name', 'Conformance RP (back-channel logout)', ...common, '--backchannel-logout-uri', backchannelUri),
-  backchannelPort,
+  backchannelLog,
   outbox: `${dir}/outbox`,
   user: { email: 'conformance@example.de', password: 'Konformität1!' },
   other: { email: 'other@example.de', password: 'Konformität2!' },
@@ -112,6 +125,7 @@ const code = await new Promise((resolve) => {
   t.on('exit', (c) => resolve(c ?? 1));
 });
 sim.kill('SIGTERM');
+receiver.close();
 server.kill('SIGTERM');
 await new Promise((r) => (exited ? r() : server.on('exit', r)));
 rmSync(dir, { recursive: true, force: true });

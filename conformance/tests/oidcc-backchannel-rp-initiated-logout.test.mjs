@@ -3,27 +3,23 @@
 // as a service would.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { readFileSync } from 'node:fs';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { fx, discovery, redeem, codeFor } from '../harness.mjs';
 
 const jwks = createRemoteJWKSet(new URL(discovery.jwks_uri));
 
-// The service's back-channel endpoint: resolves with the first logout token it receives.
-function receiveOne() {
-  return new Promise((resolve, reject) => {
-    const server = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => { body += c; });
-      req.on('end', () => {
-        res.writeHead(200).end();
-        server.close();
-        resolve({ contentType: req.headers['content-type'], token: new URLSearchParams(body).get('logout_token') });
-      });
-    });
-    server.listen(fx.backchannelPort, '127.0.0.1');
-    setTimeout(() => { server.close(); reject(new Error('no logout token within 5 s')); }, 5000);
-  });
+// What the service's back-channel endpoint (held by run.mjs) received, as { contentType, token }.
+async function received(pred) {
+  for (let i = 0; i < 50; i++) {
+    const lines = readFileSync(fx.backchannelLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    for (const l of lines) {
+      const token = new URLSearchParams(l.body).get('logout_token');
+      if (token && pred(decodeJwt(token))) return { contentType: l.contentType, token };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('no logout token within 5 s');
 }
 
 test('oidcc-backchannel-rp-initiated-logout', async () => {
@@ -32,12 +28,11 @@ test('oidcc-backchannel-rp-initiated-logout', async () => {
   const { code, browser } = await codeFor({ nonce: 'n-bcl' }, { client: fx.backchannel });
   const { json } = await redeem(code, fx.backchannel);
   const { payload: idToken } = await jwtVerify(json.id_token, jwks, { issuer: fx.issuer, audience: fx.backchannel.client_id });
-  const received = receiveOne();
   const u = new URL(discovery.end_session_endpoint);
   u.searchParams.set('id_token_hint', json.id_token);
   const res = await browser.get(u.href);
   assert.equal(res.status, 200);
-  const { contentType, token } = await received;
+  const { contentType, token } = await received((p) => p.sid === idToken.sid);
   assert.match(contentType, /application\/x-www-form-urlencoded/);
   const { payload, protectedHeader } = await jwtVerify(token, jwks, {
     issuer: fx.issuer, audience: fx.backchannel.client_id, typ: 'logout+jwt', maxTokenAge: 120,
