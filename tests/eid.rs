@@ -107,7 +107,7 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
     // … and on again by a new sync with the pseudonym.
     let (status, body) = browser.via_sim("sync", None, AtSim::default()).await;
     assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/profile?done=synced"));
-    assert!(app.state.store.eid_login_enabled(&a.id, 0).await.unwrap());
+    assert!(app.state.store.eid_login_enabled(&a.id).await.unwrap());
     let (status, _) = app.browser().via_sim("login", None, AtSim::default()).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 }

@@ -5,7 +5,6 @@ use sqlx::Row;
 use super::{Store, StoreError, col};
 use crate::accounts::Account;
 use crate::accounts::eid::{EidLink, Verification};
-use crate::clock::Timestamp;
 
 impl Store {
     /// Makes the account Plus with verified data in one transaction: the locked fields, the
@@ -119,7 +118,7 @@ impl Store {
     }
 
     /// Whether eID login is on for the account.
-    pub async fn eid_login_enabled(&self, account_id: &str, _now: Timestamp) -> Result<bool, StoreError> {
+    pub async fn eid_login_enabled(&self, account_id: &str) -> Result<bool, StoreError> {
         Ok(self.eid_link(account_id).await?.is_some_and(|l| l.login_enabled))
     }
 }

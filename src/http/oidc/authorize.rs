@@ -262,7 +262,7 @@ pub async fn proceed(
         .required_level()
         .map_or(client.min_level, |l| l.max(client.min_level));
     let eid_login = match (&session, state.upstreams.eid()) {
-        (Some((s, a)), Some(_)) if s.level < needed => match state.store.eid_login_enabled(&a.id, now).await {
+        (Some((s, a)), Some(_)) if s.level < needed => match state.store.eid_login_enabled(&a.id).await {
             Ok(on) => on,
             Err(e) => return unavailable(&e),
         },
