@@ -82,6 +82,10 @@ async fn r_eid_2_a_clerk_confirms_an_identity_in_person_and_every_action_is_audi
     let (status, list) = clerk.page("/staff/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains("Erika Mustermann") && list.contains(&format!("/staff/requests/{}", a.id)));
+    assert!(
+        !list.contains("href=\"/register\"") && !list.contains("href=\"/profile\""),
+        "staff pages offer no citizen links"
+    );
     let path = format!("/staff/requests/{}", a.id);
     let (_, detail) = clerk.page(&path).await;
     assert!(detail.contains("Heidestraße 17, 51147 Köln"));

@@ -57,7 +57,7 @@ async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: 
 fn login_form(state: &AppState, browser: &Browser, locale: Locale, status: StatusCode, username: &str, error: Option<&str>) -> Response {
     let errors: Vec<(&str, &str)> = error.map(|k| vec![("username", k)]).unwrap_or_default();
     let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "username": username }),
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "username": username, "staff_nav": true }),
         form_errors(&state.pages, locale, &errors),
     );
     let mut res = state.pages.page(status, "pages/staff_login.html", locale, false, &ctx);
@@ -182,6 +182,7 @@ pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocal
     let ctx = json!({
         "csrf": Browser::from_cookies(&cookies).csrf_token(&state.csrf_key.0),
         "staff_name": member.name,
+        "staff_nav": true,
         "requests": rows,
     });
     state.pages.page(StatusCode::OK, "pages/staff_requests.html", locale, false, &ctx)
@@ -205,6 +206,7 @@ async fn request_view(
         json!({
             "csrf": Browser::from_cookies(cookies).csrf_token(&state.csrf_key.0),
             "account_id": account.id,
+            "staff_nav": true,
             "title": account.title,
             "given_name": account.given_name,
             "family_name": account.family_name,
