@@ -137,6 +137,19 @@ impl Store {
     }
 }
 
+/// A query under construction on the Any driver.
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds an address as the five columns street, house_number, postal_code, city, country
+/// (all null without an address), in that order.
+fn bind_address<'q>(q: AnyQuery<'q>, a: Option<&crate::accounts::Address>) -> AnyQuery<'q> {
+    q.bind(a.map(|x| x.street.clone()))
+        .bind(a.map(|x| x.house_number.clone()))
+        .bind(a.map(|x| x.postal_code.clone()))
+        .bind(a.map(|x| x.city.clone()))
+        .bind(a.map(|x| x.country.clone()))
+}
+
 /// Reads a column, naming the table when the value is unusable.
 fn col<T>(row: &AnyRow, name: &str, table: &'static str) -> Result<T, StoreError>
 where

@@ -203,14 +203,6 @@ impl Upstreams {
         Ok(d)
     }
 
-    /// Whether the upstream answers discovery now (pages show it as unavailable otherwise).
-    pub async fn available(&self, id: &str, now: Timestamp) -> bool {
-        match self.get(id) {
-            Some(cfg) => self.discover(cfg, now).await.is_ok(),
-            None => false,
-        }
-    }
-
     /// Starts a login at upstream `id`; returns the URL to send the browser to.
     pub async fn start(
         &self,

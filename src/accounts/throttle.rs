@@ -23,6 +23,17 @@ pub enum Verdict {
     Locked(i64),
 }
 
+impl Verdict {
+    /// The catalog key of the message refusing the attempt; `None` when it may go ahead.
+    pub fn refusal_key(self) -> Option<&'static str> {
+        match self {
+            Verdict::Allowed => None,
+            Verdict::Wait(_) => Some("login_wait"),
+            Verdict::Locked(_) => Some("login_locked"),
+        }
+    }
+}
+
 /// What a failure led to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AfterFailure {

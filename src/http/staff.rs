@@ -16,7 +16,6 @@ use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
 use super::pages::{PageLocale, form_errors, merged, unavailable};
 use super::paths;
 use crate::accounts::AccountError;
-use crate::accounts::throttle::Verdict;
 use crate::clock;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -99,9 +98,11 @@ pub async fn login(
     let throttle_name = format!("staff:{username}");
     let retry = |key: &str| login_form(&state, &browser, locale, StatusCode::UNAUTHORIZED, &username, Some(key));
     match state.throttle.check(&throttle_name, &addr, now).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Wait(_)) => return retry("login_wait"),
-        Ok(Verdict::Locked(_)) => return retry("login_locked"),
+        Ok(verdict) => {
+            if let Some(key) = verdict.refusal_key() {
+                return retry(key);
+            }
+        }
         Err(e) => return unavailable(&state, locale, &e),
     }
     let result = if f.password.expose().len() > 100 {

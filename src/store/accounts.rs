@@ -2,7 +2,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, col};
+use super::{Store, StoreError, bind_address, col};
 use crate::accounts::{Account, AccountKind, Address};
 use crate::clock::Timestamp;
 use crate::secret::Secret;
@@ -50,25 +50,22 @@ fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
 impl Store {
     /// Inserts a new account; a taken email is a `Conflict`.
     pub async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
-        let addr = a.address.as_ref();
-        sqlx::query(concat!(
-            "insert into accounts (",
-            columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        ))
-        .bind(&a.id)
-        .bind(&a.email)
-        .bind(a.password_hash.expose())
-        .bind(a.kind.as_str())
-        .bind(a.level.name())
-        .bind(&a.given_name)
-        .bind(&a.family_name)
-        .bind(a.birthdate.clone())
-        .bind(addr.map(|x| x.street.clone()))
-        .bind(addr.map(|x| x.house_number.clone()))
-        .bind(addr.map(|x| x.postal_code.clone()))
-        .bind(addr.map(|x| x.city.clone()))
-        .bind(addr.map(|x| x.country.clone()))
+        bind_address(
+            sqlx::query(concat!(
+                "insert into accounts (",
+                columns!(),
+                ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            ))
+            .bind(&a.id)
+            .bind(&a.email)
+            .bind(a.password_hash.expose())
+            .bind(a.kind.as_str())
+            .bind(a.level.name())
+            .bind(&a.given_name)
+            .bind(&a.family_name)
+            .bind(a.birthdate.clone()),
+            a.address.as_ref(),
+        )
         .bind(a.phone_number.clone())
         .bind(i64::from(a.email_verified))
         .bind(a.created_at)
@@ -93,21 +90,18 @@ impl Store {
     /// Writes the fields a profile edit may change (names, title, birthdate, address, phone,
     /// delivery consent); the domain decides which of them may change.
     pub async fn update_profile(&self, a: &Account) -> Result<(), StoreError> {
-        let addr = a.address.as_ref();
-        sqlx::query(
-            "update accounts set title = $1, given_name = $2, family_name = $3, birthdate = $4, street = $5, house_number = $6, \
+        bind_address(
+            sqlx::query(
+                "update accounts set title = $1, given_name = $2, family_name = $3, birthdate = $4, street = $5, house_number = $6, \
              postal_code = $7, city = $8, country = $9, phone_number = $10, delivery_consent_at = $11, updated_at = $12 \
              where account_id = $13",
+            )
+            .bind(a.title.clone())
+            .bind(&a.given_name)
+            .bind(&a.family_name)
+            .bind(a.birthdate.clone()),
+            a.address.as_ref(),
         )
-        .bind(a.title.clone())
-        .bind(&a.given_name)
-        .bind(&a.family_name)
-        .bind(a.birthdate.clone())
-        .bind(addr.map(|x| x.street.clone()))
-        .bind(addr.map(|x| x.house_number.clone()))
-        .bind(addr.map(|x| x.postal_code.clone()))
-        .bind(addr.map(|x| x.city.clone()))
-        .bind(addr.map(|x| x.country.clone()))
         .bind(a.phone_number.clone())
         .bind(a.delivery_consent_at)
         .bind(a.updated_at)

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, col};
+use super::{Store, StoreError, bind_address, col};
 use crate::accounts::Account;
 use crate::accounts::eid::{EidLink, Verification};
 
@@ -11,21 +11,18 @@ impl Store {
     /// level, the verification record and (when given) the pseudonym link.
     pub async fn save_verified_identity(&self, a: &Account, v: &Verification, link: Option<&str>) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let addr = a.address.as_ref();
-        sqlx::query(
-            "update accounts set level = $1, title = $2, given_name = $3, family_name = $4, birthdate = $5, street = $6, \
+        bind_address(
+            sqlx::query(
+                "update accounts set level = $1, title = $2, given_name = $3, family_name = $4, birthdate = $5, street = $6, \
              house_number = $7, postal_code = $8, city = $9, country = $10, updated_at = $11 where account_id = $12",
+            )
+            .bind(a.level.name())
+            .bind(a.title.clone())
+            .bind(&a.given_name)
+            .bind(&a.family_name)
+            .bind(a.birthdate.clone()),
+            a.address.as_ref(),
         )
-        .bind(a.level.name())
-        .bind(a.title.clone())
-        .bind(&a.given_name)
-        .bind(&a.family_name)
-        .bind(a.birthdate.clone())
-        .bind(addr.map(|x| x.street.clone()))
-        .bind(addr.map(|x| x.house_number.clone()))
-        .bind(addr.map(|x| x.postal_code.clone()))
-        .bind(addr.map(|x| x.city.clone()))
-        .bind(addr.map(|x| x.country.clone()))
         .bind(a.updated_at)
         .bind(&a.id)
         .execute(&mut *tx)

@@ -167,14 +167,16 @@ pub async fn submit(
     }
     let login: String = form.email.chars().take(254).collect();
     match state.throttle.check(&login, &addr, now).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Wait(_)) => {
-            state.metrics.logins.with_label_values(&["pwd", "throttled"]).inc();
-            return retry("login_wait");
-        }
-        Ok(Verdict::Locked(_)) => {
-            state.metrics.logins.with_label_values(&["pwd", "locked"]).inc();
-            return retry("login_locked");
+        Ok(verdict) => {
+            if let Some(key) = verdict.refusal_key() {
+                let outcome = if matches!(verdict, Verdict::Locked(_)) {
+                    "locked"
+                } else {
+                    "throttled"
+                };
+                state.metrics.logins.with_label_values(&["pwd", outcome]).inc();
+                return retry(key);
+            }
         }
         Err(e) => return unavailable(&state, locale, &e),
     }

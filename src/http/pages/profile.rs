@@ -15,7 +15,6 @@ use super::register::TokenQuery;
 use super::{PageLocale, form_errors, merged, require_account, require_account_form, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
-use crate::accounts::throttle::Verdict;
 use crate::accounts::{Account, AccountError, recovery};
 use crate::clock::{self, Timestamp};
 use crate::grants::claims::consent_items;
@@ -475,9 +474,11 @@ pub async fn email_confirm(
     };
     // The same throttle as the login page: this form checks a password too.
     match state.throttle.check(&email, &addr, now).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Wait(_)) => return retry("login_wait"),
-        Ok(Verdict::Locked(_)) => return retry("login_locked"),
+        Ok(verdict) => {
+            if let Some(key) = verdict.refusal_key() {
+                return retry(key);
+            }
+        }
         Err(e) => return unavailable(&state, locale, &e),
     }
     match profile::confirm_email_change(&state.store, &f.token, &f.email, f.password, now).await {
