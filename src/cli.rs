@@ -132,6 +132,13 @@ struct ClientAdd {
     /// Logout 1.0).
     #[arg(long = "backchannel-logout-uri")]
     backchannel_logout_uri: Option<String>,
+    /// Citizens may log in through another Land's Servicekonto (R-FED-2).
+    #[arg(long)]
+    allow_interop: bool,
+    /// The client is another Land's Servicekonto: consent on every transfer, no single
+    /// sign-on, its per-transaction data kept at most 7 days (R-FED-4).
+    #[arg(long)]
+    federation_partner: bool,
     /// Grant type (repeatable; default authorization_code + refresh_token).
     #[arg(long = "grant-type", value_enum)]
     grant_types: Vec<GrantType>,
@@ -379,6 +386,8 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
                 redirect_uris: a.redirect_uris,
                 post_logout_redirect_uris: a.post_logout_redirect_uris,
                 backchannel_logout_uri: a.backchannel_logout_uri,
+                allow_interop: a.allow_interop,
+                federation_partner: a.federation_partner,
                 grant_types: a.grant_types,
                 auth_method: a.auth_method,
                 jwks_uri: a.jwks_uri,
@@ -411,6 +420,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
                         "grant_types": c.grant_types, "scopes": c.scopes.to_string(), "min_acr": c.min_level.acr(),
                         "subject_type": c.subject_type.as_str(), "jwks_uri": c.jwks_uri,
                         "backchannel_logout_uri": c.backchannel_logout_uri,
+                        "allow_interop": c.allow_interop, "federation_partner": c.federation_partner,
                     })
                 })
                 .collect();

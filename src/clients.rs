@@ -119,6 +119,11 @@ pub struct Client {
     pub created_at: Timestamp,
     /// Where logout tokens go when a session it relied on ends (Back-Channel Logout 1.0).
     pub backchannel_logout_uri: Option<String>,
+    /// Citizens may log in to it through another Land's Servicekonto (R-FED-2).
+    pub allow_interop: bool,
+    /// Another Land's Servicekonto: consent on every transfer, no single sign-on, data kept at
+    /// most 7 days (R-FED-4).
+    pub federation_partner: bool,
 }
 
 impl Client {
@@ -182,6 +187,10 @@ pub struct NewClient {
     pub subject_type: SubjectType,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// Allows logins through other Länder.
+    pub allow_interop: bool,
+    /// Is another Land's Servicekonto.
+    pub federation_partner: bool,
 }
 
 /// Why a registration was refused.
@@ -274,6 +283,10 @@ pub async fn register(
     if let Some(uri) = &new.backchannel_logout_uri {
         check_backchannel_uri(uri)?;
     }
+    if new.allow_interop && new.federation_partner {
+        // A partner's users are ours; sending them on to a third Land would chain federations.
+        return invalid("a federation partner cannot also allow logins through other Länder");
+    }
     if new.auth_method == AuthMethod::None && grant_types.contains(&GrantType::ClientCredentials) {
         return invalid("public clients cannot use client_credentials");
     }
@@ -318,6 +331,8 @@ pub async fn register(
         subject_type: new.subject_type,
         created_at: now,
         backchannel_logout_uri: new.backchannel_logout_uri,
+        allow_interop: new.allow_interop,
+        federation_partner: new.federation_partner,
     };
     store.insert_client(&client).await?;
     Ok((client, secret))

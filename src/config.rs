@@ -97,6 +97,10 @@ pub struct UpstreamConfig {
     pub kind: UpstreamKind,
     /// Name on the buttons.
     pub display_name: String,
+    /// Short text shown as the Land's logo in the list of Länder (default: the initials of
+    /// `display_name`).
+    #[serde(default)]
+    pub logo_text: Option<String>,
     /// Its issuer identifier (discovery is read from it).
     pub issuer: String,
     /// Our client id there.
@@ -120,6 +124,21 @@ pub struct UpstreamConfig {
     /// count as `basic`. The eID service's BSI/eIDAS "high" values map to `eid` by default.
     #[serde(default)]
     pub acr_map: std::collections::BTreeMap<String, String>,
+}
+
+impl UpstreamConfig {
+    /// The logo text: `logo_text`, or up to three initials of the display name.
+    pub fn logo(&self) -> String {
+        self.logo_text.clone().unwrap_or_else(|| {
+            self.display_name
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .filter(|c| c.is_alphanumeric())
+                .take(3)
+                .flat_map(char::to_uppercase)
+                .collect()
+        })
+    }
 }
 
 /// Outgoing mail: SMTP when `smtp_host` is set, else `.eml` files in `outbox_dir`.

@@ -42,6 +42,34 @@ pub struct Grant {
     pub expires_at: Timestamp,
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
+    /// Attributes the user deselected at a federation partner's consent (R-FED-4).
+    pub withheld: Vec<String>,
+}
+
+/// How long a federation partner's grants (per-transaction personal data) are kept at most
+/// (R-FED-4, TR-03160-2: 7 days).
+pub const PARTNER_RETENTION_SECONDS: i64 = 7 * 86_400;
+
+/// What a login through another Land released to a service (R-FED-3): no local account
+/// stands behind it, so the released claims are kept, only until its access tokens expire.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederatedLogin {
+    /// Id (the `fid` claim of its access tokens).
+    pub id: String,
+    /// The service.
+    pub client_id: String,
+    /// The Land it came through (upstream id).
+    pub upstream: String,
+    /// The `sub` the service knows the person by.
+    pub sub: String,
+    /// The claims released to userinfo.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The `acr` reported.
+    pub acr: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// When its access tokens expire and it is purged.
+    pub expires_at: Timestamp,
 }
 
 /// The consent set for a request: its scopes plus one `claim:NAME` entry per claim asked for

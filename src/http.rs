@@ -4,6 +4,7 @@
 pub mod client_addr;
 pub mod cookies;
 pub mod error;
+pub mod federation;
 pub mod oidc;
 pub mod ops;
 pub mod pages;
@@ -79,6 +80,10 @@ pub mod paths {
     pub const UPSTREAM_START: &str = "/upstream/{id}/start";
     /// Our redirect URI at an upstream identity provider.
     pub const UPSTREAM_CALLBACK: &str = "/upstream/{id}/callback";
+    /// The list of Länder for a login through another Servicekonto (R-FED-1).
+    pub const LOGIN_LAND: &str = "/login/land";
+    /// Back to the service from a login through another Land.
+    pub const LOGIN_LAND_ABORT: &str = "/login/land/abort";
     /// Switches eID login off (R-EID-3).
     pub const PROFILE_EID_OFF: &str = "/profile/eid/off";
     /// Staff login.
@@ -121,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(pages::routes())
         .merge(upstream::routes())
+        .merge(federation::routes())
         .merge(staff::routes());
     if demo {
         router = router.merge(pages::demo::routes());

@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod ephemeral;
+pub mod federation;
 pub mod grants;
 pub mod http;
 pub mod keys;

@@ -46,9 +46,10 @@ pub fn spawn_background(state: &AppState) {
     });
 }
 
-/// Deletes what has expired: grants and tokens, pending registrations (R-REG-4) and links.
+/// Deletes what has expired: grants and tokens, federated logins and partners' per-transaction
+/// data (R-FED-4), pending registrations (R-REG-4) and links.
 pub async fn purge(store: &crate::store::Store, now: clock::Timestamp) {
-    match store.purge_expired(now).await {
+    match store.purge_expired(now, crate::grants::PARTNER_RETENTION_SECONDS).await {
         Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired grants and tokens"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "purge failed"),

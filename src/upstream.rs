@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
-    TokenResponse,
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -44,9 +44,9 @@ pub enum UpstreamError {
     /// The answer came from, or names, another upstream than the one chosen (mix-up).
     #[error("answer from the wrong upstream")]
     WrongUpstream,
-    /// The user cancelled at the upstream.
+    /// The user cancelled or declined at the upstream; what the login was for.
     #[error("the user cancelled")]
-    Declined,
+    Declined(Purpose),
     /// The code exchange or the ID token failed a check.
     #[error("upstream answer refused: {0}")]
     Invalid(String),
@@ -70,6 +70,23 @@ pub enum Purpose {
     Sync,
     /// Register directly as Servicekonto Plus (R-REG-5).
     Register,
+    /// Log in through another Land's Servicekonto for an authorization transaction (R-FED-1).
+    Federate {
+        /// The authorization transaction to resume.
+        txn: String,
+        /// The level the service needs; asked of the Land, checked again on return.
+        level: TrustLevel,
+    },
+}
+
+impl Purpose {
+    /// Whether this purpose is served by an upstream of `kind`.
+    pub fn fits(&self, kind: UpstreamKind) -> bool {
+        match self {
+            Purpose::Federate { .. } => kind == UpstreamKind::Land,
+            _ => kind == UpstreamKind::Eid,
+        }
+    }
 }
 
 /// A started upstream login, kept under its `state`.
@@ -161,6 +178,18 @@ impl Upstreams {
         self.configs.iter().find(|u| u.kind == UpstreamKind::Eid)
     }
 
+    /// The other Länder (R-FED-5), in configuration order.
+    pub fn lands(&self) -> impl Iterator<Item = &UpstreamConfig> {
+        self.configs.iter().filter(|u| u.kind == UpstreamKind::Land)
+    }
+
+    /// Whether upstream `id` answers discovery now, within `wait`. A Land that is down is shown
+    /// as unavailable rather than failing the page for everyone (R-FED-5).
+    pub async fn reachable(&self, id: &str, wait: std::time::Duration, now: Timestamp) -> bool {
+        let Some(cfg) = self.get(id) else { return false };
+        matches!(tokio::time::timeout(wait, self.discover(cfg, now)).await, Ok(Ok(_)))
+    }
+
     /// Our redirect URI at an upstream.
     pub fn redirect_uri(&self, id: &str) -> String {
         format!("{}/upstream/{id}/callback", self.issuer)
@@ -213,6 +242,9 @@ impl Upstreams {
         now: Timestamp,
     ) -> Result<String, UpstreamError> {
         let cfg = self.get(id).ok_or(UpstreamError::Unknown)?;
+        if !purpose.fits(cfg.kind) {
+            return Err(UpstreamError::Unknown);
+        }
         let d = self.discover(cfg, now).await?;
         let redirect = RedirectUrl::new(self.redirect_uri(id)).map_err(|e| UpstreamError::Invalid(e.to_string()))?;
         let client = CoreClient::from_provider_metadata(
@@ -231,6 +263,14 @@ impl Upstreams {
             .set_pkce_challenge(challenge);
         for s in &cfg.scopes {
             request = request.add_scope(Scope::new(s.clone()));
+        }
+        if let Purpose::Federate { level, .. } = &purpose {
+            // TR-03160-2: every interoperable login authenticates anew (ForceAuthn) and names
+            // the level needed.
+            request = request.add_prompt(CoreAuthPrompt::Login);
+            for acr in acr_values_for(cfg, *level) {
+                request = request.add_auth_context_value(AuthenticationContextClass::new(acr));
+            }
         }
         let (url, state, nonce) = request.url();
         let pending = Pending {
@@ -281,13 +321,14 @@ impl Upstreams {
             _ => {}
         }
         if params.error.is_some() {
-            return Err(UpstreamError::Declined);
+            return Err(UpstreamError::Declined(pending.purpose));
         }
         let code = params.code.clone().ok_or_else(|| UpstreamError::Invalid("no code".into()))?;
         let redirect = RedirectUrl::new(self.redirect_uri(id)).map_err(|e| UpstreamError::Invalid(e.to_string()))?;
         let private_key_jwt =
             cfg.auth_method == Some(UpstreamAuth::PrivateKeyJwt) || (cfg.auth_method.is_none() && cfg.client_secret.is_none());
         let token_endpoint = d.metadata.token_endpoint().map(|u| u.as_str().to_string());
+        let userinfo_endpoint = d.metadata.userinfo_endpoint().map(|u| u.url().clone());
         let secret = (!private_key_jwt)
             .then(|| cfg.client_secret.as_ref().map(|s| ClientSecret::new(s.expose().clone())))
             .flatten();
@@ -331,6 +372,19 @@ impl Upstreams {
             .and_then(b64_decode)
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| invalid("unreadable ID token payload".into()))?;
+        if cfg.kind == UpstreamKind::Land
+            && let Some(endpoint) = userinfo_endpoint
+        {
+            // A Servicekonto releases scope claims at userinfo (OIDC Core §5.4); the ID token
+            // vouches for whom they belong to (§5.3.2: the `sub` must match).
+            let info = self.userinfo(endpoint, tokens.access_token().secret()).await?;
+            if info.get("sub") != claims.get("sub") {
+                return Err(invalid("userinfo names another subject".into()));
+            }
+            for (k, v) in info {
+                claims.entry(k).or_insert(v);
+            }
+        }
         // The upstream's names for the data groups, renamed to ours.
         for (ours, theirs) in &cfg.claim_map {
             if let Some(v) = claims.remove(theirs) {
@@ -356,6 +410,44 @@ impl Upstreams {
             },
         ))
     }
+}
+
+impl Upstreams {
+    async fn userinfo(&self, endpoint: url::Url, access_token: &str) -> Result<Map<String, Value>, UpstreamError> {
+        let invalid = |e: String| UpstreamError::Invalid(format!("userinfo: {e}"));
+        let res = self
+            .http
+            .get(endpoint)
+            .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| invalid(e.to_string()))?;
+        if !res.status().is_success() {
+            return Err(invalid(format!("status {}", res.status())));
+        }
+        res.json().await.map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// The `acr` values to ask a Land for so that the answer can reach `level`: the Land's values
+/// from `acr_map`, or ours (a Servicekonto speaks the same vocabulary). None for `basic`.
+fn acr_values_for(cfg: &UpstreamConfig, level: TrustLevel) -> Vec<String> {
+    if level == TrustLevel::Basic {
+        return Vec::new();
+    }
+    if cfg.acr_map.is_empty() {
+        return [TrustLevel::Plus, TrustLevel::Eid]
+            .into_iter()
+            .filter(|l| *l >= level)
+            .map(|l| l.acr().to_string())
+            .collect();
+    }
+    cfg.acr_map
+        .iter()
+        .filter(|(_, l)| TrustLevel::parse(l).is_some_and(|l| l >= level))
+        .map(|(v, _)| v.clone())
+        .collect()
 }
 
 /// The query at our callback.

@@ -190,6 +190,38 @@ fn client_account_and_keys_commands_print_json_and_share_the_configuration() {
     assert_eq!(statuses, ["active", "published"]);
 }
 
+#[test]
+fn r_fed_2_r_fed_4_clients_are_marked_for_interop_or_as_federation_partner() {
+    let env = Env::new();
+    let cb = ["--redirect-uri", "https://dienst.example/cb"];
+    let (ok, v) = env.run(&[&["client", "add", "--name", "Wohngeld", "--allow-interop"][..], &cb].concat());
+    assert!(ok, "{v}");
+    let partner_cb = ["--redirect-uri", "https://servicekonto.land-b.example/upstream/land-a/callback"];
+    let (ok, v) = env.run(
+        &[
+            &["client", "add", "--name", "Land B", "--client-id", "land-b", "--federation-partner"][..],
+            &partner_cb,
+        ]
+        .concat(),
+    );
+    assert!(ok, "{v}");
+    let (ok, v) = env.run(
+        &[
+            &["client", "add", "--name", "Beides", "--allow-interop", "--federation-partner"][..],
+            &cb,
+        ]
+        .concat(),
+    );
+    assert!(!ok && v["error"].as_str().unwrap().contains("federation partner"), "{v}");
+    let (_, v) = env.run(&["client", "list"]);
+    let clients = v["clients"].as_array().unwrap();
+    let by_name = |n: &str| clients.iter().find(|c| c["name"] == n).unwrap().clone();
+    assert_eq!(by_name("Wohngeld")["allow_interop"], true);
+    assert_eq!(by_name("Wohngeld")["federation_partner"], false);
+    assert_eq!(by_name("Land B")["federation_partner"], true);
+    assert_eq!(clients.len(), 2);
+}
+
 #[tokio::test]
 async fn serve_logs_json_with_request_ids_and_no_secrets_and_stops_on_sigterm() {
     let env = Env::new();

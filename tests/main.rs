@@ -10,6 +10,7 @@ mod cli;
 mod client_auth;
 mod eid;
 mod faults;
+mod federation;
 mod flows;
 mod mail;
 mod nodes;

@@ -126,6 +126,11 @@ pub struct ClientSpec {
     pub subject_type: SubjectType,
     pub post_logout: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub allow_interop: bool,
+    pub federation_partner: bool,
+    pub client_id: Option<String>,
+    pub secret: Option<String>,
 }
 
 impl Default for ClientSpec {
@@ -139,6 +144,11 @@ impl Default for ClientSpec {
             subject_type: SubjectType::Pairwise,
             post_logout: vec!["http://127.0.0.1:9/bye".into()],
             backchannel_logout_uri: None,
+            redirect_uris: vec![RP_CALLBACK.into()],
+            allow_interop: false,
+            federation_partner: false,
+            client_id: None,
+            secret: None,
         }
     }
 }
@@ -149,13 +159,18 @@ impl TestApp {
     }
 
     pub async fn with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), adjust).await
+    }
+
+    /// A server on a port bound ahead (so two servers can name each other in their
+    /// configuration); its issuer is `http://<bound address>`.
+    pub async fn on(listener: TcpListener, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = std::env::temp_dir().join(format!("sk-test-{}", random_token(8)));
         std::fs::create_dir_all(&dir).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (backing, database_url, redis) = Backing::create(&dir).await;
         let mut config = Config {
-            issuer: format!("http://127.0.0.1:{}", addr.port()),
+            issuer: format!("http://{addr}"),
             bind: addr.to_string(),
             database_url,
             redis_url: redis.as_ref().map(|(url, _)| url.clone()),
@@ -193,17 +208,19 @@ impl TestApp {
         let pepper = self.state.store.server_secret("client_secret_pepper", 0).await.unwrap();
         let new = NewClient {
             name: "Testdienst".into(),
-            redirect_uris: vec![RP_CALLBACK.into()],
+            redirect_uris: spec.redirect_uris,
             post_logout_redirect_uris: spec.post_logout,
             grant_types: spec.grant_types,
             auth_method: spec.auth_method,
             jwks_uri: spec.jwks_uri,
             scopes: spec.scopes,
             min_level: spec.min_level,
-            client_id: None,
-            secret: None,
+            client_id: spec.client_id,
+            secret: spec.secret.map(Secret::new),
             subject_type: spec.subject_type,
             backchannel_logout_uri: spec.backchannel_logout_uri,
+            allow_interop: spec.allow_interop,
+            federation_partner: spec.federation_partner,
         };
         let (client, secret) = clients::register(&self.state.store, &pepper, new, servicekonto::clock::now())
             .await
@@ -354,6 +371,26 @@ pub struct Browser {
     issuer: String,
     /// Pages seen on the way (login, consent), for assertions.
     pub seen: Vec<String>,
+    /// Attributes to deselect at a federation partner's consent.
+    pub withhold: Vec<String>,
+}
+
+/// The form fields of the checkboxes in `html` that are checked and can be changed, minus
+/// those named in `withhold`.
+pub fn checked_boxes(html: &str, withhold: &[String]) -> Vec<(String, String)> {
+    html.split("<input type=\"checkbox\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let tag = &rest[..rest.find('>')?];
+            if !tag.contains(" checked") || tag.contains(" disabled") {
+                return None;
+            }
+            let start = tag.find("name=\"")? + 6;
+            let name = tag[start..start + tag[start..].find('"')?].to_string();
+            let key = name.strip_prefix("attr_").unwrap_or(&name);
+            (!withhold.iter().any(|w| w == key)).then(|| (name.clone(), "on".to_string()))
+        })
+        .collect()
 }
 
 /// The value of a hidden or text input named `name` in an HTML form.
@@ -376,6 +413,7 @@ impl Browser {
             http: self.http.clone(),
             issuer: base.to_string(),
             seen: vec![],
+            withhold: self.withhold.clone(),
         }
     }
 
@@ -389,6 +427,7 @@ impl Browser {
             http,
             issuer: issuer.to_string(),
             seen: vec![],
+            withhold: vec![],
         }
     }
 
@@ -428,11 +467,12 @@ impl Browser {
             } else if path == "/consent" && status == StatusCode::OK {
                 self.seen.push(body.clone());
                 let decision = if consent == Consent::Allow { "allow" } else { "deny" };
-                let form = [
-                    ("csrf", form_value(&body, "csrf").unwrap()),
-                    ("txn", form_value(&body, "txn").unwrap()),
-                    ("decision", decision.into()),
+                let mut form = vec![
+                    ("csrf".to_string(), form_value(&body, "csrf").unwrap()),
+                    ("txn".to_string(), form_value(&body, "txn").unwrap()),
+                    ("decision".to_string(), decision.into()),
                 ];
+                form.extend(checked_boxes(&body, &self.withhold));
                 let res = self.http.post(format!("{}/consent", self.issuer)).form(&form).send().await.unwrap();
                 assert!(res.status().is_redirection(), "consent answered {}", res.status());
                 next = self.absolute(res.headers()[LOCATION].to_str().unwrap());
@@ -597,8 +637,13 @@ impl Sim {
     /// binds the port itself and names it on its first line of output, so no other test can take
     /// the port in between.
     pub fn start(host: &str, idp_issuer: &str, extra: &[&str]) -> (Sim, String) {
+        Self::start_for("eid", host, idp_issuer, extra)
+    }
+
+    /// `start` for the IdP's upstream `id`.
+    pub fn start_for(id: &str, host: &str, idp_issuer: &str, extra: &[&str]) -> (Sim, String) {
         use std::io::BufRead;
-        let callback = format!("{idp_issuer}/upstream/eid/callback");
+        let callback = format!("{idp_issuer}/upstream/{id}/callback");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
             .args(["sim", "eid", "--bind", &format!("{host}:0"), "--client-id", "servicekonto"])
             .args(["--client-secret", SIM_SECRET, "--redirect-uri", &callback])
@@ -620,6 +665,7 @@ impl Sim {
             id: "eid".into(),
             kind: servicekonto::config::UpstreamKind::Eid,
             display_name: "Online-Ausweis".into(),
+            logo_text: None,
             issuer: issuer.into(),
             client_id: "servicekonto".into(),
             client_secret: Some(Secret::new(SIM_SECRET.into())),
@@ -695,8 +741,13 @@ impl Browser {
         }
         let (status, location) = self.submit("/upstream/eid/start", &fields).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
-        let sim_url = location.strip_prefix("redirect:").unwrap().to_string();
-        let page = self.http.get(&sim_url).send().await.unwrap().text().await.unwrap();
+        self.at_sim(location.strip_prefix("redirect:").unwrap(), answer).await
+    }
+
+    /// Answers at the simulator page `sim_url` (where an IdP sent the browser); returns the IdP
+    /// callback URL the simulator sends the browser back to.
+    pub async fn at_sim(&self, sim_url: &str, answer: AtSim<'_>) -> String {
+        let page = self.http.get(sim_url).send().await.unwrap().text().await.unwrap();
         let mut form = vec![
             ("person", answer.person.to_string()),
             ("fault", answer.fault.to_string()),
@@ -710,7 +761,7 @@ impl Browser {
                 form.push((name, v.replace("&#39;", "'")));
             }
         }
-        let base = url::Url::parse(&sim_url).unwrap();
+        let base = url::Url::parse(sim_url).unwrap();
         let res = self.http.post(base.join("/authorize").unwrap()).form(&form).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         res.headers()[LOCATION].to_str().unwrap().to_string()

@@ -41,6 +41,45 @@ pub fn subject(client: &Client, account_id: &str, pairwise_key: &[u8]) -> String
     }
 }
 
+/// Where released claim values come from: a local account, or what another Land asserted
+/// (already in our claim names).
+pub trait ClaimSource {
+    /// The value of claim `name`, if there is one.
+    fn claim(&self, name: &str) -> Option<Value>;
+}
+
+impl ClaimSource for Account {
+    fn claim(&self, name: &str) -> Option<Value> {
+        claim_value(self, name)
+    }
+}
+
+impl ClaimSource for Map<String, Value> {
+    fn claim(&self, name: &str) -> Option<Value> {
+        self.get(name).filter(|v| !v.is_null()).cloned()
+    }
+}
+
+/// Whether the user deselected `name` at a partner's consent (R-FED-4): a claim derived from a
+/// deselected one (`name` from the names, `email_verified` from `email`) goes with it.
+pub fn is_withheld(withheld: &[String], name: &str) -> bool {
+    let base = name
+        .strip_suffix("_verified")
+        .or_else(|| name.strip_suffix("_at").filter(|b| *b != "updated"))
+        .unwrap_or(name);
+    withheld.iter().any(|w| w == name || w == base) || (name == "name" && withheld.iter().any(|w| w == "given_name" || w == "family_name"))
+}
+
+/// The `sub` a client knows a person logged in through another Land by: always a keyed hash
+/// of sector, Land and the Land's subject, so no identifier of the other Land leaks and the same
+/// person is recognised on the next login (R-FED-3).
+pub fn federated_subject(client: &Client, upstream: &str, upstream_sub: &str, pairwise_key: &[u8]) -> String {
+    hmac_b64(
+        pairwise_key,
+        format!("{}|fed|{upstream}|{upstream_sub}", client.sector()).as_bytes(),
+    )
+}
+
 fn claim_value(account: &Account, name: &str) -> Option<Value> {
     Some(match name {
         "name" => json!(format!("{} {}", account.given_name, account.family_name)),
@@ -112,24 +151,32 @@ pub fn verified_claims(account: &Account, verification: Option<&Verification>, r
 }
 
 /// Claims for the scopes granted plus those named in `requested` (a claims-parameter member),
-/// leaving out what the account does not have. A requested `value`/`values` that the account's
-/// value does not match is left out too (OIDC Core §5.5.1).
-pub fn release(account: &Account, scope: &Scopes, requested: &BTreeMap<String, Option<ClaimSpec>>) -> Map<String, Value> {
+/// leaving out what the source does not have and what the user withheld. A requested
+/// `value`/`values` that the source's value does not match is left out too (OIDC Core §5.5.1).
+pub fn release(
+    source: &impl ClaimSource,
+    scope: &Scopes,
+    requested: &BTreeMap<String, Option<ClaimSpec>>,
+    withheld: &[String],
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (s, names) in SCOPE_CLAIMS {
         if scope.contains(s) {
             for n in *names {
-                if let Some(v) = claim_value(account, n) {
+                if is_withheld(withheld, n) {
+                    continue;
+                }
+                if let Some(v) = source.claim(n) {
                     out.insert((*n).to_string(), v);
                 }
             }
         }
     }
     for (name, spec) in requested {
-        if !is_releasable(name) {
+        if !is_releasable(name) || is_withheld(withheld, name) {
             continue;
         }
-        let Some(v) = claim_value(account, name) else { continue };
+        let Some(v) = source.claim(name) else { continue };
         let matches = match spec {
             Some(ClaimSpec { value: Some(want), .. }) => *want == v,
             Some(ClaimSpec { values: Some(wants), .. }) => wants.contains(&v),
@@ -201,7 +248,7 @@ mod tests {
 
     #[test]
     fn scopes_release_their_claims_and_missing_data_stays_out() {
-        let c = release(&account(), &Scopes::parse("openid email phone").unwrap(), &BTreeMap::new());
+        let c = release(&account(), &Scopes::parse("openid email phone").unwrap(), &BTreeMap::new(), &[]);
         assert_eq!(c["email"], "erika@example.de");
         assert!(!c.contains_key("phone_number"));
         assert!(!c.contains_key("given_name"));
@@ -218,8 +265,30 @@ mod tests {
                 ..Default::default()
             }),
         );
-        let c = release(&account(), &Scopes::parse("openid").unwrap(), &req);
+        let c = release(&account(), &Scopes::parse("openid").unwrap(), &req, &[]);
         assert_eq!(c["given_name"], "Erika");
         assert!(!c.contains_key("family_name"));
+    }
+
+    #[test]
+    fn r_fed_4_withheld_attributes_and_what_derives_from_them_stay_out() {
+        let scope = Scopes::parse("openid profile email address").unwrap();
+        let c = release(&account(), &scope, &BTreeMap::new(), &["email".into(), "family_name".into()]);
+        assert!(!c.contains_key("email") && !c.contains_key("email_verified"));
+        assert!(!c.contains_key("family_name") && !c.contains_key("name"));
+        assert_eq!(c["given_name"], "Erika");
+        assert!(c.contains_key("address"));
+    }
+
+    #[test]
+    fn a_federated_identity_releases_from_its_asserted_claims() {
+        let mut asserted = Map::new();
+        asserted.insert("given_name".into(), json!("Ayşe"));
+        asserted.insert("email".into(), json!("ayse@land-b.example"));
+        asserted.insert("birthdate".into(), Value::Null);
+        let c = release(&asserted, &Scopes::parse("openid profile").unwrap(), &BTreeMap::new(), &[]);
+        assert_eq!(c["given_name"], "Ayşe");
+        assert!(!c.contains_key("email"), "email was not in scope");
+        assert!(!c.contains_key("birthdate"), "null is no value");
     }
 }

@@ -25,8 +25,8 @@ pub struct CodeRecord {
     pub code_challenge: Option<String>,
     /// Nonce for the ID token.
     pub nonce: Option<String>,
-    /// The account.
-    pub account_id: String,
+    /// Who the code is for.
+    pub subject: CodeSubject,
     /// Granted scopes.
     pub scope: Scopes,
     /// Claims parameter.
@@ -37,8 +37,35 @@ pub struct CodeRecord {
     pub amr: Vec<String>,
     /// Authentication time.
     pub auth_time: Timestamp,
-    /// Login session id.
+    /// Login session id (empty for a login through another Land: no session stands behind it).
     pub sid: String,
+    /// Attributes deselected at a federation partner's consent (R-FED-4).
+    #[serde(default)]
+    pub withheld: Vec<String>,
+}
+
+/// Who a code is for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CodeSubject {
+    /// A local account.
+    Account {
+        /// Its id.
+        account_id: String,
+    },
+    /// A person logged in through another Land, who has no local account (R-FED-3).
+    Federated(Box<FederatedRelease>),
+}
+
+/// What a login through another Land hands to the service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FederatedRelease {
+    /// The Land (upstream id).
+    pub upstream: String,
+    /// The `sub` the service knows the person by.
+    pub sub: String,
+    /// The Land's claims, in our names, that the user consented to pass on.
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The outcome of presenting a code.
@@ -102,13 +129,14 @@ mod tests {
             redirect_uri: "https://rp/cb".into(),
             code_challenge: None,
             nonce: None,
-            account_id: "a".into(),
+            subject: CodeSubject::Account { account_id: "a".into() },
             scope: Scopes::parse("openid").unwrap(),
             claims: ClaimsRequest::default(),
             acr: "urn:servicekonto:acr:basic".into(),
             amr: vec!["pwd".into()],
             auth_time: 0,
             sid: "s".into(),
+            withheld: vec![],
         }
     }
 

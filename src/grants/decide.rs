@@ -147,6 +147,33 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
     }
 }
 
+/// The decision for a person logged in through another Land within this transaction
+/// (R-FED-1, -3): no session, no stored consent — the level the Land asserted must meet the
+/// service's minimum and an essential request, and the user consents to every transfer.
+pub fn decide_federated(request: &AuthorizeRequest, client: &Client, level: TrustLevel, fresh_consent: bool) -> Decision {
+    if level < client.min_level {
+        return unmet(client.min_level, "this service");
+    }
+    if request.acr.essential {
+        match request.acr.required_level() {
+            Some(required) if level < required => return unmet(required, "the request"),
+            Some(_) => {}
+            None => {
+                return Decision::Deny(OAuthError::new(
+                    OAuthErrorCode::UnmetAuthenticationRequirements,
+                    "none of the requested acr values is known",
+                ));
+            }
+        }
+    }
+    if !fresh_consent {
+        return Decision::Consent;
+    }
+    Decision::Issue {
+        acr: request.acr.reported_acr(level),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +233,8 @@ mod tests {
             subject_type: SubjectType::Pairwise,
             created_at: 0,
             backchannel_logout_uri: None,
+            allow_interop: false,
+            federation_partner: false,
         }
     }
 
@@ -400,5 +429,41 @@ mod tests {
             run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
             Decision::Login(LoginReason::StepUp)
         );
+    }
+
+    #[test]
+    fn r_fed_3_a_federated_login_never_counts_above_what_the_land_asserted() {
+        let mut r = request();
+        assert_eq!(
+            decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, false),
+            Decision::Consent,
+            "consent on every transfer"
+        );
+        assert_eq!(
+            decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, true),
+            Decision::Issue {
+                acr: "urn:servicekonto:acr:plus".into()
+            }
+        );
+        let Decision::Deny(e) = decide_federated(&r, &client(TrustLevel::Plus), TrustLevel::Basic, true) else {
+            panic!("a lower level than the service's minimum is refused")
+        };
+        assert_eq!(e.code, OAuthErrorCode::UnmetAuthenticationRequirements);
+        r.acr = AcrRequest {
+            values: vec!["urn:servicekonto:acr:eid".into()],
+            essential: false,
+        };
+        assert_eq!(
+            decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, true),
+            Decision::Issue {
+                acr: "urn:servicekonto:acr:plus".into()
+            },
+            "voluntary: the level reached, not the one asked for"
+        );
+        r.acr.essential = true;
+        assert!(matches!(
+            decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, true),
+            Decision::Deny(_)
+        ));
     }
 }

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Grant;
 use super::claims::{release, subject};
+use super::codes::{CodeRecord, FederatedRelease};
+use super::{FederatedLogin, Grant};
 use crate::accounts::Account;
 use crate::clients::Client;
 use crate::clock::Timestamp;
@@ -63,6 +64,9 @@ pub struct AccessClaims {
     /// The grant it belongs to (user tokens); revoking the grant revokes the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// The login through another Land it belongs to (R-FED-3); gone when that is purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fid: Option<String>,
 }
 
 /// Why a bearer token is not accepted.
@@ -85,6 +89,21 @@ pub struct IdTokenHint {
     pub aud: Vec<String>,
     /// Login session.
     pub sid: Option<String>,
+}
+
+/// What user tokens say, for a grant or a federated login.
+struct UserTokens<'a> {
+    sub: String,
+    scope: &'a Scopes,
+    acr: &'a str,
+    amr: &'a [String],
+    auth_time: Timestamp,
+    sid: Option<&'a str>,
+    id_claims: Map<String, Value>,
+    gid: Option<String>,
+    fid: Option<String>,
+    nonce: Option<&'a str>,
+    refresh_token: Option<String>,
 }
 
 /// Mints and checks tokens with the node's keys.
@@ -116,6 +135,11 @@ impl TokenIssuer {
         subject(client, account_id, &self.pairwise_key)
     }
 
+    /// The `sub` a client knows a person logged in through another Land by.
+    pub fn federated_subject(&self, client: &Client, upstream: &str, upstream_sub: &str) -> String {
+        super::claims::federated_subject(client, upstream, upstream_sub, &self.pairwise_key)
+    }
+
     /// Tokens for a user grant, for the grant's scope. `nonce` only on the first issue (code
     /// redemption).
     pub fn for_grant(
@@ -127,38 +151,89 @@ impl TokenIssuer {
         refresh_token: Option<String>,
         now: Timestamp,
     ) -> Result<TokenResponse, KeyError> {
-        let sub = self.subject(client, &account.id);
+        self.user_tokens(
+            client,
+            UserTokens {
+                sub: self.subject(client, &account.id),
+                scope: &grant.scope,
+                acr: &grant.acr,
+                amr: &grant.amr,
+                auth_time: grant.auth_time,
+                sid: Some(&grant.sid),
+                id_claims: release(account, &Scopes::default(), &grant.claims.id_token, &grant.withheld),
+                gid: Some(grant.id.clone()),
+                fid: None,
+                nonce,
+                refresh_token,
+            },
+            now,
+        )
+    }
+
+    /// Tokens for a login through another Land (R-FED-3): no session and no refresh token, and
+    /// `amr` is `fed`.
+    pub fn for_federated(
+        &self,
+        login: &FederatedLogin,
+        record: &CodeRecord,
+        release_: &FederatedRelease,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<TokenResponse, KeyError> {
+        self.user_tokens(
+            client,
+            UserTokens {
+                sub: login.sub.clone(),
+                scope: &record.scope,
+                acr: &login.acr,
+                amr: &record.amr,
+                auth_time: record.auth_time,
+                sid: None,
+                id_claims: release(&release_.claims, &Scopes::default(), &record.claims.id_token, &record.withheld),
+                gid: None,
+                fid: Some(login.id.clone()),
+                nonce: record.nonce.as_deref(),
+                refresh_token: None,
+            },
+            now,
+        )
+    }
+
+    fn user_tokens(&self, client: &Client, t: UserTokens<'_>, now: Timestamp) -> Result<TokenResponse, KeyError> {
         let access = AccessClaims {
             iss: self.config.issuer.clone(),
-            sub: sub.clone(),
+            sub: t.sub.clone(),
             aud: self.config.issuer.clone(),
             client_id: client.id.clone(),
-            scope: grant.scope.to_string(),
+            scope: t.scope.to_string(),
             jti: random_token(16),
             iat: now,
             exp: now + self.config.tokens.access_token_seconds,
-            auth_time: Some(grant.auth_time),
-            acr: Some(grant.acr.clone()),
-            gid: Some(grant.id.clone()),
+            auth_time: Some(t.auth_time),
+            acr: Some(t.acr.to_string()),
+            gid: t.gid,
+            fid: t.fid,
         };
         let access_token = self.keys.sign_access_token(&access)?;
-        let id_token = if grant.scope.contains("openid") {
-            let mut claims: Map<String, Value> = release(account, &Scopes::default(), &grant.claims.id_token);
+        let id_token = if t.scope.contains("openid") {
+            let mut claims = t.id_claims;
             let mut put = |k: &str, v: Value| {
                 claims.insert(k.to_string(), v);
             };
             put("iss", self.config.issuer.clone().into());
-            put("sub", sub.into());
+            put("sub", t.sub.into());
             put("aud", client.id.clone().into());
             put("azp", client.id.clone().into());
             put("exp", (now + self.config.tokens.id_token_seconds).into());
             put("iat", now.into());
-            put("auth_time", grant.auth_time.into());
-            put("acr", grant.acr.clone().into());
-            put("amr", grant.amr.clone().into());
-            put("sid", grant.sid.clone().into());
+            put("auth_time", t.auth_time.into());
+            put("acr", t.acr.into());
+            put("amr", t.amr.into());
+            if let Some(sid) = t.sid {
+                put("sid", sid.into());
+            }
             put("at_hash", at_hash(&access_token).into());
-            if let Some(n) = nonce {
+            if let Some(n) = t.nonce {
                 put("nonce", n.into());
             }
             Some(self.keys.sign_id_token(&claims)?)
@@ -169,9 +244,9 @@ impl TokenIssuer {
             access_token,
             token_type: "Bearer",
             expires_in: self.config.tokens.access_token_seconds,
-            refresh_token,
+            refresh_token: t.refresh_token,
             id_token,
-            scope: grant.scope.to_string(),
+            scope: t.scope.to_string(),
         })
     }
 
@@ -189,6 +264,7 @@ impl TokenIssuer {
             auth_time: None,
             acr: None,
             gid: None,
+            fid: None,
         };
         Ok(TokenResponse {
             access_token: self.keys.sign_access_token(&access)?,

@@ -59,6 +59,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pages/error.html", include_str!("../../templates/pages/error.html")),
     ("pages/login.html", include_str!("../../templates/pages/login.html")),
     ("pages/consent.html", include_str!("../../templates/pages/consent.html")),
+    ("pages/lands.html", include_str!("../../templates/pages/lands.html")),
+    ("pages/land_refused.html", include_str!("../../templates/pages/land_refused.html")),
     ("pages/form_post.html", include_str!("../../templates/pages/form_post.html")),
     ("pages/logout.html", include_str!("../../templates/pages/logout.html")),
     ("pages/logged_out.html", include_str!("../../templates/pages/logged_out.html")),
@@ -420,7 +422,8 @@ mod tests {
         let pages = Pages::load().unwrap();
         let ctx = stringify!({
             "message": "m", "detail": "d", "request_id": "r", "client_name": "Dienst", "expired": true, "error": "e",
-            "csrf": "c", "txn": "t", "email": "a@b.de", "items": ["Vorname"], "action": "https://rp/cb",
+            "csrf": "c", "txn": "t", "email": "a@b.de", "items": [{"key": "given_name", "label": "Vorname", "value": "Erika", "required": true}], "land": "Land B", "choose": true,
+            "lands": [{"id": "b", "name": "Land B", "logo": "LB", "issuer": "https://b", "available": true}], "reason": "level", "action": "https://rp/cb",
             "fields": [["code", "x"]], "nonce": "n", "client_id": "c", "post_logout_redirect_uri": "https://rp/",
             "state": "s", "demo": true, "claims": [["sub", "x"]], "userinfo": [["sub", "x"]], "logout_url": "/logout?x=1",
             "errors": {"email": "bad", "consent": "c", "confirm": "c", "address": "a"}, "error_list": [["email", "bad"]],

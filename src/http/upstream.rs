@@ -13,7 +13,9 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::cookies::{self, Browser, Cookies, SESSION};
-use super::oidc::authorize::{load_txn, save_txn, txn_error_page};
+use super::federation::{self, AbortReason, interop_txn};
+use super::oidc::authorize::{load_txn, txn_error_page};
+use super::pages::login::logged_in;
 use super::pages::{PageLocale, require_account, unavailable};
 use super::paths;
 use crate::accounts::eid::{self, EidData, EidError, Synced};
@@ -69,6 +71,19 @@ pub async fn start(
             (Purpose::Login { txn: f.txn.clone() }, None)
         }
         "register" => (Purpose::Register, None),
+        "federate" => {
+            // R-FED-2: only for a service that allows it.
+            let Some(txn) = &f.txn else {
+                return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None);
+            };
+            match interop_txn(&state, txn, &browser, now).await {
+                Ok((t, client)) => {
+                    let level = t.request.acr.required_level().map_or(client.min_level, |l| l.max(client.min_level));
+                    (Purpose::Federate { txn: txn.clone(), level }, None)
+                }
+                Err(res) => return res,
+            }
+        }
         "upgrade" | "sync" => match require_account(&state, &cookies, now, paths::PROFILE).await {
             Ok((_, account)) => {
                 let purpose = if f.purpose == "upgrade" { Purpose::Upgrade } else { Purpose::Sync };
@@ -96,7 +111,7 @@ fn refusal(state: &AppState, locale: Locale, e: &UpstreamError) -> Response {
         UpstreamError::UnknownState => (StatusCode::BAD_REQUEST, "err_upstream_state"),
         UpstreamError::OtherBrowser => (StatusCode::BAD_REQUEST, "err_txn_other_browser"),
         UpstreamError::WrongUpstream => (StatusCode::BAD_REQUEST, "err_upstream_mixup"),
-        UpstreamError::Declined => (StatusCode::OK, "err_upstream_declined"),
+        UpstreamError::Declined(_) => (StatusCode::OK, "err_upstream_declined"),
         UpstreamError::Invalid(_) => (StatusCode::BAD_REQUEST, "err_upstream_invalid"),
         UpstreamError::Ephemeral(_) => (StatusCode::SERVICE_UNAVAILABLE, "err_unavailable"),
     };
@@ -129,8 +144,16 @@ pub async fn callback(
     let browser = Browser::from_cookies(&cookies);
     let (pending, identity) = match state.upstreams.finish(&id, &params, &browser.binding(), now).await {
         Ok(x) => x,
+        Err(UpstreamError::Declined(Purpose::Federate { txn, .. })) => {
+            let land = state.upstreams.get(&id).map(|u| u.display_name.clone()).unwrap_or_default();
+            let message = state.pages.text(locale, "land_declined").replace("{land}", &land);
+            return federation::refused(&state, &browser, &txn, locale, message, AbortReason::Cancel);
+        }
         Err(e) => return refusal(&state, locale, &e),
     };
+    if let Purpose::Federate { txn, .. } = &pending.purpose {
+        return federation::finish(&state, &browser, txn, &identity).await;
+    }
     if identity.kind != UpstreamKind::Eid {
         return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None);
     }
@@ -146,6 +169,7 @@ pub async fn callback(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_level", None);
     }
     match pending.purpose {
+        Purpose::Federate { .. } => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
         Purpose::Register => {
             // R-REG-5: the card's identity waits for the rest of the registration form.
             let link = eid::link_for(key, &data);
@@ -183,31 +207,15 @@ pub async fn callback(
             } else {
                 TrustLevel::Basic
             };
-            if let Some(old) = cookies.get(SESSION) {
-                let _ = state.sessions.destroy(old).await;
-            }
-            let (cookie, _) = match state.sessions.create(&account.id, level, Method::Eid, now).await {
-                Ok(s) => s,
-                Err(e) => return unavailable(&state, locale, &e),
-            };
             state.metrics.logins.with_label_values(&["eid", "success"]).inc();
-            let target = match txn {
+            let txn = match txn {
                 Some(txn_id) => match load_txn(&state, &txn_id, &browser, now).await {
-                    Ok(mut t) => {
-                        t.fresh_login = true;
-                        if let Err(e) = save_txn(&state, Some(txn_id.clone()), &t, now).await {
-                            return unavailable(&state, locale, &e);
-                        }
-                        format!("{}?txn={txn_id}", paths::AUTHORIZE_RESUME)
-                    }
+                    Ok(t) => Some((txn_id, t)),
                     Err(e) => return txn_error_page(&state, e, locale),
                 },
-                None => paths::HOME.to_string(),
+                None => None,
             };
-            let mut res = Redirect::to(&target).into_response();
-            res.headers_mut()
-                .append(header::SET_COOKIE, cookies::set(SESSION, &cookie, state.config.issuer_is_https()));
-            res
+            logged_in(&state, &cookies, txn, (&account.id, level, Method::Eid), None, now, locale).await
         }
         Purpose::Upgrade | Purpose::Sync => {
             let account = match require_account(&state, &cookies, now, paths::PROFILE).await {

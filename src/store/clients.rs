@@ -10,7 +10,7 @@ use crate::trust::TrustLevel;
 const T: &str = "clients";
 macro_rules! columns {
     () => {
-        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri"
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri, allow_interop, federation_partner"
     };
 }
 
@@ -33,6 +33,8 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         subject_type: stored::subject_type(&col::<String>(row, "subject_type", T)?).ok_or(StoreError::Corrupt(T))?,
         created_at: col(row, "created_at", T)?,
         backchannel_logout_uri: col(row, "backchannel_logout_uri", T)?,
+        allow_interop: col::<i64>(row, "allow_interop", T)? != 0,
+        federation_partner: col::<i64>(row, "federation_partner", T)? != 0,
     })
 }
 
@@ -46,7 +48,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into clients (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(&c.id)
         .bind(&c.name)
@@ -61,6 +63,8 @@ impl Store {
         .bind(c.subject_type.as_str())
         .bind(c.created_at)
         .bind(c.backchannel_logout_uri.clone())
+        .bind(i64::from(c.allow_interop))
+        .bind(i64::from(c.federation_partner))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -6,14 +6,14 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
-use crate::grants::Grant;
+use crate::grants::{FederatedLogin, Grant};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 
 const T: &str = "grants";
 macro_rules! columns {
     () => {
-        "grant_id, account_id, client_id, scope, claims, acr, amr, auth_time, sid, created_at, expires_at, revoked_at"
+        "grant_id, account_id, client_id, scope, claims, acr, amr, auth_time, sid, created_at, expires_at, revoked_at, withheld"
     };
 }
 
@@ -35,6 +35,10 @@ fn from_row(row: &AnyRow) -> Result<Grant, StoreError> {
         created_at: col(row, "created_at", T)?,
         expires_at: col(row, "expires_at", T)?,
         revoked_at: col(row, "revoked_at", T)?,
+        withheld: match col::<Option<String>>(row, "withheld", T)? {
+            Some(w) => serde_json::from_str(&w).map_err(|_| StoreError::Corrupt(T))?,
+            None => Vec::new(),
+        },
     })
 }
 
@@ -76,6 +80,11 @@ async fn revoke_in(tx: &mut Transaction<'_, Any>, grant_id: &str, now: Timestamp
         .bind(grant_id)
         .execute(&mut **tx)
         .await?;
+    // A login through another Land has no grant row; its record goes instead (R-FED-3).
+    sqlx::query("delete from federated_logins where login_id = $1")
+        .bind(grant_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -91,7 +100,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into grants (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, null)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, null, $12)"
         ))
         .bind(&g.id)
         .bind(&g.account_id)
@@ -104,6 +113,11 @@ impl Store {
         .bind(&g.sid)
         .bind(g.created_at)
         .bind(g.expires_at)
+        .bind(if g.withheld.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&g.withheld).map_err(|_| StoreError::Corrupt(T))?)
+        })
         .execute(&mut *tx)
         .await?;
         if let Some(hash) = refresh_hash {
@@ -248,16 +262,68 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("client_id")?, r.try_get("sid")?))).collect()
     }
 
-    /// Deletes what has expired: revoked-token ids, spent or expired refresh tokens, dead grants.
-    pub async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+    /// Deletes what has expired: revoked-token ids, spent or expired refresh tokens, dead grants,
+    /// federated logins, and every grant of a federation partner older than
+    /// `partner_retention` seconds (R-FED-4: per-transaction data at most 7 days).
+    pub async fn purge_expired(&self, now: Timestamp, partner_retention: i64) -> Result<u64, StoreError> {
         let mut n = 0;
-        for q in [
-            "delete from revoked_access_tokens where expires_at < $1",
-            "delete from refresh_tokens where expires_at < $1",
-            "delete from grants where expires_at < $1",
+        for (q, at) in [
+            ("delete from revoked_access_tokens where expires_at < $1", now),
+            ("delete from refresh_tokens where expires_at < $1", now),
+            ("delete from grants where expires_at < $1", now),
+            ("delete from federated_logins where expires_at < $1", now),
+            (
+                "delete from grants where created_at < $1 and client_id in (select client_id from clients where federation_partner = 1)",
+                now - partner_retention,
+            ),
         ] {
-            n += sqlx::query(q).bind(now).execute(&self.pool).await?.rows_affected();
+            n += sqlx::query(q).bind(at).execute(&self.pool).await?.rows_affected();
         }
         Ok(n)
+    }
+
+    /// Stores what a login through another Land released to a service, until `expires_at`.
+    pub async fn insert_federated_login(&self, f: &FederatedLogin) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into federated_logins (login_id, client_id, upstream, sub, claims, acr, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&f.id)
+        .bind(&f.client_id)
+        .bind(&f.upstream)
+        .bind(&f.sub)
+        .bind(serde_json::to_string(&f.claims).map_err(|_| StoreError::Corrupt("federated_logins"))?)
+        .bind(&f.acr)
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The federated login with this id, unless it has expired.
+    pub async fn federated_login(&self, id: &str, now: Timestamp) -> Result<Option<FederatedLogin>, StoreError> {
+        const F: &str = "federated_logins";
+        let row = sqlx::query(
+            "select login_id, client_id, upstream, sub, claims, acr, created_at, expires_at from federated_logins \
+             where login_id = $1 and expires_at >= $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(FederatedLogin {
+                id: col(&r, "login_id", F)?,
+                client_id: col(&r, "client_id", F)?,
+                upstream: col(&r, "upstream", F)?,
+                sub: col(&r, "sub", F)?,
+                claims: serde_json::from_str(&col::<String>(&r, "claims", F)?).map_err(|_| StoreError::Corrupt(F))?,
+                acr: col(&r, "acr", F)?,
+                created_at: col(&r, "created_at", F)?,
+                expires_at: col(&r, "expires_at", F)?,
+            })
+        })
+        .transpose()
     }
 }

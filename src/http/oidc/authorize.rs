@@ -7,21 +7,22 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::Account;
 use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
 use crate::ephemeral::EphemeralError;
-use crate::grants::codes::{self, CodeRecord};
+use crate::federation::FederatedIdentity;
+use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
 use crate::grants::consent_set;
-use crate::grants::decide::{Context, Decision, decide};
+use crate::grants::decide::{Context, Decision, decide, decide_federated};
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::paths;
 use crate::protocol::authorize::{self, AuthorizeRequest, Locale, ResponseMode, TargetError};
 use crate::protocol::params::Params;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
-use crate::sessions::{Lookup, Session};
+use crate::sessions::Lookup;
 use crate::state::AppState;
+use crate::trust::{Method, TrustLevel};
 
 /// An authorization request waiting for login or consent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,71 @@ pub struct Transaction {
     pub fresh_consent: bool,
     /// When it is abandoned.
     pub expires_at: Timestamp,
+    /// The client is a federation partner: no single sign-on, consent on every transfer
+    /// (R-FED-4).
+    #[serde(default)]
+    pub partner: bool,
+    /// For a partner: the cookie value of the session opened by a login within this
+    /// transaction. It is never sent as a cookie and ends with the transaction.
+    #[serde(default)]
+    pub own_session: Option<String>,
+    /// The person logged in through another Land within this transaction (R-FED-1).
+    #[serde(default)]
+    pub federated: Option<FederatedIdentity>,
+    /// Attributes the user deselected at a partner's consent (R-FED-4).
+    #[serde(default)]
+    pub withheld: Vec<String>,
+}
+
+/// The session a transaction runs under: for a federation partner only one opened within the
+/// transaction (no single sign-on in interoperable use, R-FED-4), else the browser's.
+pub fn session_cookie<'a>(txn: &'a Transaction, cookies: &'a Cookies) -> Option<&'a str> {
+    if txn.partner {
+        txn.own_session.as_deref()
+    } else {
+        cookies.get(SESSION)
+    }
+}
+
+/// Opens the session of a successful login. Within a partner's transaction it is kept in the
+/// transaction (the caller saves it) and the browser's own session stays as it was; otherwise
+/// it replaces the browser's session, and the cookie value to set is returned.
+pub async fn open_session(
+    state: &AppState,
+    cookies: &Cookies,
+    txn: Option<&mut Transaction>,
+    account_id: &str,
+    level: TrustLevel,
+    method: Method,
+    now: Timestamp,
+) -> Result<Option<String>, EphemeralError> {
+    let (cookie, _) = state.sessions.create(account_id, level, method, now).await?;
+    match txn {
+        Some(t) if t.partner => {
+            if let Some(old) = t.own_session.replace(cookie) {
+                state.sessions.destroy(&old).await?;
+            }
+            Ok(None)
+        }
+        _ => {
+            if let Some(old) = cookies.get(SESSION) {
+                let _ = state.sessions.destroy(old).await;
+            }
+            Ok(Some(cookie))
+        }
+    }
+}
+
+/// Ends a transaction that reached its answer, with a partner's session opened for it.
+pub async fn close_txn(state: &AppState, id: Option<&str>, txn: &Transaction) {
+    if let Some(id) = id {
+        end_txn(state, id).await;
+    }
+    if let Some(own) = &txn.own_session
+        && let Err(e) = state.sessions.destroy(own).await
+    {
+        tracing::warn!(error = %e, "could not end a federation partner's session");
+    }
 }
 
 /// Why a transaction could not be continued.
@@ -170,6 +236,10 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
         fresh_login: false,
         fresh_consent: false,
         expires_at: now + state.config.sessions.transaction_seconds,
+        partner: client.federation_partner,
+        own_session: None,
+        federated: None,
+        withheld: Vec::new(),
     };
     if via_post {
         // A cross-site POST carries no SameSite=Lax cookies; continuing with a GET makes the
@@ -225,7 +295,10 @@ pub async fn proceed(
         Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
         Err(e) => return unavailable(&e),
     };
-    let lookup = match state.sessions.load(cookies.get(SESSION), now).await {
+    if let Some(fed) = txn.federated.clone() {
+        return proceed_federated(state, id, txn, &client, &fed, now).await;
+    }
+    let lookup = match state.sessions.load(session_cookie(&txn, cookies), now).await {
         Ok(l) => l,
         Err(e) => return unavailable(&e),
     };
@@ -239,6 +312,8 @@ pub async fn proceed(
         _ => None,
     };
     let stored_consent = match &session {
+        // A partner asks for consent on every transfer (R-FED-4).
+        Some(_) if txn.partner => None,
         Some((_, a)) => match state.store.consent(&a.id, &client.id).await {
             Ok(c) => c,
             Err(e) => return unavailable(&e),
@@ -296,9 +371,7 @@ pub async fn proceed(
             }
         }
         Decision::Deny(error) => {
-            if let Some(id) = &id {
-                end_txn(state, id).await;
-            }
+            close_txn(state, id.as_deref(), &txn).await;
             respond(
                 state,
                 &txn.request.redirect_uri,
@@ -310,46 +383,109 @@ pub async fn proceed(
             let Some((session, account)) = &session else {
                 return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, locale, "err_internal", None);
             };
-            let code = match issue_code(state, &txn.request, &client, session, account, acr, now).await {
-                Ok(c) => c,
-                Err(e) => return unavailable(&e),
-            };
-            if let Some(id) = &id {
-                end_txn(state, id).await;
-            }
-            let mut params = vec![("code", code)];
-            if let Some(s) = &txn.request.state {
-                params.push(("state", s.clone()));
-            }
-            params.push(("iss", state.config.issuer.clone()));
-            respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
+            let record = code_record(
+                &txn,
+                CodeSubject::Account {
+                    account_id: account.id.clone(),
+                },
+                acr,
+                session.amr(),
+                session.auth_time,
+                session.sid.clone(),
+            );
+            send_code(state, id.as_deref(), &txn, &record, now).await
         }
     }
 }
 
-async fn issue_code(
+/// `proceed` for a person logged in through another Land (R-FED-1, -3).
+async fn proceed_federated(
     state: &AppState,
-    request: &AuthorizeRequest,
+    id: Option<String>,
+    txn: Transaction,
     client: &Client,
-    session: &Session,
-    account: &Account,
-    acr: String,
+    fed: &FederatedIdentity,
     now: Timestamp,
-) -> Result<String, EphemeralError> {
-    let record = CodeRecord {
-        client_id: client.id.clone(),
+) -> Response {
+    let sub = state.tokens.federated_subject(client, &fed.upstream, &fed.subject);
+    let hint_names_other = txn
+        .request
+        .id_token_hint
+        .as_deref()
+        .is_some_and(|hint| state.tokens.verify_id_token_hint(hint).map_or(true, |h| h.sub != sub));
+    let decision = if hint_names_other {
+        Decision::Deny(OAuthError::new(
+            OAuthErrorCode::LoginRequired,
+            "the person logged in is not the one named by id_token_hint",
+        ))
+    } else {
+        decide_federated(&txn.request, client, fed.level, txn.fresh_consent)
+    };
+    match decision {
+        Decision::Issue { acr } => {
+            let release = FederatedRelease {
+                upstream: fed.upstream.clone(),
+                sub,
+                claims: fed.claims.clone(),
+            };
+            let amr = vec![Method::Fed.amr().to_string()];
+            let record = code_record(
+                &txn,
+                CodeSubject::Federated(Box::new(release)),
+                acr,
+                amr,
+                fed.auth_time,
+                String::new(),
+            );
+            send_code(state, id.as_deref(), &txn, &record, now).await
+        }
+        Decision::Deny(error) => {
+            close_txn(state, id.as_deref(), &txn).await;
+            respond(
+                state,
+                &txn.request.redirect_uri,
+                txn.request.response_mode,
+                error_params(&error, txn.request.state.as_deref()),
+            )
+        }
+        Decision::Consent | Decision::Login(_) => match save_txn(state, id, &txn, now).await {
+            Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::CONSENT)).into_response(),
+            Err(e) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
+        },
+    }
+}
+
+fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<String>, auth_time: Timestamp, sid: String) -> CodeRecord {
+    let request = &txn.request;
+    CodeRecord {
+        client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
-        account_id: account.id.clone(),
+        subject,
         scope: request.scope.clone(),
         claims: request.claims.clone(),
         acr,
-        amr: session.amr(),
-        auth_time: session.auth_time,
-        sid: session.sid.clone(),
+        amr,
+        auth_time,
+        sid,
+        withheld: txn.withheld.clone(),
+    }
+}
+
+/// Issues the code and sends it to the client, ending the transaction.
+async fn send_code(state: &AppState, id: Option<&str>, txn: &Transaction, record: &CodeRecord, now: Timestamp) -> Response {
+    let code = match codes::issue(&state.ephemeral, record, state.config.tokens.code_seconds, now).await {
+        Ok(c) => c,
+        Err(e) => return txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
     };
-    codes::issue(&state.ephemeral, &record, state.config.tokens.code_seconds, now).await
+    close_txn(state, id, txn).await;
+    let mut params = vec![("code", code)];
+    if let Some(s) = &txn.request.state {
+        params.push(("state", s.clone()));
+    }
+    params.push(("iss", state.config.issuer.clone()));
+    respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
 }
 
 fn error_params(error: &OAuthError, state: Option<&str>) -> Vec<(&'static str, String)> {

@@ -11,9 +11,10 @@ use tracing::instrument;
 use crate::clients::auth::presented;
 use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
-use crate::grants::Grant;
-use crate::grants::codes::{self, Redemption, pkce_matches};
+use crate::grants::claims::release as release_claims;
+use crate::grants::codes::{self, CodeSubject, Redemption, pkce_matches};
 use crate::grants::tokens::TokenResponse;
+use crate::grants::{FederatedLogin, Grant, PARTNER_RETENTION_SECONDS};
 use crate::http::error::OAuthJson;
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
@@ -109,9 +110,30 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
                 }
                 (None, None) => {}
             }
+            let account_id = match &record.subject {
+                CodeSubject::Account { account_id } => account_id,
+                CodeSubject::Federated(release) => {
+                    let login = FederatedLogin {
+                        id: grant_id,
+                        client_id: client.id.clone(),
+                        upstream: release.upstream.clone(),
+                        sub: release.sub.clone(),
+                        claims: release_claims(&release.claims, &record.scope, &record.claims.userinfo, &record.withheld),
+                        acr: record.acr.clone(),
+                        created_at: now,
+                        expires_at: now + state.config.tokens.access_token_seconds,
+                    };
+                    state.store.insert_federated_login(&login).await?;
+                    return state
+                        .tokens
+                        .for_federated(&login, &record, release, &client, now)
+                        .map_err(signing_failed)
+                        .inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc());
+                }
+            };
             let account = state
                 .store
-                .account(&record.account_id)
+                .account(account_id)
                 .await?
                 .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
             let grant = Grant {
@@ -125,8 +147,15 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
                 auth_time: record.auth_time,
                 sid: record.sid.clone(),
                 created_at: now,
-                expires_at: now + state.config.tokens.refresh_token_seconds,
+                // A partner's grant is per-transaction personal data (R-FED-4).
+                expires_at: now
+                    + if client.federation_partner {
+                        state.config.tokens.refresh_token_seconds.min(PARTNER_RETENTION_SECONDS)
+                    } else {
+                        state.config.tokens.refresh_token_seconds
+                    },
                 revoked_at: None,
+                withheld: record.withheld.clone(),
             };
             let refresh = client.allows(GrantType::RefreshToken).then(|| random_token(32));
             state

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::clock::{self, Timestamp};
-use crate::grants::Grant;
 use crate::grants::claims::{release, verified_claims};
 use crate::grants::tokens::AccessClaims;
+use crate::grants::{FederatedLogin, Grant};
 use crate::http::error::BearerError;
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
@@ -21,8 +21,10 @@ use crate::state::AppState;
 pub struct ActiveToken {
     /// Its claims.
     pub claims: AccessClaims,
-    /// The user grant, for user tokens.
+    /// The user grant, for user tokens of a local account.
     pub grant: Option<Grant>,
+    /// The login through another Land, for its user tokens.
+    pub federated: Option<FederatedLogin>,
 }
 
 /// Verifies an access token and checks it against revocation (its `jti`, and its grant).
@@ -42,7 +44,14 @@ pub async fn check_access_token(state: &AppState, token: &str, now: Timestamp) -
         },
         None => None,
     };
-    Ok(ActiveToken { claims, grant })
+    let federated = match &claims.fid {
+        Some(fid) => match state.store.federated_login(fid, now).await.map_err(unavailable)? {
+            Some(f) => Some(f),
+            None => return Err(BearerError::InvalidToken),
+        },
+        None => None,
+    };
+    Ok(ActiveToken { claims, grant, federated })
 }
 
 fn bearer_token(headers: &HeaderMap, method: &Method, body: &[u8]) -> Result<String, BearerError> {
@@ -89,7 +98,16 @@ async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[
     let token = bearer_token(headers, method, body)?;
     let active = check_access_token(state, &token, now).await?;
     let scope = Scopes::parse(&active.claims.scope).map_err(|_| BearerError::InvalidToken)?;
-    let Some(grant) = active.grant.filter(|_| scope.contains("openid")) else {
+    if !scope.contains("openid") {
+        return Err(BearerError::InsufficientScope);
+    }
+    if let Some(login) = active.federated {
+        // Only what the user consented to pass on was kept (R-FED-3).
+        let mut out = login.claims;
+        out.insert("sub".into(), active.claims.sub.into());
+        return Ok(Value::Object(out));
+    }
+    let Some(grant) = active.grant else {
         return Err(BearerError::InsufficientScope);
     };
     let account = match state.store.account(&grant.account_id).await {
@@ -100,7 +118,7 @@ async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[
             return Err(BearerError::Unavailable);
         }
     };
-    let mut out = release(&account, &scope, &grant.claims.userinfo);
+    let mut out = release(&account, &scope, &grant.claims.userinfo, &grant.withheld);
     if account.level >= crate::trust::TrustLevel::Plus {
         let verification = state.store.verification(&account.id).await.map_err(|e| {
             tracing::error!(error = %e, "store failure");

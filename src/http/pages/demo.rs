@@ -40,6 +40,9 @@ pub async fn ensure_client(state: &AppState, now: Timestamp) -> Result<(), Store
         secret: None,
         subject_type: SubjectType::Pairwise,
         backchannel_logout_uri: None,
+        // The demo shows every way in, logins through other Länder included.
+        allow_interop: true,
+        federation_partner: false,
     };
     match clients::register(&state.store, &[], new, now).await {
         Ok(_) | Err(clients::ClientError::Taken) => Ok(()),

@@ -15,7 +15,7 @@ use crate::accounts::{self, AccountError};
 use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
-use crate::http::oidc::authorize::{load_txn, save_txn, txn_error_page};
+use crate::http::oidc::authorize::{Transaction, load_txn, open_session, save_txn, txn_error_page};
 use crate::http::paths;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
@@ -55,6 +55,13 @@ pub struct LoginPage {
     eid: Option<(String, String)>,
     /// The service demands the eID level (R-EID-5): the page says so and offers the eID first.
     eid_required: bool,
+    /// The service allows logins through other Länder and some are configured (R-FED-2).
+    lands: bool,
+}
+
+/// Whether the login for `client_id` offers "Mit anderem Servicekonto" (R-FED-2).
+async fn offers_lands(state: &AppState, client_id: &str, now: clock::Timestamp) -> bool {
+    state.upstreams.lands().next().is_some() && matches!(state.clients.get(client_id, now).await, Ok(Some(c)) if c.allow_interop)
 }
 
 /// Query of `GET /login`.
@@ -85,6 +92,7 @@ pub async fn show(
         next: safe_next(q.next.as_deref()),
         eid: eid_button(&state),
         eid_required: false,
+        lands: false,
     };
     let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or(page_locale);
     if let Some(id) = q.txn {
@@ -97,6 +105,7 @@ pub async fn show(
         page.client_name = client.as_ref().map(|c| c.name.clone());
         let needed = client.map(|c| c.min_level).max(txn.request.acr.required_level());
         page.eid_required = needed.is_some_and(|l| l >= TrustLevel::Eid);
+        page.lands = offers_lands(&state, &txn.request.client_id, now).await;
         page.email = txn.request.login_hint.clone().unwrap_or_default();
         page.txn = Some(id);
     }
@@ -148,6 +157,10 @@ pub async fn submit(
     };
     let locale = txn.as_ref().map(|(_, t)| t.request.locale).unwrap_or(page_locale);
     let next = safe_next(form.next.as_deref());
+    let lands = match &txn {
+        Some((_, t)) => offers_lands(&state, &t.request.client_id, now).await,
+        None => false,
+    };
     let retry = |key: &str| {
         let page = LoginPage {
             csrf: browser.csrf_token(&state.csrf_key.0),
@@ -159,6 +172,7 @@ pub async fn submit(
             next: next.clone(),
             eid: eid_button(&state),
             eid_required: false,
+            lands,
         };
         state.pages.page(StatusCode::UNAUTHORIZED, "pages/login.html", locale, false, &page)
     };
@@ -207,31 +221,43 @@ pub async fn submit(
     if let Err(e) = state.throttle.succeeded(&login).await {
         return unavailable(&state, locale, &e);
     }
-    if let Some(old) = cookies.get(SESSION) {
-        let _ = state.sessions.destroy(old).await;
-    }
     state.metrics.logins.with_label_values(&["pwd", "success"]).inc();
     let level = achieved_level(account.level, Method::Pwd);
-    let (cookie, _) = match state.sessions.create(&account.id, level, Method::Pwd, now).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "ephemeral store failure");
-            return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
-        }
-    };
-    let target = match txn {
+    logged_in(&state, &cookies, txn, (&account.id, level, Method::Pwd), next, now, locale).await
+}
+
+/// After a successful login (password or eID): opens the session and continues the
+/// transaction, or goes to `next` (the start page without one).
+pub async fn logged_in(
+    state: &AppState,
+    cookies: &Cookies,
+    txn: Option<(String, Transaction)>,
+    (account_id, level, method): (&str, TrustLevel, Method),
+    next: Option<String>,
+    now: clock::Timestamp,
+    locale: Locale,
+) -> Response {
+    let (target, cookie) = match txn {
         Some((id, mut t)) => {
+            let cookie = match open_session(state, cookies, Some(&mut t), account_id, level, method, now).await {
+                Ok(c) => c,
+                Err(e) => return unavailable(state, locale, &e),
+            };
             t.fresh_login = true;
-            if let Err(e) = save_txn(&state, Some(id.clone()), &t, now).await {
-                tracing::error!(error = %e, "ephemeral store failure");
-                return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
+            if let Err(e) = save_txn(state, Some(id.clone()), &t, now).await {
+                return unavailable(state, locale, &e);
             }
-            format!("{}?txn={id}", paths::AUTHORIZE_RESUME)
+            (format!("{}?txn={id}", paths::AUTHORIZE_RESUME), cookie)
         }
-        None => next.unwrap_or_else(|| paths::HOME.to_string()),
+        None => match open_session(state, cookies, None, account_id, level, method, now).await {
+            Ok(cookie) => (next.unwrap_or_else(|| paths::HOME.to_string()), cookie),
+            Err(e) => return unavailable(state, locale, &e),
+        },
     };
     let mut res = Redirect::to(&target).into_response();
-    res.headers_mut()
-        .append(header::SET_COOKIE, cookies::set(SESSION, &cookie, state.config.issuer_is_https()));
+    if let Some(cookie) = cookie {
+        res.headers_mut()
+            .append(header::SET_COOKIE, cookies::set(SESSION, &cookie, state.config.issuer_is_https()));
+    }
     res
 }

@@ -1,0 +1,205 @@
+//! "Mit anderem Servicekonto" (R-FED-1, -2, -5): the list of Länder for a service that allows
+//! it, the return from the chosen Land (its identity held in the transaction, never a local
+//! account), and the way back to the service when the Land's answer cannot be used.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::instrument;
+
+use super::cookies::{Browser, Cookies};
+use super::oidc::authorize::{Transaction, close_txn, load_txn, respond, save_txn, txn_error_page};
+use super::pages::unavailable;
+use super::paths;
+use crate::clients::Client;
+use crate::clock::{self, Timestamp};
+use crate::federation::FederatedIdentity;
+use crate::grants::decide::{Decision, decide_federated};
+use crate::protocol::OAuthErrorCode;
+use crate::protocol::authorize::Locale;
+use crate::state::AppState;
+use crate::upstream::Identity;
+
+/// How long the list of Länder waits for one Land's discovery before showing it unavailable.
+const REACHABLE_WAIT: Duration = Duration::from_secs(3);
+
+/// Routes of the login through other Länder.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::LOGIN_LAND, get(lands))
+        .route(paths::LOGIN_LAND_ABORT, post(abort))
+}
+
+/// The transaction `id` and its client, when the client allows logins through other Länder
+/// (R-FED-2); else the page to show.
+pub async fn interop_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<(Transaction, Arc<Client>), Response> {
+    let txn = load_txn(state, id, browser, now)
+        .await
+        .map_err(|e| txn_error_page(state, e, Locale::De))?;
+    let locale = txn.request.locale;
+    match state.clients.get(&txn.request.client_id, now).await {
+        Ok(Some(c)) if c.allow_interop => Ok((txn, c)),
+        Ok(_) => Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_interop_not_allowed", None)),
+        Err(e) => Err(unavailable(state, locale, &e)),
+    }
+}
+
+/// Query of `GET /login/land`.
+#[derive(Deserialize)]
+pub struct LandsQuery {
+    txn: String,
+}
+
+/// `GET /login/land?txn=…`: the configured Länder, each with its name, logo text and issuer; a
+/// Land whose discovery fails now is shown as unavailable (R-FED-5).
+pub async fn lands(State(state): State<AppState>, cookies: Cookies, Query(q): Query<LandsQuery>) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    let (txn, client) = match interop_txn(&state, &q.txn, &browser, now).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, land) in state.upstreams.lands().enumerate() {
+        let (upstreams, id) = (state.upstreams.clone(), land.id.clone());
+        checks.spawn(async move { (i, upstreams.reachable(&id, REACHABLE_WAIT, now).await) });
+    }
+    let mut reachable = vec![false; checks.len()];
+    while let Some(Ok((i, up))) = checks.join_next().await {
+        reachable[i] = up;
+    }
+    let lands: Vec<_> = state
+        .upstreams
+        .lands()
+        .zip(reachable)
+        .map(|(land, available)| {
+            json!({
+                "id": land.id,
+                "name": land.display_name,
+                "logo": land.logo(),
+                "issuer": land.issuer,
+                "available": available,
+            })
+        })
+        .collect();
+    let ctx = json!({
+        "csrf": browser.csrf_token(&state.csrf_key.0),
+        "txn": q.txn,
+        "client_name": client.name,
+        "lands": lands,
+    });
+    let mut res = state
+        .pages
+        .page(StatusCode::OK, "pages/lands.html", txn.request.locale, false, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// Why the way back to the service is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortReason {
+    /// The Land's level is too low for the service.
+    Level,
+    /// The user cancelled or declined.
+    Cancel,
+}
+
+/// The page shown when a Land's answer cannot be used: it explains, and offers another way to
+/// log in or the way back to the service.
+pub fn refused(state: &AppState, browser: &Browser, txn_id: &str, locale: Locale, message: String, reason: AbortReason) -> Response {
+    let ctx = json!({
+        "csrf": browser.csrf_token(&state.csrf_key.0),
+        "txn": txn_id,
+        "message": message,
+        "reason": if reason == AbortReason::Level { "level" } else { "cancel" },
+    });
+    let status = if reason == AbortReason::Level {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    state.pages.page(status, "pages/land_refused.html", locale, false, &ctx)
+}
+
+/// Finishes a login through another Land at our callback: checks the level against what the
+/// service and the request need (never raising it, R-FED-3), keeps the identity in the
+/// transaction and continues to the consent.
+#[instrument(skip_all)]
+pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity: &Identity) -> Response {
+    let now = clock::now();
+    let (mut txn, client) = match interop_txn(state, txn_id, browser, now).await {
+        Ok(x) => x,
+        Err(res) => return res,
+    };
+    let locale = txn.request.locale;
+    let land = state
+        .upstreams
+        .get(&identity.upstream)
+        .map(|u| u.display_name.clone())
+        .unwrap_or_default();
+    let Some(fed) = FederatedIdentity::from_upstream(identity, &land, now) else {
+        return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_upstream_invalid", None);
+    };
+    if let Decision::Deny(e) = decide_federated(&txn.request, &client, fed.level, true) {
+        tracing::info!(upstream = %fed.upstream, level = fed.level.name(), reason = %e.description, "federated login below the level needed");
+        state.metrics.logins.with_label_values(&["fed", "level"]).inc();
+        let message = state
+            .pages
+            .text(locale, "land_level_too_low")
+            .replace("{land}", &land)
+            .replace("{level}", &state.pages.text(locale, &format!("level_{}", fed.level.name())));
+        return refused(state, browser, txn_id, locale, message, AbortReason::Level);
+    }
+    state.metrics.logins.with_label_values(&["fed", "success"]).inc();
+    txn.federated = Some(fed);
+    txn.fresh_login = true;
+    txn.fresh_consent = false;
+    match save_txn(state, Some(txn_id.to_string()), &txn, now).await {
+        Ok(_) => Redirect::to(&format!("{}?txn={txn_id}", paths::AUTHORIZE_RESUME)).into_response(),
+        Err(e) => unavailable(state, locale, &e),
+    }
+}
+
+/// Form of `POST /login/land/abort`.
+#[derive(Deserialize)]
+pub struct AbortForm {
+    #[serde(default)]
+    csrf: String,
+    txn: String,
+    reason: AbortReason,
+}
+
+/// `POST /login/land/abort`: back to the service with `unmet_authentication_requirements`
+/// (the Land's level was too low) or `access_denied` (the user cancelled).
+pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): Form<AbortForm>) -> Response {
+    let now = clock::now();
+    let browser = Browser::from_cookies(&cookies);
+    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+        return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
+    }
+    let txn = match load_txn(&state, &f.txn, &browser, now).await {
+        Ok(t) => t,
+        Err(e) => return txn_error_page(&state, e, Locale::De),
+    };
+    close_txn(&state, Some(&f.txn), &txn).await;
+    let (code, description) = match f.reason {
+        AbortReason::Level => (
+            OAuthErrorCode::UnmetAuthenticationRequirements,
+            "the other Land's Servicekonto did not reach the level needed",
+        ),
+        AbortReason::Cancel => (OAuthErrorCode::AccessDenied, "the user cancelled the login"),
+    };
+    let mut params = vec![("error", code.as_str().to_string()), ("error_description", description.to_string())];
+    if let Some(s) = &txn.request.state {
+        params.push(("state", s.clone()));
+    }
+    respond(&state, &txn.request.redirect_uri, txn.request.response_mode, params)
+}
