@@ -43,7 +43,8 @@ export class Browser {
   }
 
   // Follows redirects from `url` until the browser leaves for a client ({ url }) or stops at a
-  // page of ours ({ status, body }); logs in with `login` and answers consent with `consent`.
+  // page of ours ({ status, body }); logs in with `login` and answers consent with `consent`
+  // (`allow`, `deny`, or `stop` to stop at the consent page).
   async walk(url, { login, consent = 'allow' } = {}) {
     let next = url;
     for (let i = 0; i < 20; i++) {
@@ -57,7 +58,7 @@ export class Browser {
         const r = await this.post(`${fx.issuer}/login`, { csrf: formValue(body, 'csrf'), txn: formValue(body, 'txn'), email: login.email, password: login.password });
         if (r.status !== 303) throw new Error(`login failed with ${r.status}`);
         next = new URL(r.headers.get('location'), fx.issuer).href;
-      } else if (path === '/consent' && res.status === 200) {
+      } else if (path === '/consent' && res.status === 200 && consent !== 'stop') {
         this.seen.push('consent');
         const r = await this.post(`${fx.issuer}/consent`, { csrf: formValue(body, 'csrf'), txn: formValue(body, 'txn'), decision: consent });
         next = new URL(r.headers.get('location'), fx.issuer).href;

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { startLandC, LOA, persons } from './fixtures/land-c.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.env.SERVICEKONTO_BIN;
@@ -37,6 +38,10 @@ const simIssuer = await new Promise((resolve, reject) => {
   sim.on('exit', () => reject(new Error('the eID simulator exited during start-up')));
 });
 process.on('exit', () => sim.kill('SIGTERM'));
+// Land C: another Land's Servicekonto played by the npm package oidc-provider (in this process),
+// with Servicekonto registered there as a client.
+const landCSecret = `conformance-land-c-${process.pid}-0123456789abcdef`;
+const landC = await startLandC({ clientId: 'servicekonto-land-a', clientSecret: landCSecret, redirectUris: [`${issuer}/upstream/land-c/callback`] });
 const configFile = join(dir, 'servicekonto.toml');
 writeFileSync(configFile, `[[upstream]]
 id = "eid"
@@ -45,6 +50,26 @@ display_name = "Online-Ausweis"
 issuer = "${simIssuer}"
 client_id = "servicekonto"
 client_secret = "${simSecret}"
+
+[[upstream]]
+id = "land-c"
+kind = "land"
+display_name = "Servicekonto Land C"
+logo_text = "LC"
+issuer = "${landC.issuer}"
+client_id = "servicekonto-land-a"
+client_secret = "${landCSecret}"
+scopes = ["profile", "email", "address"]
+acr_map = { "${LOA.basis}" = "basic", "${LOA.plus}" = "plus" }
+
+# A Land that is down: listed as unavailable, never an error page.
+[[upstream]]
+id = "land-z"
+kind = "land"
+display_name = "Servicekonto Land Z"
+issuer = "http://127.0.0.1:9"
+client_id = "servicekonto-land-a"
+client_secret = "${landCSecret}"
 `);
 const env = {
   ...process.env,
@@ -91,6 +116,10 @@ const fixture = {
   public: cli('client', 'add', '--name', 'Conformance RP (public)', ...common, '--auth-method', 'none'),
   backchannel: cli('client', 'add', '--name', 'Conformance RP (back-channel logout)', ...common, '--backchannel-logout-uri', backchannelUri),
   backchannelLog,
+  interop: cli('client', 'add', '--name', 'Conformance RP (interop)', ...common, '--allow-interop'),
+  interopPlus: cli('client', 'add', '--name', 'Conformance RP (interop, Plus)', ...common, '--allow-interop', '--min-acr', 'plus'),
+  landC: { issuer: landC.issuer, persons },
+  partner: cli('client', 'add', '--name', 'Servicekonto Land B (partner)', ...common, '--federation-partner'),
   outbox: `${dir}/outbox`,
   user: { email: 'conformance@example.de', password: 'Konformität1!' },
   other: { email: 'other@example.de', password: 'Konformität2!' },
@@ -117,7 +146,9 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 
-const files = readdirSync(join(here, 'tests')).filter((f) => f.endsWith('.test.mjs')).sort().map((f) => join(here, 'tests', f));
+const files = readdirSync(join(here, 'tests')).filter((f) => f.endsWith('.test.mjs'))
+  // SK_ONLY=interop runs only the files whose name contains it (for working on one check).
+  .filter((f) => f.includes(process.env.SK_ONLY ?? '')).sort().map((f) => join(here, 'tests', f));
 const code = await new Promise((resolve) => {
   const t = spawn(process.execPath, ['--test', '--test-concurrency=8', '--test-reporter=spec', ...files], {
     env: { ...process.env, SK_FIXTURE: fixtureFile }, stdio: 'inherit',
@@ -126,6 +157,7 @@ const code = await new Promise((resolve) => {
 });
 sim.kill('SIGTERM');
 receiver.close();
+await landC.close();
 server.kill('SIGTERM');
 await new Promise((r) => (exited ? r() : server.on('exit', r)));
 rmSync(dir, { recursive: true, force: true });

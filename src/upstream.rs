@@ -430,14 +430,13 @@ impl Upstreams {
     }
 }
 
-/// The `acr` values to ask a Land for so that the answer can reach `level`: the Land's values
-/// from `acr_map`, or ours (a Servicekonto speaks the same vocabulary). None for `basic`.
+/// The `acr` values to ask a Land for, those that reach `level`: the Land's values from
+/// `acr_map`, or ours (a Servicekonto speaks the same vocabulary). Always some, even for
+/// `basic`: an OP may leave `acr` out of an ID token nobody asked it for, and a missing `acr`
+/// counts as `basic` (never raised).
 fn acr_values_for(cfg: &UpstreamConfig, level: TrustLevel) -> Vec<String> {
-    if level == TrustLevel::Basic {
-        return Vec::new();
-    }
     if cfg.acr_map.is_empty() {
-        return [TrustLevel::Plus, TrustLevel::Eid]
+        return [TrustLevel::Basic, TrustLevel::Plus, TrustLevel::Eid]
             .into_iter()
             .filter(|l| *l >= level)
             .map(|l| l.acr().to_string())
@@ -461,4 +460,38 @@ pub struct CallbackParams {
     pub iss: Option<String>,
     /// Error code, when the user cancelled or the upstream refused.
     pub error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn land(acr_map: &[(&str, &str)]) -> UpstreamConfig {
+        UpstreamConfig {
+            id: "land-c".into(),
+            kind: UpstreamKind::Land,
+            display_name: "Land C".into(),
+            logo_text: None,
+            issuer: "https://c.example".into(),
+            client_id: "sk".into(),
+            client_secret: None,
+            scopes: vec![],
+            acr_map: acr_map.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            auth_method: None,
+            claim_map: Default::default(),
+        }
+    }
+
+    #[test]
+    fn r_fed_3_a_land_is_asked_for_the_levels_that_reach_what_the_service_needs() {
+        let ours = land(&[]);
+        assert_eq!(
+            acr_values_for(&ours, TrustLevel::Plus),
+            vec!["urn:servicekonto:acr:plus", "urn:servicekonto:acr:eid"]
+        );
+        assert_eq!(acr_values_for(&ours, TrustLevel::Basic).len(), 3, "asked even for basic");
+        let c = land(&[("https://c/loa/basis", "basic"), ("https://c/loa/plus", "plus")]);
+        assert_eq!(acr_values_for(&c, TrustLevel::Plus), vec!["https://c/loa/plus"]);
+        assert!(acr_values_for(&c, TrustLevel::Eid).is_empty());
+    }
 }

@@ -2,7 +2,8 @@
 // playwright-core): register → activation link from the outbox → activate → a service starts
 // a login → login → consent → back at the service with a code it redeems; then email change,
 // password reset and deletion. Every page on the way is scanned with axe-core for WCAG 2.0 and
-// 2.1 A/AA violations; one violation fails the test.
+// 2.1 A/AA violations; one violation fails the test. Last, a citizen of Land C logs in to a
+// service here "Mit anderem Servicekonto" (pick Land → log in there → consent → back).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -252,6 +253,72 @@ test('browser journey: register, activate, log in at a service, change email, re
     assert.match(await page.textContent('h1'), /gelöscht/);
     await page.goto(`${fx.issuer}/profile`);
     assert.match(page.url(), /\/login\?next=/);
+  });
+
+  await t.test('Mit anderem Servicekonto: a citizen of Land C (oidc-provider) logs in to a service here', async () => {
+    // Land C's pages belong to the other Land's software and are not scanned; ours are.
+    const toLandC = async (client) => {
+      landed = undefined;
+      await page.goto(authorizeUrl({ scope: 'openid profile email address', state: `st-fed-${Date.now()}` }, client));
+      await scan('login offering another Servicekonto');
+      await page.click('form.land button[type=submit]');
+      assert.match(page.url(), /\/login\/land\?txn=/);
+      await scan('list of Länder (one unavailable)');
+      assert.match(await page.textContent('main'), /Servicekonto Land Z[\s\S]*nicht erreichbar/);
+      await page.click('button:has-text("Weiter zu Servicekonto Land C")');
+      await page.waitForURL(`${fx.landC.issuer}/**`);
+    };
+    const atLandC = async (who) => {
+      await page.fill('#login', who);
+      await page.fill('#password', fx.landC.persons[who].password);
+      await page.click('button:has-text("Anmelden")');
+      await page.click('button:has-text("Zustimmen")');
+    };
+    await toLandC(fx.interop);
+    await atLandC('lena');
+    await page.waitForURL(`${fx.issuer}/consent?**`);
+    await scan('consent for a login through Land C');
+    const shown = await page.textContent('main');
+    assert.match(shown, /Servicekonto Land C/);
+    assert.match(shown, /Lena Schulte|Lena/);
+    assert.match(shown, /lena@land-c\.example/);
+    await page.click('button[value=allow]');
+    await page.waitForURL('http://127.0.0.1:9/**');
+    assert.ok(landed?.searchParams.get('code'), 'the service got a code');
+    const { status, json } = await redeem(landed.searchParams.get('code'), fx.interop);
+    assert.equal(status, 200);
+    const { payload } = await verifyIdToken(json.id_token, { client: fx.interop });
+    assert.equal(payload.acr, 'urn:servicekonto:acr:plus');
+    assert.deepEqual(payload.amr, ['fed']);
+    // A citizen whose Land confirms only the basic level, at a service that needs Plus.
+    await toLandC(fx.interopPlus);
+    await atLandC('jonas');
+    await page.waitForURL(`${fx.issuer}/upstream/land-c/callback?**`);
+    await scan('refusal: the Land\'s level is too low');
+    await page.click('button:has-text("Zurück zum Online-Dienst")');
+    await page.waitForURL('http://127.0.0.1:9/**');
+    assert.equal(landed.searchParams.get('error'), 'unmet_authentication_requirements');
+  });
+
+  await t.test('another Land identifies a citizen of ours: login every time, consent with deselectable data', async () => {
+    landed = undefined;
+    await page.goto(authorizeUrl({ scope: 'openid profile email', state: 'st-partner' }, fx.partner));
+    await scan('login for another Land');
+    await page.fill('#email', fx.user.email);
+    await page.fill('#password', fx.user.password);
+    await page.click('form[action="/login"] button[type=submit]');
+    await page.waitForURL(`${fx.issuer}/consent?**`);
+    await scan('consent for another Land (deselectable)');
+    await page.uncheck('#attr_email');
+    await page.click('button[value=allow]');
+    await page.waitForURL('http://127.0.0.1:9/**');
+    const { json } = await redeem(landed.searchParams.get('code'), fx.partner);
+    const info = await userinfo(json.access_token);
+    assert.equal(info.json.given_name, 'Erika');
+    assert.equal(info.json.email, undefined, 'the deselected email was not sent');
+    // No single sign-on: the next request asks for a login again.
+    await page.goto(authorizeUrl({ scope: 'openid profile email' }, fx.partner));
+    assert.match(page.url(), /\/login\?txn=/);
   });
 
   assert.ok(scanned.length >= 30, `scanned ${scanned.length} pages`);

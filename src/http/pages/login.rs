@@ -244,6 +244,8 @@ pub async fn logged_in(
                 Err(e) => return unavailable(state, locale, &e),
             };
             t.fresh_login = true;
+            // A local login replaces a Land's identity chosen earlier in this transaction.
+            t.federated = None;
             if let Err(e) = save_txn(state, Some(id.clone()), &t, now).await {
                 return unavailable(state, locale, &e);
             }
