@@ -42,11 +42,12 @@ impl FederatedIdentity {
             .and_then(Value::as_i64)
             .filter(|t| *t <= now)
             .unwrap_or(now);
-        // Only user data we know how to release; the Land's protocol claims stay behind.
+        // Only user data we know how to release, and how the Land verified it; the Land's
+        // protocol claims stay behind.
         let claims = identity
             .claims
             .iter()
-            .filter(|(k, v)| is_releasable(k) && !v.is_null())
+            .filter(|(k, v)| (is_releasable(k) || *k == VERIFIED) && !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Some(FederatedIdentity {
@@ -58,6 +59,27 @@ impl FederatedIdentity {
             auth_time,
         })
     }
+}
+
+const VERIFIED: &str = "verified_claims";
+
+/// R-ACR-7 for a Land's identity: the Land's `verified_claims` (how and at what level it
+/// verified the data), narrowed to the claims released with the same values; `None` when none
+/// of them is released.
+pub fn verified_claims(asserted: &Map<String, Value>, released: &Map<String, Value>) -> Option<Value> {
+    let mut verified = asserted.get(VERIFIED)?.as_object()?.clone();
+    let claims: Map<String, Value> = verified
+        .get("claims")?
+        .as_object()?
+        .iter()
+        .filter(|(k, v)| released.get(*k) == Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if claims.is_empty() {
+        return None;
+    }
+    verified.insert("claims".into(), Value::Object(claims));
+    Some(Value::Object(verified))
 }
 
 /// The attributes a partner's request marks essential (OIDC Core §5.5.1): shown at the
@@ -100,6 +122,20 @@ mod tests {
         assert_eq!(f.claims.len(), 1, "{:?}", f.claims);
         assert_eq!(f.claims["given_name"], "Ayşe");
         assert!(FederatedIdentity::from_upstream(&identity(TrustLevel::Basic, json!({})), "Land B", 100).is_none());
+    }
+
+    #[test]
+    fn r_acr_7_a_lands_verification_travels_with_the_released_claims_only() {
+        let asserted = json!({
+            "given_name": "Ayşe", "family_name": "Yılmaz",
+            "verified_claims": { "verification": { "trust_framework": "eidas" }, "claims": { "given_name": "Ayşe", "family_name": "Yılmaz" } },
+        });
+        let asserted = asserted.as_object().unwrap();
+        let released = json!({ "given_name": "Ayşe" });
+        let v = verified_claims(asserted, released.as_object().unwrap()).unwrap();
+        assert_eq!(v["claims"], json!({ "given_name": "Ayşe" }));
+        assert_eq!(v["verification"]["trust_framework"], "eidas");
+        assert!(verified_claims(asserted, json!({ "email": "a@b" }).as_object().unwrap()).is_none());
     }
 
     #[test]

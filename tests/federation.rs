@@ -66,6 +66,19 @@ async fn two_lands(adjust_a: impl FnOnce(&mut Config)) -> Lands {
     Lands { a, b }
 }
 
+/// Records that `account`'s identity was verified with the eID (R-ACR-7).
+async fn verified_by_eid(app: &TestApp, account: &servicekonto::accounts::Account) {
+    let verification = servicekonto::accounts::eid::Verification {
+        method: "eid".into(),
+        verified_at: servicekonto::clock::now(),
+        birth_name: None,
+        place_of_birth: None,
+        nationality: Some("DE".into()),
+        document_type: Some("ID".into()),
+    };
+    app.state.store.save_verified_identity(account, &verification, None).await.unwrap();
+}
+
 /// A service that allows logins through other Länder, with minimum level `min`.
 async fn interop_service(app: &TestApp, min: TrustLevel) -> (String, String) {
     let (id, secret) = app
@@ -131,7 +144,10 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         (&lands.a, &lands.b, "land-b", "ayse@land-b.example", true),
         (&lands.b, &lands.a, "land-a", "erika@land-a.example", false),
     ] {
-        land.account(email, plus).await;
+        let account = land.account(email, plus).await;
+        if plus {
+            verified_by_eid(land, &account).await;
+        }
         let (service, secret) = interop_service(home, TrustLevel::Basic).await;
         let (browser, end) = via_land(home, land, land_id, &service, email, Consent::Allow).await;
         // The partner's consent, then ours with the values that will be passed on.
@@ -164,6 +180,14 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         assert_eq!(info["email"], email);
         assert_eq!(info["given_name"], "Erika");
         assert_eq!(info["sub"], id["sub"]);
+        // R-ACR-7: how the Land verified the data travels with it.
+        if plus {
+            let verified = &info["verified_claims"];
+            assert_eq!(verified["verification"]["evidence"][0]["method"], "eid", "{info}");
+            assert_eq!(verified["claims"]["given_name"], "Erika");
+        } else {
+            assert!(info.get("verified_claims").is_none());
+        }
         // Not turned into a local account.
         assert!(home.state.store.account_by_email(email).await.unwrap().is_none());
         // The same person is recognised by the same `sub` next time — after a new login at the
@@ -217,7 +241,8 @@ async fn r_fed_3_a_lower_level_than_the_service_demands_is_refused_clearly() {
 #[tokio::test]
 async fn r_fed_4_a_partner_asks_every_time_lets_optional_data_go_and_opens_no_session() {
     let lands = two_lands(|_| {}).await;
-    lands.b.account("ayse@land-b.example", true).await;
+    let ayse = lands.b.account("ayse@land-b.example", true).await;
+    verified_by_eid(&lands.b, &ayse).await;
     let (service, secret) = interop_service(&lands.a, TrustLevel::Basic).await;
     let (browser, end) = via_land_with(
         &lands.a,
@@ -258,6 +283,8 @@ async fn r_fed_4_a_partner_asks_every_time_lets_optional_data_go_and_opens_no_se
         .unwrap();
     assert!(info.get("email").is_none() && info.get("address").is_none(), "{info}");
     assert_eq!(info["family_name"], "Mustermann");
+    let verified = info["verified_claims"]["claims"].as_object().unwrap();
+    assert!(verified.contains_key("family_name") && !verified.contains_key("address"), "{info}");
     // No lasting session at Land B: its pages ask for a login, and the next request from the
     // partner does too — even when the user is logged in at Land B directly.
     let at_b = browser.on(&lands.b.issuer);

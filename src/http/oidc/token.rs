@@ -11,6 +11,7 @@ use tracing::instrument;
 use crate::clients::auth::presented;
 use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
+use crate::federation;
 use crate::grants::claims::release as release_claims;
 use crate::grants::codes::{self, CodeSubject, Redemption, pkce_matches};
 use crate::grants::tokens::TokenResponse;
@@ -113,12 +114,16 @@ async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timest
             let account_id = match &record.subject {
                 CodeSubject::Account { account_id } => account_id,
                 CodeSubject::Federated(release) => {
+                    let mut claims = release_claims(&release.claims, &record.scope, &record.claims.userinfo, &record.withheld);
+                    if let Some(v) = federation::verified_claims(&release.claims, &claims) {
+                        claims.insert("verified_claims".into(), v);
+                    }
                     let login = FederatedLogin {
                         id: grant_id,
                         client_id: client.id.clone(),
                         upstream: release.upstream.clone(),
                         sub: release.sub.clone(),
-                        claims: release_claims(&release.claims, &record.scope, &record.claims.userinfo, &record.withheld),
+                        claims,
                         acr: record.acr.clone(),
                         created_at: now,
                         expires_at: now + state.config.tokens.access_token_seconds,
