@@ -1,5 +1,5 @@
-//! The connector to upstream OpenID Providers (the eID service now; ELSTER and other Länder
-//! later), built on the `openidconnect` crate: discovery, code flow with PKCE, `state` and
+//! The connector to upstream OpenID Providers (the eID service and other Länder's
+//! Servicekonten; ELSTER later), built on the `openidconnect` crate: discovery, code flow with PKCE, `state` and
 //! `nonce` kept in the ephemeral store bound to the browser, RFC 9207 `iss` checked, and the ID
 //! token fully validated (signature against the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`).
 //! A forged, replayed or mis-addressed answer ends in an error and changes nothing.

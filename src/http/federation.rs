@@ -15,15 +15,15 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::cookies::{Browser, Cookies};
-use super::oidc::authorize::{Transaction, close_txn, load_txn, respond, save_txn, txn_error_page};
+use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_error_page};
 use super::pages::unavailable;
 use super::paths;
 use crate::clients::Client;
 use crate::clock::{self, Timestamp};
 use crate::federation::FederatedIdentity;
 use crate::grants::decide::{Decision, decide_federated};
-use crate::protocol::OAuthErrorCode;
 use crate::protocol::authorize::Locale;
+use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::state::AppState;
 use crate::upstream::Identity;
 
@@ -189,7 +189,6 @@ pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): For
         Ok(t) => t,
         Err(e) => return txn_error_page(&state, e, Locale::De),
     };
-    close_txn(&state, Some(&f.txn), &txn).await;
     let (code, description) = match f.reason {
         AbortReason::Level => (
             OAuthErrorCode::UnmetAuthenticationRequirements,
@@ -197,9 +196,5 @@ pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): For
         ),
         AbortReason::Cancel => (OAuthErrorCode::AccessDenied, "the user cancelled the login"),
     };
-    let mut params = vec![("error", code.as_str().to_string()), ("error_description", description.to_string())];
-    if let Some(s) = &txn.request.state {
-        params.push(("state", s.clone()));
-    }
-    respond(&state, &txn.request.redirect_uri, txn.request.response_mode, params)
+    send_error(&state, Some(&f.txn), &txn, &OAuthError::new(code, description)).await
 }

@@ -1,7 +1,8 @@
 //! Logins at upstream identity providers: `POST /upstream/{id}/start` sends the browser there,
 //! `GET /upstream/{id}/callback` checks the answer and finishes what it was for — an eID login
 //! (R-SES-1, R-EID-3, step-up R-ACR-3), the upgrade to Plus (R-EID-1) or the sync with the card
-//! (R-EID-4). Every refusal is an HTML page and changes no account.
+//! (R-EID-4), or a login through another Land (R-FED-1, finished in `federation`). Every
+//! refusal is an HTML page and changes no account.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};

@@ -370,15 +370,7 @@ pub async fn proceed(
                 Err(e) => unavailable(&e),
             }
         }
-        Decision::Deny(error) => {
-            close_txn(state, id.as_deref(), &txn).await;
-            respond(
-                state,
-                &txn.request.redirect_uri,
-                txn.request.response_mode,
-                error_params(&error, txn.request.state.as_deref()),
-            )
-        }
+        Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
         Decision::Issue { acr } => {
             let Some((session, account)) = &session else {
                 return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, locale, "err_internal", None);
@@ -439,15 +431,7 @@ async fn proceed_federated(
             );
             send_code(state, id.as_deref(), &txn, &record, now).await
         }
-        Decision::Deny(error) => {
-            close_txn(state, id.as_deref(), &txn).await;
-            respond(
-                state,
-                &txn.request.redirect_uri,
-                txn.request.response_mode,
-                error_params(&error, txn.request.state.as_deref()),
-            )
-        }
+        Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
         Decision::Consent | Decision::Login(_) => match save_txn(state, id, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::CONSENT)).into_response(),
             Err(e) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
@@ -471,6 +455,17 @@ fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<St
         sid,
         withheld: txn.withheld.clone(),
     }
+}
+
+/// Sends an error to the client, ending the transaction.
+pub async fn send_error(state: &AppState, id: Option<&str>, txn: &Transaction, error: &OAuthError) -> Response {
+    close_txn(state, id, txn).await;
+    respond(
+        state,
+        &txn.request.redirect_uri,
+        txn.request.response_mode,
+        error_params(error, txn.request.state.as_deref()),
+    )
 }
 
 /// Issues the code and sends it to the client, ending the transaction.

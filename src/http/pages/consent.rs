@@ -19,10 +19,10 @@ use crate::federation::essential;
 use crate::grants::claims::{ClaimSource, consent_items, release};
 use crate::grants::consent_set;
 use crate::http::cookies::{Browser, Cookies};
-use crate::http::oidc::authorize::{Transaction, close_txn, load_txn, respond, save_txn, session_cookie, txn_error_page};
+use crate::http::oidc::authorize::{Transaction, load_txn, save_txn, send_error, session_cookie, txn_error_page};
 use crate::http::paths;
-use crate::protocol::OAuthErrorCode;
 use crate::protocol::authorize::Locale;
+use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::sessions::Lookup;
 use crate::state::AppState;
 
@@ -190,15 +190,13 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
         "deny" => {
             // Nothing is stored: the transaction, a Land's identity in it and a partner's
             // session end here.
-            close_txn(&state, Some(&id), &txn).await;
-            let mut params = vec![
-                ("error", OAuthErrorCode::AccessDenied.as_str().to_string()),
-                ("error_description", "the user declined".to_string()),
-            ];
-            if let Some(s) = &txn.request.state {
-                params.push(("state", s.clone()));
-            }
-            respond(&state, &txn.request.redirect_uri, txn.request.response_mode, params)
+            send_error(
+                &state,
+                Some(&id),
+                &txn,
+                &OAuthError::new(OAuthErrorCode::AccessDenied, "the user declined"),
+            )
+            .await
         }
         _ => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
     }
