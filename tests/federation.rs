@@ -159,7 +159,8 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         }));
         assert!(home_consent.contains(email) && home_consent.contains("Erika"), "{home_consent}");
         assert_eq!(end.param("state").as_deref(), Some("st-1"));
-        let (status, tokens) = redeem(home, &service, &secret, &end.code(), &[]).await;
+        let code = end.code();
+        let (status, tokens) = redeem(home, &service, &secret, &code, &[]).await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         assert!(tokens.get("refresh_token").is_none(), "no refresh token without a local account");
         let id = jwt_claims(tokens["id_token"].as_str().unwrap());
@@ -193,8 +194,20 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         // The same person is recognised by the same `sub` next time — after a new login at the
         // Land (no single sign-on in interoperable use).
         let (_, again) = via_land(home, land, land_id, &service, email, Consent::Allow).await;
-        let (_, tokens) = redeem(home, &service, &secret, &again.code(), &[]).await;
-        assert_eq!(jwt_claims(tokens["id_token"].as_str().unwrap())["sub"], id["sub"]);
+        let (_, again) = redeem(home, &service, &secret, &again.code(), &[]).await;
+        assert_eq!(jwt_claims(again["id_token"].as_str().unwrap())["sub"], id["sub"]);
+        // A replayed code is refused and what the first redemption issued stops working.
+        let (status, _) = redeem(home, &service, &secret, &code, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let status = home
+            .http()
+            .get(home.url("/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
 
