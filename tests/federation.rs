@@ -168,16 +168,7 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         assert_eq!(id["acr"], level.acr(), "the Land's level, mapped, never raised");
         assert_eq!(id["amr"], serde_json::json!(["fed"]));
         assert!(id.get("sid").is_none());
-        let info: serde_json::Value = home
-            .http()
-            .get(home.url("/userinfo"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, info) = home.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(info["email"], email);
         assert_eq!(info["given_name"], "Erika");
         assert_eq!(info["sub"], id["sub"]);
@@ -199,14 +190,7 @@ async fn r_fed_1_a_citizen_of_one_land_uses_a_service_of_the_other_and_back() {
         // A replayed code is refused and what the first redemption issued stops working.
         let (status, _) = redeem(home, &service, &secret, &code, &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        let status = home
-            .http()
-            .get(home.url("/userinfo"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let (status, _) = home.userinfo(tokens["access_token"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 }
@@ -283,17 +267,7 @@ async fn r_fed_4_a_partner_asks_every_time_lets_optional_data_go_and_opens_no_se
         "the deselected email never left Land B"
     );
     let (_, tokens) = redeem(&lands.a, &service, &secret, &end.code(), &[]).await;
-    let info: serde_json::Value = lands
-        .a
-        .http()
-        .get(lands.a.url("/userinfo"))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, info) = lands.a.userinfo(tokens["access_token"].as_str().unwrap()).await;
     assert!(info.get("email").is_none() && info.get("address").is_none(), "{info}");
     assert_eq!(info["family_name"], "Mustermann");
     let verified = info["verified_claims"]["claims"].as_object().unwrap();

@@ -265,6 +265,18 @@ impl TestApp {
         post_form_as(&self.url(path), id, secret, form).await
     }
 
+    /// GETs userinfo with `access_token`: the status and the JSON body (`Null` when there is none).
+    pub async fn userinfo(&self, access_token: &str) -> (StatusCode, serde_json::Value) {
+        let res = self
+            .http()
+            .get(self.url("/userinfo"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
     /// A confidential client, a basic account `email` logged in and consented through the pages,
     /// and the code of that authorization: (client id, secret, browser, code).
     pub async fn signed_in(&self, email: &str) -> (String, String, Browser, String) {
