@@ -451,3 +451,33 @@ async fn r_fed_5_a_land_that_cannot_be_reached_is_shown_unavailable() {
     assert!(list.contains("nicht erreichbar"));
     assert!(list.contains(">Z<") && list.contains(">SLB<"), "logo texts");
 }
+
+#[tokio::test]
+async fn r_fed_3_a_local_login_after_choosing_a_land_replaces_the_lands_identity() {
+    let lands = two_lands(|_| {}).await;
+    lands.b.account("ayse@land-b.example", false).await;
+    lands.a.account("erika@land-a.example", false).await;
+    let (service, secret) = interop_service(&lands.a, TrustLevel::Basic).await;
+    let (mut browser, at_land, txn) = pick_land(&lands.a, &service, "land-b", &[]).await;
+    let mut there = browser.on(&lands.b.issuer);
+    let End::Client(back) = there.walk(&at_land, Some(("ayse@land-b.example", PASSWORD)), Consent::Allow).await else {
+        panic!()
+    };
+    // Back at A with Land B's identity: the consent would pass it on, but the user goes back to
+    // the login page and logs in with an account of Land A instead.
+    let (_, to_resume) = browser.page(back.as_str()).await;
+    let (_, to_consent) = browser.page(to_resume.strip_prefix("redirect:").unwrap()).await;
+    assert!(to_consent.contains("/consent?txn="), "{to_consent}");
+    let end = browser
+        .walk(
+            &lands.a.url(&format!("/login?txn={txn}")),
+            Some(("erika@land-a.example", PASSWORD)),
+            Consent::Allow,
+        )
+        .await;
+    let (_, tokens) = redeem(&lands.a, &service, &secret, &end.code(), &[]).await;
+    let id = jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["amr"], serde_json::json!(["pwd"]));
+    let (_, info) = lands.a.userinfo(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["email"], "erika@land-a.example");
+}
