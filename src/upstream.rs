@@ -134,7 +134,13 @@ pub struct Upstreams {
     keys: crate::keys::Keys,
     http: reqwest::Client,
     cache: Arc<Mutex<HashMap<String, Discovered>>>,
+    /// When an upstream last failed `reachable`, so a Land that is down does not make every
+    /// view of the list of Länder wait for it again.
+    down: Arc<Mutex<HashMap<String, Timestamp>>>,
 }
+
+/// How long an upstream that failed `reachable` is shown as unavailable without asking again.
+const DOWN_SECONDS: i64 = 30;
 
 fn pending_key(state: &str) -> String {
     format!("upstream:{state}")
@@ -165,6 +171,7 @@ impl Upstreams {
             keys,
             http,
             cache: Arc::new(Mutex::new(HashMap::new())),
+            down: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -187,7 +194,20 @@ impl Upstreams {
     /// as unavailable rather than failing the page for everyone (R-FED-5).
     pub async fn reachable(&self, id: &str, wait: std::time::Duration, now: Timestamp) -> bool {
         let Some(cfg) = self.get(id) else { return false };
-        matches!(tokio::time::timeout(wait, self.discover(cfg, now)).await, Ok(Ok(_)))
+        if let Ok(down) = self.down.lock()
+            && down.get(id).is_some_and(|at| now - at < DOWN_SECONDS)
+        {
+            return false;
+        }
+        let up = matches!(tokio::time::timeout(wait, self.discover(cfg, now)).await, Ok(Ok(_)));
+        if let Ok(mut down) = self.down.lock() {
+            if up {
+                down.remove(id);
+            } else {
+                down.insert(id.to_string(), now);
+            }
+        }
+        up
     }
 
     /// Our redirect URI at an upstream.

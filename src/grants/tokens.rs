@@ -176,7 +176,7 @@ impl TokenIssuer {
         &self,
         login: &FederatedLogin,
         record: &CodeRecord,
-        release_: &FederatedRelease,
+        federated: &FederatedRelease,
         client: &Client,
         now: Timestamp,
     ) -> Result<TokenResponse, KeyError> {
@@ -189,7 +189,7 @@ impl TokenIssuer {
                 amr: &record.amr,
                 auth_time: record.auth_time,
                 sid: None,
-                id_claims: release(&release_.claims, &Scopes::default(), &record.claims.id_token, &record.withheld),
+                id_claims: release(&federated.claims, &Scopes::default(), &record.claims.id_token, &record.withheld),
                 gid: None,
                 fid: Some(login.id.clone()),
                 nonce: record.nonce.as_deref(),
