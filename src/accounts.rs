@@ -13,6 +13,7 @@ pub mod throttle;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
@@ -33,6 +34,8 @@ pub struct Env<'a> {
     pub throttle: &'a throttle::Throttle,
     /// Tells services that sessions ended (R-SES-5).
     pub backchannel: &'a crate::grants::logout::BackchannelLogout,
+    /// The bounded password-hashing pool (R-SEC-1).
+    pub hasher: &'a password::Hasher,
 }
 
 /// Citizens and organisation users are told apart because services admit one kind or both.
@@ -183,9 +186,40 @@ pub enum AccountError {
     /// Email or password wrong (never says which).
     #[error("email or password wrong")]
     BadCredentials,
+    /// A password check was refused before the hash (wait, lock) or the password was wrong.
+    #[error(transparent)]
+    Denied(throttle::Denied),
+    /// Every password-hashing place is taken: 503 with `Retry-After` (R-SEC-1).
+    #[error(transparent)]
+    Busy(password::Busy),
+    /// Hashing failed inside; never shown as the user's mistake.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// This client address has used up its registrations or resets for the hour.
+    #[error("too many requests from this address")]
+    AddressLimit,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<password::HashError> for AccountError {
+    fn from(e: password::HashError) -> Self {
+        match e {
+            password::HashError::Busy(b) => AccountError::Busy(b),
+            password::HashError::Failed(e) => AccountError::Hashing(e),
+        }
+    }
+}
+
+impl From<throttle::Denied> for AccountError {
+    fn from(d: throttle::Denied) -> Self {
+        match d {
+            throttle::Denied::Busy(b) => AccountError::Busy(b),
+            throttle::Denied::Unavailable(e) => AccountError::Hashing(e),
+            d => AccountError::Denied(d),
+        }
+    }
 }
 
 impl From<StoreError> for AccountError {
@@ -256,8 +290,8 @@ pub fn check_address(a: Address) -> Result<Address, AccountError> {
 }
 
 /// Creates an active account. The password is checked against R-REG-2 and hashed with
-/// argon2id off the async workers.
-pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Account, AccountError> {
+/// argon2id in the bounded pool.
+pub async fn create(store: &Store, hasher: &password::Hasher, new: NewAccount, now: Timestamp) -> Result<Account, AccountError> {
     let email = normalize_email(&new.email)?;
     password::check_policy(new.password.expose())?;
     let given_name = check_name("given_name", &new.given_name)?;
@@ -267,9 +301,7 @@ pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Ac
     if new.plus && (birthdate.is_none() || address.is_none()) {
         return Err(AccountError::InvalidField("birthdate and address (required for Plus)"));
     }
-    let password_hash = password::hash(new.password)
-        .await
-        .map_err(|_| AccountError::InvalidField("password"))?;
+    let password_hash = hasher.hash(new.password).await?;
     let account = Account {
         level: if new.plus { TrustLevel::Plus } else { TrustLevel::Basic },
         birthdate,
@@ -280,18 +312,67 @@ pub async fn create(store: &Store, new: NewAccount, now: Timestamp) -> Result<Ac
     Ok(account)
 }
 
-/// Checks email and password. Unknown emails cost the same argon2 work as known ones, so
-/// timing does not reveal whether an account exists.
-pub async fn authenticate(store: &Store, email: &str, password: Secret<String>) -> Result<Account, AccountError> {
-    let account = match normalize_email(email) {
-        Ok(e) => store.account_by_email(&e).await?,
+/// Checks the password of the account behind `login`, typed at `addr`, throttled like every
+/// password check (R-SEC-1, R-SEC-3). Unknown logins cost the same argon2 work as known ones,
+/// so timing does not reveal whether an account exists.
+pub async fn check_password(
+    env: Env<'_>,
+    login: &str,
+    password: Secret<String>,
+    addr: &str,
+    now: Timestamp,
+) -> Result<Option<Account>, throttle::Denied> {
+    let account = match normalize_email(login) {
+        Ok(e) => env
+            .store
+            .account_by_email(&e)
+            .await
+            .map_err(|e| throttle::Denied::Unavailable(e.to_string()))?,
         Err(_) => None,
     };
-    let hash = account.as_ref().map(|a| a.password_hash.clone());
-    if password::verify(password, hash).await && account.is_some() {
-        account.ok_or(AccountError::BadCredentials)
-    } else {
-        Err(AccountError::BadCredentials)
+    let stored = account.as_ref().map(|a| a.password_hash.clone());
+    env.throttle.check_password(env.hasher, login, addr, password, stored, now).await?;
+    Ok(account)
+}
+
+/// Logs in with email and password (R-SES-1): throttled, refused for blocked accounts
+/// (R-SES-6); the owner of a name that just got locked is told by mail.
+pub async fn log_in(
+    env: Env<'_>,
+    login: &str,
+    password: Secret<String>,
+    addr: &str,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<Account, AccountError> {
+    match check_password(env, login, password, addr, now).await {
+        Ok(Some(account)) if account.blocked_at.is_some() => Err(AccountError::Blocked),
+        Ok(Some(account)) => Ok(account),
+        Ok(None) => Err(AccountError::Denied(throttle::Denied::Wrong { newly_locked: false })),
+        Err(denied) => {
+            if denied.newly_locked() {
+                tell_owner_of_lock(env, login, locale, now).await;
+            }
+            Err(denied.into())
+        }
+    }
+}
+
+/// Mails the owner of `login`, if it has an account, that logins are locked.
+async fn tell_owner_of_lock(env: Env<'_>, login: &str, locale: Locale, now: Timestamp) {
+    let Ok(email) = normalize_email(login) else { return };
+    if let Ok(Some(account)) = env.store.account_by_email(&email).await {
+        let ctx = serde_json::json!({
+            "given_name": account.given_name,
+            "forgot_url": env.urls.page(links::FORGOT_PATH),
+        });
+        if let Err(e) = env
+            .mailer
+            .send(crate::mail::MailKind::LoginLocked, &account.email, locale, &ctx, now)
+            .await
+        {
+            tracing::error!(error = %e, "could not queue the lock notice");
+        }
     }
 }
 

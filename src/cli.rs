@@ -288,7 +288,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Staff(StaffCommand::Add(a)) => {
             let store = open_store(&config).await?;
             let role = crate::staff::Role::parse(&a.role).ok_or_else(|| format!("unknown role {}", a.role))?;
-            let staff = crate::staff::create(&store, &a.username, Secret::new(a.password), &a.name, role, now)
+            let hasher = crate::accounts::password::Hasher::new(1, 0);
+            let staff = crate::staff::create((&store, &hasher), &a.username, Secret::new(a.password), &a.name, role, now)
                 .await
                 .map_err(|e| e.to_string())?;
             emit(
@@ -332,7 +333,8 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 birthdate: a.birthdate,
                 address,
             };
-            let account = accounts::create(&store, new, now).await.map_err(|e| e.to_string())?;
+            let hasher = accounts::password::Hasher::new(1, 0);
+            let account = accounts::create(&store, &hasher, new, now).await.map_err(|e| e.to_string())?;
             emit(
                 j,
                 json!({ "account_id": account.id, "email": account.email, "level": account.level.name() }),

@@ -54,6 +54,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Throttling of failed logins.
     pub login_throttle: ThrottleConfig,
+    /// The bounded password-hashing pool (R-SEC-1).
+    pub password_hashing: HashingConfig,
     /// Header carrying the client's address when a trusted reverse proxy sets it (for example
     /// `x-forwarded-for`, whose first entry is used); the socket's peer address otherwise.
     pub client_ip_header: Option<String>,
@@ -185,6 +187,37 @@ pub struct ThrottleConfig {
     pub lock_seconds: i64,
     /// Failures from one client address (any accounts) before it is locked.
     pub address_lock_after: i64,
+    /// Registrations one client address may submit per hour (each costs a password hash).
+    pub registrations_per_hour: i64,
+    /// Password resets (link requests and new passwords) one client address may submit per hour.
+    pub resets_per_hour: i64,
+}
+
+/// How many argon2id computations run at once and how many may wait (R-SEC-1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HashingConfig {
+    /// Computations at once, each on a thread of its own with its own 19 MiB; 0 means one per
+    /// core.
+    pub workers: usize,
+    /// Computations that may wait for a worker; beyond them a login gets 503 with
+    /// `Retry-After`. Absent: 32 per worker.
+    pub queue: Option<usize>,
+}
+
+impl HashingConfig {
+    /// The worker count with 0 resolved to the machine's cores.
+    pub fn resolved_workers(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            n => n,
+        }
+    }
+
+    /// The queue length with its default resolved.
+    pub fn resolved_queue(&self) -> usize {
+        self.queue.unwrap_or(32 * self.resolved_workers())
+    }
 }
 
 impl Default for MailConfig {
@@ -208,6 +241,8 @@ impl Default for ThrottleConfig {
             lock_after: 10,
             lock_seconds: 900,
             address_lock_after: 50,
+            registrations_per_hour: 30,
+            resets_per_hour: 30,
         }
     }
 }
@@ -307,6 +342,7 @@ impl Default for Config {
             database_timeout_ms: 3000,
             mail: MailConfig::default(),
             login_throttle: ThrottleConfig::default(),
+            password_hashing: HashingConfig::default(),
             client_ip_header: None,
             upstream: Vec::new(),
             allow_simulators: false,
@@ -436,6 +472,8 @@ impl Config {
             ("login_throttle.lock_after", self.login_throttle.lock_after),
             ("login_throttle.lock_seconds", self.login_throttle.lock_seconds),
             ("login_throttle.address_lock_after", self.login_throttle.address_lock_after),
+            ("login_throttle.registrations_per_hour", self.login_throttle.registrations_per_hour),
+            ("login_throttle.resets_per_hour", self.login_throttle.resets_per_hour),
         ] {
             if v <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));

@@ -47,6 +47,8 @@ pub trait EphemeralBackend: Send + Sync {
     /// Adds one to the counter at `key`, created with expiry `expires_at` when absent; returns
     /// the new value (rate-limit counters).
     fn incr(&self, key: String, expires_at: Timestamp, now: Timestamp) -> BoxFuture<'_, Result<i64, EphemeralError>>;
+    /// Takes one back from a live counter above zero, keeping its expiry; creates nothing.
+    fn decr(&self, key: String, now: Timestamp) -> BoxFuture<'_, Result<(), EphemeralError>>;
     /// Checks that the backend answers (readiness).
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>>;
 }
@@ -119,6 +121,13 @@ impl Ephemeral {
     /// Counts one event in the window ending at `window_end`; the count so far in that window.
     pub async fn count(&self, key: &str, window_end: Timestamp, now: Timestamp) -> Result<i64, EphemeralError> {
         let r = self.backend.incr(key.to_string(), window_end, now).await;
+        self.counted(r)
+    }
+
+    /// Takes back one event counted with [`Ephemeral::count`] (an attempt counted in advance
+    /// that turned out well).
+    pub async fn uncount(&self, key: &str, now: Timestamp) -> Result<(), EphemeralError> {
+        let r = self.backend.decr(key.to_string(), now).await;
         self.counted(r)
     }
 

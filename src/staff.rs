@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::eid::Verification;
-use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name, password};
+use crate::accounts::password::{self, Hasher};
+use crate::accounts::throttle::{Denied, Throttle};
+use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name};
 use crate::clock::Timestamp;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
@@ -104,7 +106,7 @@ pub enum Decision {
 
 /// Creates a staff member; the password follows R-REG-2.
 pub async fn create(
-    store: &Store,
+    (store, hasher): (&Store, &Hasher),
     username: &str,
     password: Secret<String>,
     name: &str,
@@ -114,7 +116,7 @@ pub async fn create(
     let username = check_name("username", &username.to_lowercase())?;
     let name = check_name("name", name)?;
     password::check_policy(password.expose())?;
-    let password_hash = password::hash(password).await.map_err(|_| AccountError::InvalidField("password"))?;
+    let password_hash = hasher.hash(password).await?;
     let staff = Staff {
         id: random_token(12),
         username,
@@ -127,15 +129,22 @@ pub async fn create(
     Ok(staff)
 }
 
-/// Checks a staff login (same cost whether or not the name exists).
-pub async fn authenticate(store: &Store, username: &str, password: Secret<String>) -> Result<Staff, AccountError> {
-    let staff = store.staff_by_username(&username.trim().to_lowercase()).await?;
-    let hash = staff.as_ref().map(|s| s.password_hash.clone());
-    if password::verify(password, hash).await {
-        staff.ok_or(AccountError::BadCredentials)
-    } else {
-        Err(AccountError::BadCredentials)
-    }
+/// Checks a staff login from `addr`, throttled like a citizen's (R-SEC-1); the same cost
+/// whether or not the name exists.
+pub async fn authenticate(
+    (store, throttle, hasher): (&Store, &Throttle, &Hasher),
+    username: &str,
+    password: Secret<String>,
+    addr: &str,
+    now: Timestamp,
+) -> Result<Staff, AccountError> {
+    let username = username.trim().to_lowercase();
+    let staff = store.staff_by_username(&username).await?;
+    let stored = staff.as_ref().map(|s| s.password_hash.clone());
+    throttle
+        .check_password(hasher, &format!("staff:{username}"), addr, password, stored, now)
+        .await?;
+    staff.ok_or(AccountError::Denied(Denied::Wrong { newly_locked: false }))
 }
 
 /// A citizen asks for the in-person check (R-EID-2), giving date of birth and address.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::accounts::links::Urls;
+use crate::accounts::password::Hasher;
 use crate::accounts::throttle::Throttle;
 use crate::clients::ClientDirectory;
 use crate::clients::auth::ClientAuthenticator;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// Failed-login throttle.
     pub throttle: Throttle,
+    /// The bounded password-hashing pool (R-SEC-1).
+    pub hasher: Hasher,
     /// Absolute URLs for links in mails.
     pub urls: Urls,
     /// Back-channel logout to services.
@@ -108,6 +111,7 @@ impl AppState {
             urls: &self.urls,
             throttle: &self.throttle,
             backchannel: &self.backchannel,
+            hasher: &self.hasher,
         }
     }
 
@@ -153,6 +157,7 @@ impl AppState {
             backchannel,
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
+            hasher: Hasher::from_config(&config.password_hashing),
             urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
             tokens,

@@ -12,6 +12,7 @@ mod eid;
 mod faults;
 mod federation;
 mod flows;
+mod hashing;
 mod mail;
 mod nodes;
 mod ops;

@@ -453,3 +453,51 @@ async fn r_ses_3_every_page_offers_logout_and_login_returns_to_the_page_asked_fo
         .await;
     assert_eq!(body, "redirect:/");
 }
+
+#[tokio::test]
+async fn r_sec_3_checks_of_the_current_password_are_throttled_like_the_login() {
+    let app = TestApp::with(|c| c.login_throttle.delay_after = 1).await;
+    let browser = app.browser();
+    app.account("erika@example.de", false).await;
+    browser.login("erika@example.de", PASSWORD).await;
+    let change = |current: &'static str| {
+        let b = &browser;
+        async move {
+            b.submit(
+                "/profile/password",
+                &[
+                    ("current", current),
+                    ("password", "Neues-Pass-1"),
+                    ("password_repeat", "Neues-Pass-1"),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = change("Falsch-123").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("id=\"current-error\""));
+    // Right at once after a wrong one: the throttle makes it wait, and nothing changes.
+    let (status, body) = change(PASSWORD).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("warten Sie einige Sekunden"), "{body}");
+    let (status, body) = browser
+        .submit("/profile/delete", &[("confirm", "yes"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "deletion waits too");
+    assert!(body.contains("warten Sie einige Sekunden"), "{body}");
+    // The same counter as the login page: the login waits as well.
+    let (status, _) = app
+        .browser()
+        .submit("/login", &[("email", "erika@example.de"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let account = app.state.store.account_by_email("erika@example.de").await.unwrap().unwrap();
+    assert!(
+        servicekonto::accounts::password::Hasher::new(1, 0)
+            .verify(servicekonto::secret::Secret::new(PASSWORD.into()), Some(account.password_hash))
+            .await
+            .unwrap(),
+        "the password is unchanged"
+    );
+}

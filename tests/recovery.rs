@@ -108,6 +108,7 @@ async fn r_ses_4_a_reset_link_expires_after_one_hour_and_only_the_newest_works()
         app.state.account_env(),
         token,
         Secret::new(NEW_PASSWORD.into()),
+        "127.0.0.1",
         Default::default(),
         later,
     )

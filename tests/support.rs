@@ -245,7 +245,9 @@ impl TestApp {
                 country: "DE".into(),
             }),
         };
-        accounts::create(&self.state.store, new, servicekonto::clock::now()).await.unwrap()
+        accounts::create(&self.state.store, &self.state.hasher, new, servicekonto::clock::now())
+            .await
+            .unwrap()
     }
 
     /// A client that may use client_credentials only.
@@ -520,11 +522,15 @@ impl Browser {
 
     /// POSTs a form with this browser's CSRF token added.
     pub async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+        Self::outcome(self.post(path, fields).await).await
+    }
+
+    /// POSTs a form with this browser's CSRF token added; the whole response (for headers).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let csrf = self.csrf().await;
         let mut form: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         form.extend_from_slice(fields);
-        let res = self.http.post(self.absolute(path)).form(&form).send().await.unwrap();
-        Self::outcome(res).await
+        self.http.post(self.absolute(path)).form(&form).send().await.unwrap()
     }
 
     /// Logs in outside an authorization; panics unless it works.

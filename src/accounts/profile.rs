@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
 use super::recovery::{end_everything, password_changed_mail};
+use super::throttle::Denied;
 use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -124,23 +125,36 @@ pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Ti
     Ok(updated)
 }
 
-/// Changes the password: the current one is required, the new one follows R-REG-2, and a mail
-/// with a block link tells the owner.
+/// Changes the password: the current one is required (checked and throttled like a login,
+/// R-SEC-3), the new one follows R-REG-2, and a mail with a block link tells the owner.
 pub async fn change_password(
     env: Env<'_>,
     account: &Account,
-    current: Secret<String>,
-    new: Secret<String>,
+    (current, new): (Secret<String>, Secret<String>),
+    addr: &str,
     locale: Locale,
     now: Timestamp,
 ) -> Result<(), AccountError> {
     password::check_policy(new.expose())?;
-    if !password::verify(current, Some(account.password_hash.clone())).await {
-        return Err(AccountError::BadCredentials);
-    }
-    let hash = password::hash(new).await.map_err(|_| AccountError::InvalidField("password"))?;
+    confirm_password(env, account, current, addr, now).await?;
+    let hash = env.hasher.hash(new).await?;
     env.store.set_password(&account.id, &hash, now).await?;
     password_changed_mail(env, account, locale, now).await
+}
+
+/// Checks the signed-in user's own password before a sensitive step, throttled like a login.
+async fn confirm_password(
+    env: Env<'_>,
+    account: &Account,
+    password: Secret<String>,
+    addr: &str,
+    now: Timestamp,
+) -> Result<(), AccountError> {
+    let stored = Some(account.password_hash.clone());
+    env.throttle
+        .check_password(env.hasher, &account.email, addr, password, stored, now)
+        .await?;
+    Ok(())
 }
 
 /// Starts an email change (R-PRO-2): a confirmation link to the new address, a notice with a
@@ -203,14 +217,16 @@ pub async fn request_email_change(
 }
 
 /// Completes an email change (R-PRO-2): the user proves the link came to them and logs in once
-/// more with the **old** email and password; from then on the new address is the login name.
+/// more with the **old** email and password (throttled like the login); from then on the new
+/// address is the login name.
 pub async fn confirm_email_change(
-    store: &Store,
+    env: Env<'_>,
     token: &str,
-    old_email: &str,
-    password: Secret<String>,
+    (old_email, password): (&str, Secret<String>),
+    addr: &str,
     now: Timestamp,
 ) -> Result<Account, AccountError> {
+    let store = env.store;
     if !links::plausible(token) {
         return Err(AccountError::LinkInvalid);
     }
@@ -219,9 +235,10 @@ pub async fn confirm_email_change(
         .link(&hash, LinkPurpose::EmailChange, now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    let account = super::authenticate(store, old_email, password).await?;
+    let wrong = AccountError::Denied(Denied::Wrong { newly_locked: false });
+    let account = super::check_password(env, old_email, password, addr, now).await?.ok_or(wrong)?;
     if account.id != link.account_id {
-        return Err(AccountError::BadCredentials);
+        return Err(AccountError::Denied(Denied::Wrong { newly_locked: false }));
     }
     if account.blocked_at.is_some() {
         return Err(AccountError::Blocked);
@@ -246,11 +263,16 @@ pub async fn withdraw_consent(store: &Store, account_id: &str, client_id: &str, 
 }
 
 /// Deletes the account at once with everything it holds (R-PRO-3), after the password
-/// confirms it; the email is free for a new registration immediately.
-pub async fn delete(env: Env<'_>, account: &Account, password: Secret<String>, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
-    if !password::verify(password, Some(account.password_hash.clone())).await {
-        return Err(AccountError::BadCredentials);
-    }
+/// confirms it (throttled like a login); the email is free for a new registration immediately.
+pub async fn delete(
+    env: Env<'_>,
+    account: &Account,
+    password: Secret<String>,
+    addr: &str,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<(), AccountError> {
+    confirm_password(env, account, password, addr, now).await?;
     end_everything(env, &account.id, now).await?;
     env.store.delete_account(&account.id).await?;
     let ctx = json!({ "given_name": account.given_name });

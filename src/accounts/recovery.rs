@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::links::{self, LinkPurpose, RESET_SECONDS};
+use super::throttle::AddressAction;
 use super::{Account, AccountError, Env, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -14,7 +15,7 @@ use crate::store::Store;
 
 /// Mails a reset link when `email` has an account; does nothing otherwise. The caller answers
 /// the same either way (R-SES-4).
-pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+pub async fn request_reset(env: Env<'_>, email: &str, addr: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
     let Env {
         store,
         mailer,
@@ -22,6 +23,9 @@ pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Times
         throttle,
         ..
     } = env;
+    if !throttle.allow_from(AddressAction::Reset, addr, now).await? {
+        return Err(AccountError::AddressLimit);
+    }
     let Ok(email) = normalize_email(email) else { return Ok(()) };
     let Some(account) = store.account_by_email(&email).await? else {
         return Ok(());
@@ -60,21 +64,27 @@ pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> R
     Ok(())
 }
 
-/// Sets a new password through a reset link (R-SES-4). The policy is checked before the link
-/// is used, so a rejected password leaves the link working.
+/// Sets a new password through a reset link (R-SES-4). The cheap checks come first (R-SEC-1):
+/// the policy, the address's hourly limit and the link's validity, so neither a rejected
+/// password nor a dead link costs a hash; the link is used only once the hash is made, so a
+/// full hashing pool leaves it working.
 pub async fn reset_password(
     env: Env<'_>,
     token: &str,
     new: Secret<String>,
+    addr: &str,
     locale: Locale,
     now: Timestamp,
 ) -> Result<Account, AccountError> {
     let store = env.store;
     password::check_policy(new.expose())?;
-    if !links::plausible(token) {
+    if !link_is_live(store, token, LinkPurpose::Reset, now).await? {
         return Err(AccountError::LinkInvalid);
     }
-    let hash = password::hash(new).await.map_err(|_| AccountError::InvalidField("password"))?;
+    if !env.throttle.allow_from(AddressAction::Reset, addr, now).await? {
+        return Err(AccountError::AddressLimit);
+    }
+    let hash = env.hasher.hash(new).await?;
     let link = store
         .take_link(&links::token_hash(token), LinkPurpose::Reset, now)
         .await?

@@ -9,6 +9,8 @@ use serde_json::json;
 
 use super::eid::{self, EidData};
 use super::links::{self, ACTIVATION_SECONDS};
+use super::password::Hasher;
+use super::throttle::{AddressAction, Throttle};
 use super::{Account, AccountError, Env, check_name, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -90,10 +92,18 @@ pub struct Draft {
 /// One field's problem: the field name and the catalog key explaining it.
 pub type FieldError = (&'static str, &'static str);
 
-/// Checks the form (R-REG-1, R-REG-2) and reports every field's problem at once. `earlier` is
-/// the draft the user went back from: an empty password keeps its password. With an identity
-/// from the eID (R-REG-5) the names are the card's, whatever the form says.
-pub async fn check(mut form: RegistrationForm, earlier: Option<&Draft>, identity: Option<EidIdentity>) -> Result<Draft, Vec<FieldError>> {
+/// Checks the form (R-REG-1, R-REG-2) and reports every field's problem at once (the inner
+/// error). `earlier` is the draft the user went back from: an empty password keeps its
+/// password. With an identity from the eID (R-REG-5) the names are the card's, whatever the
+/// form says. Only a form without problems costs a hash, and only within the address's hourly
+/// limit (R-SEC-1); a full pool or that limit is the outer error.
+pub async fn check(
+    (throttle, hasher): (&Throttle, &Hasher),
+    mut form: RegistrationForm,
+    (earlier, identity): (Option<&Draft>, Option<EidIdentity>),
+    addr: &str,
+    now: Timestamp,
+) -> Result<Result<Draft, Vec<FieldError>>, AccountError> {
     if let Some(id) = &identity {
         form.given_name = id.data.given_names.clone();
         form.family_name = id.data.family_names.clone();
@@ -103,7 +113,6 @@ pub async fn check(mut form: RegistrationForm, earlier: Option<&Draft>, identity
     let family_name = check_name("family_name", &form.family_name).map_err(|_| errors.push(("family_name", "field_name_invalid")));
     let email = normalize_email(&form.email).map_err(|_| errors.push(("email", "field_email_invalid")));
     let keep = earlier.filter(|_| form.password.expose().is_empty() && form.password_repeat.expose().is_empty());
-    let mut hash = keep.map(|d| d.password_hash.clone());
     if keep.is_none() {
         if let Err(v) = password::check_policy(form.password.expose()) {
             errors.push(("password", v.message_key()));
@@ -111,26 +120,25 @@ pub async fn check(mut form: RegistrationForm, earlier: Option<&Draft>, identity
             errors.push(("password_repeat", "field_password_mismatch"));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    if hash.is_none() {
-        hash = Some(
-            password::hash(form.password)
-                .await
-                .map_err(|_| vec![("password", "password_control")])?,
-        );
-    }
-    match (given_name, family_name, email, hash) {
-        (Ok(given_name), Ok(family_name), Ok(email), Some(password_hash)) => Ok(Draft {
-            given_name,
-            family_name,
-            email,
-            password_hash,
-            identity,
-        }),
-        _ => Err(vec![("password", "password_control")]),
-    }
+    let (Ok(given_name), Ok(family_name), Ok(email), true) = (given_name, family_name, email, errors.is_empty()) else {
+        return Ok(Err(errors));
+    };
+    let password_hash = match keep {
+        Some(d) => d.password_hash.clone(),
+        None => {
+            if !throttle.allow_from(AddressAction::Register, addr, now).await? {
+                return Err(AccountError::AddressLimit);
+            }
+            hasher.hash(form.password).await?
+        }
+    };
+    Ok(Ok(Draft {
+        given_name,
+        family_name,
+        email,
+        password_hash,
+        identity,
+    }))
 }
 
 /// "Servicekonto anlegen": stores the pending registration and mails its link — or, when the
@@ -226,6 +234,27 @@ pub async fn purge(store: &Store, now: Timestamp) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ThrottleConfig;
+    use crate::ephemeral::Ephemeral;
+
+    /// What a check needs: a throttle in memory and a one-worker pool without a queue.
+    struct Fixture {
+        throttle: Throttle,
+        hasher: Hasher,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            Fixture {
+                throttle: Throttle::new(Ephemeral::memory(), ThrottleConfig::default()),
+                hasher: Hasher::new(1, 0),
+            }
+        }
+
+        fn deps(&self) -> (&Throttle, &Hasher) {
+            (&self.throttle, &self.hasher)
+        }
+    }
 
     fn form(password: &str, repeat: &str) -> RegistrationForm {
         RegistrationForm {
@@ -237,19 +266,25 @@ mod tests {
         }
     }
 
+    async fn checked(f: &Fixture, form: RegistrationForm, earlier: Option<&Draft>) -> Result<Draft, Vec<FieldError>> {
+        check(f.deps(), form, (earlier, None), "192.0.2.1", 0).await.unwrap()
+    }
+
     #[tokio::test]
     async fn r_reg_1_only_name_email_and_password_are_needed() {
-        let d = check(form("ABab1234", "ABab1234"), None, None).await.unwrap();
+        let f = Fixture::new().await;
+        let d = checked(&f, form("ABab1234", "ABab1234"), None).await.unwrap();
         assert_eq!(d.email, "erika@example.de");
         assert!(d.password_hash.expose().starts_with("$argon2id$"));
     }
 
     #[tokio::test]
     async fn r_reg_2_the_form_names_every_broken_rule() {
+        let fx = Fixture::new().await;
         let mut f = form("abc", "abc");
         f.given_name = " ".into();
         f.email = "a<b@example.de".into();
-        let errors = check(f, None, None).await.unwrap_err();
+        let errors = checked(&fx, f, None).await.unwrap_err();
         assert_eq!(
             errors,
             vec![
@@ -258,15 +293,28 @@ mod tests {
                 ("password", "password_too_short")
             ]
         );
-        let errors = check(form("ABab1234", "ABab1235"), None, None).await.unwrap_err();
+        let errors = checked(&fx, form("ABab1234", "ABab1235"), None).await.unwrap_err();
         assert_eq!(errors, vec![("password_repeat", "field_password_mismatch")]);
     }
 
     #[tokio::test]
     async fn r_reg_3_going_back_keeps_the_password_when_left_empty() {
-        let d = check(form("ABab1234", "ABab1234"), None, None).await.unwrap();
-        let again = check(form("", ""), Some(&d), None).await.unwrap();
+        let f = Fixture::new().await;
+        let d = checked(&f, form("ABab1234", "ABab1234"), None).await.unwrap();
+        let again = checked(&f, form("", ""), Some(&d)).await.unwrap();
         assert_eq!(again.password_hash.expose(), d.password_hash.expose());
-        assert!(check(form("", ""), None, None).await.is_err());
+        assert!(checked(&f, form("", ""), None).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn r_sec_1_a_form_with_problems_costs_no_hash_and_a_full_pool_no_field_error() {
+        let f = Fixture::new().await;
+        let held = f.hasher.reserve().unwrap();
+        // A broken form is answered with its field errors although the pool is full.
+        assert!(checked(&f, form("abc", "abc"), None).await.is_err());
+        let r = check(f.deps(), form("ABab1234", "ABab1234"), (None, None), "192.0.2.1", 0).await;
+        assert!(matches!(r, Err(AccountError::Busy(_))), "{r:?}");
+        drop(held);
+        assert!(checked(&f, form("ABab1234", "ABab1234"), None).await.is_ok());
     }
 }

@@ -3,46 +3,88 @@
 //! name must wait (1 s, doubling, at most 60 s); after `lock_after` the name is locked for
 //! `lock_seconds`; an address that fails `address_lock_after` times is locked as well. Counters
 //! are keyed by the name typed, whether or not it has an account, so the answers reveal nothing.
+//! Every check of a password (login, staff login, email confirmation, the current password of a
+//! change or a deletion) goes through [`Throttle::check_password`], which counts an attempt
+//! before its hash (R-SEC-1, R-SEC-3). Per client address, registrations and resets are
+//! limited per hour, since each costs a hash.
 
+use super::password::{Busy, HashError, Hasher};
 use crate::clock::Timestamp;
 use crate::config::ThrottleConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
-use crate::secret::sha256_b64;
+use crate::secret::{Secret, sha256_b64};
+
+/// Longer inputs are no password of ours (R-REG-2 allows 40 characters): refused unhashed.
+const MAX_PASSWORD_BYTES: usize = 200;
 
 /// Mails a visitor can cause to one address per hour.
 pub const MAILS_PER_HOUR: i64 = 5;
 
-/// Whether an attempt may go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Check the password.
-    Allowed,
-    /// Too soon after the last failure: wait this many seconds.
+/// Why a password was not accepted, or not even checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// Too soon after the last failures: wait this many seconds.
+    #[error("too soon after failed attempts")]
     Wait(i64),
-    /// Locked for this many more seconds.
-    Locked(i64),
+    /// Locked; `newly` when this attempt locked it (the owner is told once).
+    #[error("locked after failed attempts")]
+    Locked {
+        /// This attempt set the lock.
+        newly: bool,
+    },
+    /// The password is wrong, or there is no such login (never says which).
+    #[error("wrong login or password")]
+    Wrong {
+        /// This failure locked the name (the owner is told once).
+        newly_locked: bool,
+    },
+    /// Every password-hashing place is taken: 503 with `Retry-After`.
+    #[error(transparent)]
+    Busy(Busy),
+    /// The ephemeral store or the hashing failed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
-impl Verdict {
-    /// The catalog key of the message refusing the attempt; `None` when it may go ahead.
-    pub fn refusal_key(self) -> Option<&'static str> {
+impl Denied {
+    /// The catalog key of the message shown on the form.
+    pub fn message_key(&self) -> &'static str {
         match self {
-            Verdict::Allowed => None,
-            Verdict::Wait(_) => Some("login_wait"),
-            Verdict::Locked(_) => Some("login_locked"),
+            Denied::Wait(_) => "login_wait",
+            Denied::Locked { .. } | Denied::Wrong { newly_locked: true } => "login_locked",
+            Denied::Wrong { newly_locked: false } => "login_failed",
+            Denied::Busy(_) => "login_busy",
+            Denied::Unavailable(_) => "err_unavailable",
         }
+    }
+
+    /// The `outcome` label of the login metric.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Denied::Wait(_) => "throttled",
+            Denied::Locked { .. } => "locked",
+            Denied::Wrong { .. } => "failure",
+            Denied::Busy(_) => "busy",
+            Denied::Unavailable(_) => "error",
+        }
+    }
+
+    /// Whether this denial locked the name just now.
+    pub fn newly_locked(&self) -> bool {
+        matches!(self, Denied::Locked { newly: true } | Denied::Wrong { newly_locked: true })
     }
 }
 
-/// What a failure led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterFailure {
-    /// Counted; nothing else.
-    Counted,
-    /// The next attempt must wait.
-    Delayed,
-    /// This failure locked the name (the owner is told once).
-    NewlyLocked,
+impl From<EphemeralError> for Denied {
+    fn from(e: EphemeralError) -> Self {
+        Denied::Unavailable(e.to_string())
+    }
+}
+
+/// A check that may go ahead: already counted as a failure, so parallel guesses all count.
+struct Attempt {
+    by_name: i64,
+    by_addr: i64,
 }
 
 /// The throttle over the ephemeral store.
@@ -52,12 +94,23 @@ pub struct Throttle {
     config: ThrottleConfig,
 }
 
+/// The key of a login name: the name as the account lookup normalises it (trimmed, lower
+/// case), whole, so neither padding nor case gives a name fresh counters.
 fn name_key(kind: &str, login: &str) -> String {
     format!("login-{kind}:n:{}", sha256_b64(login.trim().to_lowercase().as_bytes()))
 }
 
 fn addr_key(kind: &str, addr: &str) -> String {
     format!("login-{kind}:a:{addr}")
+}
+
+/// What a client address may do only so often per hour, whatever the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressAction {
+    /// Submitting a registration (R-REG-1; it costs a password hash).
+    Register,
+    /// Asking for a reset link or setting a new password with one (R-SES-4).
+    Reset,
 }
 
 impl Throttle {
@@ -70,47 +123,114 @@ impl Throttle {
         Ok(self.ephemeral.get_json::<i64>(key, now).await?.map(|until| (until - now).max(1)))
     }
 
-    /// Whether `login` may be tried from `addr` now.
-    pub async fn check(&self, login: &str, addr: &str, now: Timestamp) -> Result<Verdict, EphemeralError> {
-        if let Some(s) = self.remaining(&name_key("lock", login), now).await? {
-            return Ok(Verdict::Locked(s));
+    /// Checks `password` for `login` from `addr` against `stored` (a dummy hash when `None`, so
+    /// both cost the same), in the order R-SEC-1 asks: a place in the hashing pool first (so a
+    /// full pool counts nothing against anyone), then the locks and waits, then the attempt is
+    /// counted as a failure *before* the hash, so parallel guesses all count and those beyond
+    /// the limit are refused unchecked; a success takes its count back.
+    pub async fn check_password(
+        &self,
+        hasher: &Hasher,
+        login: &str,
+        addr: &str,
+        password: Secret<String>,
+        stored: Option<Secret<String>>,
+        now: Timestamp,
+    ) -> Result<(), Denied> {
+        if password.expose().len() > MAX_PASSWORD_BYTES {
+            return Err(Denied::Wrong { newly_locked: false });
         }
-        if let Some(s) = self.remaining(&addr_key("lock", addr), now).await? {
-            return Ok(Verdict::Locked(s));
+        let slot = hasher.reserve().map_err(Denied::Busy)?;
+        let attempt = self.attempt(login, addr, now).await?;
+        let ok = match slot.verify(password, stored).await {
+            Ok(ok) => ok,
+            Err(HashError::Busy(b)) => return Err(Denied::Busy(b)),
+            Err(HashError::Failed(e)) => return Err(Denied::Unavailable(e)),
+        };
+        if ok {
+            self.succeeded(login, addr, now).await?;
+            return Ok(());
         }
-        if let Some(s) = self.remaining(&name_key("wait", login), now).await? {
-            return Ok(Verdict::Wait(s));
-        }
-        Ok(Verdict::Allowed)
+        let newly_locked = self.failed(login, addr, attempt, now).await?;
+        Err(Denied::Wrong { newly_locked })
     }
 
-    /// Counts a failed attempt.
-    pub async fn failed(&self, login: &str, addr: &str, now: Timestamp) -> Result<AfterFailure, EphemeralError> {
+    /// Refuses an attempt that a lock or a wait forbids; otherwise counts it.
+    async fn attempt(&self, login: &str, addr: &str, now: Timestamp) -> Result<Attempt, Denied> {
         let c = &self.config;
+        if self.remaining(&name_key("lock", login), now).await?.is_some() || self.remaining(&addr_key("lock", addr), now).await?.is_some() {
+            return Err(Denied::Locked { newly: false });
+        }
+        if let Some(s) = self.remaining(&name_key("wait", login), now).await? {
+            return Err(Denied::Wait(s));
+        }
         let window_end = now + c.window_seconds;
         let by_addr = self.ephemeral.count(&addr_key("fail", addr), window_end, now).await?;
-        if by_addr >= c.address_lock_after {
-            let until = now + c.lock_seconds;
-            self.ephemeral.put_json(&addr_key("lock", addr), &until, until, now).await?;
+        if by_addr > c.address_lock_after {
+            self.lock(&addr_key("lock", addr), now).await?;
+            return Err(Denied::Locked { newly: false });
         }
-        let n = self.ephemeral.count(&name_key("fail", login), window_end, now).await?;
-        if n >= c.lock_after {
-            let until = now + c.lock_seconds;
-            let key = name_key("lock", login);
-            let fresh = self.ephemeral.remember_once(&format!("{key}:told"), until, now).await?;
-            self.ephemeral.put_json(&key, &until, until, now).await?;
-            self.ephemeral.delete(&name_key("fail", login)).await?;
-            return Ok(if fresh { AfterFailure::NewlyLocked } else { AfterFailure::Counted });
+        let by_name = self.ephemeral.count(&name_key("fail", login), window_end, now).await?;
+        if by_name > c.lock_after {
+            // Earlier attempts, still being checked, used up what this name may try.
+            let newly = self.lock_name(login, now).await?;
+            return Err(Denied::Locked { newly });
         }
-        if n >= c.delay_after {
-            let wait = 1i64 << (n - c.delay_after).clamp(0, 6);
-            // Whole seconds: one more, so the wait lasts at least `wait` seconds however late
-            // in its second the failure came.
-            let until = now + wait.min(60) + 1;
-            self.ephemeral.put_json(&name_key("wait", login), &until, until, now).await?;
-            return Ok(AfterFailure::Delayed);
+        if self.remaining(&name_key("lock", login), now).await?.is_some() {
+            // Locked while this attempt was counted: a lock is set before its counter is
+            // cleared, so an attempt counted after the clearing finds the lock here.
+            return Err(Denied::Locked { newly: false });
         }
-        Ok(AfterFailure::Counted)
+        if by_name >= c.delay_after {
+            // Set before the hash, so attempts racing this one find the wait already.
+            self.delay(login, by_name, now).await?;
+        }
+        Ok(Attempt { by_name, by_addr })
+    }
+
+    async fn lock(&self, key: &str, now: Timestamp) -> Result<(), EphemeralError> {
+        let until = now + self.config.lock_seconds;
+        self.ephemeral.put_json(key, &until, until, now).await
+    }
+
+    /// Locks `login` and clears its failures (fresh attempts once the lock ends); `true` the
+    /// first time within the lock (the owner is told once).
+    async fn lock_name(&self, login: &str, now: Timestamp) -> Result<bool, EphemeralError> {
+        let key = name_key("lock", login);
+        let until = now + self.config.lock_seconds;
+        let fresh = self.ephemeral.remember_once(&format!("{key}:told"), until, now).await?;
+        self.lock(&key, now).await?;
+        self.ephemeral.delete(&name_key("fail", login)).await?;
+        Ok(fresh)
+    }
+
+    async fn delay(&self, login: &str, failures: i64, now: Timestamp) -> Result<(), EphemeralError> {
+        let wait = 1i64 << (failures - self.config.delay_after).clamp(0, 6);
+        // Whole seconds: one more, so the wait lasts at least `wait` seconds however late in
+        // its second the failure came.
+        let until = now + wait.min(60) + 1;
+        self.ephemeral.put_json(&name_key("wait", login), &until, until, now).await
+    }
+
+    /// After a wrong password (already counted): locks what reached its limit; `true` when this
+    /// locked the name.
+    async fn failed(&self, login: &str, addr: &str, attempt: Attempt, now: Timestamp) -> Result<bool, EphemeralError> {
+        let c = &self.config;
+        if attempt.by_addr >= c.address_lock_after {
+            self.lock(&addr_key("lock", addr), now).await?;
+        }
+        if attempt.by_name >= c.lock_after {
+            return self.lock_name(login, now).await;
+        }
+        Ok(false)
+    }
+
+    /// After a right password: the name's failures are forgotten, and the address gets back
+    /// the attempt counted in advance.
+    async fn succeeded(&self, login: &str, addr: &str, now: Timestamp) -> Result<(), EphemeralError> {
+        self.ephemeral.delete(&name_key("fail", login)).await?;
+        self.ephemeral.delete(&name_key("wait", login)).await?;
+        self.ephemeral.uncount(&addr_key("fail", addr), now).await
     }
 
     /// Whether another mail that a visitor can trigger (registration, reset, email change) may go
@@ -120,10 +240,15 @@ impl Throttle {
         Ok(n <= MAILS_PER_HOUR)
     }
 
-    /// Forgets the failures of `login` after a successful login.
-    pub async fn succeeded(&self, login: &str) -> Result<(), EphemeralError> {
-        self.ephemeral.delete(&name_key("fail", login)).await?;
-        self.ephemeral.delete(&name_key("wait", login)).await
+    /// Counts one `action` from the client address `addr`; `false` once the address has used up
+    /// its hour (the page says so, and no password is hashed).
+    pub async fn allow_from(&self, action: AddressAction, addr: &str, now: Timestamp) -> Result<bool, EphemeralError> {
+        let (kind, limit) = match action {
+            AddressAction::Register => ("register", self.config.registrations_per_hour),
+            AddressAction::Reset => ("reset", self.config.resets_per_hour),
+        };
+        let n = self.ephemeral.count(&addr_key(kind, addr), now + 3600, now).await?;
+        Ok(n <= limit)
     }
 }
 
@@ -131,52 +256,156 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    fn throttle() -> Throttle {
+    fn throttle(delay_after: i64, lock_after: i64, address_lock_after: i64) -> Throttle {
         Throttle::new(
             Ephemeral::memory(),
             ThrottleConfig {
                 window_seconds: 900,
-                delay_after: 3,
-                lock_after: 6,
+                delay_after,
+                lock_after,
                 lock_seconds: 900,
-                address_lock_after: 10,
+                address_lock_after,
+                registrations_per_hour: 2,
+                resets_per_hour: 3,
             },
         )
     }
 
-    #[tokio::test]
-    async fn failures_first_delay_then_lock_the_name() {
-        let t = throttle();
-        for _ in 0..2 {
-            assert_eq!(t.failed("a@b.de", "1.2.3.4", 0).await.unwrap(), AfterFailure::Counted);
+    fn pw(s: &str) -> Secret<String> {
+        Secret::new(s.to_string())
+    }
+
+    struct Fixture {
+        t: Throttle,
+        hasher: Hasher,
+        stored: Secret<String>,
+    }
+
+    impl Fixture {
+        async fn new(t: Throttle, hasher: Hasher) -> Fixture {
+            let stored = hasher.hash(pw("ABab1234")).await.unwrap();
+            Fixture { t, hasher, stored }
         }
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Allowed);
-        assert_eq!(t.failed("A@b.de ", "1.2.3.4", 0).await.unwrap(), AfterFailure::Delayed);
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Wait(2));
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 1).await.unwrap(), Verdict::Wait(1));
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 2).await.unwrap(), Verdict::Allowed);
-        assert_eq!(t.failed("a@b.de", "1.2.3.4", 2).await.unwrap(), AfterFailure::Delayed);
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 2).await.unwrap(), Verdict::Wait(3));
-        t.failed("a@b.de", "1.2.3.4", 10).await.unwrap();
-        assert_eq!(t.failed("a@b.de", "1.2.3.4", 20).await.unwrap(), AfterFailure::NewlyLocked);
-        assert_eq!(t.check("a@b.de", "5.6.7.8", 20).await.unwrap(), Verdict::Locked(900));
-        assert_eq!(t.check("other@b.de", "1.2.3.4", 20).await.unwrap(), Verdict::Allowed);
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 921).await.unwrap(), Verdict::Allowed);
+
+        async fn try_login(&self, name: &str, addr: &str, password: &str, now: Timestamp) -> Result<(), Denied> {
+            self.t
+                .check_password(&self.hasher, name, addr, pw(password), Some(self.stored.clone()), now)
+                .await
+        }
     }
 
     #[tokio::test]
-    async fn an_address_failing_for_many_names_is_locked() {
-        let t = throttle();
-        for i in 0..10 {
-            t.failed(&format!("u{i}@b.de"), "9.9.9.9", 0).await.unwrap();
+    async fn failures_first_delay_then_lock_the_name() {
+        let f = Fixture::new(throttle(3, 6, 50), Hasher::new(1, 4)).await;
+        for _ in 0..2 {
+            assert_eq!(
+                f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
+                Err(Denied::Wrong { newly_locked: false })
+            );
         }
-        assert!(matches!(t.check("new@b.de", "9.9.9.9", 1).await.unwrap(), Verdict::Locked(_)));
-        assert_eq!(t.check("new@b.de", "1.1.1.1", 1).await.unwrap(), Verdict::Allowed);
+        assert_eq!(
+            f.try_login("A@b.de ", "1.2.3.4", "wrong", 0).await,
+            Err(Denied::Wrong { newly_locked: false })
+        );
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Err(Denied::Wait(2)));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 1).await, Err(Denied::Wait(1)));
+        assert_eq!(
+            f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await,
+            Err(Denied::Wrong { newly_locked: false })
+        );
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await, Err(Denied::Wait(3)));
+        assert!(f.try_login("a@b.de", "1.2.3.4", "wrong", 10).await.is_err());
+        assert_eq!(
+            f.try_login("a@b.de", "1.2.3.4", "wrong", 20).await,
+            Err(Denied::Wrong { newly_locked: true })
+        );
+        assert_eq!(
+            f.try_login("a@b.de", "5.6.7.8", "ABab1234", 20).await,
+            Err(Denied::Locked { newly: false })
+        );
+        assert_eq!(f.try_login("other@b.de", "1.2.3.4", "ABab1234", 20).await, Ok(()));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 921).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn r_sec_1_parallel_guesses_all_count_and_those_beyond_the_limit_are_not_checked() {
+        let f = std::sync::Arc::new(Fixture::new(throttle(100, 6, 1000), Hasher::new(2, 64)).await);
+        let guesses: Vec<_> = (0..30)
+            .map(|i| {
+                let f = f.clone();
+                tokio::spawn(async move { f.try_login("a@b.de", "1.2.3.4", &format!("guess{i}"), 0).await })
+            })
+            .collect();
+        let mut checked = 0;
+        for g in guesses {
+            match g.await.unwrap() {
+                Err(Denied::Wrong { .. }) => checked += 1,
+                Err(Denied::Locked { .. }) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(checked <= 6, "{checked} guesses were checked");
+        assert_eq!(
+            f.try_login("a@b.de", "9.9.9.9", "ABab1234", 1).await,
+            Err(Denied::Locked { newly: false })
+        );
+    }
+
+    #[tokio::test]
+    async fn r_sec_1_a_full_pool_refuses_before_anything_is_counted() {
+        let f = Fixture::new(throttle(1, 5, 1), Hasher::new(1, 0)).await;
+        let held = f.hasher.reserve().unwrap();
+        for _ in 0..5 {
+            assert!(matches!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::Busy(_))));
+        }
+        drop(held);
+        assert_eq!(
+            f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
+            Err(Denied::Wrong { newly_locked: false })
+        );
+        assert!(matches!(
+            f.try_login("a@b.de", "1.2.3.5", "ABab1234", 0).await,
+            Err(Denied::Wait(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_address_failing_for_many_names_is_locked_but_its_successes_count_nothing() {
+        let f = Fixture::new(throttle(3, 10, 3), Hasher::new(1, 4)).await;
+        for i in 0..10 {
+            assert_eq!(f.try_login(&format!("ok{i}@b.de"), "9.9.9.9", "ABab1234", 0).await, Ok(()));
+        }
+        for i in 0..3 {
+            assert!(matches!(
+                f.try_login(&format!("u{i}@b.de"), "9.9.9.9", "wrong", 0).await,
+                Err(Denied::Wrong { .. })
+            ));
+        }
+        assert_eq!(
+            f.try_login("new@b.de", "9.9.9.9", "ABab1234", 1).await,
+            Err(Denied::Locked { newly: false })
+        );
+        assert_eq!(f.try_login("new@b.de", "1.1.1.1", "ABab1234", 1).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn success_clears_the_delay() {
+        let f = Fixture::new(throttle(3, 10, 50), Hasher::new(1, 4)).await;
+        for _ in 0..2 {
+            let _ = f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await;
+        }
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Ok(()));
+        for _ in 0..2 {
+            assert_eq!(
+                f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
+                Err(Denied::Wrong { newly_locked: false })
+            );
+        }
     }
 
     #[tokio::test]
     async fn mails_to_one_address_are_limited_per_hour() {
-        let t = throttle();
+        let t = throttle(3, 6, 10);
         for _ in 0..MAILS_PER_HOUR {
             assert!(t.allow_mail("a@b.de", 0).await.unwrap());
         }
@@ -186,12 +415,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn success_clears_the_delay() {
-        let t = throttle();
-        for _ in 0..3 {
-            t.failed("a@b.de", "1.2.3.4", 0).await.unwrap();
+    async fn r_sec_1_registrations_and_resets_are_limited_per_address_and_hour() {
+        let t = throttle(3, 6, 10);
+        for _ in 0..2 {
+            assert!(t.allow_from(AddressAction::Register, "1.2.3.4", 0).await.unwrap());
         }
-        t.succeeded("a@b.de").await.unwrap();
-        assert_eq!(t.check("a@b.de", "1.2.3.4", 0).await.unwrap(), Verdict::Allowed);
+        assert!(!t.allow_from(AddressAction::Register, "1.2.3.4", 10).await.unwrap());
+        assert!(t.allow_from(AddressAction::Register, "1.2.3.5", 10).await.unwrap());
+        for _ in 0..3 {
+            assert!(t.allow_from(AddressAction::Reset, "1.2.3.4", 10).await.unwrap());
+        }
+        assert!(!t.allow_from(AddressAction::Reset, "1.2.3.4", 10).await.unwrap());
+        assert!(t.allow_from(AddressAction::Register, "1.2.3.4", 3601).await.unwrap());
     }
 }

@@ -96,6 +96,19 @@ impl EphemeralBackend for MemoryStore {
         Box::pin(async move { r })
     }
 
+    fn decr(&self, key: String, now: Timestamp) -> BoxFuture<'_, Result<(), EphemeralError>> {
+        let r = self.with(|i| {
+            if i.live(&key, now)
+                && let Some((v, _)) = i.items.get_mut(&key)
+                && let Ok(n) = v.parse::<i64>()
+                && n > 0
+            {
+                *v = (n - 1).to_string();
+            }
+        });
+        Box::pin(async move { r })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let r = self.with(|_| ());
         Box::pin(async move { r })
@@ -133,6 +146,21 @@ mod tests {
             "the window is set when the counter starts"
         );
         assert_eq!(s.incr("c".into(), 20, 10).await.unwrap(), 1, "a new window");
+    }
+
+    #[tokio::test]
+    async fn a_counter_gives_back_one_but_never_goes_below_zero_nor_comes_into_being() {
+        let s = MemoryStore::default();
+        s.incr("c".into(), 10, 0).await.unwrap();
+        s.incr("c".into(), 10, 0).await.unwrap();
+        s.decr("c".into(), 1).await.unwrap();
+        assert_eq!(s.incr("c".into(), 10, 2).await.unwrap(), 2);
+        for _ in 0..3 {
+            s.decr("c".into(), 3).await.unwrap();
+        }
+        assert_eq!(s.incr("c".into(), 10, 4).await.unwrap(), 1);
+        s.decr("gone".into(), 0).await.unwrap();
+        assert_eq!(s.get("gone".into(), 0).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -150,6 +150,22 @@ impl EphemeralBackend for RedisStore {
         })
     }
 
+    fn decr(&self, key: String, _now: Timestamp) -> BoxFuture<'_, Result<(), EphemeralError>> {
+        let mut conn = self.conn.clone();
+        let key = self.key(&key);
+        Box::pin(async move {
+            // One script, so the counter cannot expire between the test and the decrement (a
+            // DECR on a missing key would create one without expiry).
+            redis::cmd("EVAL")
+                .arg("local n = tonumber(redis.call('get', KEYS[1])) if n and n > 0 then redis.call('decr', KEYS[1]) end return 0")
+                .arg(1)
+                .arg(&key)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
     fn ping(&self) -> BoxFuture<'_, Result<(), EphemeralError>> {
         let mut conn = self.conn.clone();
         Box::pin(async move { redis::cmd("PING").query_async::<()>(&mut conn).await.map_err(unavailable) })
@@ -189,6 +205,14 @@ mod tests {
         assert!(!s.put_if_absent("j".into(), String::new(), now + 60, now).await.unwrap());
         assert_eq!(s.incr("n".into(), now + 60, now).await.unwrap(), 1);
         assert_eq!(s.incr("n".into(), now + 600, now).await.unwrap(), 2);
+        s.decr("n".into(), now).await.unwrap();
+        assert_eq!(s.incr("n".into(), now + 600, now).await.unwrap(), 2, "one given back");
+        for _ in 0..3 {
+            s.decr("n".into(), now).await.unwrap();
+        }
+        assert_eq!(s.incr("n".into(), now + 600, now).await.unwrap(), 1, "never below zero");
+        s.decr("never".into(), now).await.unwrap();
+        assert_eq!(s.get("never".into(), now).await.unwrap(), None, "nothing comes into being");
         assert_eq!(s.clear_prefix().await.unwrap(), 2);
     }
 

@@ -22,7 +22,8 @@ use tera::Tera;
 
 use super::cookies::{Cookies, SESSION};
 use super::paths;
-use crate::accounts::Account;
+use crate::accounts::password::Busy;
+use crate::accounts::{Account, AccountError};
 use crate::clock;
 use crate::protocol::authorize::Locale;
 use crate::sessions::{Lookup, Session};
@@ -370,6 +371,23 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
 pub fn unavailable(state: &AppState, locale: Locale, error: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %error, "backing store failure");
     state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
+}
+
+/// Says when to come back to a 503 that a full password-hashing pool caused (R-SEC-1).
+pub fn with_retry_after(mut res: Response, busy: Busy) -> Response {
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(busy.retry_after));
+    res
+}
+
+/// The page for a failure that is not the form's fault: 503 with `Retry-After` for a full
+/// hashing pool (the person sends the form again), 429 for an address over its hourly limit,
+/// the outage page otherwise.
+pub fn failure_page(state: &AppState, locale: Locale, error: &AccountError) -> Response {
+    match error {
+        AccountError::Busy(b) => with_retry_after(state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_busy", None), *b),
+        AccountError::AddressLimit => state.pages.error(StatusCode::TOO_MANY_REQUESTS, locale, "err_address_limit", None),
+        e => unavailable(state, locale, e),
+    }
 }
 
 async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {

@@ -13,7 +13,7 @@ use tracing::instrument;
 
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
-use super::pages::{PageLocale, form_errors, merged, unavailable};
+use super::pages::{PageLocale, form_errors, merged, unavailable, with_retry_after};
 use super::paths;
 use crate::accounts::AccountError;
 use crate::clock;
@@ -95,32 +95,14 @@ pub async fn login(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let username: String = f.username.chars().take(100).collect();
-    let throttle_name = format!("staff:{username}");
-    let retry = |key: &str| login_form(&state, &browser, locale, StatusCode::UNAUTHORIZED, &username, Some(key));
-    match state.throttle.check(&throttle_name, &addr, now).await {
-        Ok(verdict) => {
-            if let Some(key) = verdict.refusal_key() {
-                return retry(key);
-            }
-        }
-        Err(e) => return unavailable(&state, locale, &e),
-    }
-    let result = if f.password.expose().len() > 100 {
-        Err(AccountError::BadCredentials)
-    } else {
-        staff::authenticate(&state.store, &username, f.password).await
-    };
-    let member = match result {
+    let retry = |status: StatusCode, key: &str| login_form(&state, &browser, locale, status, &username, Some(key));
+    let deps = (&state.store, &state.throttle, &state.hasher);
+    let member = match staff::authenticate(deps, &username, f.password, &addr, now).await {
         Ok(s) => s,
-        Err(AccountError::BadCredentials) => {
-            return match state.throttle.failed(&throttle_name, &addr, now).await {
-                Ok(_) => retry("login_failed"),
-                Err(e) => unavailable(&state, locale, &e),
-            };
-        }
+        Err(AccountError::Denied(d)) => return retry(StatusCode::UNAUTHORIZED, d.message_key()),
+        Err(AccountError::Busy(b)) => return with_retry_after(retry(StatusCode::SERVICE_UNAVAILABLE, "login_busy"), b),
         Err(e) => return unavailable(&state, locale, &e),
     };
-    let _ = state.throttle.succeeded(&throttle_name).await;
     let (cookie, _) = match state
         .sessions
         .create(&format!("staff:{}", member.id), TrustLevel::Basic, Method::Pwd, now)

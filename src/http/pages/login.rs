@@ -9,15 +9,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::{LANG_COOKIE, PageLocale, safe_next, unavailable};
-use crate::accounts::throttle::{AfterFailure, Verdict};
+use super::{LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
 use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::http::oidc::authorize::{Transaction, load_txn, open_session, save_txn, txn_error_page};
 use crate::http::paths;
-use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -25,20 +23,6 @@ use crate::trust::{Method, TrustLevel, achieved_level};
 
 fn eid_button(state: &AppState) -> Option<(String, String)> {
     state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone()))
-}
-
-/// Mails the owner of `login`, if it has an account, that logins are locked.
-async fn tell_owner_of_lock(state: &AppState, login: &str, locale: Locale, now: clock::Timestamp) {
-    let Ok(email) = accounts::normalize_email(login) else { return };
-    if let Ok(Some(account)) = state.store.account_by_email(&email).await {
-        let ctx = serde_json::json!({
-            "given_name": account.given_name,
-            "forgot_url": state.urls.page(paths::FORGOT),
-        });
-        if let Err(e) = state.mailer.send(MailKind::LoginLocked, &account.email, locale, &ctx, now).await {
-            tracing::error!(error = %e, "could not queue the lock notice");
-        }
-    }
 }
 
 /// Context of `pages/login.html`.
@@ -161,7 +145,7 @@ pub async fn submit(
         Some((_, t)) => offers_lands(&state, &t.request.client_id, now).await,
         None => false,
     };
-    let retry = |key: &str| {
+    let retry = |status: StatusCode, key: &str| {
         let page = LoginPage {
             csrf: browser.csrf_token(&state.csrf_key.0),
             txn: form.txn.clone(),
@@ -174,54 +158,28 @@ pub async fn submit(
             eid_required: false,
             lands,
         };
-        state.pages.page(StatusCode::UNAUTHORIZED, "pages/login.html", locale, false, &page)
+        state.pages.page(status, "pages/login.html", locale, false, &page)
     };
     if form.email.trim().is_empty() || form.password.expose().is_empty() {
-        return retry("login_missing");
+        return retry(StatusCode::UNAUTHORIZED, "login_missing");
     }
-    let login: String = form.email.chars().take(254).collect();
-    match state.throttle.check(&login, &addr, now).await {
-        Ok(verdict) => {
-            if let Some(key) = verdict.refusal_key() {
-                let outcome = if matches!(verdict, Verdict::Locked(_)) {
-                    "locked"
-                } else {
-                    "throttled"
-                };
-                state.metrics.logins.with_label_values(&["pwd", outcome]).inc();
-                return retry(key);
-            }
-        }
-        Err(e) => return unavailable(&state, locale, &e),
-    }
-    let result = if form.password.expose().len() > 100 {
-        Err(AccountError::BadCredentials)
-    } else {
-        accounts::authenticate(&state.store, &form.email, form.password).await
+    let result = accounts::log_in(state.account_env(), &form.email, form.password, &addr, locale, now).await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(AccountError::Denied(d)) => d.outcome(),
+        Err(AccountError::Blocked) => "blocked",
+        Err(AccountError::Busy(_)) => "busy",
+        Err(_) => "error",
     };
+    state.metrics.logins.with_label_values(&["pwd", outcome]).inc();
     let account = match result {
         Ok(a) => a,
-        Err(AccountError::BadCredentials) => {
-            state.metrics.logins.with_label_values(&["pwd", "failure"]).inc();
-            return match state.throttle.failed(&login, &addr, now).await {
-                Ok(AfterFailure::NewlyLocked) => {
-                    tell_owner_of_lock(&state, &login, locale, now).await;
-                    retry("login_locked")
-                }
-                Ok(_) => retry("login_failed"),
-                Err(e) => unavailable(&state, locale, &e),
-            };
-        }
+        Err(AccountError::Denied(d)) => return retry(StatusCode::UNAUTHORIZED, d.message_key()),
+        Err(AccountError::Blocked) => return retry(StatusCode::UNAUTHORIZED, "login_blocked"),
+        // The form again, the email kept: the person only has to send it once more.
+        Err(AccountError::Busy(b)) => return with_retry_after(retry(StatusCode::SERVICE_UNAVAILABLE, "login_busy"), b),
         Err(e) => return unavailable(&state, locale, &e),
     };
-    if account.blocked_at.is_some() {
-        state.metrics.logins.with_label_values(&["pwd", "blocked"]).inc();
-        return retry("login_blocked");
-    }
-    if let Err(e) = state.throttle.succeeded(&login).await {
-        return unavailable(&state, locale, &e);
-    }
-    state.metrics.logins.with_label_values(&["pwd", "success"]).inc();
     let level = achieved_level(account.level, Method::Pwd);
     logged_in(&state, &cookies, txn, (&account.id, level, Method::Pwd), next, now, locale).await
 }

@@ -12,11 +12,12 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::register::{TokenForm, TokenQuery};
-use super::{PageLocale, form_errors, merged, unavailable};
+use super::{PageLocale, failure_page, form_errors, merged, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::recovery;
 use crate::clock;
+use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::paths;
 use crate::protocol::authorize::Locale;
@@ -63,6 +64,7 @@ pub async fn forgot(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
     Form(f): Form<ForgotForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
@@ -76,8 +78,8 @@ pub async fn forgot(
         );
         return state.pages.page(StatusCode::BAD_REQUEST, "pages/forgot.html", locale, false, &ctx);
     }
-    if let Err(e) = recovery::request_reset(state.account_env(), &f.email, locale, clock::now()).await {
-        return unavailable(&state, locale, &e);
+    if let Err(e) = recovery::request_reset(state.account_env(), &f.email, &addr, locale, clock::now()).await {
+        return failure_page(&state, locale, &e);
     }
     state.pages.notice(locale, "forgot_sent_title", "forgot_sent_text", None)
 }
@@ -121,7 +123,13 @@ pub struct ResetForm {
 
 /// `POST /password/reset`: sets the new password, ends every session, revokes refresh tokens.
 #[instrument(skip_all)]
-pub async fn reset(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<ResetForm>) -> Response {
+pub async fn reset(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
+    Form(f): Form<ResetForm>,
+) -> Response {
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
@@ -137,7 +145,7 @@ pub async fn reset(State(state): State<AppState>, cookies: Cookies, PageLocale(l
         );
     }
     let now = clock::now();
-    match recovery::reset_password(state.account_env(), &f.token, f.password, locale, now).await {
+    match recovery::reset_password(state.account_env(), &f.token, f.password, &addr, locale, now).await {
         Ok(_) => state
             .pages
             .notice(locale, "reset_done_title", "reset_done_text", Some((paths::LOGIN, "login_title"))),
@@ -150,7 +158,7 @@ pub async fn reset(State(state): State<AppState>, cookies: Cookies, PageLocale(l
             &[("password", v.message_key())],
         ),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_reset_link", None),
-        Err(e) => unavailable(&state, locale, &e),
+        Err(e) => failure_page(&state, locale, &e),
     }
 }
 

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{PageLocale, form_errors, merged, require_account, require_account_form, unavailable};
+use super::{PageLocale, failure_page, form_errors, merged, require_account, require_account_form, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
+use crate::accounts::throttle::Denied;
 use crate::accounts::{Account, AccountError, recovery};
 use crate::clock::{self, Timestamp};
 use crate::grants::claims::consent_items;
@@ -302,6 +303,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let now = clock::now();
@@ -323,11 +325,11 @@ pub async fn change_password(
     if f.password.expose() != f.password_repeat.expose() {
         return retry(("password_repeat", "field_password_mismatch"));
     }
-    match profile::change_password(state.account_env(), &account, f.current, f.password, locale, now).await {
+    match profile::change_password(state.account_env(), &account, (f.current, f.password), &addr, locale, now).await {
         Ok(()) => Redirect::to(&format!("{}?done=password", paths::PROFILE)).into_response(),
         Err(AccountError::WeakPassword(v)) => retry(("password", v.message_key())),
-        Err(AccountError::BadCredentials) => retry(("current", "field_current_password_wrong")),
-        Err(e) => unavailable(&state, locale, &e),
+        Err(AccountError::Denied(d)) => retry(("current", current_password_key(&d))),
+        Err(e) => failure_page(&state, locale, &e),
     }
 }
 
@@ -472,29 +474,18 @@ pub async fn email_confirm(
             &[("email", key)],
         )
     };
-    // The same throttle as the login page: this form checks a password too.
-    match state.throttle.check(&email, &addr, now).await {
-        Ok(verdict) => {
-            if let Some(key) = verdict.refusal_key() {
-                return retry(key);
-            }
-        }
-        Err(e) => return unavailable(&state, locale, &e),
-    }
-    match profile::confirm_email_change(&state.store, &f.token, &f.email, f.password, now).await {
+    match profile::confirm_email_change(state.account_env(), &f.token, (&f.email, f.password), &addr, now).await {
         Ok(_) => state.pages.notice(
             locale,
             "email_changed_title",
             "email_changed_text",
             Some((paths::PROFILE, "profile_title")),
         ),
-        Err(AccountError::BadCredentials | AccountError::Blocked) => match state.throttle.failed(&email, &addr, now).await {
-            Ok(_) => retry("login_failed"),
-            Err(e) => unavailable(&state, locale, &e),
-        },
+        Err(AccountError::Denied(d)) => retry(d.message_key()),
+        Err(AccountError::Blocked) => retry("login_failed"),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_email_link", None),
         Err(AccountError::EmailTaken) => state.pages.error(StatusCode::CONFLICT, locale, "err_email_taken", None),
-        Err(e) => unavailable(&state, locale, &e),
+        Err(e) => failure_page(&state, locale, &e),
     }
 }
 
@@ -522,6 +513,7 @@ pub async fn delete(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
     Form(f): Form<DeleteForm>,
 ) -> Response {
     let now = clock::now();
@@ -543,15 +535,23 @@ pub async fn delete(
     if f.confirm.is_none() {
         return retry(("confirm", "field_delete_confirm"));
     }
-    match profile::delete(state.account_env(), &account, f.password, locale, now).await {
+    match profile::delete(state.account_env(), &account, f.password, &addr, locale, now).await {
         Ok(()) => {
             let mut res = state.pages.notice(locale, "deleted_title", "deleted_text", None);
             res.headers_mut()
                 .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
             res
         }
-        Err(AccountError::BadCredentials) => retry(("password", "field_current_password_wrong")),
-        Err(e) => unavailable(&state, locale, &e),
+        Err(AccountError::Denied(d)) => retry(("password", current_password_key(&d))),
+        Err(e) => failure_page(&state, locale, &e),
+    }
+}
+
+/// What the field of the current password says when it was not accepted.
+fn current_password_key(denied: &Denied) -> &'static str {
+    match denied {
+        Denied::Wrong { newly_locked: false } => "field_current_password_wrong",
+        d => d.message_key(),
     }
 }
 

@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::{PageLocale, form_errors, merged, unavailable};
+use super::{PageLocale, failure_page, form_errors, merged, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
 use crate::clock::{self, Timestamp};
+use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::paths;
 use crate::protocol::authorize::Locale;
@@ -152,6 +153,7 @@ pub async fn submit(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    ClientAddr(addr): ClientAddr,
     Form(f): Form<SubmitForm>,
 ) -> Response {
     let now = clock::now();
@@ -173,8 +175,10 @@ pub async fn submit(
         password: f.password,
         password_repeat: f.password_repeat,
     };
-    match registration::check(form, earlier.as_ref(), identity.clone()).await {
-        Ok(draft) => match state
+    let deps = (&state.throttle, &state.hasher);
+    match registration::check(deps, form, (earlier.as_ref(), identity.clone()), &addr, now).await {
+        Err(e) => failure_page(&state, locale, &e),
+        Ok(Ok(draft)) => match state
             .ephemeral
             .put_json(&draft_key(&browser), &draft, now + DRAFT_SECONDS, now)
             .await
@@ -182,7 +186,7 @@ pub async fn submit(
             Ok(()) => Redirect::to(paths::REGISTER_SUMMARY).into_response(),
             Err(e) => unavailable(&state, locale, &e),
         },
-        Err(errors) => {
+        Ok(Err(errors)) => {
             let view = json!({ "form": values, "password_kept": earlier.is_some(), "identity": identity_view(identity.as_ref()) });
             form_page(&state, &browser, locale, StatusCode::BAD_REQUEST, view, &errors)
         }
