@@ -411,15 +411,7 @@ impl Upstreams {
                 claims.insert(ours.clone(), v);
             }
         }
-        let level = acr
-            .as_deref()
-            .and_then(|a| {
-                cfg.acr_map
-                    .get(a)
-                    .and_then(|l| TrustLevel::parse(l))
-                    .or_else(|| TrustLevel::parse(a))
-            })
-            .unwrap_or(TrustLevel::Basic);
+        let level = asserted_level(cfg, acr.as_deref());
         Ok((
             pending,
             Identity {
@@ -448,6 +440,20 @@ impl Upstreams {
         }
         res.json().await.map_err(|e| invalid(e.to_string()))
     }
+}
+
+/// The level an upstream's `acr` stands for (R-FED-3, never raised): with an `acr_map`, only
+/// what the map names — a value it does not name counts as basic, even one that looks like our
+/// own vocabulary (an upstream with its own vocabulary could otherwise claim any of ours);
+/// without one, our vocabulary (a Servicekonto speaks it). A missing `acr` is basic.
+fn asserted_level(cfg: &UpstreamConfig, acr: Option<&str>) -> TrustLevel {
+    let Some(acr) = acr else { return TrustLevel::Basic };
+    let level = if cfg.acr_map.is_empty() {
+        TrustLevel::parse(acr)
+    } else {
+        cfg.acr_map.get(acr).and_then(|l| TrustLevel::parse(l))
+    };
+    level.unwrap_or(TrustLevel::Basic)
 }
 
 /// The `acr` values to ask a Land for, those that reach `level`: the Land's values from
@@ -500,6 +506,20 @@ mod tests {
             auth_method: None,
             claim_map: Default::default(),
         }
+    }
+
+    #[test]
+    fn r_fed_3_an_acr_the_configured_map_does_not_name_counts_as_basic() {
+        let c = land(&[("https://c/loa/plus", "plus")]);
+        assert_eq!(asserted_level(&c, Some("https://c/loa/plus")), TrustLevel::Plus);
+        assert_eq!(asserted_level(&c, Some("urn:servicekonto:acr:eid")), TrustLevel::Basic);
+        assert_eq!(asserted_level(&c, Some("eid")), TrustLevel::Basic);
+        assert_eq!(asserted_level(&c, Some("https://c/loa/unknown")), TrustLevel::Basic);
+        assert_eq!(asserted_level(&c, None), TrustLevel::Basic);
+        let ours = land(&[]);
+        assert_eq!(asserted_level(&ours, Some("urn:servicekonto:acr:plus")), TrustLevel::Plus);
+        assert_eq!(asserted_level(&ours, Some("https://elsewhere/loa")), TrustLevel::Basic);
+        assert_eq!(asserted_level(&ours, None), TrustLevel::Basic);
     }
 
     #[test]

@@ -320,6 +320,39 @@ async fn claims_parameter_puts_claims_into_id_token_and_userinfo() {
 }
 
 #[tokio::test]
+async fn r_svc_1_the_claims_parameter_cannot_reach_beyond_the_clients_scopes() {
+    let app = TestApp::start().await;
+    let spec = ClientSpec {
+        scopes: vec!["openid".into()],
+        ..ClientSpec::default()
+    };
+    let (id, secret) = app.client(spec).await;
+    app.account("plus@example.de", true).await;
+    let mut browser = app.browser();
+    let claims = r#"{"id_token":{"birthdate":null,"address":null,"acr":null},"userinfo":{"address":null,"phone_number":null,"birthdate":null,"given_name":null,"verified_claims":null}}"#;
+    let end = browser
+        .walk(
+            &authorize_url(&app, &id, &[("scope", "openid"), ("claims", claims)]),
+            Some(("plus@example.de", PASSWORD)),
+            Consent::Allow,
+        )
+        .await;
+    assert!(
+        !browser.seen.iter().any(|p| p.contains("Heidestraße") || p.contains("1964")),
+        "the consent lists none of it"
+    );
+    let (_, t) = redeem(&app, &id, secret.as_deref().unwrap(), &end.code(), &[]).await;
+    let c = jwt_claims(t["id_token"].as_str().unwrap());
+    assert!(c.get("birthdate").is_none() && c.get("address").is_none(), "{c}");
+    assert!(c.get("acr").is_some(), "protocol claims stay");
+    let (_, info) = app.userinfo(t["access_token"].as_str().unwrap()).await;
+    for name in ["address", "phone_number", "birthdate", "given_name", "verified_claims"] {
+        assert!(info.get(name).is_none(), "{name} in {info}");
+    }
+    assert!(info["sub"].is_string());
+}
+
+#[tokio::test]
 async fn form_post_response_mode_renders_an_auto_submitting_form_with_a_nonce_csp() {
     let app = TestApp::start().await;
     let (id, _) = app.client(ClientSpec::default()).await;

@@ -510,3 +510,63 @@ async fn an_upstream_level_below_substanziell_verifies_no_identity() {
     assert!(body.contains("nötigen Vertrauensniveau"));
     assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
 }
+
+#[tokio::test]
+async fn r_eid_4_a_plus_account_cannot_take_another_persons_card_by_an_upgrade() {
+    let (app, _sim) = app_with_eid().await;
+    let a = app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    browser.login("erika@example.de", PASSWORD).await;
+    // Two upgrades started while the account is basic; the first one makes it Plus.
+    let start = || async {
+        let (status, location) = browser.submit("/upstream/eid/start", &[("purpose", "upgrade")]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
+        location.strip_prefix("redirect:").unwrap().to_string()
+    };
+    let (first, second) = (start().await, start().await);
+    let back = browser.at_sim(&first, AtSim::default()).await;
+    assert_eq!(browser.page(&back).await.0, StatusCode::OK);
+    browser.login("erika@example.de", PASSWORD).await;
+    let before = app.state.store.account(&a.id).await.unwrap().unwrap();
+    let link_before = app.state.store.eid_link(&a.id).await.unwrap().map(|l| l.pseudonym_hash);
+    assert_eq!(before.level, TrustLevel::Plus);
+
+    // Starting an upgrade of a Plus account is refused.
+    let (status, body) = browser.submit("/upstream/eid/start", &[("purpose", "upgrade")]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("bereits ein Servicekonto Plus"));
+    // So is finishing the one started earlier, with another person's card: nothing changes.
+    let back = browser
+        .at_sim(
+            &second,
+            AtSim {
+                person: "ayse",
+                ..AtSim::default()
+            },
+        )
+        .await;
+    let (status, body) = browser.page(&back).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let after = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (after.given_name.as_str(), after.family_name.as_str(), after.birthdate.as_deref()),
+        (before.given_name.as_str(), before.family_name.as_str(), before.birthdate.as_deref())
+    );
+    assert_eq!(
+        app.state.store.eid_link(&a.id).await.unwrap().map(|l| l.pseudonym_hash),
+        link_before
+    );
+    // Ayşe's card logs nobody in.
+    let (status, _) = app
+        .browser()
+        .via_sim(
+            "login",
+            None,
+            AtSim {
+                person: "ayse",
+                ..AtSim::default()
+            },
+        )
+        .await;
+    assert_ne!(status, StatusCode::SEE_OTHER);
+}

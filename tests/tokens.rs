@@ -332,3 +332,43 @@ async fn introspection_reveals_nothing_about_other_clients_tokens() {
     let res = app.http().post(app.url("/introspect")).form(&[("token", at)]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "introspection needs client authentication");
 }
+
+#[tokio::test]
+async fn malformed_bodies_at_token_introspection_and_revocation_get_oauth_json_errors() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(ClientSpec::default()).await;
+    let secret = secret.unwrap();
+    let form = "application/x-www-form-urlencoded";
+    let oversized = format!("grant_type=client_credentials&x={}", "a".repeat(70 * 1024));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not UTF-8", b"grant_type=client_credentials&scope=\xff\xfe".to_vec(), form),
+        ("wrong content type", b"grant_type=client_credentials".to_vec(), "text/plain"),
+        ("oversized", oversized.into_bytes(), form),
+        (
+            "a parameter twice",
+            b"grant_type=client_credentials&grant_type=password".to_vec(),
+            form,
+        ),
+    ];
+    for path in ["/token", "/introspect", "/revoke"] {
+        for (what, body, content_type) in &cases {
+            let res = app
+                .http()
+                .post(app.url(path))
+                .basic_auth(&id, Some(&secret))
+                .header("content-type", *content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}, {what}");
+            assert!(
+                res.headers()["content-type"].to_str().unwrap().starts_with("application/json"),
+                "{path}, {what}"
+            );
+            assert_eq!(res.headers()["cache-control"], "no-store", "{path}, {what}");
+            let json: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(json["error"], "invalid_request", "{path}, {what}: {json}");
+        }
+    }
+}

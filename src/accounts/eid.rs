@@ -82,6 +82,10 @@ pub enum EidError {
     /// The pseudonym was not transferred but is needed.
     #[error("the pseudonym was not transferred")]
     NoPseudonym,
+    /// An upgrade was asked for an account that is Plus already: a new card reaches it only
+    /// through the sync and its identity check (R-EID-4).
+    #[error("the account is Servicekonto Plus already")]
+    AlreadyPlus,
     /// Storage failed.
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -194,9 +198,22 @@ pub async fn ensure_not_elsewhere(store: &Store, account_id: &str, hash: Option<
     Ok(())
 }
 
+/// Whether `account` may start an upgrade (R-EID-1): only below Plus. A Plus account's
+/// identity is verified already; taking over another card's data without the sync's identity
+/// check would let anyone with the password link their own card and log in as that person.
+pub fn may_upgrade(account: &Account) -> Result<(), EidError> {
+    if account.level >= TrustLevel::Plus {
+        return Err(EidError::AlreadyPlus);
+    }
+    Ok(())
+}
+
 /// R-EID-1: takes the card's data over and makes the account Plus; with the pseudonym, eID
-/// login is on. The caller then ends the account's sessions (log out, log in again).
+/// login is on. The caller then ends the account's sessions (log out, log in again). Refused
+/// for an account that is Plus already (checked again here: it may have become Plus since the
+/// upgrade started).
 pub async fn upgrade(store: &Store, key: &[u8], account: &Account, data: &EidData, now: Timestamp) -> Result<Account, EidError> {
+    may_upgrade(account)?;
     let hash = link_for(key, data);
     ensure_not_elsewhere(store, &account.id, hash.as_deref()).await?;
     let updated = data.apply(account, now);

@@ -7,19 +7,10 @@ use crate::accounts::Account;
 use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
 use crate::protocol::claims::ClaimSpec;
+pub use crate::protocol::scope::SCOPE_CLAIMS;
 use crate::protocol::scope::Scopes;
 use crate::secret::hmac_b64;
 use std::collections::BTreeMap;
-
-/// Claims each scope releases.
-pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
-    ("profile", &["name", "given_name", "family_name", "birthdate", "updated_at"]),
-    ("email", &["email", "email_verified"]),
-    ("address", &["address"]),
-    ("phone", &["phone_number", "phone_number_verified"]),
-    // Whether the user opened electronic delivery (Zugangseröffnung, R-PRO-4), and since when.
-    ("delivery", &["delivery_consent", "delivery_consent_at"]),
-];
 
 /// Every user claim we can release (discovery's `claims_supported` adds the protocol ones).
 pub fn user_claims() -> impl Iterator<Item = &'static str> {

@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod discovery;
+pub mod form;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;

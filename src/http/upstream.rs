@@ -88,6 +88,11 @@ pub async fn start(
         "upgrade" | "sync" => match require_account(&state, &cookies, now, paths::PROFILE).await {
             Ok((_, account)) => {
                 let purpose = if f.purpose == "upgrade" { Purpose::Upgrade } else { Purpose::Sync };
+                if purpose == Purpose::Upgrade
+                    && let Err(e) = eid::may_upgrade(&account)
+                {
+                    return eid_refusal(&state, locale, &e);
+                }
                 (purpose, Some(account.id))
             }
             Err(res) => return res,
@@ -126,6 +131,7 @@ fn eid_refusal(state: &AppState, locale: Locale, e: &EidError) -> Response {
         EidError::LinkedElsewhere => (StatusCode::CONFLICT, "err_eid_linked_elsewhere"),
         EidError::Mismatch => (StatusCode::CONFLICT, "err_eid_mismatch"),
         EidError::NoPseudonym => (StatusCode::BAD_REQUEST, "err_eid_no_pseudonym"),
+        EidError::AlreadyPlus => (StatusCode::CONFLICT, "err_eid_already_plus"),
         EidError::Missing(_) => (StatusCode::BAD_REQUEST, "err_upstream_invalid"),
         EidError::Account(inner) => return unavailable(state, locale, inner),
     };

@@ -246,7 +246,9 @@ pub fn parse(params: &Params, target: Target, allowed: &Scopes, public_client: b
     }
 
     let claims = match params.get("claims") {
-        Some(json) => ClaimsRequest::parse(json).map_err(|e| err(OAuthError::invalid_request(e)))?,
+        Some(json) => ClaimsRequest::parse(json)
+            .map_err(|e| err(OAuthError::invalid_request(e)))?
+            .within(allowed),
         None => ClaimsRequest::default(),
     };
     let acr = match claims.acr() {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::scope::{Scopes, scope_of_claim};
 use crate::trust::AcrRequest;
 
 /// How one claim is requested; `null` in the request means "voluntary, any value".
@@ -67,6 +68,16 @@ impl ClaimsRequest {
         })
     }
 
+    /// Keeps only what `allowed` covers (R-SVC-1): a user claim whose scope the client may not
+    /// ask for is dropped, so the claims parameter cannot reach data the scopes would not.
+    /// Claims no scope releases (`acr`, `auth_time`, …) stay; they are not account data.
+    pub fn within(mut self, allowed: &Scopes) -> ClaimsRequest {
+        let keep = |name: &String, _: &mut Option<ClaimSpec>| scope_of_claim(name).is_none_or(|s| allowed.contains(s));
+        self.id_token.retain(keep);
+        self.userinfo.retain(keep);
+        self
+    }
+
     /// Names of all claims asked for, in either member.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.id_token.keys().chain(self.userinfo.keys()).map(String::as_str)
@@ -76,6 +87,18 @@ impl ClaimsRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_svc_1_the_claims_parameter_stays_inside_the_clients_scopes() {
+        let c = ClaimsRequest::parse(
+            r#"{"id_token":{"acr":{"essential":true},"address":null,"birthdate":null,"email":null},
+                "userinfo":{"phone_number":null,"verified_claims":null,"given_name":null}}"#,
+        )
+        .unwrap()
+        .within(&Scopes::parse("openid email").unwrap());
+        assert_eq!(c.id_token.keys().collect::<Vec<_>>(), ["acr", "email"]);
+        assert_eq!(c.userinfo.keys().collect::<Vec<_>>(), ["verified_claims"]);
+    }
 
     #[test]
     fn parses_members_essential_and_values() {

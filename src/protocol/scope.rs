@@ -8,6 +8,22 @@ use serde::{Deserialize, Serialize};
 /// The scopes this provider knows.
 pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", "delivery", "offline_access"];
 
+/// Claims each scope releases (OIDC Core §5.4, and our `delivery`).
+pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    ("profile", &["name", "given_name", "family_name", "birthdate", "updated_at"]),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+    // Whether the user opened electronic delivery (Zugangseröffnung, R-PRO-4), and since when.
+    ("delivery", &["delivery_consent", "delivery_consent_at"]),
+];
+
+/// The scope that releases the user claim `name`; `None` for a name no scope releases
+/// (protocol claims such as `acr`, or unknown names).
+pub fn scope_of_claim(name: &str) -> Option<&'static str> {
+    SCOPE_CLAIMS.iter().find(|(_, claims)| claims.contains(&name)).map(|(s, _)| *s)
+}
+
 /// A set of scope tokens.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]

@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::instrument;
 
-use super::token::{authenticate, require_form};
+use super::form::OAuthForm;
+use super::token::authenticate;
 use super::userinfo::check_access_token;
 use crate::clock::{self, Timestamp};
 use crate::http::error::OAuthJson;
@@ -19,17 +20,15 @@ use crate::state::AppState;
 
 /// `POST /introspect`.
 #[instrument(skip_all)]
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    match run(&state, &headers, &body, clock::now()).await {
+pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
+    match run(&state, &headers, &params, clock::now()).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &str, now: Timestamp) -> Result<Value, OAuthJson> {
-    require_form(headers)?;
-    let params = Params::parse(body)?;
-    let client = authenticate(state, headers, &params, now).await?;
+async fn run(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<Value, OAuthJson> {
+    let client = authenticate(state, headers, params, now).await?;
     let token = params.require("token")?;
     let inactive = json!({ "active": false });
     if Unverified::parse(token).is_ok() {

@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tracing::instrument;
 
-use super::token::{authenticate, require_form};
+use super::form::OAuthForm;
+use super::token::authenticate;
 use crate::clock::{self, Timestamp};
 use crate::http::error::OAuthJson;
 use crate::keys::jws::Unverified;
@@ -16,17 +17,15 @@ use crate::state::AppState;
 
 /// `POST /revoke`.
 #[instrument(skip_all)]
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    match run(&state, &headers, &body, clock::now()).await {
+pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
+    match run(&state, &headers, &params, clock::now()).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, body: &str, now: Timestamp) -> Result<(), OAuthJson> {
-    require_form(headers)?;
-    let params = Params::parse(body)?;
-    let client = authenticate(state, headers, &params, now).await?;
+async fn run(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<(), OAuthJson> {
+    let client = authenticate(state, headers, params, now).await?;
     let token = params.require("token")?;
     let looks_like_jwt = Unverified::parse(token).is_ok();
     if looks_like_jwt {

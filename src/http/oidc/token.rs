@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tracing::instrument;
 
+use super::form::OAuthForm;
 use crate::clients::auth::presented;
 use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
@@ -25,22 +26,6 @@ use crate::secret::{random_token, sha256_b64};
 use crate::state::AppState;
 use crate::store::RotateOutcome;
 
-/// Requires `application/x-www-form-urlencoded` (RFC 6749 §3.2).
-pub fn require_form(headers: &HeaderMap) -> Result<(), OAuthJson> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if ct
-        .split(';')
-        .next()
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    {
-        Ok(())
-    } else {
-        Err(OAuthJson(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        )))
-    }
-}
-
 /// Authenticates the client of a form request.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<Arc<Client>, OAuthJson> {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -50,8 +35,8 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
 
 /// `POST /token`.
 #[instrument(skip_all)]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
-    match exchange(&state, &headers, &body, clock::now()).await {
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
+    match exchange(&state, &headers, &params, clock::now()).await {
         Ok(tokens) => {
             let mut res = Json(tokens).into_response();
             res.headers_mut()
@@ -70,15 +55,13 @@ fn unauthorized(grant: &str) -> OAuthJson {
     ))
 }
 
-async fn exchange(state: &AppState, headers: &HeaderMap, body: &str, now: Timestamp) -> Result<TokenResponse, OAuthJson> {
-    require_form(headers)?;
-    let params = Params::parse(body)?;
-    let client = authenticate(state, headers, &params, now).await?;
+async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<TokenResponse, OAuthJson> {
+    let client = authenticate(state, headers, params, now).await?;
     let signing_failed = |e: crate::keys::KeyError| {
         tracing::error!(error = %e, "token signing failed");
         OAuthJson(OAuthError::server_error())
     };
-    match TokenRequest::parse(&params)? {
+    match TokenRequest::parse(params)? {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
