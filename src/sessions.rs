@@ -157,6 +157,18 @@ impl Sessions {
             .await
     }
 
+    /// Ends every session of an account but the one behind `cookie` (a password or email
+    /// change, R-SEC-3): the cut-off as in [`Sessions::end_all`], and the kept session restamped
+    /// after it, so it goes on.
+    pub async fn end_others(&self, cookie: &str, session: &Session, now: Timestamp) -> Result<(), EphemeralError> {
+        self.end_all(&session.account_id, now).await?;
+        let kept = Session {
+            started_ms: crate::clock::now_ms() + 1,
+            ..session.clone()
+        };
+        self.ephemeral.put_json(&key(cookie), &kept, self.expires_at(&kept), now).await
+    }
+
     /// Ends the session behind a cookie.
     pub async fn destroy(&self, cookie: &str) -> Result<(), EphemeralError> {
         self.ephemeral.delete(&key(cookie)).await

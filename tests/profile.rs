@@ -501,3 +501,90 @@ async fn r_sec_3_checks_of_the_current_password_are_throttled_like_the_login() {
         "the password is unchanged"
     );
 }
+
+/// Refreshes with `refresh_token`; the status and the JSON body.
+async fn refresh(app: &TestApp, id: &str, secret: &str, refresh_token: &str) -> (StatusCode, serde_json::Value) {
+    app.post_as(
+        "/token",
+        id,
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn r_sec_3_a_password_change_ends_the_other_sessions_and_refresh_tokens_but_not_its_own_session() {
+    let app = TestApp::start().await;
+    let (id, secret, changer, code) = app.signed_in("erika@example.de").await;
+    let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
+    let other = app.browser();
+    other.login("erika@example.de", PASSWORD).await;
+    assert_eq!(other.page("/profile").await.0, StatusCode::OK);
+    let (status, _) = changer
+        .submit(
+            "/profile/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "Neues-Pass-1"),
+                ("password_repeat", "Neues-Pass-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        changer.page("/profile").await.0,
+        StatusCode::OK,
+        "the session that changed it goes on"
+    );
+    assert!(
+        other.page("/profile").await.1.starts_with("redirect:/login"),
+        "the other session ended"
+    );
+    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}
+
+#[tokio::test]
+async fn r_sec_3_an_email_change_ends_every_session_and_refresh_token() {
+    let app = TestApp::start().await;
+    let (id, secret, browser, code) = app.signed_in("erika@example.de").await;
+    let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
+    let (status, _) = browser
+        .submit("/profile/email", &[("email", "neu@example.de"), ("email_repeat", "neu@example.de")])
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let link = app.mail_link("neu@example.de", "/profile/email/confirm").await;
+    let token = link.rsplit('=').next().unwrap();
+    let (status, body) = app
+        .browser()
+        .submit(
+            "/profile/email/confirm",
+            &[("token", token), ("email", "erika@example.de"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(browser.page("/profile").await.1.starts_with("redirect:/login"));
+    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    app.browser().login("neu@example.de", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn r_sec_3_a_blocked_account_gets_no_tokens_for_a_code_or_a_refresh_token() {
+    let app = TestApp::start().await;
+    let (id, secret, mut browser, code) = app.signed_in("erika@example.de").await;
+    let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
+    let second = login_code(&app, &mut browser, &id, "erika@example.de", &[]).await;
+    let account = app.state.store.account_by_email("erika@example.de").await.unwrap().unwrap();
+    // The block alone, as a node sees it between the block and the grants' revocation.
+    app.state
+        .store
+        .block_account(&account.id, servicekonto::clock::now())
+        .await
+        .unwrap();
+    let (status, body) = redeem(&app, &id, &secret, &second, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+}

@@ -6,13 +6,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
-use super::recovery::{end_everything, password_changed_mail};
+use super::recovery::{end_everything, end_sessions, password_changed_mail};
 use super::throttle::Denied;
 use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
+use crate::sessions::Session;
 use crate::store::Store;
 use crate::trust::TrustLevel;
 
@@ -126,10 +127,12 @@ pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Ti
 }
 
 /// Changes the password: the current one is required (checked and throttled like a login,
-/// R-SEC-3), the new one follows R-REG-2, and a mail with a block link tells the owner.
+/// R-SEC-3), the new one follows R-REG-2; every other session and every refresh token end
+/// (R-SEC-3), the session that made the change goes on, and a mail with a block link tells the
+/// owner.
 pub async fn change_password(
     env: Env<'_>,
-    account: &Account,
+    (account, signed_in): (&Account, (&str, &Session)),
     (current, new): (Secret<String>, Secret<String>),
     addr: &str,
     locale: Locale,
@@ -139,6 +142,7 @@ pub async fn change_password(
     confirm_password(env, account, current, addr, now).await?;
     let hash = env.hasher.hash(new).await?;
     env.store.set_password(&account.id, &hash, now).await?;
+    end_sessions(env, &account.id, Some(signed_in), now).await?;
     password_changed_mail(env, account, locale, now).await
 }
 
@@ -218,7 +222,7 @@ pub async fn request_email_change(
 
 /// Completes an email change (R-PRO-2): the user proves the link came to them and logs in once
 /// more with the **old** email and password (throttled like the login); from then on the new
-/// address is the login name.
+/// address is the login name, and every session and refresh token of the account has ended.
 pub async fn confirm_email_change(
     env: Env<'_>,
     token: &str,
@@ -249,6 +253,8 @@ pub async fn confirm_email_change(
         .ok_or(AccountError::LinkInvalid)?;
     let new_email = link.payload.ok_or(AccountError::LinkInvalid)?;
     store.set_email(&account.id, &new_email, now).await?;
+    // R-SEC-3: a new login name, so every session and refresh token ends; the next login uses it.
+    end_everything(env, &account.id, now).await?;
     Ok(Account {
         email: new_email,
         ..account

@@ -11,6 +11,7 @@ use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
+use crate::sessions::Session;
 use crate::store::Store;
 
 /// Mails a reset link when `email` has an account; does nothing otherwise. The caller answers
@@ -57,10 +58,19 @@ pub async fn link_is_live(store: &Store, token: &str, purpose: LinkPurpose, now:
 /// Everything that must happen when someone else may have had the account: no session and no
 /// refresh token survives.
 pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<(), AccountError> {
-    // Before the grants go: they name the services to tell (R-SES-5).
+    end_sessions(env, account_id, None, now).await
+}
+
+/// After a credential changed (R-SEC-3): every session but the one that made the change (`keep`:
+/// its cookie and session) and every refresh token end; the services are told (R-SES-5).
+pub async fn end_sessions(env: Env<'_>, account_id: &str, keep: Option<(&str, &Session)>, now: Timestamp) -> Result<(), AccountError> {
+    // Before the grants go: they name the services to tell.
     env.backchannel.account_ended(account_id, now).await?;
     env.store.revoke_account_grants(account_id, None, now).await?;
-    env.sessions.end_all(account_id, now).await?;
+    match keep {
+        Some((cookie, session)) => env.sessions.end_others(cookie, session, now).await?,
+        None => env.sessions.end_all(account_id, now).await?,
+    }
     Ok(())
 }
 

@@ -55,6 +55,20 @@ fn unauthorized(grant: &str) -> OAuthJson {
     ))
 }
 
+/// The account a code or refresh token stands for, if it may still get tokens: it exists and
+/// is not blocked (R-SES-6, R-SEC-3: a code issued just before a block is worthless after it).
+async fn usable_account(state: &AppState, account_id: &str) -> Result<crate::accounts::Account, OAuthJson> {
+    let account = state
+        .store
+        .account(account_id)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+    if account.blocked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the account is blocked").into());
+    }
+    Ok(account)
+}
+
 async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<TokenResponse, OAuthJson> {
     let client = authenticate(state, headers, params, now).await?;
     let signing_failed = |e: crate::keys::KeyError| {
@@ -119,11 +133,7 @@ async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: T
                         .inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc());
                 }
             };
-            let account = state
-                .store
-                .account(account_id)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+            let account = usable_account(state, account_id).await?;
             let grant = Grant {
                 id: grant_id,
                 account_id: account.id.clone(),
@@ -185,11 +195,7 @@ async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: T
             if let Some(s) = scope.filter(|s| s.is_subset(&grant.scope)) {
                 grant.scope = s;
             }
-            let account = state
-                .store
-                .account(&grant.account_id)
-                .await?
-                .ok_or_else(|| OAuthError::invalid_grant("the account no longer exists"))?;
+            let account = usable_account(state, &grant.account_id).await?;
             state
                 .tokens
                 .for_grant(&grant, &client, &account, None, Some(new), now)

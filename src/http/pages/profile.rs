@@ -307,10 +307,11 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Response {
     let now = clock::now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PASSWORD, &f.csrf, locale).await {
+    let (session, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PASSWORD, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
     };
+    let cookie = cookies.get(SESSION).unwrap_or_default().to_string();
     let retry = |err: (&str, &str)| {
         simple_form(
             &state,
@@ -325,7 +326,8 @@ pub async fn change_password(
     if f.password.expose() != f.password_repeat.expose() {
         return retry(("password_repeat", "field_password_mismatch"));
     }
-    match profile::change_password(state.account_env(), &account, (f.current, f.password), &addr, locale, now).await {
+    let signed_in = (&account, (cookie.as_str(), &session));
+    match profile::change_password(state.account_env(), signed_in, (f.current, f.password), &addr, locale, now).await {
         Ok(()) => Redirect::to(&format!("{}?done=password", paths::PROFILE)).into_response(),
         Err(AccountError::WeakPassword(v)) => retry(("password", v.message_key())),
         Err(AccountError::Denied(d)) => retry(("current", current_password_key(&d))),
