@@ -176,3 +176,35 @@ async fn database_outage_answers_503_within_the_timeout_and_recovers() {
     let (status, _) = app.post_as("/token", &id, &secret, &form).await;
     assert_eq!(status, StatusCode::OK, "the refresh refused during the outage still works");
 }
+
+#[tokio::test]
+async fn a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() {
+    let Some(_) = backends() else { return };
+    let pg = addr_of(&std::env::var("SERVICEKONTO_TEST_DATABASE_URL").unwrap());
+    let proxy = Proxy::start(pg).await;
+    let port = proxy.port;
+    let app = TestApp::with(|c| {
+        let mut url = url::Url::parse(&c.database_url).unwrap();
+        url.set_port(Some(port)).unwrap();
+        c.database_url = url.to_string();
+        c.database_timeout_ms = 1000;
+    })
+    .await;
+    let (id, secret, _browser, code) = app.signed_in("pg-code@example.de").await;
+    proxy.cut().await;
+    let (status, body) = redeem(&app, &id, &secret, &code, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("temporarily_unavailable"))
+    );
+    proxy.restore();
+    eventually_ready(&app).await;
+    let (status, body) = redeem(&app, &id, &secret, &code, &[]).await;
+    assert_eq!(status, StatusCode::OK, "the retry after the outage gets its tokens: {body}");
+    let (status, body) = redeem(&app, &id, &secret, &code, &[]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "once only"
+    );
+}

@@ -372,3 +372,40 @@ async fn malformed_bodies_at_token_introspection_and_revocation_get_oauth_json_e
         }
     }
 }
+
+#[tokio::test]
+async fn a_code_shown_by_another_client_is_refused_without_being_used_up_or_revoking_anything() {
+    let app = TestApp::start().await;
+    let (id, secret, _browser, code) = app.signed_in("erika@example.de").await;
+    let (other, other_secret) = app.client(ClientSpec::default()).await;
+    let other_secret = other_secret.unwrap();
+    let (status, body) = redeem(&app, &other, &other_secret, &code, &[]).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    // A wrong redirect URI from the rightful client uses nothing up either.
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", "http://127.0.0.1:9/other"),
+    ];
+    let (status, _) = app.post_as("/token", &id, &secret, &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    // Replayed by the other client: refused, and the rightful client's tokens stay good.
+    let (status, _) = redeem(&app, &other, &other_secret, &code, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app.userinfo(tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let refreshed = app
+        .post_as(
+            "/token",
+            &id,
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(refreshed.0, StatusCode::OK);
+}

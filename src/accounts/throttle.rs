@@ -181,10 +181,6 @@ impl Throttle {
             // cleared, so an attempt counted after the clearing finds the lock here.
             return Err(Denied::Locked { newly: false });
         }
-        if by_name >= c.delay_after {
-            // Set before the hash, so attempts racing this one find the wait already.
-            self.delay(login, by_name, now).await?;
-        }
         Ok(Attempt { by_name, by_addr })
     }
 
@@ -212,8 +208,8 @@ impl Throttle {
         self.ephemeral.put_json(&name_key("wait", login), &until, until, now).await
     }
 
-    /// After a wrong password (already counted): locks what reached its limit; `true` when this
-    /// locked the name.
+    /// After a wrong password (already counted): locks what reached its limit, or makes the next
+    /// attempt wait; `true` when this locked the name.
     async fn failed(&self, login: &str, addr: &str, attempt: Attempt, now: Timestamp) -> Result<bool, EphemeralError> {
         let c = &self.config;
         if attempt.by_addr >= c.address_lock_after {
@@ -221,6 +217,12 @@ impl Throttle {
         }
         if attempt.by_name >= c.lock_after {
             return self.lock_name(login, now).await;
+        }
+        if attempt.by_name >= c.delay_after {
+            // After the failure, not before the hash: a few logins of one account at the same
+            // moment (a household, a test suite) must not make each other wait; the lock above
+            // still bounds what parallel guesses can check.
+            self.delay(login, attempt.by_name, now).await?;
         }
         Ok(false)
     }

@@ -42,6 +42,9 @@ pub struct CodeRecord {
     /// Attributes deselected at a federation partner's consent (R-FED-4).
     #[serde(default)]
     pub withheld: Vec<String>,
+    /// End of the code's life, set when it is issued (a code put back after an outage keeps it).
+    #[serde(default)]
+    pub expires_at: Timestamp,
 }
 
 /// Who a code is for.
@@ -73,10 +76,66 @@ pub struct FederatedRelease {
 pub enum Redemption {
     /// First use: the record, and the grant id reserved for it.
     Fresh(Box<CodeRecord>, String),
-    /// Used before: the grant the first use created, to revoke.
+    /// Used before by the same client: the grant the first use created, to revoke.
     Replayed(String),
+    /// Presented with bindings that do not match; the code is left as it was (not used up, and
+    /// a replay by another client revokes nothing of the rightful client's).
+    Refused(Refusal),
     /// Unknown or expired.
     Unknown,
+}
+
+/// Why a code was refused without being used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Another client presented it.
+    #[error("the code was issued to another client")]
+    OtherClient,
+    /// The redirect URI differs from the authorization request's.
+    #[error("redirect_uri does not match the authorization request")]
+    RedirectUri,
+    /// The PKCE verifier is missing or wrong.
+    #[error("PKCE verification failed")]
+    Pkce,
+    /// RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
+    #[error("code_verifier given but the request had no code_challenge")]
+    UnexpectedVerifier,
+}
+
+/// What the client presents with a code (RFC 6749 §4.1.3, RFC 7636 §4.5).
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The authenticated client.
+    pub client_id: &'a str,
+    /// `redirect_uri` of the token request.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier` of the token request.
+    pub code_verifier: Option<&'a str>,
+}
+
+impl CodeRecord {
+    /// Checks the request's bindings against what the code was issued for.
+    fn admits(&self, p: &Presented<'_>) -> Result<(), Refusal> {
+        if self.client_id != p.client_id {
+            return Err(Refusal::OtherClient);
+        }
+        if p.redirect_uri != Some(self.redirect_uri.as_str()) {
+            return Err(Refusal::RedirectUri);
+        }
+        match (&self.code_challenge, p.code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier) => Ok(()),
+            (Some(_), _) => Err(Refusal::Pkce),
+            (None, Some(_)) => Err(Refusal::UnexpectedVerifier),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// What a used code leaves behind: who used it and the grant it made.
+#[derive(Debug, Serialize, Deserialize)]
+struct UsedMarker {
+    client_id: String,
+    grant_id: String,
 }
 
 fn code_key(code: &str) -> String {
@@ -90,26 +149,47 @@ fn used_key(code: &str) -> String {
 /// Stores a new code for `record`; returns the code.
 pub async fn issue(ephemeral: &Ephemeral, record: &CodeRecord, lifetime: i64, now: Timestamp) -> Result<String, EphemeralError> {
     let code = random_token(32);
-    ephemeral.put_json(&code_key(&code), record, now + lifetime, now).await?;
+    let stored = CodeRecord {
+        expires_at: now + lifetime,
+        ..record.clone()
+    };
+    ephemeral.put_json(&code_key(&code), &stored, stored.expires_at, now).await?;
     Ok(code)
 }
 
-/// Takes a code (atomically: at most one caller gets the record) and marks it used with the
-/// grant id that the redemption will create.
-pub async fn redeem(ephemeral: &Ephemeral, code: &str, now: Timestamp) -> Result<Redemption, EphemeralError> {
+/// Redeems a code for the client that presents it. The bindings (client, redirect URI, PKCE)
+/// are checked before the code is used up, so a refused request leaves it usable; then it is
+/// taken atomically (at most one caller gets the record) and marked used with the grant id the
+/// redemption will create.
+pub async fn redeem(ephemeral: &Ephemeral, code: &str, presented: Presented<'_>, now: Timestamp) -> Result<Redemption, EphemeralError> {
+    if let Some(record) = ephemeral.get_json::<CodeRecord>(&code_key(code), now).await?
+        && let Err(refusal) = record.admits(&presented)
+    {
+        return Ok(Redemption::Refused(refusal));
+    }
     match ephemeral.take_json::<CodeRecord>(&code_key(code), now).await? {
         Some(record) => {
             let grant_id = random_token(16);
-            ephemeral
-                .put_json(&used_key(code), &grant_id, now + USED_MARKER_SECONDS, now)
-                .await?;
+            let marker = UsedMarker {
+                client_id: record.client_id.clone(),
+                grant_id: grant_id.clone(),
+            };
+            ephemeral.put_json(&used_key(code), &marker, now + USED_MARKER_SECONDS, now).await?;
             Ok(Redemption::Fresh(Box::new(record), grant_id))
         }
-        None => Ok(match ephemeral.get_json::<String>(&used_key(code), now).await? {
-            Some(grant_id) => Redemption::Replayed(grant_id),
+        None => Ok(match ephemeral.get_json::<UsedMarker>(&used_key(code), now).await? {
+            Some(m) if m.client_id == presented.client_id => Redemption::Replayed(m.grant_id),
+            Some(_) => Redemption::Refused(Refusal::OtherClient),
             None => Redemption::Unknown,
         }),
     }
+}
+
+/// Puts a code back after a redemption that failed for an outage (the database, say), so the
+/// client's retry works: a request refused for an outage uses nothing up.
+pub async fn restore(ephemeral: &Ephemeral, code: &str, record: &CodeRecord, now: Timestamp) -> Result<(), EphemeralError> {
+    ephemeral.delete(&used_key(code)).await?;
+    ephemeral.put_json(&code_key(code), record, record.expires_at, now).await
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) must equal the challenge.
@@ -137,28 +217,85 @@ mod tests {
             auth_time: 0,
             sid: "s".into(),
             withheld: vec![],
+            expires_at: 0,
         }
     }
+
+    const AS_ISSUED: Presented<'static> = Presented {
+        client_id: "c",
+        redirect_uri: Some("https://rp/cb"),
+        code_verifier: None,
+    };
 
     #[tokio::test]
     async fn codes_are_single_use_and_replays_name_the_grant() {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
-        let Redemption::Fresh(_, grant) = redeem(&e, &code, 1).await.unwrap() else {
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, AS_ISSUED, 1).await.unwrap() else {
             panic!("first use")
         };
-        match redeem(&e, &code, 30).await.unwrap() {
+        match redeem(&e, &code, AS_ISSUED, 30).await.unwrap() {
             Redemption::Replayed(g) => assert_eq!(g, grant),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(redeem(&e, "nope", 1).await.unwrap(), Redemption::Unknown));
+        assert!(matches!(redeem(&e, "nope", AS_ISSUED, 1).await.unwrap(), Redemption::Unknown));
+    }
+
+    #[tokio::test]
+    async fn a_code_presented_with_other_bindings_is_refused_and_left_usable() {
+        let e = Ephemeral::memory();
+        let code = issue(&e, &record(), 60, 0).await.unwrap();
+        let other = Presented {
+            client_id: "x",
+            ..AS_ISSUED
+        };
+        let wrong_uri = Presented {
+            redirect_uri: Some("https://rp/other"),
+            ..AS_ISSUED
+        };
+        let verifier = Presented {
+            code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            ..AS_ISSUED
+        };
+        for (p, why) in [
+            (other, Refusal::OtherClient),
+            (wrong_uri, Refusal::RedirectUri),
+            (verifier, Refusal::UnexpectedVerifier),
+        ] {
+            assert!(matches!(redeem(&e, &code, p, 1).await.unwrap(), Redemption::Refused(r) if r == why));
+        }
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, AS_ISSUED, 2).await.unwrap() else {
+            panic!("still usable")
+        };
+        // Another client replaying it revokes nothing; the rightful client's replay names the grant.
+        assert!(matches!(
+            redeem(&e, &code, other, 3).await.unwrap(),
+            Redemption::Refused(Refusal::OtherClient)
+        ));
+        assert!(matches!(redeem(&e, &code, AS_ISSUED, 3).await.unwrap(), Redemption::Replayed(g) if g == grant));
+    }
+
+    #[tokio::test]
+    async fn a_code_put_back_after_an_outage_works_once_more_until_its_own_end() {
+        let e = Ephemeral::memory();
+        let code = issue(&e, &record(), 60, 0).await.unwrap();
+        let Redemption::Fresh(record, _) = redeem(&e, &code, AS_ISSUED, 1).await.unwrap() else {
+            panic!("first use")
+        };
+        restore(&e, &code, &record, 2).await.unwrap();
+        assert!(matches!(redeem(&e, &code, AS_ISSUED, 3).await.unwrap(), Redemption::Fresh(..)));
+        restore(&e, &code, &record, 4).await.unwrap();
+        assert!(
+            matches!(redeem(&e, &code, AS_ISSUED, 61).await.unwrap(), Redemption::Unknown),
+            "not longer than issued"
+        );
     }
 
     #[tokio::test]
     async fn codes_expire() {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
-        assert!(matches!(redeem(&e, &code, 61).await.unwrap(), Redemption::Unknown));
+        assert!(matches!(redeem(&e, &code, AS_ISSUED, 61).await.unwrap(), Redemption::Unknown));
     }
 
     #[test]

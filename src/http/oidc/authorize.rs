@@ -454,6 +454,8 @@ fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<St
         auth_time,
         sid,
         withheld: txn.withheld.clone(),
+        // Set by `codes::issue`.
+        expires_at: 0,
     }
 }
 

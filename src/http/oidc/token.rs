@@ -14,7 +14,7 @@ use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
 use crate::federation;
 use crate::grants::claims::release as release_claims;
-use crate::grants::codes::{self, CodeSubject, Redemption, pkce_matches};
+use crate::grants::codes::{self, CodeRecord, CodeSubject, Presented, Redemption};
 use crate::grants::tokens::TokenResponse;
 use crate::grants::{FederatedLogin, Grant, PARTNER_RETENTION_SECONDS};
 use crate::http::error::OAuthJson;
@@ -55,6 +55,12 @@ fn unauthorized(grant: &str) -> OAuthJson {
     ))
 }
 
+/// A token could not be signed: logged, and a `server_error` for the client.
+fn signing_failed(e: crate::keys::KeyError) -> OAuthJson {
+    tracing::error!(error = %e, "token signing failed");
+    OAuthJson(OAuthError::server_error())
+}
+
 /// The account a code or refresh token stands for, if it may still get tokens: it exists and
 /// is not blocked (R-SES-6, R-SEC-3: a code issued just before a block is worthless after it).
 async fn usable_account(state: &AppState, account_id: &str) -> Result<crate::accounts::Account, OAuthJson> {
@@ -69,12 +75,74 @@ async fn usable_account(state: &AppState, account_id: &str) -> Result<crate::acc
     Ok(account)
 }
 
+/// Issues the tokens for a redeemed code: a grant for an account (with its refresh token), or
+/// the federated login's row for a person from another Land.
+async fn issue_for_code(
+    state: &AppState,
+    client: &Client,
+    record: &CodeRecord,
+    grant_id: String,
+    now: Timestamp,
+) -> Result<TokenResponse, OAuthJson> {
+    let account_id = match &record.subject {
+        CodeSubject::Account { account_id } => account_id,
+        CodeSubject::Federated(release) => {
+            let mut claims = release_claims(&release.claims, &record.scope, &record.claims.userinfo, &record.withheld);
+            if let Some(v) = federation::verified_claims(&release.claims, &claims) {
+                claims.insert("verified_claims".into(), v);
+            }
+            let login = FederatedLogin {
+                id: grant_id,
+                client_id: client.id.clone(),
+                upstream: release.upstream.clone(),
+                sub: release.sub.clone(),
+                claims,
+                acr: record.acr.clone(),
+                created_at: now,
+                expires_at: now + state.config.tokens.access_token_seconds,
+            };
+            state.store.insert_federated_login(&login).await?;
+            return state
+                .tokens
+                .for_federated(&login, record, release, client, now)
+                .map_err(signing_failed);
+        }
+    };
+    let account = usable_account(state, account_id).await?;
+    let grant = Grant {
+        id: grant_id,
+        account_id: account.id.clone(),
+        client_id: client.id.clone(),
+        scope: record.scope.clone(),
+        claims: record.claims.clone(),
+        acr: record.acr.clone(),
+        amr: record.amr.clone(),
+        auth_time: record.auth_time,
+        sid: record.sid.clone(),
+        created_at: now,
+        // A partner's grant is per-transaction personal data (R-FED-4).
+        expires_at: now
+            + if client.federation_partner {
+                state.config.tokens.refresh_token_seconds.min(PARTNER_RETENTION_SECONDS)
+            } else {
+                state.config.tokens.refresh_token_seconds
+            },
+        revoked_at: None,
+        withheld: record.withheld.clone(),
+    };
+    let refresh = client.allows(GrantType::RefreshToken).then(|| random_token(32));
+    state
+        .store
+        .insert_grant(&grant, refresh.as_deref().map(|r| sha256_b64(r.as_bytes())).as_deref())
+        .await?;
+    state
+        .tokens
+        .for_grant(&grant, client, &account, record.nonce.as_deref(), refresh, now)
+        .map_err(signing_failed)
+}
+
 async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: Timestamp) -> Result<TokenResponse, OAuthJson> {
     let client = authenticate(state, headers, params, now).await?;
-    let signing_failed = |e: crate::keys::KeyError| {
-        tracing::error!(error = %e, "token signing failed");
-        OAuthJson(OAuthError::server_error())
-    };
     match TokenRequest::parse(params)? {
         TokenRequest::AuthorizationCode {
             code,
@@ -84,87 +152,29 @@ async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: T
             if !client.allows(GrantType::AuthorizationCode) {
                 return Err(unauthorized("authorization_code"));
             }
-            let (record, grant_id) = match codes::redeem(&state.ephemeral, code.expose(), now).await? {
+            let presented = Presented {
+                client_id: &client.id,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier: code_verifier.as_ref().map(|v| v.expose().as_str()),
+            };
+            let (record, grant_id) = match codes::redeem(&state.ephemeral, code.expose(), presented, now).await? {
                 Redemption::Fresh(record, grant_id) => (record, grant_id),
                 Redemption::Replayed(grant_id) => {
                     state.store.revoke_grant(&grant_id, now).await?;
                     tracing::warn!(client_id = %client.id, "authorization code replayed; grant revoked");
                     return Err(OAuthError::invalid_grant("the code was already used; tokens issued for it are revoked").into());
                 }
+                Redemption::Refused(why) => return Err(OAuthError::invalid_grant(why.to_string()).into()),
                 Redemption::Unknown => return Err(OAuthError::invalid_grant("the code is invalid or expired").into()),
             };
-            if record.client_id != client.id {
-                return Err(OAuthError::invalid_grant("the code was issued to another client").into());
+            let issued = issue_for_code(state, &client, &record, grant_id, now).await;
+            if let Err(OAuthJson(e)) = &issued
+                && e.code == OAuthErrorCode::TemporarilyUnavailable
+            {
+                // An outage uses nothing up: the client's retry after it gets its tokens.
+                codes::restore(&state.ephemeral, code.expose(), &record, now).await?;
             }
-            if redirect_uri.as_deref() != Some(record.redirect_uri.as_str()) {
-                return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request").into());
-            }
-            match (&record.code_challenge, &code_verifier) {
-                (Some(challenge), Some(verifier)) if pkce_matches(challenge, verifier.expose()) => {}
-                (Some(_), _) => return Err(OAuthError::invalid_grant("PKCE verification failed").into()),
-                // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
-                (None, Some(_)) => {
-                    return Err(OAuthError::invalid_grant("code_verifier given but the request had no code_challenge").into());
-                }
-                (None, None) => {}
-            }
-            let account_id = match &record.subject {
-                CodeSubject::Account { account_id } => account_id,
-                CodeSubject::Federated(release) => {
-                    let mut claims = release_claims(&release.claims, &record.scope, &record.claims.userinfo, &record.withheld);
-                    if let Some(v) = federation::verified_claims(&release.claims, &claims) {
-                        claims.insert("verified_claims".into(), v);
-                    }
-                    let login = FederatedLogin {
-                        id: grant_id,
-                        client_id: client.id.clone(),
-                        upstream: release.upstream.clone(),
-                        sub: release.sub.clone(),
-                        claims,
-                        acr: record.acr.clone(),
-                        created_at: now,
-                        expires_at: now + state.config.tokens.access_token_seconds,
-                    };
-                    state.store.insert_federated_login(&login).await?;
-                    return state
-                        .tokens
-                        .for_federated(&login, &record, release, &client, now)
-                        .map_err(signing_failed)
-                        .inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc());
-                }
-            };
-            let account = usable_account(state, account_id).await?;
-            let grant = Grant {
-                id: grant_id,
-                account_id: account.id.clone(),
-                client_id: client.id.clone(),
-                scope: record.scope.clone(),
-                claims: record.claims.clone(),
-                acr: record.acr.clone(),
-                amr: record.amr.clone(),
-                auth_time: record.auth_time,
-                sid: record.sid.clone(),
-                created_at: now,
-                // A partner's grant is per-transaction personal data (R-FED-4).
-                expires_at: now
-                    + if client.federation_partner {
-                        state.config.tokens.refresh_token_seconds.min(PARTNER_RETENTION_SECONDS)
-                    } else {
-                        state.config.tokens.refresh_token_seconds
-                    },
-                revoked_at: None,
-                withheld: record.withheld.clone(),
-            };
-            let refresh = client.allows(GrantType::RefreshToken).then(|| random_token(32));
-            state
-                .store
-                .insert_grant(&grant, refresh.as_deref().map(|r| sha256_b64(r.as_bytes())).as_deref())
-                .await?;
-            state
-                .tokens
-                .for_grant(&grant, &client, &account, record.nonce.as_deref(), refresh, now)
-                .map_err(signing_failed)
-                .inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc())
+            issued.inspect(|_| state.metrics.tokens.with_label_values(&["authorization_code"]).inc())
         }
         TokenRequest::RefreshToken { refresh_token, scope } => {
             if !client.allows(GrantType::RefreshToken) {
