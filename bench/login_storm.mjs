@@ -2,7 +2,7 @@
 // a server started by bench/login_storm.sh. One flow is what a citizen's browser and the online
 // service do: GET /authorize → login page → POST /login → back to /authorize → code → POST /token.
 // For each level of concurrency it reports the flows that worked and failed, the server's CPU per
-// flow (from /proc/PID/stat) and its peak RSS (VmHWM, reset before each stage through
+// flow (from /proc/PID/task/*/schedstat) and its peak RSS (VmHWM, reset before each stage through
 // /proc/PID/clear_refs); then a burst of simultaneous login POSTs. Prints one JSON object.
 //   node bench/login_storm.mjs ISSUER CLIENT_ID SECRET REDIRECT_URI ACCOUNTS PID [LEVELS] [BURST]
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -15,23 +15,20 @@ const burst = Number(burstArg);
 const password = 'Bench1234!';
 const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64');
 
-const cpuMs = () => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, USER_HZ = 100
-};
-/** CPU ms per kind of server thread (argon2-*, tokio-rt-worker, sqlx-sqlite-worker, …). */
+/** CPU ms per kind of server thread (argon2-*, tokio-rt-worker, sqlx-sqlite-worker, …), from schedstat. */
 const cpuByThread = () => {
   const by = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/-\d+$/, '');
-      const f = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-      by[name] = (by[name] ?? 0) + (Number(f[11]) + Number(f[12])) * 10;
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/-\d+$/, '');
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      by[name] = (by[name] ?? 0) + ns / 1e6;
     } catch { /* a thread that ended meanwhile */ }
   }
   return by;
 };
+/** The server's CPU time in ms, to the nanosecond: the sum of its threads' schedstat (time on a CPU). */
+const cpuMs = () => Object.values(cpuByThread()).reduce((a, b) => a + b, 0);
 const peakMb = () => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)[1]) / 1024;
 const resetPeak = () => writeFileSync(`/proc/${pid}/clear_refs`, '5');
 

@@ -171,6 +171,13 @@ test('browser journey: register, activate, log in at a service, change email, re
     await page.fill('#password', password);
     await page.click('button[type=submit]');
     await scan('email changed');
+    // R-SEC-3: a new login name ends every session; the next login uses it.
+    await page.goto(`${fx.issuer}/profile`);
+    assert.match(page.url(), /\/login\?next=/);
+    await page.fill('#email', newEmail);
+    await page.fill('#password', password);
+    await page.click('form[action="/login"] button[type=submit]');
+    await page.waitForURL(`${fx.issuer}/profile`);
   });
 
   await t.test('Servicekonto Plus: a Kundenzentrum confirms the identity, the card is linked by a sync', async () => {
