@@ -70,6 +70,21 @@ fn backends() -> Option<(String, String)> {
     ))
 }
 
+/// A server whose PostgreSQL is reached through a [`Proxy`] (1-s database timeout).
+async fn behind_database_proxy() -> (Proxy, TestApp) {
+    let pg = addr_of(&std::env::var("SERVICEKONTO_TEST_DATABASE_URL").unwrap());
+    let proxy = Proxy::start(pg).await;
+    let port = proxy.port;
+    let app = TestApp::with(|c| {
+        let mut url = url::Url::parse(&c.database_url).unwrap();
+        url.set_port(Some(port)).unwrap();
+        c.database_url = url.to_string();
+        c.database_timeout_ms = 1000;
+    })
+    .await;
+    (proxy, app)
+}
+
 async fn eventually_ready(app: &TestApp) {
     for _ in 0..100 {
         if app.http().get(app.url("/readyz")).send().await.unwrap().status() == StatusCode::OK {
@@ -133,16 +148,7 @@ async fn redis_outage_answers_503_within_the_timeout_and_recovers() {
 #[tokio::test]
 async fn database_outage_answers_503_within_the_timeout_and_recovers() {
     let Some(_) = backends() else { return };
-    let pg = addr_of(&std::env::var("SERVICEKONTO_TEST_DATABASE_URL").unwrap());
-    let proxy = Proxy::start(pg).await;
-    let port = proxy.port;
-    let app = TestApp::with(|c| {
-        let mut url = url::Url::parse(&c.database_url).unwrap();
-        url.set_port(Some(port)).unwrap();
-        c.database_url = url.to_string();
-        c.database_timeout_ms = 1000;
-    })
-    .await;
+    let (proxy, app) = behind_database_proxy().await;
     let (id, secret, _browser, code) = app.signed_in("pg@example.de").await;
     let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
     let access = tokens["access_token"].as_str().unwrap().to_string();
@@ -180,16 +186,7 @@ async fn database_outage_answers_503_within_the_timeout_and_recovers() {
 #[tokio::test]
 async fn a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() {
     let Some(_) = backends() else { return };
-    let pg = addr_of(&std::env::var("SERVICEKONTO_TEST_DATABASE_URL").unwrap());
-    let proxy = Proxy::start(pg).await;
-    let port = proxy.port;
-    let app = TestApp::with(|c| {
-        let mut url = url::Url::parse(&c.database_url).unwrap();
-        url.set_port(Some(port)).unwrap();
-        c.database_url = url.to_string();
-        c.database_timeout_ms = 1000;
-    })
-    .await;
+    let (proxy, app) = behind_database_proxy().await;
     let (id, secret, _browser, code) = app.signed_in("pg-code@example.de").await;
     proxy.cut().await;
     let (status, body) = redeem(&app, &id, &secret, &code, &[]).await;

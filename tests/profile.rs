@@ -310,17 +310,7 @@ async fn r_pro_3_deletion_removes_everything_at_once_and_frees_the_email() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(app.state.store.account(&account.id).await.unwrap().is_none());
     assert!(app.state.store.consents_of(&account.id).await.unwrap().is_empty());
-    let (status, _) = app
-        .post_as(
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (status, _) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "refresh tokens are gone");
     let res = app
         .http()
@@ -502,17 +492,6 @@ async fn r_sec_3_checks_of_the_current_password_are_throttled_like_the_login() {
     );
 }
 
-/// Refreshes with `refresh_token`; the status and the JSON body.
-async fn refresh(app: &TestApp, id: &str, secret: &str, refresh_token: &str) -> (StatusCode, serde_json::Value) {
-    app.post_as(
-        "/token",
-        id,
-        secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
-    )
-    .await
-}
-
 #[tokio::test]
 async fn r_sec_3_a_password_change_ends_the_other_sessions_and_refresh_tokens_but_not_its_own_session() {
     let app = TestApp::start().await;
@@ -541,7 +520,7 @@ async fn r_sec_3_a_password_change_ends_the_other_sessions_and_refresh_tokens_bu
         other.page("/profile").await.1.starts_with("redirect:/login"),
         "the other session ended"
     );
-    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    let (status, body) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 }
 
@@ -565,7 +544,7 @@ async fn r_sec_3_an_email_change_ends_every_session_and_refresh_token() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(browser.page("/profile").await.1.starts_with("redirect:/login"));
-    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    let (status, body) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     app.browser().login("neu@example.de", PASSWORD).await;
 }
@@ -585,6 +564,6 @@ async fn r_sec_3_a_blocked_account_gets_no_tokens_for_a_code_or_a_refresh_token(
         .unwrap();
     let (status, body) = redeem(&app, &id, &secret, &second, &[]).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let (status, body) = refresh(&app, &id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
+    let (status, body) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 }

@@ -150,17 +150,7 @@ async fn r_ses_6_a_block_link_blocks_at_once_and_only_a_reset_unblocks() {
 
     // Sessions and refresh tokens are gone; the right password no longer logs in.
     assert!(browser.page("/profile").await.1.starts_with("redirect:/login"));
-    let (status, _) = app
-        .post_as(
-            "/token",
-            &id,
-            &secret,
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ],
-        )
-        .await;
+    let (status, _) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, body) = app
         .browser()

@@ -267,6 +267,17 @@ impl TestApp {
         post_form_as(&self.url(path), id, secret, form).await
     }
 
+    /// Redeems `refresh_token` at the token endpoint: the status and the JSON body.
+    pub async fn refresh(&self, id: &str, secret: &str, refresh_token: &str) -> (StatusCode, serde_json::Value) {
+        self.post_as(
+            "/token",
+            id,
+            secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        )
+        .await
+    }
+
     /// GETs userinfo with `access_token`: the status and the JSON body (`Null` when there is none).
     pub async fn userinfo(&self, access_token: &str) -> (StatusCode, serde_json::Value) {
         let res = self
