@@ -137,3 +137,22 @@ async fn r_sec_1_one_address_registers_and_resets_only_so_often_per_hour() {
     let (status, _) = app.browser().submit("/password/forgot", &[("email", "erika@example.de")]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn r_sec_3_padding_the_login_name_gives_it_no_fresh_failure_counter() {
+    let app = TestApp::with(|c| c.login_throttle.delay_after = 1).await;
+    app.account("erika@example.de", false).await;
+    let padded = format!("{}erika@example.de", " ".repeat(300));
+    let (status, _) = app
+        .browser()
+        .submit("/login", &[("email", &padded), ("password", "Falsch-123")])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The failure counted for the account's own name: the right password must wait now.
+    let (status, body) = app
+        .browser()
+        .submit("/login", &[("email", "erika@example.de"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("warten Sie einige Sekunden"), "{body}");
+}
