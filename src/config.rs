@@ -57,8 +57,11 @@ pub struct Config {
     /// The bounded password-hashing pool (R-SEC-1).
     pub password_hashing: HashingConfig,
     /// Header carrying the client's address when a trusted reverse proxy sets it (for example
-    /// `x-forwarded-for`, whose first entry is used); the socket's peer address otherwise.
+    /// `x-forwarded-for`); believed only from `trusted_proxies`, and only its rightmost entry
+    /// that is not itself a trusted proxy.
     pub client_ip_header: Option<String>,
+    /// Addresses or CIDR networks of the reverse proxies whose `client_ip_header` is believed.
+    pub trusted_proxies: Vec<String>,
     /// Upstream identity providers (`[[upstream]]`): the eID service, ELSTER, other Länder.
     pub upstream: Vec<UpstreamConfig>,
     /// Trust an upstream that says it is a simulator even on a non-loopback issuer (never in
@@ -344,6 +347,7 @@ impl Default for Config {
             login_throttle: ThrottleConfig::default(),
             password_hashing: HashingConfig::default(),
             client_ip_header: None,
+            trusted_proxies: Vec::new(),
             upstream: Vec::new(),
             allow_simulators: false,
         }
@@ -502,6 +506,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("upstream {}: acr_map {v:?} names no level", u.id)));
             }
         }
+        crate::proxies::TrustedProxies::new(self.client_ip_header.as_deref(), &self.trusted_proxies).map_err(ConfigError::Invalid)?;
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError::Invalid(format!("mail.from {:?} is not a mailbox", self.mail.from)));
         }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod protocol;
+pub mod proxies;
 pub mod secret;
 pub mod server;
 pub mod sessions;

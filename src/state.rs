@@ -19,6 +19,7 @@ use crate::http::pages::Pages;
 use crate::http::paths;
 use crate::keys::{KeyError, KeySource, Keys};
 use crate::mail::Mailer;
+use crate::proxies::TrustedProxies;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub throttle: Throttle,
     /// The bounded password-hashing pool (R-SEC-1).
     pub hasher: Hasher,
+    /// The reverse proxies whose client-address header is believed.
+    pub proxies: TrustedProxies,
     /// Absolute URLs for links in mails.
     pub urls: Urls,
     /// Back-channel logout to services.
@@ -158,6 +161,7 @@ impl AppState {
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
             hasher: Hasher::from_config(&config.password_hashing),
+            proxies: TrustedProxies::new(config.client_ip_header.as_deref(), &config.trusted_proxies).map_err(StartError::Templates)?,
             urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
             tokens,

@@ -212,3 +212,48 @@ async fn r_ses_2_the_start_page_sends_an_expired_session_to_login_with_a_notice(
     let page = browser.http.get(app.url(&next)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Ihre Sitzung ist abgelaufen"));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_throttled_whatever_the_client_prepends() {
+    let app = TestApp::with(|c| {
+        c.client_ip_header = Some("x-forwarded-for".into());
+        // The tests connect from 127.0.0.1: it plays the proxy.
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.login_throttle.address_lock_after = 3;
+    })
+    .await;
+    app.account("erika@example.de", false).await;
+    let browser = app.browser();
+    let url = app.url("/login");
+    let login = |forwarded: String, email: String, password: &'static str| {
+        let (b, url) = (&browser, url.clone());
+        async move {
+            let csrf = b.csrf().await;
+            let res = b
+                .http
+                .post(url)
+                .header("x-forwarded-for", forwarded)
+                .form(&[("csrf", csrf.as_str()), ("email", email.as_str()), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            res.status()
+        }
+    };
+    // An attacker at 203.0.113.9 writes a fresh address in front on every try.
+    for i in 0..4 {
+        let spoofed = format!("198.51.100.{i}, 203.0.113.9");
+        let status = login(spoofed, format!("user{i}@example.de"), "Falsch-123").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The address is locked, whatever is written in front of it, even with the right password.
+    assert_eq!(
+        login("192.0.2.200, 203.0.113.9".into(), "erika@example.de".into(), PASSWORD).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Another client behind the same proxy is not.
+    assert_eq!(
+        login("203.0.113.10".into(), "erika@example.de".into(), PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -1,5 +1,5 @@
-//! The client's address for throttling: the socket's peer, or — behind a trusted reverse proxy
-//! that the configuration names — the first entry of the header the proxy sets.
+//! The client's address for throttling: the socket's peer, or what the trusted proxies in front
+//! of it say ([`crate::proxies`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -22,17 +22,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        if let Some(header) = &state.config.client_ip_header
-            && let Some(v) = parts.headers.get(header.as_str()).and_then(|v| v.to_str().ok())
-            && let Some(first) = v.split(',').next().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 64)
-        {
-            return Ok(ClientAddr(first.to_string()));
-        }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_string());
-        Ok(ClientAddr(peer))
+        let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+            return Ok(ClientAddr("unknown".to_string()));
+        };
+        let proxies = &state.proxies;
+        let header = proxies.header().and_then(|h| parts.headers.get(h)).and_then(|v| v.to_str().ok());
+        Ok(ClientAddr(proxies.client(peer, header)))
     }
 }
