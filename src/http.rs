@@ -14,7 +14,7 @@ pub mod upstream;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -140,7 +140,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), ops::track))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), pages::remember_lang))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.config.issuer_is_https(), security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -168,9 +168,16 @@ pub fn router(state: AppState) -> Router {
 /// The strict policy every HTML page gets: nothing inline, nothing from elsewhere.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-async fn security_headers(req: Request, next: Next) -> Response {
+/// HSTS on https issuers: a year, this host only (the operator's other subdomains are theirs
+/// to decide).
+const HSTS: &str = "max-age=31536000";
+
+async fn security_headers(State(https): State<bool>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.entry(header::X_FRAME_OPTIONS).or_insert(HeaderValue::from_static("DENY"));

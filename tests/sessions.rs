@@ -257,3 +257,43 @@ async fn behind_a_trusted_proxy_the_rightmost_untrusted_address_is_throttled_wha
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn on_an_https_issuer_cookies_are_host_prefixed_plain_names_are_ignored_and_hsts_is_sent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bound = listener.local_addr().unwrap();
+    // TLS ends at a proxy in production; the issuer says https, the socket speaks plain HTTP.
+    let app = TestApp::on(listener, |c| c.issuer = format!("https://{bound}")).await;
+    app.account("erika@example.de", false).await;
+    let http = app.http();
+    let res = http.get(format!("http://{bound}/login")).send().await.unwrap();
+    assert_eq!(res.headers()["strict-transport-security"], "max-age=31536000");
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-sk_browser=") && cookie.contains("; Path=/;") && cookie.ends_with("; Secure"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    let value = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+    let csrf = form_value(&res.text().await.unwrap(), "csrf").unwrap();
+    let login = |cookie_header: String| {
+        let (http, csrf) = (http.clone(), csrf.clone());
+        async move {
+            http.post(format!("http://{bound}/login"))
+                .header("cookie", cookie_header)
+                .form(&[("csrf", csrf.as_str()), ("email", "erika@example.de"), ("password", PASSWORD)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // The same value under the plain name (as a sibling subdomain could plant it) binds nothing.
+    assert_eq!(login(format!("sk_browser={value}")).await.status(), StatusCode::FORBIDDEN);
+    let res = login(format!("__Host-sk_browser={value}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = res.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(
+        session.starts_with("__Host-sk_session=") && session.ends_with("; Secure"),
+        "{session}"
+    );
+}

@@ -1,14 +1,16 @@
 //! Cookies: the login-session cookie and the browser cookie that binds CSRF tokens and
 //! authorization transactions to one browser. Only session cookies (no `Max-Age`), HttpOnly,
-//! SameSite=Lax, Secure on https issuers (R-SES-3).
+//! SameSite=Lax, Secure on https issuers (R-SES-3), and there named with the `__Host-` prefix.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 
+use crate::config::Config;
 use crate::secret::{constant_time_eq, hmac_b64, random_token, sha256_b64};
 
 /// Name of the login-session cookie.
@@ -29,16 +31,36 @@ impl Cookies {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Cookies {
+/// The prefix that makes a browser keep a cookie only if it was set by this host over https,
+/// for the whole host (`Secure`, `Path=/`, no `Domain`): a sibling subdomain cannot plant one.
+const HOST_PREFIX: &str = "__Host-";
+
+/// A cookie's name on the wire: with the `__Host-` prefix on https issuers.
+fn wire_name(name: &str, secure: bool) -> String {
+    if secure { format!("{HOST_PREFIX}{name}") } else { name.to_string() }
+}
+
+impl<S> FromRequestParts<S> for Cookies
+where
+    S: Send + Sync,
+    Arc<Config>: FromRef<S>,
+{
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let secure = Arc::<Config>::from_ref(state).issuer_is_https();
         let mut map = HashMap::new();
         for value in parts.headers.get_all(header::COOKIE) {
             for pair in value.to_str().unwrap_or("").split(';') {
-                if let Some((k, v)) = pair.trim().split_once('=') {
-                    map.entry(k.to_string()).or_insert_with(|| v.to_string());
-                }
+                let Some((k, v)) = pair.trim().split_once('=') else { continue };
+                // On https only the prefixed names count, so a cookie tossed in from another
+                // subdomain under the plain name is ignored.
+                let name = match (secure, k.strip_prefix(HOST_PREFIX)) {
+                    (true, Some(name)) => name,
+                    (false, None) => k,
+                    _ => continue,
+                };
+                map.entry(name.to_string()).or_insert_with(|| v.to_string());
             }
         }
         Ok(Cookies(map))
@@ -47,15 +69,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Cookies {
 
 /// Builds a `Set-Cookie` value.
 pub fn set(name: &str, value: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    let flag = if secure { "; Secure" } else { "" };
+    let name = wire_name(name, secure);
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{flag}")).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Builds a `Set-Cookie` value that deletes the cookie.
 pub fn clear(name: &str, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"))
+    let flag = if secure { "; Secure" } else { "" };
+    let name = wire_name(name, secure);
+    HeaderValue::from_str(&format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{flag}"))
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -115,6 +138,11 @@ mod tests {
         assert_eq!(plain, "sk_session=v; Path=/; HttpOnly; SameSite=Lax");
         let secure = set(SESSION, "v", true);
         assert!(secure.to_str().unwrap().ends_with("; Secure"));
+        assert!(
+            secure.to_str().unwrap().starts_with("__Host-sk_session=v; Path=/;"),
+            "no Domain, the whole host"
+        );
+        assert!(clear(BROWSER, true).to_str().unwrap().starts_with("__Host-sk_browser=;"));
         assert!(clear(SESSION, false).to_str().unwrap().contains("Max-Age=0"));
     }
 

@@ -252,7 +252,11 @@ fn query_lang(query: Option<&str>) -> Option<Locale> {
 #[derive(Debug, Clone, Copy)]
 pub struct PageLocale(pub Locale);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageLocale {
+impl<S> axum::extract::FromRequestParts<S> for PageLocale
+where
+    S: Send + Sync,
+    Arc<crate::config::Config>: axum::extract::FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
