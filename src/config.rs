@@ -48,6 +48,11 @@ pub struct Config {
     pub client_cache_seconds: i64,
     /// After SIGTERM, how long in-flight requests may take before the process exits anyway.
     pub shutdown_grace_seconds: u64,
+    /// How long a client may take to send a request's headers (also an idle keep-alive
+    /// connection's limit), so slow clients cannot hold connections open.
+    pub header_read_timeout_seconds: u64,
+    /// Connections served at once; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
     /// How long a request waits for a database connection before it fails with 503.
     pub database_timeout_ms: u64,
     /// Outgoing mail.
@@ -342,6 +347,8 @@ impl Default for Config {
             keys: KeysConfig::default(),
             client_cache_seconds: 10,
             shutdown_grace_seconds: 10,
+            header_read_timeout_seconds: 10,
+            max_connections: 4096,
             database_timeout_ms: 3000,
             mail: MailConfig::default(),
             login_throttle: ThrottleConfig::default(),
@@ -456,6 +463,11 @@ impl Config {
         }
         if self.key_encryption_key().is_some_and(|k| k.is_err()) {
             return Err(ConfigError::Invalid("key_encryption_key must be 32 bytes in base64url".into()));
+        }
+        if self.header_read_timeout_seconds == 0 || self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_seconds and max_connections must be positive".into(),
+            ));
         }
         if !(1..=60).contains(&self.tokens.code_seconds) {
             return Err(ConfigError::Invalid("tokens.code_seconds must be 1..=60".into()));

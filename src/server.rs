@@ -1,9 +1,15 @@
 //! Running the server: start-up work, background tasks, and graceful shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use crate::clock;
 use crate::config::Config;
@@ -62,30 +68,70 @@ pub async fn purge(store: &crate::store::Store, now: clock::Timestamp) {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish for at most `shutdown_grace_seconds`.
+/// finish for at most `shutdown_grace_seconds`. HTTP/1.1 with a header-read timeout
+/// (`header_read_timeout_seconds`) and at most `max_connections` connections at once: a slow
+/// client cannot hold a connection by sending its headers byte by byte, nor many clients all of
+/// them (R-SEC-2).
 pub async fn serve(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     spawn_background(&state);
-    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
-    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = crate::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping.send(());
-    });
-    let deadline = async move {
-        if stopped.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!(seconds = grace.as_secs(), "requests still running after the shutdown grace period; exiting");
-            Ok(())
-        }
+    let config = state.config.clone();
+    let grace = Duration::from_secs(config.shutdown_grace_seconds);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_read_timeout_seconds));
+    let limit = config.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(limit));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let router = crate::app(state);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = TowerToHyperService::new(tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        }));
+        let conn = http.serve_connection(TokioIo::new(stream), service);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = async { drop(stop.wait_for(|s| *s).await) } => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(slot);
+        });
     }
+    // No new connections; those open finish what they are doing and close.
+    let _ = stop_tx.send(true);
+    let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, slots.acquire_many(limit)).await.is_err() {
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "requests still running after the shutdown grace period; exiting"
+        );
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -35,3 +35,37 @@ async fn health_readiness_and_metrics_answer() {
     assert!(text.contains("servicekonto_ephemeral_store_errors_total 0"));
     assert!(!text.contains(&secret), "no secrets in metrics");
 }
+
+#[tokio::test]
+async fn a_client_that_sends_its_headers_too_slowly_is_cut_off_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::with(|c| c.header_read_timeout_seconds = 1).await;
+    let addr = app.issuer.trim_start_matches("http://").to_string();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    assert_eq!(app.http().get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server closed the slow connection within its timeout");
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"), "and served it nothing");
+}
+
+#[tokio::test]
+async fn beyond_max_connections_a_connection_waits_until_one_closes() {
+    let app = TestApp::with(|c| c.max_connections = 2).await;
+    let addr = app.issuer.trim_start_matches("http://").to_string();
+    let first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(700))
+        .build()
+        .unwrap();
+    assert!(
+        http.get(app.url("/healthz")).send().await.is_err(),
+        "a third connection is not served"
+    );
+    drop(first);
+    let fresh = reqwest::Client::new();
+    let res = tokio::time::timeout(std::time::Duration::from_secs(5), fresh.get(app.url("/healthz")).send()).await;
+    assert_eq!(res.unwrap().unwrap().status(), StatusCode::OK, "served once a connection closed");
+}
