@@ -417,7 +417,9 @@ async fn r_reg_5_registering_directly_as_plus_reads_the_identity_from_the_eid() 
     assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
     let link = app.mail_link("erika@example.de", "/register/activate").await;
     let token = link.rsplit('=').next().unwrap();
-    let (status, _) = browser.submit("/register/activate", &[("token", token)]).await;
+    let (status, _) = browser
+        .submit("/register/activate", &[("token", token), ("password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::OK);
 
     let a = app.state.store.account_by_email("erika@example.de").await.unwrap().unwrap();

@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use servicekonto::accounts::registration;
+use servicekonto::secret::Secret;
 
 use crate::support::{PASSWORD, TestApp};
 
@@ -61,7 +62,9 @@ async fn r_reg_1_r_reg_3_r_reg_4_register_check_the_summary_consent_activate_and
     assert_eq!(status, StatusCode::OK);
     assert!(app.state.store.account_by_email(NEW).await.unwrap().is_none());
     let token = crate::support::form_value(&page, "token").unwrap();
-    let (status, body) = browser.submit("/register/activate", &[("token", &token)]).await;
+    let (status, body) = browser
+        .submit("/register/activate", &[("token", &token), ("password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let account = app.state.store.account_by_email(NEW).await.unwrap().unwrap();
     assert!(account.email_verified);
@@ -69,7 +72,9 @@ async fn r_reg_1_r_reg_3_r_reg_4_register_check_the_summary_consent_activate_and
     app.browser().login(NEW, PASSWORD).await;
 
     // The link works once.
-    let (status, _) = browser.submit("/register/activate", &[("token", &token)]).await;
+    let (status, _) = browser
+        .submit("/register/activate", &[("token", &token), ("password", PASSWORD)])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = browser.page(&link).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -106,7 +111,8 @@ async fn r_reg_3_back_keeps_what_was_entered_and_the_password() {
         .await;
     let link = app.mail_link(NEW, "/register/activate").await;
     let token = link.rsplit('=').next().unwrap();
-    registration::activate(&app.state.store, token, servicekonto::clock::now())
+    let deps = (&app.state.store, &app.state.hasher);
+    registration::activate(deps, token, Secret::new(PASSWORD.into()), servicekonto::clock::now())
         .await
         .unwrap();
     app.browser().login(NEW, PASSWORD).await;
@@ -189,7 +195,7 @@ async fn r_reg_4_an_expired_registration_is_purged_and_the_email_registers_again
     let later = servicekonto::clock::now() + 24 * 3600 + 1;
     // After 24 hours the link no longer works, even before the purge ran.
     assert!(matches!(
-        registration::activate(&app.state.store, &token, later).await,
+        registration::activate((&app.state.store, &app.state.hasher), &token, Secret::new(PASSWORD.into()), later).await,
         Err(servicekonto::accounts::AccountError::LinkInvalid)
     ));
     servicekonto::server::purge(&app.state.store, later).await;
@@ -269,4 +275,52 @@ async fn a_service_asking_for_english_keeps_registration_in_english() {
     assert!(login.contains("lang=\"en\""));
     let (_, register) = browser.page("/register").await;
     assert!(register.contains("Register a Servicekonto"));
+}
+
+#[tokio::test]
+async fn r_reg_4_a_second_registration_of_an_address_by_someone_else_never_opens_an_account_with_their_password() {
+    let app = TestApp::start().await;
+    // The owner of the address registers; then someone else registers it with a password of
+    // their own. The newest link arrives in the owner's mailbox.
+    to_summary(&app, NEW, PASSWORD)
+        .await
+        .submit("/register/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    app.wait_mails(NEW, 1).await;
+    let intruder = "Fremd-Pass-99";
+    to_summary(&app, NEW, intruder)
+        .await
+        .submit("/register/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    app.wait_mails(NEW, 2).await;
+    let link = app.mail_link(NEW, "/register/activate").await;
+    let owner = app.browser();
+    let (status, page) = owner.page(&link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"password\""), "the activation asks for the chosen password");
+    let token = crate::support::form_value(&page, "token").unwrap();
+    // The owner types their own password: refused, nothing opened, the link still waiting.
+    let (status, body) = owner
+        .submit("/register/activate", &[("token", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("passt nicht zu dieser Registrierung"), "{body}");
+    assert!(app.state.store.account_by_email(NEW).await.unwrap().is_none());
+    assert!(app.state.store.registration_for(NEW).await.unwrap().is_some());
+    // Without the intruder's password the link opens nothing; the intruder never sees the link.
+    let (status, _) = owner.submit("/register/activate", &[("token", &token)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The owner registers again, and that link works with their password.
+    to_summary(&app, NEW, PASSWORD)
+        .await
+        .submit("/register/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    app.wait_mails(NEW, 3).await;
+    let link = app.mail_link(NEW, "/register/activate").await;
+    let token = link.rsplit('=').next().unwrap();
+    let (status, body) = owner
+        .submit("/register/activate", &[("token", token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.browser().login(NEW, PASSWORD).await;
 }

@@ -119,6 +119,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     assert.match(page.url(), /\/register\/sent$/);
     await scan('check your mail');
     await goto(await mailLink(email, '/register/activate'), 'activation page');
+    await page.fill('#password', password);
     await page.click('button[type=submit]');
     await scan('account activated');
     assert.match(await page.textContent('h1'), /aktiviert/);

@@ -193,16 +193,31 @@ pub async fn is_pending(store: &Store, token: &str, now: Timestamp) -> Result<bo
     if !links::plausible(token) {
         return Ok(false);
     }
-    store.registration_pending(&links::token_hash(token), now).await
+    Ok(store.registration_pending(&links::token_hash(token), now).await?.is_some())
 }
 
-/// Opens the account behind an activation link (R-REG-4). The link works once; an expired or
-/// used link, or an address registered meanwhile, is refused. A registration with an eID
-/// identity opens a Servicekonto Plus with the card's data and, with the pseudonym, eID login
-/// (R-REG-5).
-pub async fn activate(store: &Store, token: &str, now: Timestamp) -> Result<Account, AccountError> {
+/// Opens the account behind an activation link (R-REG-4) for the person who knows the password
+/// chosen at registration. The link proves the mailbox, the password the registrant: a second
+/// registration of someone's address by somebody else ends in a link its owner cannot use with
+/// their own password, so no account ever opens with a stranger's password. A wrong password
+/// leaves the registration waiting. The link works once; an expired or used link, or an address
+/// registered meanwhile, is refused. A registration with an eID identity opens a Servicekonto
+/// Plus with the card's data and, with the pseudonym, eID login (R-REG-5).
+pub async fn activate(
+    (store, hasher): (&Store, &Hasher),
+    token: &str,
+    password: Secret<String>,
+    now: Timestamp,
+) -> Result<Account, AccountError> {
     if !links::plausible(token) {
         return Err(AccountError::LinkInvalid);
+    }
+    let waiting = store
+        .registration_pending(&links::token_hash(token), now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)?;
+    if !hasher.verify(password, Some(waiting.password_hash)).await? {
+        return Err(AccountError::Denied(super::throttle::Denied::Wrong { newly_locked: false }));
     }
     let pending = store
         .take_registration(&links::token_hash(token), now)

@@ -40,6 +40,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/pages/register_summary.html"),
     ),
     ("pages/confirm_link.html", include_str!("../../templates/pages/confirm_link.html")),
+    ("pages/activate.html", include_str!("../../templates/pages/activate.html")),
     ("pages/forgot.html", include_str!("../../templates/pages/forgot.html")),
     ("pages/reset.html", include_str!("../../templates/pages/reset.html")),
     ("pages/profile.html", include_str!("../../templates/pages/profile.html")),

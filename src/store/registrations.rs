@@ -88,16 +88,18 @@ impl Store {
         Ok((n == 1).then_some(r))
     }
 
-    /// Whether a live registration waits behind this link.
-    pub async fn registration_pending(&self, token_hash: &str, now: Timestamp) -> Result<bool, StoreError> {
-        Ok(
-            sqlx::query("select registration_id from registrations where token_hash = $1 and expires_at >= $2")
-                .bind(token_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?
-                .is_some(),
-        )
+    /// The live registration behind this link, if one waits (read, not taken).
+    pub async fn registration_pending(&self, token_hash: &str, now: Timestamp) -> Result<Option<PendingRegistration>, StoreError> {
+        let row = sqlx::query(concat!(
+            "select ",
+            columns!(),
+            " from registrations where token_hash = $1 and expires_at >= $2"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Whether a registration for this email is pending (tests, operators).

@@ -293,18 +293,7 @@ pub async fn activation_page(
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
     match registration::is_pending(&state.store, &q.token, clock::now()).await {
-        Ok(true) => {
-            let csrf = browser.csrf_token(&state.csrf_key.0);
-            let mut res = state.pages.confirm_link(
-                locale,
-                ["activate_title", "activate_text", "activate_submit"],
-                paths::ACTIVATE,
-                &q.token,
-                &csrf,
-            );
-            browser.persist(res.headers_mut(), state.config.issuer_is_https());
-            res
-        }
+        Ok(true) => activate_form(&state, &browser, &q.token, locale, StatusCode::OK, &[]),
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
         Err(e) => unavailable(&state, locale, &e),
     }
@@ -321,23 +310,61 @@ pub struct TokenForm {
     pub token: String,
 }
 
-/// `POST /register/activate`: opens the account (R-REG-4).
+/// The activation form: the link's token and the password chosen at registration.
+fn activate_form(
+    state: &AppState,
+    browser: &Browser,
+    token: &str,
+    locale: Locale,
+    status: StatusCode,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
+        form_errors(&state.pages, locale, errors),
+    );
+    let mut res = state.pages.page(status, "pages/activate.html", locale, false, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// Form of `POST /register/activate`.
+#[derive(Deserialize)]
+pub struct ActivateForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: Secret<String>,
+}
+
+/// `POST /register/activate`: opens the account (R-REG-4) for whoever knows its password.
+#[instrument(skip_all)]
 pub async fn activate(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<TokenForm>,
+    Form(f): Form<ActivateForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
-    match registration::activate(&state.store, &f.token, clock::now()).await {
+    match registration::activate((&state.store, &state.hasher), &f.token, f.password, clock::now()).await {
         Ok(_) => state
             .pages
             .notice(locale, "activated_title", "activated_text", Some((paths::LOGIN, "login_title"))),
+        Err(AccountError::Denied(_)) => activate_form(
+            &state,
+            &browser,
+            &f.token,
+            locale,
+            StatusCode::UNAUTHORIZED,
+            &[("password", "activate_password_wrong")],
+        ),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
         Err(AccountError::EmailTaken) => state.pages.error(StatusCode::CONFLICT, locale, "err_already_active", None),
-        Err(e) => unavailable(&state, locale, &e),
+        Err(e) => failure_page(&state, locale, &e),
     }
 }
