@@ -205,3 +205,29 @@ async fn a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() 
         "once only"
     );
 }
+
+#[tokio::test]
+async fn r_ses_4_forgotten_password_answers_alike_for_known_and_unknown_addresses_even_in_an_outage() {
+    let Some(_) = backends() else { return };
+    let (proxy, app) = behind_database_proxy().await;
+    app.account("known@example.de", false).await;
+    let browser = app.browser();
+    let csrf = browser.csrf().await;
+    proxy.cut().await;
+    // The work (a lookup, a link, a mail) happens after the answer: an address with an account
+    // cannot be told from one without by a different answer, or by the outage it runs into.
+    let mut answers = Vec::new();
+    for email in ["known@example.de", "nobody@example.de"] {
+        let res = browser
+            .http
+            .post(app.url("/password/forgot"))
+            .form(&[("csrf", csrf.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        answers.push((res.status(), res.text().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, StatusCode::OK);
+    assert_eq!(answers[0], answers[1]);
+    proxy.restore();
+}

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::links::{self, LinkPurpose, RESET_SECONDS};
-use super::throttle::AddressAction;
+use super::throttle::{AddressAction, Throttle};
 use super::{Account, AccountError, Env, normalize_email, password};
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -14,9 +14,19 @@ use crate::secret::Secret;
 use crate::sessions::Session;
 use crate::store::Store;
 
+/// Whether the client address `addr` may ask for another reset link this hour; the same check
+/// for every address typed, made before the answer.
+pub async fn admit_reset_request(throttle: &Throttle, addr: &str, now: Timestamp) -> Result<(), AccountError> {
+    if throttle.allow_from(AddressAction::Reset, addr, now).await? {
+        Ok(())
+    } else {
+        Err(AccountError::AddressLimit)
+    }
+}
+
 /// Mails a reset link when `email` has an account; does nothing otherwise. The caller answers
-/// the same either way (R-SES-4).
-pub async fn request_reset(env: Env<'_>, email: &str, addr: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+/// the same either way (R-SES-4), before this runs.
+pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
     let Env {
         store,
         mailer,
@@ -24,9 +34,6 @@ pub async fn request_reset(env: Env<'_>, email: &str, addr: &str, locale: Locale
         throttle,
         ..
     } = env;
-    if !throttle.allow_from(AddressAction::Reset, addr, now).await? {
-        return Err(AccountError::AddressLimit);
-    }
     let Ok(email) = normalize_email(email) else { return Ok(()) };
     let Some(account) = store.account_by_email(&email).await? else {
         return Ok(());

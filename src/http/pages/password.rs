@@ -78,9 +78,18 @@ pub async fn forgot(
         );
         return state.pages.page(StatusCode::BAD_REQUEST, "pages/forgot.html", locale, false, &ctx);
     }
-    if let Err(e) = recovery::request_reset(state.account_env(), &f.email, &addr, locale, clock::now()).await {
+    let now = clock::now();
+    if let Err(e) = recovery::admit_reset_request(&state.throttle, &addr, now).await {
         return failure_page(&state, locale, &e);
     }
+    // R-SES-4: the answer leaves before the work, which differs for known and unknown
+    // addresses (a lookup, a link, a mail) in time and in how it can fail.
+    let worker = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = recovery::request_reset(worker.account_env(), &f.email, locale, now).await {
+            tracing::error!(error = %e, "a reset request could not be carried out");
+        }
+    });
     state.pages.notice(locale, "forgot_sent_title", "forgot_sent_text", None)
 }
 
