@@ -292,7 +292,9 @@ pub async fn register(
     }
     match (&new.jwks_uri, new.auth_method) {
         (None, AuthMethod::PrivateKeyJwt) => return invalid("private_key_jwt needs --jwks-uri"),
-        (Some(u), _) if url::Url::parse(u).is_err() => return invalid("--jwks-uri is not a URL"),
+        (Some(u), _) if !url::Url::parse(u).is_ok_and(|u| crate::fetch::allowed(&u)) => {
+            return invalid("--jwks-uri must be an https URL (or http to a loopback address)");
+        }
         _ => {}
     }
     if new.secret.is_some() && !new.auth_method.uses_secret() {

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod ephemeral;
 pub mod federation;
+pub mod fetch;
 pub mod grants;
 pub mod http;
 pub mod keys;

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::fetch::Fetcher;
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -132,7 +133,7 @@ pub struct Upstreams {
     allow_simulators: bool,
     ephemeral: Ephemeral,
     keys: crate::keys::Keys,
-    http: reqwest::Client,
+    fetch: Fetcher,
     cache: Arc<Mutex<HashMap<String, Discovered>>>,
     /// When an upstream last failed `reachable`, so a Land that is down does not make every
     /// view of the list of Länder wait for it again.
@@ -147,29 +148,19 @@ fn pending_key(state: &str) -> String {
 }
 
 fn is_loopback(issuer: &str) -> bool {
-    match url::Url::parse(issuer).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    url::Url::parse(issuer).is_ok_and(|u| crate::fetch::is_loopback(&u))
 }
 
 impl Upstreams {
     /// The upstreams of `config`.
     pub fn new(config: &Config, ephemeral: Ephemeral, keys: crate::keys::Keys) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         Self {
             configs: Arc::new(config.upstream.clone()),
             issuer: config.issuer.clone(),
             allow_simulators: config.allow_simulators,
             ephemeral,
             keys,
-            http,
+            fetch: Fetcher::new(std::time::Duration::from_secs(10)).allowing_plain_http(config.allow_simulators),
             cache: Arc::new(Mutex::new(HashMap::new())),
             down: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -223,13 +214,10 @@ impl Upstreams {
             return Ok(d.clone());
         }
         let unavailable = |e: String| UpstreamError::Unavailable(format!("{}: {e}", cfg.id));
-        let raw: Value = self
-            .http
-            .get(format!("{}/.well-known/openid-configuration", cfg.issuer.trim_end_matches('/')))
-            .send()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?
-            .json()
+        let discovery = format!("{}/.well-known/openid-configuration", cfg.issuer.trim_end_matches('/'));
+        let raw = self
+            .fetch
+            .get_json(&discovery, None)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         if raw.get(crate::sim::MARKER) == Some(&Value::Bool(true)) && !is_loopback(&cfg.issuer) && !self.allow_simulators {
@@ -238,7 +226,7 @@ impl Upstreams {
             ));
         }
         let issuer = IssuerUrl::new(cfg.issuer.clone()).map_err(|e| unavailable(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.fetch.oidc())
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         let d = Discovered {
@@ -374,7 +362,7 @@ impl Upstreams {
                 .add_extra_param("client_assertion", assertion);
         }
         let tokens = exchange
-            .request_async(&self.http)
+            .request_async(&self.fetch.oidc())
             .await
             .map_err(|e| invalid(format!("code exchange: {e}")))?;
         let id_token = tokens.id_token().ok_or_else(|| invalid("no ID token".into()))?;
@@ -427,18 +415,11 @@ impl Upstreams {
 impl Upstreams {
     async fn userinfo(&self, endpoint: url::Url, access_token: &str) -> Result<Map<String, Value>, UpstreamError> {
         let invalid = |e: String| UpstreamError::Invalid(format!("userinfo: {e}"));
-        let res = self
-            .http
-            .get(endpoint)
-            .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| invalid(e.to_string()))?;
-        if !res.status().is_success() {
-            return Err(invalid(format!("status {}", res.status())));
+        match self.fetch.get_json(endpoint.as_str(), Some(access_token)).await {
+            Ok(Value::Object(claims)) => Ok(claims),
+            Ok(_) => Err(invalid("not a JSON object".into())),
+            Err(e) => Err(invalid(e.to_string())),
         }
-        res.json().await.map_err(|e| invalid(e.to_string()))
     }
 }
 

@@ -161,3 +161,78 @@ async fn private_key_jwt_is_verified_against_the_client_jwks_with_audience_and_r
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(body["id_token"].is_string());
 }
+
+#[tokio::test]
+async fn a_client_jwks_is_fetched_without_following_redirects_and_within_a_size_limit() {
+    let app = TestApp::start().await;
+    let jc = jwt_client().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let real = jc.jwks_uri.clone();
+    let keys: serde_json::Value = reqwest::get(&real).await.unwrap().json().await.unwrap();
+    let mut padded = keys.clone();
+    padded["padding"] = "x".repeat(300 * 1024).into();
+    let router = axum::Router::new()
+        .route(
+            "/moved",
+            get(move || std::future::ready(axum::response::Redirect::temporary(&real))),
+        )
+        .route("/big", get(move || std::future::ready(Json(padded.clone()))));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    for (path, why) in [("moved", "a redirect is not followed"), ("big", "an oversized JWKS is not read")] {
+        let (id, _) = app
+            .client(ClientSpec {
+                auth_method: AuthMethod::PrivateKeyJwt,
+                jwks_uri: Some(format!("http://{addr}/{path}")),
+                grant_types: vec![GrantType::ClientCredentials],
+                ..ClientSpec::default()
+            })
+            .await;
+        let assertion = jc.assertion(&id, &app.url("/token"), &random_token(8), 60);
+        let (s, body) = token(
+            &app,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", &assertion),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (s, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_jwks_uri_must_be_https_or_loopback_http() {
+    let app = TestApp::start().await;
+    let pepper = app.state.store.server_secret("client_secret_pepper", 0).await.unwrap();
+    for (uri, ok) in [
+        ("https://rp.example/jwks", true),
+        ("http://127.0.0.1:9/jwks", true),
+        ("http://rp.example/jwks", false),
+        ("file:///etc/passwd", false),
+    ] {
+        let new = servicekonto::clients::NewClient {
+            name: "Dienst".into(),
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::ClientCredentials],
+            auth_method: AuthMethod::PrivateKeyJwt,
+            jwks_uri: Some(uri.into()),
+            scopes: vec![],
+            min_level: servicekonto::trust::TrustLevel::Basic,
+            client_id: None,
+            secret: None,
+            subject_type: servicekonto::clients::SubjectType::Pairwise,
+            backchannel_logout_uri: None,
+            allow_interop: false,
+            federation_partner: false,
+        };
+        let registered = servicekonto::clients::register(&app.state.store, &pepper, new, 0).await;
+        assert_eq!(registered.is_ok(), ok, "{uri}");
+    }
+}

@@ -13,6 +13,7 @@ use tracing::instrument;
 use super::{AuthMethod, Client, ClientDirectory};
 use crate::clock::Timestamp;
 use crate::ephemeral::Ephemeral;
+use crate::fetch::Fetcher;
 use crate::keys::jws::{PublicKey, Unverified};
 use crate::protocol::OAuthError;
 use crate::protocol::params::Params;
@@ -227,9 +228,19 @@ impl ClientAuthenticator {
 
 /// Clients' JWK Sets, fetched on demand and kept a few minutes; an unknown `kid` triggers a
 /// refetch (the client rotated), at most every few seconds.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct JwksCache {
     inner: Arc<Mutex<HashMap<String, (Timestamp, KeyList)>>>,
+    fetch: Fetcher,
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            fetch: Fetcher::new(Duration::from_secs(5)),
+        }
+    }
 }
 
 type KeyList = Vec<(Option<String>, PublicKey)>;
@@ -246,7 +257,7 @@ impl JwksCache {
                 return Ok(keys.clone());
             }
         }
-        let keys = fetch_jwks(uri).await?;
+        let keys = fetch_jwks(&self.fetch, uri).await?;
         if let Ok(mut m) = self.inner.lock() {
             m.insert(uri.to_string(), (now, keys.clone()));
         }
@@ -254,21 +265,8 @@ impl JwksCache {
     }
 }
 
-async fn fetch_jwks(uri: &str) -> Result<KeyList, String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let doc: Value = client
-        .get(uri)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+async fn fetch_jwks(fetch: &Fetcher, uri: &str) -> Result<KeyList, String> {
+    let doc = fetch.get_json(uri, None).await.map_err(|e| e.to_string())?;
     let keys = doc.get("keys").and_then(Value::as_array).ok_or("no keys member")?;
     Ok(keys
         .iter()
