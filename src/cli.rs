@@ -214,6 +214,12 @@ enum KeysCommand {
     List,
     /// Add a new signing key per algorithm; running nodes pick it up.
     Rotate,
+    /// Revoke a key at once (R-SEC-5): it verifies nothing and leaves the JWKS on every node
+    /// within the reload interval; an active key is replaced first.
+    Revoke {
+        /// The key id (`keys list`).
+        kid: String,
+    },
 }
 
 /// Parses the command line and runs it.
@@ -348,10 +354,22 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let keys = Keys::open(source, config.tokens.access_token_alg, config.key_retention_seconds(), now)
                 .await
                 .map_err(|e| e.to_string())?;
-            if let KeysCommand::Rotate = cmd {
-                let kids = keys.rotate(now).await.map_err(|e| e.to_string())?;
-                emit(j, json!({ "rotated": kids }), format!("new signing keys: {}", kids.join(", ")));
-                return Ok(());
+            match cmd {
+                KeysCommand::Rotate => {
+                    let kids = keys.rotate(now).await.map_err(|e| e.to_string())?;
+                    emit(j, json!({ "rotated": kids }), format!("new signing keys: {}", kids.join(", ")));
+                    return Ok(());
+                }
+                KeysCommand::Revoke { kid } => {
+                    let successor = keys.revoke(&kid, now).await.map_err(|e| e.to_string())?;
+                    let text = match &successor {
+                        Some(s) => format!("key {kid} revoked; {s} signs now"),
+                        None => format!("key {kid} revoked"),
+                    };
+                    emit(j, json!({ "revoked": kid, "successor": successor }), text);
+                    return Ok(());
+                }
+                KeysCommand::List => {}
             }
             let list: Vec<Value> = keys
                 .current()

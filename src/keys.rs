@@ -112,6 +112,9 @@ pub enum KeyError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(#[from] JwsError),
+    /// No key with this id.
+    #[error("no key {0}")]
+    Unknown(String),
 }
 
 /// The node's key store: where keys live, the keys loaded from there, and which algorithm
@@ -218,9 +221,10 @@ impl Keys {
         self.sign(SigningAlg::RS256, "logout+jwt", claims)
     }
 
-    /// Signs a client assertion for an upstream's token endpoint (RFC 7523), RS256.
+    /// Signs a client assertion for an upstream's token endpoint (RFC 7523), RS256, with a `typ`
+    /// of its own (draft-ietf-oauth-rfc7523bis), so it can never pass for an ID token of ours.
     pub fn sign_client_assertion<C: Serialize>(&self, claims: &C) -> Result<String, KeyError> {
-        self.sign(SigningAlg::RS256, "JWT", claims)
+        self.sign(SigningAlg::RS256, "client-authentication+jwt", claims)
     }
 
     /// Signs an access token (RFC 9068 `at+jwt`) with the configured algorithm.
@@ -234,13 +238,34 @@ impl Keys {
         Ok(jws::sign(&key.private, alg, &key.kid, typ, claims)?)
     }
 
-    /// Verifies a JWS signed by one of our keys (signature only; the caller checks claims).
-    pub fn verify(&self, token: &str) -> Result<(Option<String>, Value), JwsError> {
+    /// Verifies a JWS signed by one of our keys that is active or still published at `now`
+    /// (R-SEC-5: a retired key verifies nothing; signature only, the caller checks claims).
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<(Option<String>, Value), JwsError> {
         let parsed = Unverified::parse(token)?;
         let typ = parsed.typ().map(str::to_owned);
         let set = self.current();
-        let key = parsed.kid().and_then(|kid| set.find(kid)).ok_or(JwsError::UnknownKey)?;
+        let key = parsed
+            .kid()
+            .and_then(|kid| set.find(kid))
+            .filter(|k| set.status(k, now, self.retention) != KeyStatus::Retired)
+            .ok_or(JwsError::UnknownKey)?;
         Ok((typ, parsed.verify(&key.public)?))
+    }
+
+    /// Revokes a key at once (R-SEC-5): it leaves the storage, so it verifies nothing and leaves
+    /// the JWKS, on every node with its next reload. An active key is replaced by a new one of
+    /// its algorithm first, so signing goes on. Returns the new key id, if one was made.
+    pub async fn revoke(&self, kid: &str, now: Timestamp) -> Result<Option<String>, KeyError> {
+        let set = self.current();
+        let key = set.find(kid).ok_or_else(|| KeyError::Unknown(kid.to_string()))?;
+        let successor = if set.active(key.alg).is_some_and(|a| a.kid == kid) {
+            Some(generate(&self.source, key.alg, now).await?)
+        } else {
+            None
+        };
+        self.source.delete(kid).await?;
+        self.reload().await?;
+        Ok(successor)
     }
 }
 
@@ -334,9 +359,50 @@ mod tests {
         let set = keys.current();
         assert!(new.contains(&set.active(SigningAlg::ES256).unwrap().kid));
         assert_eq!(set.jwks(2_100, 600)["keys"].as_array().unwrap().len(), 4);
-        assert!(keys.verify(&old_token).is_ok());
+        assert!(keys.verify(&old_token, 2_100).is_ok());
         assert_eq!(set.jwks(2_700, 600)["keys"].as_array().unwrap().len(), 2);
         let jwks = set.jwks(2_100, 600).to_string();
         assert!(!jwks.contains("\"d\""), "private members never published");
+    }
+
+    #[tokio::test]
+    async fn client_assertions_carry_a_typ_of_their_own() {
+        let keys = Keys::open(KeySource::Dir(temp_dir("typ")), SigningAlg::RS256, 600, 1_000)
+            .await
+            .unwrap();
+        let assertion = keys.sign_client_assertion(&json!({"iss": "sk"})).unwrap();
+        let (typ, _) = keys.verify(&assertion, 1_000).unwrap();
+        assert_eq!(typ.as_deref(), Some("client-authentication+jwt"));
+        let (typ, _) = keys.verify(&keys.sign_id_token(&json!({"iss": "sk"})).unwrap(), 1_000).unwrap();
+        assert_eq!(typ.as_deref(), Some("JWT"));
+    }
+
+    #[tokio::test]
+    async fn r_sec_5_a_retired_key_verifies_nothing() {
+        let keys = Keys::open(KeySource::Dir(temp_dir("ret")), SigningAlg::RS256, 600, 1_000)
+            .await
+            .unwrap();
+        let old_token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
+        keys.rotate(2_000).await.unwrap();
+        assert!(keys.verify(&old_token, 2_599).is_ok(), "still published");
+        assert!(keys.verify(&old_token, 2_601).is_err(), "retired: loaded, but verifies nothing");
+    }
+
+    #[tokio::test]
+    async fn r_sec_5_a_revoked_key_verifies_nothing_and_leaves_the_jwks_and_an_active_one_is_replaced() {
+        let dir = temp_dir("rev");
+        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::RS256, 600, 1_000)
+            .await
+            .unwrap();
+        let token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
+        let kid = keys.current().active(SigningAlg::RS256).unwrap().kid.clone();
+        let successor = keys.revoke(&kid, 1_100).await.unwrap().unwrap();
+        assert!(keys.verify(&token, 1_101).is_err());
+        let set = keys.current();
+        assert_eq!(set.active(SigningAlg::RS256).unwrap().kid, successor);
+        assert!(!set.jwks(1_101, 600).to_string().contains(&kid));
+        assert!(!dir.join(format!("{kid}.pem")).exists(), "gone from the storage");
+        assert!(keys.sign_id_token(&json!({"sub": "x"})).is_ok(), "signing goes on");
+        assert!(matches!(keys.revoke("rs256-1-nope", 1_200).await, Err(KeyError::Unknown(_))));
     }
 }

@@ -38,7 +38,11 @@ async fn next_token(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
 
 /// Checks a logout token the way a service must (§2.6) and returns its claims.
 fn check_logout_token(app: &TestApp, token: &str, client_id: &str) -> serde_json::Value {
-    let (typ, claims) = app.state.keys.verify(token).expect("signed by the provider's published key");
+    let (typ, claims) = app
+        .state
+        .keys
+        .verify(token, servicekonto::clock::now())
+        .expect("signed by the provider's published key");
     assert_eq!(typ.as_deref(), Some("logout+jwt"));
     assert_eq!(claims["iss"], app.issuer.as_str());
     assert_eq!(claims["aud"], client_id);

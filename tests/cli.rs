@@ -188,6 +188,17 @@ fn client_account_and_keys_commands_print_json_and_share_the_configuration() {
         .map(|k| k["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["active", "published"]);
+    let old = v["keys"][1]["kid"].as_str().unwrap().to_string();
+    let (ok, r) = env.run(&["keys", "revoke", &old]);
+    assert!(ok && r["revoked"] == old.as_str() && r["successor"].is_null(), "{r}");
+    let active = v["keys"][0]["kid"].as_str().unwrap().to_string();
+    let (ok, r) = env.run(&["keys", "revoke", &active]);
+    assert!(ok && r["successor"].is_string(), "an active key is replaced first: {r}");
+    let (_, v) = env.run(&["keys", "list"]);
+    let kids: Vec<&str> = v["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert_eq!(kids, [r["successor"].as_str().unwrap()]);
+    let (ok, r) = env.run(&["keys", "revoke", "rs256-1-nope"]);
+    assert!(!ok && r["error"].as_str().unwrap().contains("no key"), "{r}");
 }
 
 #[test]

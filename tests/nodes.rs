@@ -276,6 +276,28 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
     )
     .unwrap();
     assert_eq!(header["kid"], new_kid.as_str(), "signing switched to the new key");
+
+    // R-SEC-5: revoked on one machine, the key verifies nothing on every node within the bound.
+    let revoked = cluster.cli(&["keys", "revoke", &new_kid]);
+    assert!(revoked["successor"].is_string(), "{revoked}");
+    for node in 0..2 {
+        let mut gone = false;
+        for _ in 0..60 {
+            let status = http
+                .get(cluster.url(node, "/userinfo"))
+                .bearer_auth(new_tokens["access_token"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == StatusCode::UNAUTHORIZED && !jwks(node).await.to_string().contains(&new_kid) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(gone, "node {node} stopped trusting the revoked key within the reload bound");
+    }
     assert!(
         !cluster.dir.join("must-not-be-used").exists(),
         "keys live in the database, not in files"

@@ -279,7 +279,7 @@ impl TokenIssuer {
     /// Checks signature, `typ`, issuer, audience and expiry of an access token. Revocation is
     /// the caller's to check (it needs the store).
     pub fn verify_access(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenError> {
-        let (typ, claims) = self.keys.verify(token).map_err(|_| TokenError::Invalid)?;
+        let (typ, claims) = self.keys.verify(token, now).map_err(|_| TokenError::Invalid)?;
         if typ.as_deref() != Some("at+jwt") {
             return Err(TokenError::Invalid);
         }
@@ -294,8 +294,8 @@ impl TokenIssuer {
     }
 
     /// Checks an ID token we issued, ignoring expiry (a hint may be old, OIDC Core §3.1.2.1).
-    pub fn verify_id_token_hint(&self, token: &str) -> Result<IdTokenHint, TokenError> {
-        let (typ, claims) = self.keys.verify(token).map_err(|_| TokenError::Invalid)?;
+    pub fn verify_id_token_hint(&self, token: &str, now: Timestamp) -> Result<IdTokenHint, TokenError> {
+        let (typ, claims) = self.keys.verify(token, now).map_err(|_| TokenError::Invalid)?;
         if typ.as_deref().is_some_and(|t| t != "JWT") || claims.get("iss").and_then(Value::as_str) != Some(&self.config.issuer) {
             return Err(TokenError::Invalid);
         }

@@ -95,6 +95,17 @@ impl KeySource {
         }
     }
 
+    /// Removes a key from the storage (revocation).
+    pub async fn delete(&self, kid: &str) -> Result<(), KeyError> {
+        match self {
+            KeySource::Dir(dir) => {
+                let path = dir.join(format!("{kid}.pem"));
+                std::fs::remove_file(&path).map_err(|e| KeyError::Io(path, e))
+            }
+            KeySource::Database { store, .. } => store.delete_signing_key(kid).await.map_err(db_err),
+        }
+    }
+
     /// Whether this process may create the first key of `alg`. Nodes starting together on one
     /// database must not each create one: exactly one wins the claim, the others wait for its
     /// key (`wait_for_first`). A directory belongs to one node, which always may.

@@ -25,6 +25,15 @@ impl Store {
     }
 
     /// Stores a new sealed key.
+    /// Deletes a signing key (revocation).
+    pub async fn delete_signing_key(&self, kid: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from signing_keys where kid = $1")
+            .bind(kid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn insert_signing_key(&self, kid: &str, created_at: Timestamp, sealed: &str) -> Result<(), StoreError> {
         sqlx::query("insert into signing_keys (kid, created_at, sealed_key) values ($1, $2, $3)")
             .bind(kid)

@@ -224,7 +224,7 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
         ));
     }
     if let Some(hint) = &request.id_token_hint
-        && state.tokens.verify_id_token_hint(hint).is_err()
+        && state.tokens.verify_id_token_hint(hint, now).is_err()
     {
         return deny(OAuthError::invalid_request(
             "id_token_hint is not an ID token issued by this provider",
@@ -324,7 +324,7 @@ pub async fn proceed(
         (Some(hint), Some((_, account))) => Some(
             state
                 .tokens
-                .verify_id_token_hint(hint)
+                .verify_id_token_hint(hint, now)
                 .is_ok_and(|h| h.aud.contains(&client.id) && h.sub == state.tokens.subject(&client, &account.id)),
         ),
         _ => None,
@@ -404,7 +404,7 @@ async fn proceed_federated(
         .request
         .id_token_hint
         .as_deref()
-        .is_some_and(|hint| state.tokens.verify_id_token_hint(hint).map_or(true, |h| h.sub != sub));
+        .is_some_and(|hint| state.tokens.verify_id_token_hint(hint, now).map_or(true, |h| h.sub != sub));
     let decision = if hint_names_other {
         Decision::Deny(OAuthError::new(
             OAuthErrorCode::LoginRequired,

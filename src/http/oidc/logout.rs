@@ -25,7 +25,7 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
     let error = |key: &str| state.pages.error(StatusCode::BAD_REQUEST, locale, key, None);
 
     let hint = match params.get("id_token_hint") {
-        Some(h) => match state.tokens.verify_id_token_hint(h) {
+        Some(h) => match state.tokens.verify_id_token_hint(h, now) {
             Ok(hint) => Some(hint),
             Err(_) => return error("err_bad_id_token_hint"),
         },

@@ -30,7 +30,7 @@ async fn run(state: &AppState, headers: &HeaderMap, params: &Params, now: Timest
     let looks_like_jwt = Unverified::parse(token).is_ok();
     if looks_like_jwt {
         // Expired tokens need no revocation; `verify` still proves it is ours.
-        if let Ok((_, claims)) = state.keys.verify(token) {
+        if let Ok((_, claims)) = state.keys.verify(token, now) {
             let client_id = claims.get("client_id").and_then(|v| v.as_str());
             let jti = claims.get("jti").and_then(|v| v.as_str());
             let exp = claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(now);
