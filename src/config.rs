@@ -199,6 +199,13 @@ pub struct ThrottleConfig {
     pub registrations_per_hour: i64,
     /// Password resets (link requests and new passwords) one client address may submit per hour.
     pub resets_per_hour: i64,
+    /// Registrations all addresses together may submit per hour (R-SEC-2).
+    pub registrations_total_per_hour: i64,
+    /// Authorization requests one client address may start per hour; each may keep a
+    /// transaction for `sessions.transaction_seconds` (R-SEC-2).
+    pub authorizations_per_hour: i64,
+    /// Authorization requests all addresses together may start per hour (R-SEC-2).
+    pub authorizations_total_per_hour: i64,
 }
 
 /// How many argon2id computations run at once and how many may wait (R-SEC-1).
@@ -251,6 +258,9 @@ impl Default for ThrottleConfig {
             address_lock_after: 50,
             registrations_per_hour: 30,
             resets_per_hour: 30,
+            registrations_total_per_hour: 5_000,
+            authorizations_per_hour: 3_000,
+            authorizations_total_per_hour: 300_000,
         }
     }
 }
@@ -490,6 +500,18 @@ impl Config {
             ("login_throttle.address_lock_after", self.login_throttle.address_lock_after),
             ("login_throttle.registrations_per_hour", self.login_throttle.registrations_per_hour),
             ("login_throttle.resets_per_hour", self.login_throttle.resets_per_hour),
+            (
+                "login_throttle.registrations_total_per_hour",
+                self.login_throttle.registrations_total_per_hour,
+            ),
+            (
+                "login_throttle.authorizations_per_hour",
+                self.login_throttle.authorizations_per_hour,
+            ),
+            (
+                "login_throttle.authorizations_total_per_hour",
+                self.login_throttle.authorizations_total_per_hour,
+            ),
         ] {
             if v <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));

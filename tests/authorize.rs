@@ -415,3 +415,52 @@ async fn unknown_parameters_are_ignored_and_display_is_accepted() {
     .await;
     assert!(!code.is_empty());
 }
+
+#[tokio::test]
+async fn r_sec_2_a_flood_of_authorization_requests_from_one_address_keeps_nothing_beyond_its_limit() {
+    let app = TestApp::with(|c| {
+        c.client_ip_header = Some("x-forwarded-for".into());
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.login_throttle.authorizations_per_hour = 5;
+    })
+    .await;
+    let (id, secret) = app.client(ClientSpec::default()).await;
+    let url = authorize_url(&app, &id, &[]);
+    let mut stored = 0;
+    for _ in 0..20 {
+        let res = app.http().get(&url).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        if location.starts_with("/login?txn=") {
+            stored += 1;
+        } else {
+            assert!(
+                location.starts_with(RP_CALLBACK) && location.contains("error=temporarily_unavailable"),
+                "{location}"
+            );
+        }
+    }
+    assert_eq!(stored, 5, "only the allowed requests kept a transaction");
+    // Someone else logs in as usual.
+    app.account("erika@example.de", false).await;
+    let mut browser = app.browser();
+    let code = login_code(&app, &mut browser, &id, "erika@example.de", &[]).await;
+    assert_eq!(redeem(&app, &id, secret.as_deref().unwrap(), &code, &[]).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn r_sec_2_an_authorization_request_too_large_to_keep_is_refused_to_the_client() {
+    let app = TestApp::start().await;
+    let (id, _) = app.client(ClientSpec::default()).await;
+    let big = "x".repeat(7 * 1024);
+    let url = authorize_url(&app, &id, &[("nonce", &big), ("login_hint", &big), ("state", &big)]);
+    let res = app.http().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let location = res.headers()["location"].to_str().unwrap();
+    assert!(location.starts_with(RP_CALLBACK) && location.contains("error=invalid_request"), "{location}");
+    // Within the bound, the same request goes on to the login.
+    let fits = "x".repeat(2 * 1024);
+    let url = authorize_url(&app, &id, &[("nonce", &fits), ("state", &fits)]);
+    let res = app.http().get(&url).send().await.unwrap();
+    assert!(res.headers()["location"].to_str().unwrap().starts_with("/login?txn="));
+}

@@ -111,6 +111,8 @@ pub enum AddressAction {
     Register,
     /// Asking for a reset link or setting a new password with one (R-SES-4).
     Reset,
+    /// Starting an authorization, which may keep a transaction (R-SEC-2).
+    Authorize,
 }
 
 impl Throttle {
@@ -245,12 +247,26 @@ impl Throttle {
     /// Counts one `action` from the client address `addr`; `false` once the address has used up
     /// its hour (the page says so, and no password is hashed).
     pub async fn allow_from(&self, action: AddressAction, addr: &str, now: Timestamp) -> Result<bool, EphemeralError> {
-        let (kind, limit) = match action {
-            AddressAction::Register => ("register", self.config.registrations_per_hour),
-            AddressAction::Reset => ("reset", self.config.resets_per_hour),
+        let c = &self.config;
+        let (kind, limit, total) = match action {
+            AddressAction::Register => ("register", c.registrations_per_hour, Some(c.registrations_total_per_hour)),
+            AddressAction::Reset => ("reset", c.resets_per_hour, None),
+            AddressAction::Authorize => ("authorize", c.authorizations_per_hour, Some(c.authorizations_total_per_hour)),
         };
         let n = self.ephemeral.count(&addr_key(kind, addr), now + 3600, now).await?;
-        Ok(n <= limit)
+        if n > limit {
+            return Ok(false);
+        }
+        // All addresses together, so many addresses cannot fill the store either; counted in
+        // hours of the clock, one key per action.
+        match total {
+            Some(total) => {
+                let hour = now - now.rem_euclid(3600);
+                let all = self.ephemeral.count(&format!("anon-{kind}:{hour}"), hour + 3600, now).await?;
+                Ok(all <= total)
+            }
+            None => Ok(true),
+        }
     }
 }
 
@@ -269,6 +285,9 @@ mod tests {
                 address_lock_after,
                 registrations_per_hour: 2,
                 resets_per_hour: 3,
+                registrations_total_per_hour: 5,
+                authorizations_per_hour: 4,
+                authorizations_total_per_hour: 6,
             },
         )
     }
@@ -429,5 +448,24 @@ mod tests {
         }
         assert!(!t.allow_from(AddressAction::Reset, "1.2.3.4", 10).await.unwrap());
         assert!(t.allow_from(AddressAction::Register, "1.2.3.4", 3601).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn r_sec_2_authorizations_are_bounded_per_address_and_in_all() {
+        let t = throttle(3, 6, 10);
+        for _ in 0..4 {
+            assert!(t.allow_from(AddressAction::Authorize, "1.2.3.4", 0).await.unwrap());
+        }
+        assert!(
+            !t.allow_from(AddressAction::Authorize, "1.2.3.4", 1).await.unwrap(),
+            "this address is done"
+        );
+        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.5", 1).await.unwrap());
+        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.6", 2).await.unwrap());
+        assert!(
+            !t.allow_from(AddressAction::Authorize, "1.2.3.7", 2).await.unwrap(),
+            "all addresses are done"
+        );
+        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.7", 3600).await.unwrap(), "a new hour");
     }
 }

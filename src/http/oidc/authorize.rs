@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::throttle::AddressAction;
 use crate::clients::{Client, GrantType};
 use crate::clock::{self, Timestamp};
 use crate::ephemeral::EphemeralError;
@@ -14,6 +15,7 @@ use crate::federation::FederatedIdentity;
 use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
 use crate::grants::consent_set;
 use crate::grants::decide::{Context, Decision, decide, decide_federated};
+use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::paths;
 use crate::protocol::authorize::{self, AuthorizeRequest, Locale, ResponseMode, TargetError};
@@ -126,6 +128,9 @@ pub async fn save_txn(state: &AppState, id: Option<String>, txn: &Transaction, n
     Ok(id)
 }
 
+/// The most a stored transaction may take (R-SEC-2); a request that needs more is refused.
+pub const MAX_TXN_BYTES: usize = 16 * 1024;
+
 /// Loads a transaction for this browser, binding it to the browser on first use.
 pub async fn load_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<Transaction, TxnError> {
     if id.len() > 64 {
@@ -170,16 +175,16 @@ pub fn txn_error_page(state: &AppState, err: TxnError, locale: Locale) -> Respon
 }
 
 /// `GET /authorize`.
-pub async fn get(State(state): State<AppState>, cookies: Cookies, RawQuery(query): RawQuery) -> Response {
-    start(state, cookies, query.unwrap_or_default(), false).await
+pub async fn get(State(state): State<AppState>, cookies: Cookies, ClientAddr(addr): ClientAddr, RawQuery(query): RawQuery) -> Response {
+    start(state, cookies, &addr, query.unwrap_or_default(), false).await
 }
 
 /// `POST /authorize` (OIDC Core §3.1.2.1: form-encoded body).
-pub async fn post(State(state): State<AppState>, cookies: Cookies, body: String) -> Response {
-    start(state, cookies, body, true).await
+pub async fn post(State(state): State<AppState>, cookies: Cookies, ClientAddr(addr): ClientAddr, body: String) -> Response {
+    start(state, cookies, &addr, body, true).await
 }
 
-async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool) -> Response {
+async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via_post: bool) -> Response {
     let now = clock::now();
     let Ok(params) = Params::parse(&input) else {
         return state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_malformed", None);
@@ -230,6 +235,17 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
             "id_token_hint is not an ID token issued by this provider",
         ));
     }
+    // R-SEC-2: what an anonymous caller can make us keep is bounded, per address and in all.
+    match state.throttle.allow_from(AddressAction::Authorize, addr, now).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return deny(OAuthError::new(
+                OAuthErrorCode::TemporarilyUnavailable,
+                "too many authorization requests; try again later",
+            ));
+        }
+        Err(e) => return txn_error_page(&state, TxnError::Unavailable(e), locale),
+    }
     let txn = Transaction {
         request,
         browser: None,
@@ -241,6 +257,11 @@ async fn start(state: AppState, cookies: Cookies, input: String, via_post: bool)
         federated: None,
         withheld: Vec::new(),
     };
+    if serde_json::to_vec(&txn).map_or(true, |t| t.len() > MAX_TXN_BYTES) {
+        let error = OAuthError::invalid_request("the authorization request is too large");
+        let r = &txn.request;
+        return respond(&state, &r.redirect_uri, r.response_mode, error_params(&error, r.state.as_deref()));
+    }
     if via_post {
         // A cross-site POST carries no SameSite=Lax cookies; continuing with a GET makes the
         // session visible again.
