@@ -457,7 +457,10 @@ async fn r_sec_2_an_authorization_request_too_large_to_keep_is_refused_to_the_cl
     let res = app.http().get(&url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let location = res.headers()["location"].to_str().unwrap();
-    assert!(location.starts_with(RP_CALLBACK) && location.contains("error=invalid_request"), "{location}");
+    assert!(
+        location.starts_with(RP_CALLBACK) && location.contains("error=invalid_request"),
+        "{location}"
+    );
     // Within the bound, the same request goes on to the login.
     let fits = "x".repeat(2 * 1024);
     let url = authorize_url(&app, &id, &[("nonce", &fits), ("state", &fits)]);

@@ -53,6 +53,9 @@ pub struct Transaction {
     /// Attributes the user deselected at a partner's consent (R-FED-4).
     #[serde(default)]
     pub withheld: Vec<String>,
+    /// The client address that started it, until it is first kept (counts it, R-SEC-2).
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 /// The session a transaction runs under: for a federation partner only one opened within the
@@ -130,6 +133,38 @@ pub async fn save_txn(state: &AppState, id: Option<String>, txn: &Transaction, n
 
 /// The most a stored transaction may take (R-SEC-2); a request that needs more is refused.
 pub const MAX_TXN_BYTES: usize = 16 * 1024;
+
+/// Why a new transaction was not kept.
+enum NotKept {
+    /// Its address, or all addresses together, started too many this hour (R-SEC-2).
+    Limited,
+    /// The store failed.
+    Unavailable(EphemeralError),
+}
+
+/// Keeps a transaction; a new one only within what its client address and all addresses
+/// together may make us keep (R-SEC-2). Requests answered at once (a code for a live session)
+/// keep nothing and count nothing.
+async fn keep_txn(state: &AppState, id: Option<String>, txn: &Transaction, now: Timestamp) -> Result<String, NotKept> {
+    if id.is_none()
+        && let Some(addr) = &txn.origin
+    {
+        match state.throttle.allow_from(AddressAction::Authorize, addr, now).await {
+            Ok(true) => {}
+            Ok(false) => return Err(NotKept::Limited),
+            Err(e) => return Err(NotKept::Unavailable(e)),
+        }
+    }
+    save_txn(state, id, txn, now).await.map_err(NotKept::Unavailable)
+}
+
+/// The client's answer when a new transaction was not kept for the limits.
+fn too_many() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::TemporarilyUnavailable,
+        "too many authorization requests; try again later",
+    )
+}
 
 /// Loads a transaction for this browser, binding it to the browser on first use.
 pub async fn load_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<Transaction, TxnError> {
@@ -235,17 +270,6 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
             "id_token_hint is not an ID token issued by this provider",
         ));
     }
-    // R-SEC-2: what an anonymous caller can make us keep is bounded, per address and in all.
-    match state.throttle.allow_from(AddressAction::Authorize, addr, now).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return deny(OAuthError::new(
-                OAuthErrorCode::TemporarilyUnavailable,
-                "too many authorization requests; try again later",
-            ));
-        }
-        Err(e) => return txn_error_page(&state, TxnError::Unavailable(e), locale),
-    }
     let txn = Transaction {
         request,
         browser: None,
@@ -256,6 +280,7 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
         own_session: None,
         federated: None,
         withheld: Vec::new(),
+        origin: Some(addr.to_string()),
     };
     if serde_json::to_vec(&txn).map_or(true, |t| t.len() > MAX_TXN_BYTES) {
         let error = OAuthError::invalid_request("the authorization request is too large");
@@ -265,9 +290,10 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
     if via_post {
         // A cross-site POST carries no SameSite=Lax cookies; continuing with a GET makes the
         // session visible again.
-        return match save_txn(&state, None, &txn, now).await {
+        return match keep_txn(&state, None, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::AUTHORIZE_RESUME)).into_response(),
-            Err(e) => txn_error_page(&state, TxnError::Unavailable(e), locale),
+            Err(NotKept::Limited) => send_error(&state, None, &txn, &too_many()).await,
+            Err(NotKept::Unavailable(e)) => txn_error_page(&state, TxnError::Unavailable(e), locale),
         };
     }
     let browser = Browser::from_cookies(&cookies);
@@ -383,12 +409,13 @@ pub async fn proceed(
                 paths::LOGIN
             };
             txn.browser.get_or_insert_with(|| browser.binding());
-            match save_txn(state, id, &txn, now).await {
+            match keep_txn(state, id, &txn, now).await {
                 Ok(id) => {
                     let expired = if expired && page == paths::LOGIN { "&expired=1" } else { "" };
                     Redirect::to(&format!("{page}?txn={id}{expired}")).into_response()
                 }
-                Err(e) => unavailable(&e),
+                Err(NotKept::Limited) => send_error(state, None, &txn, &too_many()).await,
+                Err(NotKept::Unavailable(e)) => unavailable(&e),
             }
         }
         Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
@@ -453,9 +480,10 @@ async fn proceed_federated(
             send_code(state, id.as_deref(), &txn, &record, now).await
         }
         Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
-        Decision::Consent | Decision::Login(_) => match save_txn(state, id, &txn, now).await {
+        Decision::Consent | Decision::Login(_) => match keep_txn(state, id, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::CONSENT)).into_response(),
-            Err(e) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
+            Err(NotKept::Limited) => send_error(state, None, &txn, &too_many()).await,
+            Err(NotKept::Unavailable(e)) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
         },
     }
 }
