@@ -43,6 +43,16 @@ export SERVICEKONTO_BIN="$CARGO_TARGET_DIR/debug/servicekonto"
 
 step "backend 1/2: SQLite + in-process state — unit and integration tests"
 run_tests
+
+# The parsers' property tests (tests/fuzz.rs) once more with many more cases: about two minutes
+# on this machine's two cores. A failure found is kept in tests/proptest-regressions/ and tried
+# first on every later run.
+step "property tests of the parsers, bounded run"
+if cargo nextest --version >/dev/null 2>&1; then
+  PROPTEST_CASES=50000 cargo nextest run --locked --no-fail-fast -E 'test(/^fuzz::/)'
+else
+  PROPTEST_CASES=50000 cargo test --locked --no-fail-fast --test main fuzz::
+fi
 step "backend 1/2: SQLite + in-process state — conformance checks and openid-client interop (live server)"
 node conformance/run.mjs
 

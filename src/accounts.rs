@@ -198,6 +198,12 @@ pub enum AccountError {
     /// This client address has used up its registrations or resets for the hour.
     #[error("too many requests from this address")]
     AddressLimit,
+    /// A Kundenzentrum request is open: the data being checked cannot change meanwhile.
+    #[error("a Kundenzentrum request is open")]
+    RequestOpen,
+    /// The data changed since the clerk was shown them; nothing was decided.
+    #[error("the data changed since they were shown")]
+    Stale,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),

@@ -99,6 +99,8 @@ pub enum Decision {
         document_type: String,
         /// Last characters of the document number, for the record.
         last_digits: String,
+        /// [`shown_digest`] of the data the clerk was shown.
+        digest: String,
     },
     /// It did not.
     Reject,
@@ -190,9 +192,30 @@ pub async fn audit(
         .await
 }
 
+/// A digest of what the clerk is shown for a request (names, title, date of birth, address,
+/// when it was asked): the confirmation carries it, so it confirms exactly what was seen.
+pub fn shown_digest(account: &Account, request: &UpgradeRequest) -> String {
+    let a = &request.address;
+    let shown = serde_json::json!([
+        account.id,
+        account.title,
+        account.given_name,
+        account.family_name,
+        request.birthdate,
+        a.street,
+        a.house_number,
+        a.postal_code,
+        a.city,
+        a.country,
+        request.requested_at,
+    ]);
+    crate::secret::sha256_b64(shown.to_string().as_bytes())
+}
+
 /// The clerk's decision on a request: confirmed, the account becomes Plus with the checked
 /// date of birth and address and a verification by `kundenzentrum`; either way the request is
-/// closed and the action audited.
+/// closed and the action audited. A confirmation whose digest is not that of the data now
+/// stored decides nothing ([`AccountError::Stale`]).
 pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: Decision, now: Timestamp) -> Result<Account, AccountError> {
     let request = store.upgrade_request(account_id).await?.ok_or(AccountError::LinkInvalid)?;
     let account = store.account(account_id).await?.ok_or(AccountError::LinkInvalid)?;
@@ -200,7 +223,11 @@ pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: De
         Decision::Confirm {
             document_type,
             last_digits,
+            digest,
         } => {
+            if !crate::secret::constant_time_eq(digest.as_bytes(), shown_digest(&account, &request).as_bytes()) {
+                return Err(AccountError::Stale);
+            }
             let digits_ok = (2..=6).contains(&last_digits.len()) && last_digits.chars().all(|c| c.is_ascii_alphanumeric());
             if !matches!(document_type.as_str(), "ID" | "PP" | "AR") || !digits_ok {
                 return Err(AccountError::InvalidField("document"));

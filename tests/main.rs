@@ -12,6 +12,7 @@ mod eid;
 mod faults;
 mod federation;
 mod flows;
+mod fuzz;
 mod hashing;
 mod mail;
 mod nodes;

@@ -89,18 +89,43 @@ async fn r_eid_2_a_clerk_confirms_an_identity_in_person_and_every_action_is_audi
     let path = format!("/staff/requests/{}", a.id);
     let (_, detail) = clerk.page(&path).await;
     assert!(detail.contains("Heidestraße 17, 51147 Köln"));
+    let digest = form_value(&detail, "digest").unwrap();
     // The document must be recorded.
     let (status, _) = clerk
-        .submit(&path, &[("outcome", "confirm"), ("document_type", "ID"), ("last_digits", "")])
+        .submit(
+            &path,
+            &[
+                ("outcome", "confirm"),
+                ("document_type", "ID"),
+                ("last_digits", ""),
+                ("digest", &digest),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = clerk
-        .submit(&path, &[("outcome", "confirm"), ("document_type", "XX"), ("last_digits", "1234")])
+        .submit(
+            &path,
+            &[
+                ("outcome", "confirm"),
+                ("document_type", "XX"),
+                ("last_digits", "1234"),
+                ("digest", &digest),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
     let (status, _) = clerk
-        .submit(&path, &[("outcome", "confirm"), ("document_type", "ID"), ("last_digits", "1234")])
+        .submit(
+            &path,
+            &[
+                ("outcome", "confirm"),
+                ("document_type", "ID"),
+                ("last_digits", "1234"),
+                ("digest", &digest),
+            ],
+        )
         .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
@@ -166,4 +191,69 @@ async fn r_eid_2_citizens_cannot_reach_staff_pages_and_staff_cannot_reach_citize
     // Logout ends the staff session.
     clerk.submit("/staff/logout", &[]).await;
     assert_eq!(clerk.page("/staff/").await.1, "redirect:/staff/login");
+}
+
+#[tokio::test]
+async fn r_eid_2_the_confirmation_binds_to_what_the_clerk_saw() {
+    let app = TestApp::start().await;
+    staff_add(&app, "clara", "kundenzentrum");
+    let (citizen, a) = request_plus(&app, "erika@example.de").await;
+    // While the request is open the names cannot change.
+    let (status, body) = citizen
+        .submit("/profile", &[("given_name", "Eva"), ("family_name", "Mustermann")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("Bis zur Entscheidung"), "{body}");
+    assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().given_name, "Erika");
+
+    let clerk = staff_browser(&app, "clara").await;
+    let path = format!("/staff/requests/{}", a.id);
+    let (_, detail) = clerk.page(&path).await;
+    let digest = form_value(&detail, "digest").unwrap();
+    // The citizen asks again with another address while the clerk looks at the first one.
+    let (status, _) = citizen
+        .submit(
+            "/profile/plus-request",
+            &[
+                ("birthdate", "1964-08-12"),
+                ("street", "Andere Straße"),
+                ("house_number", "1"),
+                ("postal_code", "10115"),
+                ("city", "Berlin"),
+                ("country", "DE"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let confirm = |d: String| {
+        let (clerk, path) = (&clerk, path.clone());
+        async move {
+            clerk
+                .submit(
+                    &path,
+                    &[
+                        ("outcome", "confirm"),
+                        ("document_type", "ID"),
+                        ("last_digits", "1234"),
+                        ("digest", &d),
+                    ],
+                )
+                .await
+        }
+    };
+    let (status, body) = confirm(digest).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body.contains("Andere Straße") && body.contains("nichts entschieden"),
+        "shown anew: {body}"
+    );
+    assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
+    let (status, _) = confirm(String::new()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no digest, no decision");
+    // Confirmed on what is shown now.
+    let fresh = form_value(&body, "digest").unwrap();
+    let (status, _) = confirm(fresh).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let after = app.state.store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!((after.level, after.address.unwrap().city.as_str()), (TrustLevel::Plus, "Berlin"));
 }

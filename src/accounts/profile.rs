@@ -66,6 +66,10 @@ fn optional(field: &'static str, v: &str) -> Result<Option<String>, AccountError
 /// Applies a profile edit. For Plus accounts the locked fields (title, names, date of birth,
 /// address) must arrive unchanged — a forged POST that changes them is refused as a whole.
 pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Timestamp) -> Result<Account, AccountError> {
+    // The clerk decides on what they were shown: while a request is open, nothing changes.
+    if store.upgrade_request(&account.id).await?.is_some() {
+        return Err(AccountError::RequestOpen);
+    }
     let title = optional("title", &form.title)?;
     let given_name = check_name("given_name", &form.given_name)?;
     let family_name = check_name("family_name", &form.family_name)?;

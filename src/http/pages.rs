@@ -445,7 +445,7 @@ mod tests {
         let pages = Pages::load().unwrap();
         let ctx = stringify!({
             "message": "m", "detail": "d", "request_id": "r", "client_name": "Dienst", "expired": true, "error": "e",
-            "csrf": "c", "txn": "t", "email": "a@b.de", "items": [{"key": "given_name", "label": "Vorname", "value": "Erika", "required": true}], "land": "Land B", "choose": true,
+            "csrf": "c", "txn": "t", "email": "a@b.de", "digest": "d", "items": [{"key": "given_name", "label": "Vorname", "value": "Erika", "required": true}], "land": "Land B", "choose": true,
             "lands": [{"id": "b", "name": "Land B", "logo": "LB", "issuer": "https://b", "available": true}], "reason": "level", "action": "https://rp/cb",
             "fields": [["code", "x"]], "nonce": "n", "client_id": "c", "post_logout_redirect_uri": "https://rp/",
             "state": "s", "demo": true, "claims": [["sub", "x"]], "userinfo": [["sub", "x"]], "logout_url": "/logout?x=1",

@@ -195,6 +195,7 @@ async fn request_view(
             "family_name": account.family_name,
             "birthdate": request.birthdate,
             "address": format!("{} {}, {} {}, {}", a.street, a.house_number, a.postal_code, a.city, a.country),
+            "digest": staff::shown_digest(&account, &request),
         }),
         form_errors(&state.pages, locale, errors),
     );
@@ -233,6 +234,8 @@ pub struct DecideForm {
     document_type: String,
     #[serde(default)]
     last_digits: String,
+    #[serde(default)]
+    digest: String,
 }
 
 /// `POST /staff/requests/{account_id}`: confirm or reject, audited.
@@ -255,6 +258,7 @@ pub async fn decide(
         "confirm" => Decision::Confirm {
             document_type: f.document_type,
             last_digits: f.last_digits.trim().to_string(),
+            digest: f.digest,
         },
         "reject" => Decision::Reject,
         _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
@@ -269,6 +273,18 @@ pub async fn decide(
                 locale,
                 StatusCode::BAD_REQUEST,
                 &[("last_digits", "field_document_invalid")],
+            )
+            .await
+        }
+        Err(AccountError::Stale) => {
+            // Shown again as it is now, for a fresh look.
+            request_view(
+                &state,
+                &cookies,
+                &account_id,
+                locale,
+                StatusCode::CONFLICT,
+                &[("last_digits", "staff_data_changed")],
             )
             .await
         }

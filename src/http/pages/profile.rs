@@ -188,6 +188,7 @@ pub struct SaveForm {
 fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)> {
     match e {
         AccountError::Locked(field) => Some((field, "field_locked")),
+        AccountError::RequestOpen => Some(("given_name", "field_request_open")),
         AccountError::InvalidField("birthdate") => Some(("birthdate", "field_date_invalid")),
         AccountError::InvalidField("phone_number") => Some(("phone_number", "field_phone_invalid")),
         AccountError::InvalidField(field @ ("street" | "house_number" | "postal_code" | "city" | "country")) => {
