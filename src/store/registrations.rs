@@ -32,6 +32,13 @@ fn from_row(row: &AnyRow) -> Result<PendingRegistration, StoreError> {
     })
 }
 
+/// The live registration behind a link's token hash.
+const LIVE_BY_TOKEN: &str = concat!(
+    "select ",
+    columns!(),
+    " from registrations where token_hash = $1 and expires_at >= $2"
+);
+
 impl Store {
     /// Stores a pending registration, replacing an earlier one for the same email (the newest
     /// link wins; the older one stops working).
@@ -68,15 +75,11 @@ impl Store {
     /// Takes the live registration behind a link (single use: of concurrent callers one gets it).
     pub async fn take_registration(&self, token_hash: &str, now: Timestamp) -> Result<Option<PendingRegistration>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(concat!(
-            "select ",
-            columns!(),
-            " from registrations where token_hash = $1 and expires_at >= $2"
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = sqlx::query(LIVE_BY_TOKEN)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let r = from_row(&row)?;
         let n = sqlx::query("delete from registrations where registration_id = $1")
@@ -90,15 +93,11 @@ impl Store {
 
     /// The live registration behind this link, if one waits (read, not taken).
     pub async fn registration_pending(&self, token_hash: &str, now: Timestamp) -> Result<Option<PendingRegistration>, StoreError> {
-        let row = sqlx::query(concat!(
-            "select ",
-            columns!(),
-            " from registrations where token_hash = $1 and expires_at >= $2"
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(LIVE_BY_TOKEN)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
