@@ -69,3 +69,33 @@ async fn beyond_max_connections_a_connection_waits_until_one_closes() {
     let res = tokio::time::timeout(std::time::Duration::from_secs(5), fresh.get(app.url("/healthz")).send()).await;
     assert_eq!(res.unwrap().unwrap().status(), StatusCode::OK, "served once a connection closed");
 }
+
+#[test]
+fn the_threat_model_names_only_tests_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = std::fs::read_to_string(root.join("docs/threat-model.md")).unwrap();
+    let mut sources = String::new();
+    for dir in ["tests", "src"] {
+        let mut stack = vec![root.join(dir)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(d).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    sources.push_str(&std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+    }
+    let named: Vec<&str> = model
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| t.matches('_').count() >= 3 && t.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+        .collect();
+    assert!(named.len() > 30, "the model names its tests");
+    for name in named {
+        assert!(sources.contains(&format!("fn {name}(")), "docs/threat-model.md names {name}, which is no test");
+    }
+}
