@@ -16,6 +16,13 @@ step "format and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 
+# Supply chain: licences, banned crates and sources (deny.toml); the advisory database cannot be
+# fetched here, so that check runs elsewhere. cargo-deny is built from crates.io once.
+step "licences, banned crates and sources (cargo-deny), and the SBOM"
+command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2 >/dev/null
+cargo deny --offline check licenses bans sources
+python3 scripts/sbom.py > "$CARGO_TARGET_DIR/servicekonto.cdx.json"
+
 step "build"
 cargo build --locked --all-targets
 
