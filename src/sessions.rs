@@ -65,6 +65,10 @@ fn key(cookie: &str) -> String {
     format!("session:{}", sha256_b64(cookie.as_bytes()))
 }
 
+fn sid_key(sid: &str) -> String {
+    format!("session-sid:{sid}")
+}
+
 fn cut_key(account_id: &str) -> String {
     format!("session-cut:{account_id}")
 }
@@ -107,6 +111,9 @@ impl Sessions {
         self.ephemeral
             .put_json(&key(&cookie), &session, self.expires_at(&session), now)
             .await?;
+        // Where the session lives, by its id: refresh tokens bound to it look it up.
+        let latest = now + self.config.absolute_seconds + EXPIRED_NOTICE_SECONDS;
+        self.ephemeral.put_json(&sid_key(&session.sid), &key(&cookie), latest, now).await?;
         Ok((cookie, session))
     }
 
@@ -167,6 +174,22 @@ impl Sessions {
             ..session.clone()
         };
         self.ephemeral.put_json(&key(cookie), &kept, self.expires_at(&kept), now).await
+    }
+
+    /// Whether the session `sid` is still live at `now` (not logged out, not idle or too old,
+    /// not cut off): a refresh token without `offline_access` lives only as long as its session.
+    pub async fn is_alive(&self, sid: &str, now: Timestamp) -> Result<bool, EphemeralError> {
+        let Some(at) = self.ephemeral.get_json::<String>(&sid_key(sid), now).await? else {
+            return Ok(false);
+        };
+        let Some(session) = self.ephemeral.get_json::<Session>(&at, now).await? else {
+            return Ok(false);
+        };
+        if session.sid != sid || !self.is_live(&session, now) {
+            return Ok(false);
+        }
+        let cut = self.ephemeral.get_json::<i64>(&cut_key(&session.account_id), now).await?;
+        Ok(cut.is_none_or(|cut| session.started_ms > cut))
     }
 
     /// Ends the session behind a cookie.

@@ -96,6 +96,9 @@ fn the_threat_model_names_only_tests_that_exist() {
         .collect();
     assert!(named.len() > 30, "the model names its tests");
     for name in named {
-        assert!(sources.contains(&format!("fn {name}(")), "docs/threat-model.md names {name}, which is no test");
+        assert!(
+            sources.contains(&format!("fn {name}(")),
+            "docs/threat-model.md names {name}, which is no test"
+        );
     }
 }

@@ -399,3 +399,35 @@ async fn a_code_shown_by_another_client_is_refused_without_being_used_up_or_revo
     let (status, _) = app.refresh(&id, &secret, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_refresh_token_without_offline_access_ends_with_the_login_session_and_one_with_it_outlives_it() {
+    let app = TestApp::start().await;
+    let (id, secret) = app.client(ClientSpec::default()).await;
+    let secret = secret.unwrap();
+    app.account("erika@example.de", false).await;
+    let mut browser = app.browser();
+    let online = login_code(&app, &mut browser, &id, "erika@example.de", &[]).await;
+    let (_, online) = redeem(&app, &id, &secret, &online, &[]).await;
+    // Asked with consent: the consent page names the permission.
+    let url = authorize_url(&app, &id, &[("scope", "openid offline_access"), ("prompt", "consent")]);
+    let end = browser.walk(&url, None, Consent::Allow).await;
+    assert!(
+        browser
+            .seen
+            .iter()
+            .any(|p| p.contains("auch, wenn Sie beim Servicekonto nicht angemeldet sind"))
+    );
+    let (_, offline) = redeem(&app, &id, &secret, &end.code(), &[]).await;
+    let (status, online) = app.refresh(&id, &secret, online["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "while the session lives: {online}");
+
+    // The person logs out: the session ends, and with it the refresh token bound to it.
+    let (status, _) = browser.submit("/logout", &[("confirm", "yes")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(browser.page("/profile").await.1.starts_with("redirect:/login"));
+    let (status, body) = app.refresh(&id, &secret, online["refresh_token"].as_str().unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (status, body) = app.refresh(&id, &secret, offline["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "offline_access outlives the session: {body}");
+}

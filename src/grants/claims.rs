@@ -200,6 +200,10 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
             items.push(n);
         }
     }
+    // Not data but a permission the person gives: access while they are not logged in.
+    if scope.contains("offline_access") {
+        items.push("offline_access".to_string());
+    }
     items
 }
 

@@ -55,6 +55,9 @@ fn unauthorized(grant: &str) -> OAuthJson {
     ))
 }
 
+/// The scope whose refresh tokens outlive the login session (OIDC Core §11).
+const OFFLINE_ACCESS: &str = "offline_access";
+
 /// A token could not be signed: logged, and a `server_error` for the client.
 fn signing_failed(e: crate::keys::KeyError) -> OAuthJson {
     tracing::error!(error = %e, "token signing failed");
@@ -182,13 +185,18 @@ async fn exchange(state: &AppState, headers: &HeaderMap, params: &Params, now: T
             }
             let new = random_token(32);
             let old_hash = sha256_b64(refresh_token.expose().as_bytes());
-            // A refused request must not spend the token, so the scope is checked first.
-            if let Some(requested) = &scope
-                && let Some(current) = state.store.refresh_token_grant(&old_hash, now).await?
+            // A refused request must not spend the token, so scope and session are checked first.
+            if let Some(current) = state.store.refresh_token_grant(&old_hash, now).await?
                 && current.client_id == client.id
-                && !requested.is_subset(&current.scope)
             {
-                return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh cannot widen the granted scope").into());
+                if scope.as_ref().is_some_and(|requested| !requested.is_subset(&current.scope)) {
+                    return Err(OAuthError::new(OAuthErrorCode::InvalidScope, "a refresh cannot widen the granted scope").into());
+                }
+                // Without offline_access (OIDC Core §11) a refresh token lives only as long as
+                // the login session it was issued in.
+                if !current.scope.contains(OFFLINE_ACCESS) && !state.sessions.is_alive(&current.sid, now).await? {
+                    return Err(OAuthError::invalid_grant("the login session of this refresh token has ended").into());
+                }
             }
             let mut grant = match state
                 .store
