@@ -8,6 +8,20 @@ use servicekonto::trust::TrustLevel;
 
 use crate::support::*;
 
+/// A fresh browser logging in with `person`'s card; the status and the body.
+async fn card_login(app: &TestApp, person: &str) -> (StatusCode, String) {
+    app.browser()
+        .via_sim(
+            "login",
+            None,
+            AtSim {
+                person,
+                ..AtSim::default()
+            },
+        )
+        .await
+}
+
 /// A basic account, logged in, upgraded to Plus by the eID (Erika's card), then logged in again.
 async fn upgraded(app: &TestApp) -> (Browser, servicekonto::accounts::Account) {
     let a = app.account("erika@example.de", false).await;
@@ -73,17 +87,7 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
     assert_eq!(card.page("/profile").await.0, StatusCode::OK);
 
     // Another person's card, or a card without the pseudonym, logs nobody in.
-    let (status, body) = app
-        .browser()
-        .via_sim(
-            "login",
-            None,
-            AtSim {
-                person: "ayse",
-                ..AtSim::default()
-            },
-        )
-        .await;
+    let (status, body) = card_login(&app, "ayse").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body.contains("kein Servicekonto verbunden"));
     let (status, _) = app
@@ -559,16 +563,6 @@ async fn r_eid_4_a_plus_account_cannot_take_another_persons_card_by_an_upgrade()
         link_before
     );
     // Ayşe's card logs nobody in.
-    let (status, _) = app
-        .browser()
-        .via_sim(
-            "login",
-            None,
-            AtSim {
-                person: "ayse",
-                ..AtSim::default()
-            },
-        )
-        .await;
+    let (status, _) = card_login(&app, "ayse").await;
     assert_ne!(status, StatusCode::SEE_OTHER);
 }
