@@ -183,9 +183,6 @@ pub enum AccountError {
     /// Mail could not be queued.
     #[error(transparent)]
     Mail(crate::mail::MailError),
-    /// Email or password wrong (never says which).
-    #[error("email or password wrong")]
-    BadCredentials,
     /// A password check was refused before the hash (wait, lock) or the password was wrong.
     #[error(transparent)]
     Denied(throttle::Denied),
@@ -222,7 +219,7 @@ impl From<throttle::Denied> for AccountError {
     fn from(d: throttle::Denied) -> Self {
         match d {
             throttle::Denied::Busy(b) => AccountError::Busy(b),
-            throttle::Denied::Unavailable(e) => AccountError::Hashing(e),
+            throttle::Denied::Unavailable(e) => AccountError::Store(StoreError::Database(e)),
             d => AccountError::Denied(d),
         }
     }
@@ -354,7 +351,7 @@ pub async fn log_in(
     match check_password(env, login, password, addr, now).await {
         Ok(Some(account)) if account.blocked_at.is_some() => Err(AccountError::Blocked),
         Ok(Some(account)) => Ok(account),
-        Ok(None) => Err(AccountError::Denied(throttle::Denied::Wrong { newly_locked: false })),
+        Ok(None) => Err(AccountError::Denied(throttle::Denied::WRONG)),
         Err(denied) => {
             if denied.newly_locked() {
                 tell_owner_of_lock(env, login, locale, now).await;

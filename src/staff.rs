@@ -146,7 +146,7 @@ pub async fn authenticate(
     throttle
         .check_password(hasher, &format!("staff:{username}"), addr, password, stored, now)
         .await?;
-    staff.ok_or(AccountError::Denied(Denied::Wrong { newly_locked: false }))
+    staff.ok_or(AccountError::Denied(Denied::WRONG))
 }
 
 /// A citizen asks for the in-person check (R-EID-2), giving date of birth and address.

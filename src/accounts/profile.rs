@@ -243,10 +243,10 @@ pub async fn confirm_email_change(
         .link(&hash, LinkPurpose::EmailChange, now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    let wrong = AccountError::Denied(Denied::Wrong { newly_locked: false });
+    let wrong = AccountError::Denied(Denied::WRONG);
     let account = super::check_password(env, old_email, password, addr, now).await?.ok_or(wrong)?;
     if account.id != link.account_id {
-        return Err(AccountError::Denied(Denied::Wrong { newly_locked: false }));
+        return Err(AccountError::Denied(Denied::WRONG));
     }
     if account.blocked_at.is_some() {
         return Err(AccountError::Blocked);

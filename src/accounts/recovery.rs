@@ -98,9 +98,7 @@ pub async fn reset_password(
     if !link_is_live(store, token, LinkPurpose::Reset, now).await? {
         return Err(AccountError::LinkInvalid);
     }
-    if !env.throttle.allow_from(AddressAction::Reset, addr, now).await? {
-        return Err(AccountError::AddressLimit);
-    }
+    admit_reset_request(env.throttle, addr, now).await?;
     let hash = env.hasher.hash(new).await?;
     let link = store
         .take_link(&links::token_hash(token), LinkPurpose::Reset, now)

@@ -217,7 +217,7 @@ pub async fn activate(
         .await?
         .ok_or(AccountError::LinkInvalid)?;
     if !hasher.verify(password, Some(waiting.password_hash)).await? {
-        return Err(AccountError::Denied(super::throttle::Denied::Wrong { newly_locked: false }));
+        return Err(AccountError::Denied(super::throttle::Denied::WRONG));
     }
     let pending = store
         .take_registration(&links::token_hash(token), now)

@@ -47,6 +47,9 @@ pub enum Denied {
 }
 
 impl Denied {
+    /// A wrong login or password that locked nothing.
+    pub const WRONG: Denied = Denied::Wrong { newly_locked: false };
+
     /// The catalog key of the message shown on the form.
     pub fn message_key(&self) -> &'static str {
         match self {
@@ -140,7 +143,7 @@ impl Throttle {
         now: Timestamp,
     ) -> Result<(), Denied> {
         if password.expose().len() > MAX_PASSWORD_BYTES {
-            return Err(Denied::Wrong { newly_locked: false });
+            return Err(Denied::WRONG);
         }
         let slot = hasher.reserve().map_err(Denied::Busy)?;
         let attempt = self.attempt(login, addr, now).await?;
@@ -319,21 +322,12 @@ mod tests {
     async fn failures_first_delay_then_lock_the_name() {
         let f = Fixture::new(throttle(3, 6, 50), Hasher::new(1, 4)).await;
         for _ in 0..2 {
-            assert_eq!(
-                f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
-                Err(Denied::Wrong { newly_locked: false })
-            );
+            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
         }
-        assert_eq!(
-            f.try_login("A@b.de ", "1.2.3.4", "wrong", 0).await,
-            Err(Denied::Wrong { newly_locked: false })
-        );
+        assert_eq!(f.try_login("A@b.de ", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
         assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Err(Denied::Wait(2)));
         assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 1).await, Err(Denied::Wait(1)));
-        assert_eq!(
-            f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await,
-            Err(Denied::Wrong { newly_locked: false })
-        );
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await, Err(Denied::WRONG));
         assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await, Err(Denied::Wait(3)));
         assert!(f.try_login("a@b.de", "1.2.3.4", "wrong", 10).await.is_err());
         assert_eq!(
@@ -380,10 +374,7 @@ mod tests {
             assert!(matches!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::Busy(_))));
         }
         drop(held);
-        assert_eq!(
-            f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
-            Err(Denied::Wrong { newly_locked: false })
-        );
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
         assert!(matches!(
             f.try_login("a@b.de", "1.2.3.5", "ABab1234", 0).await,
             Err(Denied::Wait(_))
@@ -417,10 +408,7 @@ mod tests {
         }
         assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Ok(()));
         for _ in 0..2 {
-            assert_eq!(
-                f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await,
-                Err(Denied::Wrong { newly_locked: false })
-            );
+            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
         }
     }
 

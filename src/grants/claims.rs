@@ -8,7 +8,7 @@ use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
 use crate::protocol::claims::ClaimSpec;
 pub use crate::protocol::scope::SCOPE_CLAIMS;
-use crate::protocol::scope::Scopes;
+use crate::protocol::scope::{OFFLINE_ACCESS, Scopes};
 use crate::secret::hmac_b64;
 use std::collections::BTreeMap;
 
@@ -201,8 +201,8 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
         }
     }
     // Not data but a permission the person gives: access while they are not logged in.
-    if scope.contains("offline_access") {
-        items.push("offline_access".to_string());
+    if scope.contains(OFFLINE_ACCESS) {
+        items.push(OFFLINE_ACCESS.to_string());
     }
     items
 }

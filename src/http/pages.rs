@@ -372,6 +372,24 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     ok.then(|| n.to_string())
 }
 
+/// A form that carries a link's token (password reset, activation), with its field errors.
+pub fn token_form(
+    state: &AppState,
+    browser: &super::cookies::Browser,
+    (template, token): (&str, &str),
+    locale: Locale,
+    status: StatusCode,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
+        form_errors(&state.pages, locale, errors),
+    );
+    let mut res = state.pages.page(status, template, locale, false, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
 /// The page for a backing store that failed.
 pub fn unavailable(state: &AppState, locale: Locale, error: &dyn std::fmt::Display) -> Response {
     tracing::error!(error = %error, "backing store failure");

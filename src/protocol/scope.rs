@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 /// The scopes this provider knows.
 pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", "delivery", "offline_access"];
 
+/// The scope whose refresh tokens outlive the login session (OIDC Core §11); asked with consent.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
 /// Claims each scope releases (OIDC Core §5.4, and our `delivery`).
 pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
     ("profile", &["name", "given_name", "family_name", "birthdate", "updated_at"]),

@@ -19,7 +19,7 @@ use crate::grants::tokens::TokenResponse;
 use crate::grants::{FederatedLogin, Grant, PARTNER_RETENTION_SECONDS};
 use crate::http::error::OAuthJson;
 use crate::protocol::params::Params;
-use crate::protocol::scope::Scopes;
+use crate::protocol::scope::{OFFLINE_ACCESS, Scopes};
 use crate::protocol::token::TokenRequest;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::{random_token, sha256_b64};
@@ -54,9 +54,6 @@ fn unauthorized(grant: &str) -> OAuthJson {
         format!("this client may not use {grant}"),
     ))
 }
-
-/// The scope whose refresh tokens outlive the login session (OIDC Core §11).
-const OFFLINE_ACCESS: &str = "offline_access";
 
 /// A token could not be signed: logged, and a `server_error` for the client.
 fn signing_failed(e: crate::keys::KeyError) -> OAuthJson {

@@ -12,7 +12,7 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::register::{TokenForm, TokenQuery};
-use super::{PageLocale, failure_page, form_errors, merged, unavailable};
+use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::recovery;
@@ -94,12 +94,7 @@ pub async fn forgot(
 }
 
 fn reset_form(state: &AppState, browser: &Browser, token: &str, locale: Locale, status: StatusCode, errors: &[(&str, &str)]) -> Response {
-    let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
-        form_errors(&state.pages, locale, errors),
-    );
-    let res = state.pages.page(status, "pages/reset.html", locale, false, &ctx);
-    with_browser(state, browser, res)
+    token_form(state, browser, ("pages/reset.html", token), locale, status, errors)
 }
 
 /// `GET /password/reset?token=…`.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::{PageLocale, failure_page, form_errors, merged, unavailable};
+use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
 use crate::clock::{self, Timestamp};
@@ -319,13 +319,7 @@ fn activate_form(
     status: StatusCode,
     errors: &[(&str, &str)],
 ) -> Response {
-    let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
-        form_errors(&state.pages, locale, errors),
-    );
-    let mut res = state.pages.page(status, "pages/activate.html", locale, false, &ctx);
-    browser.persist(res.headers_mut(), state.config.issuer_is_https());
-    res
+    token_form(state, browser, ("pages/activate.html", token), locale, status, errors)
 }
 
 /// Form of `POST /register/activate`.
