@@ -36,7 +36,7 @@ address_lock_after = 1000000
 TOML
 export SERVICEKONTO_CONFIG="$WORK/config.toml" SERVICEKONTO_ISSUER="http://127.0.0.1:$port" \
   SERVICEKONTO_BIND="127.0.0.1:$port" SERVICEKONTO_DATABASE_URL="sqlite://$WORK/db.sqlite" \
-  SERVICEKONTO_KEYS_DIR="$WORK/keys" SERVICEKONTO_OUTBOX_DIR="$WORK/outbox" RUST_LOG=error
+  SERVICEKONTO_KEYS_DIR="$WORK/keys" SERVICEKONTO_SECRETS_FILE="$WORK/secrets.toml" SERVICEKONTO_OUTBOX_DIR="$WORK/outbox" RUST_LOG=error
 "$BIN" migrate --json >/dev/null
 RP="http://127.0.0.1:9/cb"
 CLIENT=$("$BIN" client add --json --name bench-login --redirect-uri "$RP")

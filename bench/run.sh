@@ -39,7 +39,7 @@ start_server() {
   printf '[tokens]\naccess_token_alg = "%s"\n' "$alg" > "$WORK/$name/config.toml"
   export SERVICEKONTO_CONFIG="$WORK/$name/config.toml" SERVICEKONTO_ISSUER="http://127.0.0.1:$port" \
     SERVICEKONTO_BIND="127.0.0.1:$port" SERVICEKONTO_DATABASE_URL="sqlite://$WORK/$name/db.sqlite" \
-    SERVICEKONTO_KEYS_DIR="$WORK/$name/keys" SERVICEKONTO_OUTBOX_DIR="$WORK/$name/outbox" RUST_LOG=warn
+    SERVICEKONTO_KEYS_DIR="$WORK/$name/keys" SERVICEKONTO_SECRETS_FILE="$WORK/$name/secrets.toml" SERVICEKONTO_OUTBOX_DIR="$WORK/$name/outbox" RUST_LOG=warn
   "$BIN" migrate --json >/dev/null
   RP="http://127.0.0.1:9/cb"
   CC=$("$BIN" client add --json --name bench-cc --grant-type client_credentials)
@@ -96,7 +96,7 @@ P1=$(free_port); P2=$(free_port)
 printf '[tokens]\naccess_token_alg = "RS256"\n' > "$WORK/cluster/config.toml"
 export SERVICEKONTO_CONFIG="$WORK/cluster/config.toml" SERVICEKONTO_ISSUER="http://127.0.0.1:$P1" \
   SERVICEKONTO_DATABASE_URL="${PG_ADMIN%/*}/$BENCH_DB" SERVICEKONTO_REDIS_URL="$REDIS" SERVICEKONTO_REDIS_PREFIX="$BENCH_DB:" \
-  SERVICEKONTO_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')" RUST_LOG=warn
+  SERVICEKONTO_SECRETS_FILE="$WORK/cluster/secrets.toml" SERVICEKONTO_KEY_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64 -w0 | tr '+/' '-_' | tr -d '=')" RUST_LOG=warn
 "$BIN" migrate --json >/dev/null
 CC=$("$BIN" client add --json --name bench-cc --grant-type client_credentials)
 CODE=$("$BIN" client add --json --name bench-code --redirect-uri "$RP")

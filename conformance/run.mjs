@@ -80,6 +80,7 @@ const env = {
   SERVICEKONTO_REDIS_URL: process.env.SK_CONFORMANCE_REDIS_URL ?? '',
   SERVICEKONTO_REDIS_PREFIX: process.env.SK_CONFORMANCE_REDIS_PREFIX ?? `sk-conformance-${process.pid}:`,
   SERVICEKONTO_KEYS_DIR: `${dir}/keys`,
+  SERVICEKONTO_SECRETS_FILE: `${dir}/secrets.toml`,
   SERVICEKONTO_OUTBOX_DIR: `${dir}/outbox`,
   SERVICEKONTO_CONFIG: configFile,
   RUST_LOG: process.env.RUST_LOG ?? 'warn',

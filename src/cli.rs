@@ -13,6 +13,7 @@ use crate::clock;
 use crate::config::{Config, LogFormat};
 use crate::keys::Keys;
 use crate::secret::Secret;
+use crate::secrets::ServerSecrets;
 use crate::server;
 use crate::store::Store;
 use crate::trust::TrustLevel;
@@ -399,7 +400,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
     let store = open_store(config).await?;
     match cmd {
         ClientCommand::Add(a) => {
-            let pepper = store.server_secret("client_secret_pepper", now).await.map_err(|e| e.to_string())?;
+            let secrets = ServerSecrets::load(&config.secrets, &store, now).await.map_err(|e| e.to_string())?;
             let min_level = TrustLevel::parse(&a.min_acr).ok_or_else(|| format!("unknown level {}", a.min_acr))?;
             let new = NewClient {
                 name: a.name,
@@ -417,7 +418,9 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
                 secret: a.secret.map(Secret::new),
                 subject_type: a.subject_type,
             };
-            let (client, secret) = clients::register(&store, &pepper, new, now).await.map_err(|e| e.to_string())?;
+            let (client, secret) = clients::register(&store, (&secrets.client_secret_pepper, &secrets.pairwise_subject_key), new, now)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut out = json!({ "client_id": client.id, "auth_method": client.auth_method.as_str() });
             let mut text = format!("client_id: {}", client.id);
             if let Some(s) = secret {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::protocol::scope::{self, Scopes};
-use crate::secret::{Secret, constant_time_eq, hmac_b64, random_token};
+use crate::secret::{KeyRing, Secret, random_token};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
@@ -115,6 +115,8 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     /// Public or pairwise `sub`.
     pub subject_type: SubjectType,
+    /// The version of the pairwise-subject key its subjects are derived with (R-SEC-7).
+    pub subject_key_version: u32,
     /// Registered.
     pub created_at: Timestamp,
     /// Where logout tokens go when a session it relied on ends (Back-Channel Logout 1.0).
@@ -148,14 +150,6 @@ impl Client {
         match (hosts.len(), hosts.into_iter().next()) {
             (1, Some(h)) => h,
             _ => format!("client:{}", self.id),
-        }
-    }
-
-    /// Checks a presented secret against the stored HMAC in constant time.
-    pub fn secret_matches(&self, pepper: &[u8], presented: &str) -> bool {
-        match &self.secret_hash {
-            Some(stored) => constant_time_eq(hmac_b64(pepper, presented.as_bytes()).as_bytes(), stored.as_bytes()),
-            None => false,
         }
     }
 }
@@ -259,7 +253,7 @@ pub fn check_backchannel_uri(uri: &str) -> Result<(), ClientError> {
 /// the only time it is ever visible.
 pub async fn register(
     store: &Store,
-    pepper: &[u8],
+    (pepper, subject_key): (&KeyRing, &KeyRing),
     new: NewClient,
     now: Timestamp,
 ) -> Result<(Client, Option<Secret<String>>), ClientError> {
@@ -319,10 +313,10 @@ pub async fn register(
         .auth_method
         .uses_secret()
         .then(|| new.secret.unwrap_or_else(|| Secret::new(random_token(32))));
-    let client = Client {
+    let mut client = Client {
         id,
         name: name.to_string(),
-        secret_hash: secret.as_ref().map(|s| hmac_b64(pepper, s.expose().as_bytes())),
+        secret_hash: secret.as_ref().map(|s| pepper.tag(s.expose().as_bytes())),
         auth_method: new.auth_method,
         redirect_uris: new.redirect_uris,
         post_logout_redirect_uris: new.post_logout_redirect_uris,
@@ -331,11 +325,18 @@ pub async fn register(
         min_level: new.min_level,
         jwks_uri: new.jwks_uri,
         subject_type: new.subject_type,
+        subject_key_version: subject_key.current(),
         created_at: now,
         backchannel_logout_uri: new.backchannel_logout_uri,
         allow_interop: new.allow_interop,
         federation_partner: new.federation_partner,
     };
+    // The services of one sector share pairwise subjects, so a new one joins the version its
+    // sector already uses rather than the newest.
+    let sector = client.sector();
+    if let Some(joined) = store.clients().await?.iter().find(|c| c.sector() == sector) {
+        client.subject_key_version = joined.subject_key_version;
+    }
     store.insert_client(&client).await?;
     Ok((client, secret))
 }
@@ -348,6 +349,7 @@ pub struct ClientDirectory {
     store: Store,
     cache: Arc<RwLock<HashMap<String, Cached>>>,
     ttl: i64,
+    subject_key: KeyRing,
 }
 
 /// A client and when it was read.
@@ -357,12 +359,14 @@ type Cached = (Timestamp, Arc<Client>);
 const CACHE_LIMIT: usize = 10_000;
 
 impl ClientDirectory {
-    /// A directory over `store` caching each client for `ttl` seconds (0: no caching).
-    pub fn new(store: Store, ttl: i64) -> Self {
+    /// A directory over `store` caching each client for `ttl` seconds (0: no caching);
+    /// `subject_key` is the node's pairwise-subject key ring.
+    pub fn new(store: Store, ttl: i64, subject_key: KeyRing) -> Self {
         Self {
             store,
             cache: Arc::default(),
             ttl,
+            subject_key,
         }
     }
 
@@ -378,6 +382,16 @@ impl ClientDirectory {
             self.forget(id);
             return Ok(None);
         };
+        if self.subject_key.mac(client.subject_key_version, b"").is_none() {
+            // Registered by a node with a newer key version: this one cannot form its subjects,
+            // and a wrong `sub` would be worse than no answer.
+            tracing::error!(
+                client_id = id,
+                version = client.subject_key_version,
+                "client needs a pairwise_subject_key version this node lacks"
+            );
+            return Ok(None);
+        }
         if self.ttl > 0
             && let Ok(mut cache) = self.cache.write()
         {
@@ -387,6 +401,13 @@ impl ClientDirectory {
             cache.insert(id.to_string(), (now, client.clone()));
         }
         Ok(Some(client))
+    }
+
+    /// Replaces a client's secret hash by `renewed` if it is still `stored` (a pepper rotation).
+    pub async fn replace_secret_hash(&self, id: &str, stored: &str, renewed: &str) -> Result<(), StoreError> {
+        self.store.replace_client_secret_hash(id, stored, renewed).await?;
+        self.forget(id);
+        Ok(())
     }
 
     /// Drops a cached client (after a change made by this process).

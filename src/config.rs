@@ -72,6 +72,67 @@ pub struct Config {
     /// Trust an upstream that says it is a simulator even on a non-loopback issuer (never in
     /// production).
     pub allow_simulators: bool,
+    /// Server secrets (R-SEC-7), never stored in the database.
+    pub secrets: SecretsConfig,
+}
+
+/// The server secrets, each a list of `VERSION:BASE64URL` entries (at least 32 bytes): the
+/// highest version tags new values, older ones still verify. The environment variable
+/// `SERVICEKONTO_SECRET_<NAME>` (entries separated by commas) overrides an entry here; a name
+/// given nowhere is read from `file`, which the first start of an installation creates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsConfig {
+    /// Keys the HMAC that stores client secrets.
+    pub client_secret_pepper: Vec<Secret<String>>,
+    /// Derives pairwise subjects; a new version serves clients registered after it.
+    pub pairwise_subject_key: Vec<Secret<String>>,
+    /// Keys the HMAC of CSRF tokens.
+    pub csrf_key: Vec<Secret<String>>,
+    /// Derives the stored hash of eID card pseudonyms; exactly one version (the hash is all
+    /// that is kept of a card, so it cannot be re-derived under a new key).
+    pub eid_pseudonym_key: Vec<Secret<String>>,
+    /// Where names configured nowhere else are read from (the same keys as this table).
+    pub file: PathBuf,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            client_secret_pepper: Vec::new(),
+            pairwise_subject_key: Vec::new(),
+            csrf_key: Vec::new(),
+            eid_pseudonym_key: Vec::new(),
+            file: "data/secrets.toml".into(),
+        }
+    }
+}
+
+/// The names of the server secrets, as in `[secrets]` and `SERVICEKONTO_SECRET_<NAME>`.
+pub const SECRET_NAMES: [&str; 4] = ["client_secret_pepper", "pairwise_subject_key", "csrf_key", "eid_pseudonym_key"];
+
+impl SecretsConfig {
+    /// The entries configured for `name`.
+    pub fn entries(&self, name: &str) -> &[Secret<String>] {
+        match name {
+            "client_secret_pepper" => &self.client_secret_pepper,
+            "pairwise_subject_key" => &self.pairwise_subject_key,
+            "csrf_key" => &self.csrf_key,
+            "eid_pseudonym_key" => &self.eid_pseudonym_key,
+            _ => &[],
+        }
+    }
+
+    /// Mutable access to the entries of `name`.
+    pub fn entries_mut(&mut self, name: &str) -> Option<&mut Vec<Secret<String>>> {
+        match name {
+            "client_secret_pepper" => Some(&mut self.client_secret_pepper),
+            "pairwise_subject_key" => Some(&mut self.pairwise_subject_key),
+            "csrf_key" => Some(&mut self.csrf_key),
+            "eid_pseudonym_key" => Some(&mut self.eid_pseudonym_key),
+            _ => None,
+        }
+    }
 }
 
 /// What an upstream identity provider is for.
@@ -367,6 +428,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             upstream: Vec::new(),
             allow_simulators: false,
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -456,8 +518,22 @@ impl Config {
         if let Some(v) = env("SERVICEKONTO_OUTBOX_DIR") {
             config.outbox_dir = v.into();
         }
+        if let Some(v) = env("SERVICEKONTO_SECRETS_FILE") {
+            config.secrets.file = v.into();
+        }
         if let Some(v) = env("SERVICEKONTO_SMTP_PASSWORD") {
             config.mail.smtp_password = Some(Secret::new(v)).filter(|v| !v.expose().is_empty());
+        }
+        for name in SECRET_NAMES {
+            if let Some(v) = env(&format!("SERVICEKONTO_SECRET_{}", name.to_ascii_uppercase()))
+                && let Some(entries) = config.secrets.entries_mut(name)
+            {
+                *entries = v
+                    .split(',')
+                    .filter(|e| !e.trim().is_empty())
+                    .map(|e| Secret::new(e.trim().to_string()))
+                    .collect();
+            }
         }
         config.validate()?;
         Ok(config)
@@ -477,6 +553,17 @@ impl Config {
         if self.header_read_timeout_seconds == 0 || self.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "header_read_timeout_seconds and max_connections must be positive".into(),
+            ));
+        }
+        for name in SECRET_NAMES {
+            let entries = self.secrets.entries(name);
+            if !entries.is_empty() {
+                crate::secret::KeyRing::parse(entries).map_err(|e| ConfigError::Invalid(format!("secrets.{name}: {e}")))?;
+            }
+        }
+        if self.secrets.eid_pseudonym_key.len() > 1 {
+            return Err(ConfigError::Invalid(
+                "secrets.eid_pseudonym_key takes one version: card pseudonyms are kept only as its hash".into(),
             ));
         }
         if !(1..=60).contains(&self.tokens.code_seconds) {
@@ -621,6 +708,23 @@ mod tests {
         assert_eq!(c.tokens.access_token_seconds, 120);
         assert_eq!(c.tokens.id_token_seconds, 300);
         assert!(!c.demo_enabled());
+    }
+
+    #[test]
+    fn r_sec_7_secrets_come_from_the_environment_with_versions_and_must_be_well_formed() {
+        let good = format!("2:{},1:{}A", "A".repeat(43), "B".repeat(42));
+        let c = Config::load_with_env(None, |k| (k == "SERVICEKONTO_SECRET_CSRF_KEY").then(|| good.clone())).unwrap();
+        assert_eq!(c.secrets.csrf_key.len(), 2);
+        assert!(format!("{c:?}").contains("redacted") && !format!("{c:?}").contains(&"A".repeat(43)));
+        for bad in ["1:short", "x:AAAA", "nocolon"] {
+            let r = Config::load_with_env(None, |k| (k == "SERVICEKONTO_SECRET_PAIRWISE_SUBJECT_KEY").then(|| bad.to_string()));
+            assert!(
+                matches!(r, Err(ConfigError::Invalid(m)) if m.contains("pairwise_subject_key")),
+                "{bad}"
+            );
+        }
+        let two = format!("1:{},2:{}A", "A".repeat(43), "B".repeat(42));
+        assert!(Config::load_with_env(None, |k| (k == "SERVICEKONTO_SECRET_EID_PSEUDONYM_KEY").then(|| two.clone())).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod protocol;
 pub mod proxies;
 pub mod secret;
+pub mod secrets;
 pub mod server;
 pub mod sessions;
 pub mod sim;

@@ -73,9 +73,156 @@ pub fn hmac_b64(key: &[u8], data: &[u8]) -> String {
     b64(hmac::sign(&key, data).as_ref())
 }
 
+/// One server secret in every configured version (R-SEC-7): the highest version tags new
+/// values, every version still verifies what it tagged, so a secret rotates without breaking
+/// what is stored.
+#[derive(Clone)]
+pub struct KeyRing {
+    versions: std::sync::Arc<std::collections::BTreeMap<u32, Vec<u8>>>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyRing(versions {:?}, [redacted])", self.versions.keys().collect::<Vec<_>>())
+    }
+}
+
+/// The shortest server secret accepted: HMAC-SHA-256 keys are as strong as 32 bytes allow.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl KeyRing {
+    /// A ring from `(version, key)` pairs; `None` when empty, a version repeats or a key is short.
+    pub fn new(pairs: impl IntoIterator<Item = (u32, Vec<u8>)>) -> Result<KeyRing, String> {
+        let mut versions = std::collections::BTreeMap::new();
+        for (version, key) in pairs {
+            if version == 0 {
+                return Err("versions start at 1".into());
+            }
+            if key.len() < MIN_SECRET_BYTES {
+                return Err(format!("version {version} is shorter than {MIN_SECRET_BYTES} bytes"));
+            }
+            if versions.insert(version, key).is_some() {
+                return Err(format!("version {version} is given twice"));
+            }
+        }
+        if versions.is_empty() {
+            return Err("no version given".into());
+        }
+        Ok(KeyRing {
+            versions: std::sync::Arc::new(versions),
+        })
+    }
+
+    /// Parses the configured form: `VERSION:BASE64URL` per entry.
+    pub fn parse(entries: &[Secret<String>]) -> Result<KeyRing, String> {
+        let pairs = entries
+            .iter()
+            .map(|e| {
+                let (v, key) = e.expose().split_once(':').ok_or("an entry is not VERSION:BASE64URL")?;
+                let v: u32 = v.trim().parse().map_err(|_| "a version is not a number")?;
+                let key = b64_decode(key.trim()).ok_or_else(|| format!("version {v} is not base64url"))?;
+                Ok((v, key))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        KeyRing::new(pairs)
+    }
+
+    /// A new random version-1 key in the configured form (first start of an installation).
+    pub fn generate_entry() -> String {
+        format!("1:{}", b64(&random_bytes(MIN_SECRET_BYTES)))
+    }
+
+    /// The version that tags new values.
+    pub fn current(&self) -> u32 {
+        self.versions.keys().next_back().copied().unwrap_or(1)
+    }
+
+    /// The current version's key, for a secret that has only one (the eID pseudonym key).
+    pub fn current_key(&self) -> &[u8] {
+        self.versions.values().next_back().map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// The configured versions, oldest first.
+    pub fn versions(&self) -> impl Iterator<Item = (u32, &[u8])> {
+        self.versions.iter().map(|(v, k)| (*v, k.as_slice()))
+    }
+
+    /// HMAC of `data` under version `version`, if that version is configured.
+    pub fn mac(&self, version: u32, data: &[u8]) -> Option<String> {
+        self.versions.get(&version).map(|k| hmac_b64(k, data))
+    }
+
+    /// `VERSION.HMAC` of `data` under the current version.
+    pub fn tag(&self, data: &[u8]) -> String {
+        let v = self.current();
+        format!("{v}.{}", self.mac(v, data).unwrap_or_default())
+    }
+
+    /// Whether `tag` was made over `data` by a configured version, in constant time. A bare
+    /// HMAC without a version is version 1, the form stored before secrets had versions.
+    pub fn verify(&self, data: &[u8], tag: &str) -> bool {
+        let (version, mac) = match tag.split_once('.') {
+            Some((v, mac)) => match v.parse::<u32>() {
+                Ok(v) => (v, mac),
+                Err(_) => return false,
+            },
+            None => (1, tag),
+        };
+        self.mac(version, data)
+            .is_some_and(|m| constant_time_eq(m.as_bytes(), mac.as_bytes()))
+    }
+
+    /// The version a stored tag was made with.
+    pub fn version_of(tag: &str) -> Option<u32> {
+        match tag.split_once('.') {
+            Some((v, _)) => v.parse().ok(),
+            None => Some(1),
+        }
+    }
+
+    /// A value that identifies version `version` without revealing it: recorded in the
+    /// database so a node started with a different value for the same version refuses to start.
+    pub fn fingerprint(&self, version: u32) -> Option<String> {
+        self.mac(version, b"servicekonto secret fingerprint").map(|m| m[..22].to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ring(pairs: &[(u32, u8)]) -> KeyRing {
+        KeyRing::new(pairs.iter().map(|(v, b)| (*v, vec![*b; 32]))).unwrap()
+    }
+
+    #[test]
+    fn r_sec_7_a_rotated_secret_tags_with_the_newest_version_and_verifies_with_every_one() {
+        let old = ring(&[(1, 1)]);
+        let tag_v1 = old.tag(b"data");
+        assert!(tag_v1.starts_with("1."));
+        let both = ring(&[(1, 1), (2, 2)]);
+        assert!(both.tag(b"data").starts_with("2."));
+        assert!(both.verify(b"data", &tag_v1));
+        assert!(both.verify(b"data", &both.tag(b"data")));
+        assert!(!both.verify(b"other", &tag_v1));
+        assert!(!ring(&[(2, 2)]).verify(b"data", &tag_v1), "a retired version verifies nothing");
+        let bare = old.mac(1, b"data").unwrap();
+        assert!(both.verify(b"data", &bare), "an unversioned value is version 1");
+        assert!(!both.verify(b"data", "x.abc"));
+    }
+
+    #[test]
+    fn r_sec_7_secrets_must_be_long_distinct_versions() {
+        assert!(KeyRing::new([(1, vec![0; 31])]).is_err());
+        assert!(KeyRing::new([(1, vec![0; 32]), (1, vec![1; 32])]).is_err());
+        assert!(KeyRing::new([]).is_err());
+        assert!(KeyRing::new([(0, vec![0; 32])]).is_err());
+        assert!(KeyRing::parse(&[Secret::new("1:short".into())]).is_err());
+        let parsed = KeyRing::parse(&[Secret::new(KeyRing::generate_entry())]).unwrap();
+        assert_eq!(parsed.current(), 1);
+        assert!(format!("{parsed:?}").contains("redacted"));
+        assert_ne!(ring(&[(1, 1)]).fingerprint(1), ring(&[(1, 2)]).fingerprint(1));
+    }
 
     #[test]
     fn debug_never_shows_the_value() {

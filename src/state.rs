@@ -20,6 +20,7 @@ use crate::http::paths;
 use crate::keys::{KeyError, KeySource, Keys};
 use crate::mail::Mailer;
 use crate::proxies::TrustedProxies;
+use crate::secrets::ServerSecrets;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
 
@@ -44,8 +45,8 @@ pub struct AppState {
     pub client_auth: ClientAuthenticator,
     /// HTML rendering.
     pub pages: Pages,
-    /// Key for CSRF tokens.
-    pub csrf_key: CsrfKey,
+    /// Server secrets (R-SEC-7): CSRF key, eID pseudonym key, pepper, pairwise key.
+    pub secrets: ServerSecrets,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Outgoing mail.
@@ -62,17 +63,7 @@ pub struct AppState {
     pub backchannel: BackchannelLogout,
     /// Upstream identity providers (eID service).
     pub upstreams: crate::upstream::Upstreams,
-    /// Key of the stored eID pseudonym hashes.
-    pub pseudonym_key: PseudonymKey,
 }
-
-/// The HMAC key eID pseudonyms are stored under.
-#[derive(Clone)]
-pub struct PseudonymKey(pub Arc<Vec<u8>>);
-
-/// The HMAC key CSRF tokens are derived with.
-#[derive(Clone)]
-pub struct CsrfKey(pub Arc<Vec<u8>>);
 
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +77,9 @@ pub enum StartError {
     /// Redis trouble.
     #[error(transparent)]
     Ephemeral(#[from] EphemeralError),
+    /// Server secrets missing, changed or malformed (R-SEC-7).
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretError),
     /// Template or metrics set-up trouble.
     #[error("start-up: {0}")]
     Templates(String),
@@ -139,24 +133,20 @@ impl AppState {
             now,
         )
         .await?;
-        let pepper = Arc::new(store.server_secret("client_secret_pepper", now).await?);
-        let pairwise = Arc::new(store.server_secret("pairwise_subject_key", now).await?);
-        let csrf = Arc::new(store.server_secret("csrf_key", now).await?);
+        let secrets = ServerSecrets::load(&config.secrets, &store, now).await?;
         let audiences = vec![
             config.issuer.clone(),
             config.url(paths::TOKEN),
             config.url(paths::REVOKE),
             config.url(paths::INTROSPECT),
         ];
-        let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds);
+        let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds, secrets.pairwise_subject_key.clone());
         let pages = Pages::load().map_err(StartError::Templates)?;
         let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
-        let tokens = TokenIssuer::new(config.clone(), keys.clone(), pairwise);
+        let tokens = TokenIssuer::new(config.clone(), keys.clone(), secrets.pairwise_subject_key.clone());
         let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());
-        let pseudonym_key = PseudonymKey(Arc::new(store.server_secret("eid_pseudonym_key", now).await?));
         Ok(AppState {
             upstreams: crate::upstream::Upstreams::new(&config, ephemeral.clone(), keys.clone()),
-            pseudonym_key,
             backchannel,
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
@@ -165,10 +155,10 @@ impl AppState {
             urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
             tokens,
-            client_auth: ClientAuthenticator::new(clients.clone(), pepper, ephemeral.clone(), audiences),
+            client_auth: ClientAuthenticator::new(clients.clone(), secrets.client_secret_pepper.clone(), ephemeral.clone(), audiences),
             clients,
             pages,
-            csrf_key: CsrfKey(csrf),
+            secrets,
             metrics,
             config,
             store,

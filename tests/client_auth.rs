@@ -209,7 +209,6 @@ async fn a_client_jwks_is_fetched_without_following_redirects_and_within_a_size_
 #[tokio::test]
 async fn a_client_jwks_uri_must_be_https_or_loopback_http() {
     let app = TestApp::start().await;
-    let pepper = app.state.store.server_secret("client_secret_pepper", 0).await.unwrap();
     for (uri, ok) in [
         ("https://rp.example/jwks", true),
         ("http://127.0.0.1:9/jwks", true),
@@ -232,7 +231,7 @@ async fn a_client_jwks_uri_must_be_https_or_loopback_http() {
             allow_interop: false,
             federation_partner: false,
         };
-        let registered = servicekonto::clients::register(&app.state.store, &pepper, new, 0).await;
+        let registered = servicekonto::clients::register(&app.state.store, app.client_keys(), new, 0).await;
         assert_eq!(registered.is_ok(), ok, "{uri}");
     }
 }

@@ -20,6 +20,7 @@ mod ops;
 mod profile;
 mod recovery;
 mod registration;
+mod secrets;
 mod sessions;
 mod staff;
 mod tokens;

@@ -67,6 +67,19 @@ impl Cluster {
             ),
             ("RUST_LOG".to_string(), "warn".to_string()),
         ];
+        // Every node gets the same server secrets from its environment, as in production (R-SEC-7);
+        // a secrets file would be a mistake.
+        let mut env = env;
+        env.push((
+            "SERVICEKONTO_SECRETS_FILE".to_string(),
+            dir.join("must-not-be-used.toml").display().to_string(),
+        ));
+        for name in servicekonto::config::SECRET_NAMES {
+            env.push((
+                format!("SERVICEKONTO_SECRET_{}", name.to_ascii_uppercase()),
+                format!("1:{}", b64(&random_bytes(32))),
+            ));
+        }
         let mut cluster = Cluster {
             issuer,
             env,

@@ -177,6 +177,10 @@ impl TestApp {
             redis_prefix: redis.map(|(_, prefix)| prefix).unwrap_or_default(),
             keys_dir: dir.join("keys"),
             outbox_dir: dir.join("outbox"),
+            secrets: servicekonto::config::SecretsConfig {
+                file: dir.join("secrets.toml"),
+                ..Default::default()
+            },
             ..Config::default()
         };
         adjust(&mut config);
@@ -203,9 +207,13 @@ impl TestApp {
         format!("{}{path}", self.issuer)
     }
 
+    /// The keys client registration uses: the pepper and the pairwise-subject key.
+    pub fn client_keys(&self) -> (&servicekonto::secret::KeyRing, &servicekonto::secret::KeyRing) {
+        (&self.state.secrets.client_secret_pepper, &self.state.secrets.pairwise_subject_key)
+    }
+
     /// Registers a client; returns its id and secret.
     pub async fn client(&self, spec: ClientSpec) -> (String, Option<String>) {
-        let pepper = self.state.store.server_secret("client_secret_pepper", 0).await.unwrap();
         let new = NewClient {
             name: "Testdienst".into(),
             redirect_uris: spec.redirect_uris,
@@ -222,7 +230,7 @@ impl TestApp {
             allow_interop: spec.allow_interop,
             federation_partner: spec.federation_partner,
         };
-        let (client, secret) = clients::register(&self.state.store, &pepper, new, servicekonto::clock::now())
+        let (client, secret) = clients::register(&self.state.store, self.client_keys(), new, servicekonto::clock::now())
             .await
             .unwrap();
         (client.id, secret.map(|s| s.expose().clone()))

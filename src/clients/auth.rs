@@ -17,7 +17,7 @@ use crate::fetch::Fetcher;
 use crate::keys::jws::{PublicKey, Unverified};
 use crate::protocol::OAuthError;
 use crate::protocol::params::Params;
-use crate::secret::Secret;
+use crate::secret::{KeyRing, Secret};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Allowed clock skew for assertion times.
@@ -115,7 +115,7 @@ pub fn presented(authorization: Option<&str>, params: &Params) -> Result<Present
 #[derive(Clone)]
 pub struct ClientAuthenticator {
     clients: ClientDirectory,
-    pepper: Arc<Vec<u8>>,
+    pepper: KeyRing,
     ephemeral: Ephemeral,
     jwks: JwksCache,
     audiences: Arc<Vec<String>>,
@@ -123,7 +123,7 @@ pub struct ClientAuthenticator {
 
 impl ClientAuthenticator {
     /// `audiences` are the values a client assertion's `aud` may name (issuer, endpoints).
-    pub fn new(clients: ClientDirectory, pepper: Arc<Vec<u8>>, ephemeral: Ephemeral, audiences: Vec<String>) -> Self {
+    pub fn new(clients: ClientDirectory, pepper: KeyRing, ephemeral: Ephemeral, audiences: Vec<String>) -> Self {
         Self {
             clients,
             pepper,
@@ -131,6 +131,23 @@ impl ClientAuthenticator {
             jwks: JwksCache::default(),
             audiences: Arc::new(audiences),
         }
+    }
+
+    /// Whether `presented` is the client's secret. A hash made with an older pepper version is
+    /// replaced by one under the current version, so a pepper rotation completes as the
+    /// clients authenticate (R-SEC-7); a failed replacement only leaves the old hash in place.
+    async fn secret_ok(&self, client: &Client, presented: &str) -> bool {
+        let Some(stored) = &client.secret_hash else { return false };
+        if !self.pepper.verify(presented.as_bytes(), stored) {
+            return false;
+        }
+        if KeyRing::version_of(stored).is_some_and(|v| v < self.pepper.current()) {
+            let renewed = self.pepper.tag(presented.as_bytes());
+            if let Err(e) = self.clients.replace_secret_hash(&client.id, stored, &renewed).await {
+                tracing::warn!(client_id = %client.id, error = %e, "could not re-tag the client secret with the current pepper");
+            }
+        }
+        true
     }
 
     /// Authenticates; every failure is `invalid_client` without saying which part failed.
@@ -147,15 +164,13 @@ impl ClientAuthenticator {
         match presented {
             Presented::Basic { id, secret } => {
                 let client = load(id).await?;
-                (client.auth_method == AuthMethod::ClientSecretBasic && client.secret_matches(&self.pepper, secret.expose()))
-                    .then_some(client)
-                    .ok_or_else(unknown)
+                let ok = client.auth_method == AuthMethod::ClientSecretBasic && self.secret_ok(&client, secret.expose()).await;
+                ok.then_some(client).ok_or_else(unknown)
             }
             Presented::Post { id, secret } => {
                 let client = load(id).await?;
-                (client.auth_method == AuthMethod::ClientSecretPost && client.secret_matches(&self.pepper, secret.expose()))
-                    .then_some(client)
-                    .ok_or_else(unknown)
+                let ok = client.auth_method == AuthMethod::ClientSecretPost && self.secret_ok(&client, secret.expose()).await;
+                ok.then_some(client).ok_or_else(unknown)
             }
             Presented::Public { id } => {
                 let client = load(id).await?;

@@ -9,7 +9,7 @@ use crate::clients::{Client, SubjectType};
 use crate::protocol::claims::ClaimSpec;
 pub use crate::protocol::scope::SCOPE_CLAIMS;
 use crate::protocol::scope::{OFFLINE_ACCESS, Scopes};
-use crate::secret::hmac_b64;
+use crate::secret::KeyRing;
 use std::collections::BTreeMap;
 
 /// Every user claim we can release (discovery's `claims_supported` adds the protocol ones).
@@ -25,11 +25,20 @@ pub fn is_releasable(name: &str) -> bool {
 
 /// The `sub` a client knows the account by: a keyed hash of sector and account for pairwise
 /// clients, the account id for public ones.
-pub fn subject(client: &Client, account_id: &str, pairwise_key: &[u8]) -> String {
+pub fn subject(client: &Client, account_id: &str, pairwise_key: &KeyRing) -> String {
     match client.subject_type {
         SubjectType::Public => account_id.to_string(),
-        SubjectType::Pairwise => hmac_b64(pairwise_key, format!("{}|{account_id}", client.sector()).as_bytes()),
+        SubjectType::Pairwise => keyed_subject(client, pairwise_key, &format!("{}|{account_id}", client.sector())),
     }
+}
+
+/// A keyed hash under the client's version of the pairwise key. The client directory admits
+/// no client whose version this node lacks; should one slip through, it gets an unguessable
+/// value that names nobody rather than another person's subject.
+fn keyed_subject(client: &Client, pairwise_key: &KeyRing, data: &str) -> String {
+    pairwise_key
+        .mac(client.subject_key_version, data.as_bytes())
+        .unwrap_or_else(|| crate::secret::random_token(32))
 }
 
 /// Where released claim values come from: a local account, or what another Land asserted
@@ -64,11 +73,8 @@ pub fn is_withheld(withheld: &[String], name: &str) -> bool {
 /// The `sub` a client knows a person logged in through another Land by: always a keyed hash
 /// of sector, Land and the Land's subject, so no identifier of the other Land leaks and the same
 /// person is recognised on the next login (R-FED-3).
-pub fn federated_subject(client: &Client, upstream: &str, upstream_sub: &str, pairwise_key: &[u8]) -> String {
-    hmac_b64(
-        pairwise_key,
-        format!("{}|fed|{upstream}|{upstream_sub}", client.sector()).as_bytes(),
-    )
+pub fn federated_subject(client: &Client, upstream: &str, upstream_sub: &str, pairwise_key: &KeyRing) -> String {
+    keyed_subject(client, pairwise_key, &format!("{}|fed|{upstream}|{upstream_sub}", client.sector()))
 }
 
 fn claim_value(account: &Account, name: &str) -> Option<Value> {

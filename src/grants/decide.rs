@@ -231,6 +231,7 @@ mod tests {
             min_level: min,
             jwks_uri: None,
             subject_type: SubjectType::Pairwise,
+            subject_key_version: 1,
             created_at: 0,
             backchannel_logout_uri: None,
             allow_interop: false,

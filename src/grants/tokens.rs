@@ -15,7 +15,7 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::keys::{KeyError, Keys};
 use crate::protocol::scope::Scopes;
-use crate::secret::{b64, random_token};
+use crate::secret::{KeyRing, b64, random_token};
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
@@ -111,7 +111,7 @@ struct UserTokens<'a> {
 pub struct TokenIssuer {
     config: Arc<Config>,
     keys: Keys,
-    pairwise_key: Arc<Vec<u8>>,
+    pairwise_key: KeyRing,
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token.
@@ -122,7 +122,7 @@ pub fn at_hash(access_token: &str) -> String {
 
 impl TokenIssuer {
     /// An issuer over the configuration and keys; `pairwise_key` derives pairwise subjects.
-    pub fn new(config: Arc<Config>, keys: Keys, pairwise_key: Arc<Vec<u8>>) -> Self {
+    pub fn new(config: Arc<Config>, keys: Keys, pairwise_key: KeyRing) -> Self {
         Self {
             config,
             keys,

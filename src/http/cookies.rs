@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::config::Config;
-use crate::secret::{constant_time_eq, hmac_b64, random_token, sha256_b64};
+use crate::secret::{KeyRing, random_token, sha256_b64};
 
 /// Name of the login-session cookie.
 pub const SESSION: &str = "sk_session";
@@ -110,14 +110,14 @@ impl Browser {
     }
 
     /// The CSRF token for forms shown to this browser.
-    pub fn csrf_token(&self, key: &[u8]) -> String {
-        hmac_b64(key, format!("csrf|{}", self.value).as_bytes())
+    pub fn csrf_token(&self, key: &KeyRing) -> String {
+        key.tag(format!("csrf|{}", self.value).as_bytes())
     }
 
     /// Whether a submitted CSRF token belongs to this browser. A browser that had no cookie
     /// cannot have a valid token.
-    pub fn csrf_ok(&self, key: &[u8], submitted: &str) -> bool {
-        !self.fresh && constant_time_eq(self.csrf_token(key).as_bytes(), submitted.as_bytes())
+    pub fn csrf_ok(&self, key: &KeyRing, submitted: &str) -> bool {
+        !self.fresh && key.verify(format!("csrf|{}", self.value).as_bytes(), submitted)
     }
 
     /// Adds the `Set-Cookie` header when the cookie is new.
@@ -156,7 +156,7 @@ mod tests {
             value: "b".repeat(43),
             fresh: false,
         };
-        let key = b"k";
+        let key = &KeyRing::new([(1, vec![7; 32])]).unwrap();
         assert!(a.csrf_ok(key, &a.csrf_token(key)));
         assert!(!b.csrf_ok(key, &a.csrf_token(key)));
         let fresh = Browser {

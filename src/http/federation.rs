@@ -90,7 +90,7 @@ pub async fn lands(State(state): State<AppState>, cookies: Cookies, Query(q): Qu
         })
         .collect();
     let ctx = json!({
-        "csrf": browser.csrf_token(&state.csrf_key.0),
+        "csrf": browser.csrf_token(&state.secrets.csrf_key),
         "txn": q.txn,
         "client_name": client.name,
         "lands": lands,
@@ -116,7 +116,7 @@ pub enum AbortReason {
 /// log in or the way back to the service.
 pub fn refused(state: &AppState, browser: &Browser, txn_id: &str, locale: Locale, message: String, reason: AbortReason) -> Response {
     let ctx = json!({
-        "csrf": browser.csrf_token(&state.csrf_key.0),
+        "csrf": browser.csrf_token(&state.secrets.csrf_key),
         "txn": txn_id,
         "message": message,
         "reason": if reason == AbortReason::Level { "level" } else { "cancel" },
@@ -182,7 +182,7 @@ pub struct AbortForm {
 pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): Form<AbortForm>) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
     }
     let txn = match load_txn(&state, &f.txn, &browser, now).await {

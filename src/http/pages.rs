@@ -358,7 +358,7 @@ pub async fn require_account_form(
     locale: Locale,
 ) -> Result<(Session, Account), Response> {
     let found = require_account(state, cookies, now, back_to).await?;
-    if !super::cookies::Browser::from_cookies(cookies).csrf_ok(&state.csrf_key.0, csrf) {
+    if !super::cookies::Browser::from_cookies(cookies).csrf_ok(&state.secrets.csrf_key, csrf) {
         return Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None));
     }
     Ok(found)
@@ -382,7 +382,7 @@ pub fn token_form(
     errors: &[(&str, &str)],
 ) -> Response {
     let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "token": token }),
+        json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "token": token }),
         form_errors(&state.pages, locale, errors),
     );
     let mut res = state.pages.page(status, template, locale, false, &ctx);

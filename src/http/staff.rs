@@ -56,7 +56,7 @@ async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: 
 fn login_form(state: &AppState, browser: &Browser, locale: Locale, status: StatusCode, username: &str, error: Option<&str>) -> Response {
     let errors: Vec<(&str, &str)> = error.map(|k| vec![("username", k)]).unwrap_or_default();
     let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "username": username, "staff_nav": true }),
+        json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "username": username, "staff_nav": true }),
         form_errors(&state.pages, locale, &errors),
     );
     let mut res = state.pages.page(status, "pages/staff_login.html", locale, false, &ctx);
@@ -91,7 +91,7 @@ pub async fn login(
 ) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let username: String = f.username.chars().take(100).collect();
@@ -131,7 +131,7 @@ pub struct CsrfForm {
 
 /// `POST /staff/logout`.
 pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<CsrfForm>) -> Response {
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
@@ -163,7 +163,7 @@ pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocal
         }
     }
     let ctx = json!({
-        "csrf": Browser::from_cookies(&cookies).csrf_token(&state.csrf_key.0),
+        "csrf": Browser::from_cookies(&cookies).csrf_token(&state.secrets.csrf_key),
         "staff_name": member.name,
         "staff_nav": true,
         "requests": rows,
@@ -187,7 +187,7 @@ async fn request_view(
     let a = &request.address;
     let ctx = merged(
         json!({
-            "csrf": Browser::from_cookies(cookies).csrf_token(&state.csrf_key.0),
+            "csrf": Browser::from_cookies(cookies).csrf_token(&state.secrets.csrf_key),
             "account_id": account.id,
             "staff_nav": true,
             "title": account.title,
@@ -251,7 +251,7 @@ pub async fn decide(
         Ok(s) => s,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let decision = match f.outcome.as_str() {

@@ -59,7 +59,7 @@ pub async fn start(
 ) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let (purpose, account_id) = match f.purpose.as_str() {
@@ -168,7 +168,7 @@ pub async fn callback(
         Ok(d) => d,
         Err(e) => return eid_refusal(&state, locale, &e),
     };
-    let key = state.pseudonym_key.0.as_slice();
+    let key = state.secrets.eid_pseudonym_key.current_key();
     // Verifying an identity (register, upgrade, sync) needs at least "substanziell" from the
     // upstream; a login takes whatever level it reports (R-ACR-1).
     if !matches!(pending.purpose, Purpose::Login { .. }) && identity.level < TrustLevel::Elster {

@@ -10,7 +10,7 @@ use crate::trust::TrustLevel;
 const T: &str = "clients";
 macro_rules! columns {
     () => {
-        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri, allow_interop, federation_partner"
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri, allow_interop, federation_partner, subject_key_version"
     };
 }
 
@@ -35,6 +35,7 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         backchannel_logout_uri: col(row, "backchannel_logout_uri", T)?,
         allow_interop: col::<i64>(row, "allow_interop", T)? != 0,
         federation_partner: col::<i64>(row, "federation_partner", T)? != 0,
+        subject_key_version: u32::try_from(col::<i64>(row, "subject_key_version", T)?).map_err(|_| StoreError::Corrupt(T))?,
     })
 }
 
@@ -48,7 +49,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into clients (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(&c.id)
         .bind(&c.name)
@@ -65,8 +66,21 @@ impl Store {
         .bind(c.backchannel_logout_uri.clone())
         .bind(i64::from(c.allow_interop))
         .bind(i64::from(c.federation_partner))
+        .bind(i64::from(c.subject_key_version))
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Replaces a client's secret hash, only if it is still `stored` (another node may have
+    /// replaced it already).
+    pub async fn replace_client_secret_hash(&self, id: &str, stored: &str, renewed: &str) -> Result<(), StoreError> {
+        sqlx::query("update clients set secret_hash = $1 where client_id = $2 and secret_hash = $3")
+            .bind(renewed)
+            .bind(id)
+            .bind(stored)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -72,7 +72,7 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
         };
         let confirmed = method == Method::POST
             && params.get("confirm") == Some("yes")
-            && params.get("csrf").is_some_and(|t| browser.csrf_ok(&state.csrf_key.0, t));
+            && params.get("csrf").is_some_and(|t| browser.csrf_ok(&state.secrets.csrf_key, t));
         if !hint_is_this_session && !confirmed {
             let mut res = state.pages.page(
                 StatusCode::OK,
@@ -80,7 +80,7 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
                 locale,
                 true,
                 &json!({
-                    "csrf": browser.csrf_token(&state.csrf_key.0),
+                    "csrf": browser.csrf_token(&state.secrets.csrf_key),
                     "client_id": client_id,
                     "post_logout_redirect_uri": redirect,
                     "state": params.get("state"),

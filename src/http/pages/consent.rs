@@ -119,7 +119,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         }
     };
     let ctx = json!({
-        "csrf": browser.csrf_token(&state.csrf_key.0),
+        "csrf": browser.csrf_token(&state.secrets.csrf_key),
         "txn": q.txn,
         "client_name": client.name,
         "items": items,
@@ -138,7 +138,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
     let form: BTreeMap<&str, &str> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let field = |k: &str| form.get(k).copied().unwrap_or_default();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, field("csrf")) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, field("csrf")) {
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
     }
     let id = field("txn").to_string();

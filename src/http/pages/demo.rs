@@ -44,7 +44,14 @@ pub async fn ensure_client(state: &AppState, now: Timestamp) -> Result<(), Store
         allow_interop: true,
         federation_partner: false,
     };
-    match clients::register(&state.store, &[], new, now).await {
+    match clients::register(
+        &state.store,
+        (&state.secrets.client_secret_pepper, &state.secrets.pairwise_subject_key),
+        new,
+        now,
+    )
+    .await
+    {
         Ok(_) | Err(clients::ClientError::Taken) => Ok(()),
         Err(clients::ClientError::Store(e)) => Err(e),
         Err(e) => Err(StoreError::Database(e.to_string())),

@@ -67,7 +67,7 @@ pub async fn show(
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
     let mut page = LoginPage {
-        csrf: browser.csrf_token(&state.csrf_key.0),
+        csrf: browser.csrf_token(&state.secrets.csrf_key),
         txn: None,
         client_name: None,
         email: String::new(),
@@ -129,7 +129,7 @@ pub async fn submit(
 ) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &form.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &form.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
     }
     let txn = match &form.txn {
@@ -147,7 +147,7 @@ pub async fn submit(
     };
     let retry = |status: StatusCode, key: &str| {
         let page = LoginPage {
-            csrf: browser.csrf_token(&state.csrf_key.0),
+            csrf: browser.csrf_token(&state.secrets.csrf_key),
             txn: form.txn.clone(),
             client_name: None,
             email: form.email.chars().take(254).collect(),

@@ -41,7 +41,7 @@ fn with_browser(state: &AppState, browser: &Browser, mut res: Response) -> Respo
 pub async fn forgot_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let browser = Browser::from_cookies(&cookies);
     let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "email": "" }),
+        json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "email": "" }),
         form_errors(&state.pages, locale, &[]),
     );
     let res = state.pages.page(StatusCode::OK, "pages/forgot.html", locale, false, &ctx);
@@ -68,12 +68,12 @@ pub async fn forgot(
     Form(f): Form<ForgotForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     if crate::accounts::normalize_email(&f.email).is_err() {
         let ctx = merged(
-            json!({ "csrf": browser.csrf_token(&state.csrf_key.0), "email": f.email.chars().take(254).collect::<String>() }),
+            json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "email": f.email.chars().take(254).collect::<String>() }),
             form_errors(&state.pages, locale, &[("email", "field_email_invalid")]),
         );
         return state.pages.page(StatusCode::BAD_REQUEST, "pages/forgot.html", locale, false, &ctx);
@@ -135,7 +135,7 @@ pub async fn reset(
     Form(f): Form<ResetForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     if f.password.expose() != f.password_repeat.expose() {
@@ -176,7 +176,7 @@ pub async fn block_page(
     let browser = Browser::from_cookies(&cookies);
     match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Block, clock::now()).await {
         Ok(true) => {
-            let csrf = browser.csrf_token(&state.csrf_key.0);
+            let csrf = browser.csrf_token(&state.secrets.csrf_key);
             let res = state
                 .pages
                 .confirm_link(locale, ["block_title", "block_text", "block_submit"], paths::BLOCK, &q.token, &csrf);
@@ -191,7 +191,7 @@ pub async fn block_page(
 #[instrument(skip_all)]
 pub async fn block(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<TokenForm>) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     match recovery::block(state.account_env(), &f.token, locale, clock::now()).await {

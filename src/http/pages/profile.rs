@@ -117,7 +117,7 @@ async fn profile_page(
     };
     let ctx = merged(
         json!({
-            "csrf": browser.csrf_token(&state.csrf_key.0),
+            "csrf": browser.csrf_token(&state.secrets.csrf_key),
             "email": account.email,
             "plus": account.level >= TrustLevel::Plus,
             "eid": state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone())),
@@ -261,7 +261,7 @@ fn simple_form(
 ) -> Response {
     let browser = Browser::from_cookies(cookies);
     let ctx = merged(
-        merged(json!({ "csrf": browser.csrf_token(&state.csrf_key.0) }), extra),
+        merged(json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key) }), extra),
         form_errors(&state.pages, locale, errors),
     );
     let mut res = state.pages.page(status, template, locale, true, &ctx);
@@ -461,7 +461,7 @@ pub async fn email_confirm(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let now = clock::now();

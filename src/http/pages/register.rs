@@ -98,7 +98,7 @@ fn form_page(
     let ctx = merged(
         merged(
             json!({
-                "csrf": browser.csrf_token(&state.csrf_key.0),
+                "csrf": browser.csrf_token(&state.secrets.csrf_key),
                 "eid": state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone())),
             }),
             view,
@@ -158,7 +158,7 @@ pub async fn submit(
 ) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let earlier = load_draft(&state, &browser, now).await;
@@ -203,7 +203,7 @@ fn summary_page(
 ) -> Response {
     let ctx = merged(
         json!({
-            "csrf": browser.csrf_token(&state.csrf_key.0),
+            "csrf": browser.csrf_token(&state.secrets.csrf_key),
             "given_name": draft.given_name,
             "family_name": draft.family_name,
             "email": draft.email,
@@ -243,7 +243,7 @@ pub async fn decide(
 ) -> Response {
     let now = clock::now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     let Some(draft) = load_draft(&state, &browser, now).await else {
@@ -342,7 +342,7 @@ pub async fn activate(
     Form(f): Form<ActivateForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.csrf_key.0, &f.csrf) {
+    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     match registration::activate((&state.store, &state.hasher), &f.token, f.password, clock::now()).await {
