@@ -20,6 +20,8 @@ cargo clippy --all-targets --locked -- -D warnings
 # fetched here, so that check runs elsewhere. cargo-deny is built from crates.io once.
 step "licences, banned crates and sources (cargo-deny), and the SBOM"
 command -v cargo-deny >/dev/null 2>&1 || cargo install --locked cargo-deny@0.20.2 >/dev/null
+# cargo-deny reads the crates of every target platform; a build fetched only this one's.
+cargo fetch --locked >/dev/null 2>&1 || cargo fetch --locked
 cargo deny --offline check licenses bans sources
 python3 scripts/sbom.py > "$CARGO_TARGET_DIR/servicekonto.cdx.json"
 
