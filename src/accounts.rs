@@ -12,6 +12,7 @@ pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
@@ -348,34 +349,57 @@ pub async fn log_in(
     locale: Locale,
     now: Timestamp,
 ) -> Result<Account, AccountError> {
+    let event = || Event::new("login.password", now).from(addr);
     match check_password(env, login, password, addr, now).await {
-        Ok(Some(account)) if account.blocked_at.is_some() => Err(AccountError::Blocked),
-        Ok(Some(account)) => Ok(account),
+        Ok(Some(account)) if account.blocked_at.is_some() => {
+            event().by_account(&account.id).outcome("blocked").note(env.store).await;
+            Err(AccountError::Blocked)
+        }
+        Ok(Some(account)) => {
+            event().by_account(&account.id).note(env.store).await;
+            Ok(account)
+        }
         Ok(None) => Err(AccountError::Denied(throttle::Denied::WRONG)),
         Err(denied) => {
-            if denied.newly_locked() {
-                tell_owner_of_lock(env, login, locale, now).await;
+            if let Some(outcome) = denied.audited() {
+                let target = account_for_login(env, login).await;
+                let id = target.as_ref().map(|a| a.id.as_str());
+                event().account(id).outcome(outcome).note(env.store).await;
+                if denied.newly_locked() {
+                    event()
+                        .account(id)
+                        .outcome("locked")
+                        .details("login locked after repeated failures")
+                        .note(env.store)
+                        .await;
+                    if let Some(account) = &target {
+                        tell_owner_of_lock(env, account, locale, now).await;
+                    }
+                }
             }
             Err(denied.into())
         }
     }
 }
 
-/// Mails the owner of `login`, if it has an account, that logins are locked.
-async fn tell_owner_of_lock(env: Env<'_>, login: &str, locale: Locale, now: Timestamp) {
-    let Ok(email) = normalize_email(login) else { return };
-    if let Ok(Some(account)) = env.store.account_by_email(&email).await {
-        let ctx = serde_json::json!({
-            "given_name": account.given_name,
-            "forgot_url": env.urls.page(links::FORGOT_PATH),
-        });
-        if let Err(e) = env
-            .mailer
-            .send(crate::mail::MailKind::LoginLocked, &account.email, locale, &ctx, now)
-            .await
-        {
-            tracing::error!(error = %e, "could not queue the lock notice");
-        }
+/// The account a login name belongs to, if any (for the audit log and the lock notice).
+async fn account_for_login(env: Env<'_>, login: &str) -> Option<Account> {
+    let email = normalize_email(login).ok()?;
+    env.store.account_by_email(&email).await.ok().flatten()
+}
+
+/// Mails the owner of a name that just got locked.
+async fn tell_owner_of_lock(env: Env<'_>, account: &Account, locale: Locale, now: Timestamp) {
+    let ctx = serde_json::json!({
+        "given_name": account.given_name,
+        "forgot_url": env.urls.page(links::FORGOT_PATH),
+    });
+    if let Err(e) = env
+        .mailer
+        .send(crate::mail::MailKind::LoginLocked, &account.email, locale, &ctx, now)
+        .await
+    {
+        tracing::error!(error = %e, "could not queue the lock notice");
     }
 }
 

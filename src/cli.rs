@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::accounts::{self, Address, NewAccount};
+use crate::audit::Event;
 use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
 use crate::clock;
 use crate::config::{Config, LogFormat};
@@ -50,6 +51,8 @@ enum Command {
     /// Manage staff (Kundenzentrum clerks).
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Read the audit log of security events (R-SEC-6), oldest first.
+    Audit(AuditArgs),
     /// Run a simulator of an upstream identity provider (development and tests only).
     #[command(subcommand)]
     Sim(SimCommand),
@@ -75,6 +78,22 @@ struct StaffAdd {
     /// Full name, as the audit trail shows it.
     #[arg(long)]
     name: String,
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    /// Events since a date (2026-12-01), a UTC time (2026-12-01T08:00:00Z) or an age (90m, 24h, 7d).
+    #[arg(long, default_value = "24h")]
+    since: String,
+    /// Only events concerning this account (its id or login email).
+    #[arg(long)]
+    account: Option<String>,
+    /// Only actions starting with this (`login.`, `password.`, `staff.`, `key.`).
+    #[arg(long)]
+    action: Option<String>,
+    /// At most this many events, the newest.
+    #[arg(long, default_value_t = 1000)]
+    limit: u32,
 }
 
 #[derive(Subcommand)]
@@ -257,6 +276,81 @@ fn emit(json_out: bool, value: Value, text: String) {
     }
 }
 
+/// Records what an operator did; the action is done, so a failure says so.
+async fn operator_event(store: &Store, event: Event) -> Result<(), String> {
+    let action = event.action.clone();
+    event
+        .record(store)
+        .await
+        .map_err(|e| format!("{action} done, but the audit log could not record it: {e}"))
+}
+
+async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), String> {
+    let since = crate::audit::parse_since(&a.since, now).ok_or_else(|| {
+        format!(
+            "--since {:?}: give a date (2026-12-01), a UTC time (2026-12-01T08:00:00Z) or an age (24h, 7d)",
+            a.since
+        )
+    })?;
+    let store = open_store(config).await?;
+    let account_id = match a.account {
+        Some(login) if login.contains('@') => {
+            let email = accounts::normalize_email(&login).map_err(|e| e.to_string())?;
+            // An unknown address still finds events of a deleted account only by its id.
+            Some(
+                store
+                    .account_by_email(&email)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|acc| acc.id)
+                    .unwrap_or(email),
+            )
+        }
+        other => other,
+    };
+    let query = crate::audit::Query {
+        since,
+        account_id,
+        action: a.action,
+        limit: a.limit,
+    };
+    let events = crate::audit::query(&store, &query).await.map_err(|e| e.to_string())?;
+    let time = |at: i64| {
+        time::OffsetDateTime::from_unix_timestamp(at)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    };
+    let list: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "at": e.at, "time": time(e.at), "actor": e.actor, "action": e.action, "account_id": e.account_id,
+                "client_addr": e.client_addr, "outcome": e.outcome, "details": e.details,
+            })
+        })
+        .collect();
+    let text = events
+        .iter()
+        .map(|e| {
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                time(e.at),
+                e.actor,
+                e.action,
+                e.outcome,
+                dash(&e.account_id),
+                dash(&e.client_addr),
+                dash(&e.details)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    emit(j, json!({ "events": list }), text);
+    Ok(())
+}
+
 async fn open_store(config: &Config) -> Result<Store, String> {
     let store = Store::connect(&config.database_url, config.database_timeout())
         .await
@@ -292,6 +386,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Client(cmd) => client(cmd, &config, j, now).await,
+        Command::Audit(a) => audit(a, &config, j, now).await,
         Command::Staff(StaffCommand::Add(a)) => {
             let store = open_store(&config).await?;
             let role = crate::staff::Role::parse(&a.role).ok_or_else(|| format!("unknown role {}", a.role))?;
@@ -299,6 +394,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let staff = crate::staff::create((&store, &hasher), &a.username, Secret::new(a.password), &a.name, role, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            let event = Event::new("staff.add", now)
+                .by_operator()
+                .details(format!("{} as {}", staff.username, staff.role.as_str()));
+            operator_event(&store, event).await?;
             emit(
                 j,
                 json!({ "staff_id": staff.id, "username": staff.username, "role": staff.role.as_str() }),
@@ -342,6 +441,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             };
             let hasher = accounts::password::Hasher::new(1, 0);
             let account = accounts::create(&store, &hasher, new, now).await.map_err(|e| e.to_string())?;
+            operator_event(&store, Event::new("account.add", now).by_operator().account(Some(&account.id))).await?;
             emit(
                 j,
                 json!({ "account_id": account.id, "email": account.email, "level": account.level.name() }),
@@ -358,11 +458,17 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             match cmd {
                 KeysCommand::Rotate => {
                     let kids = keys.rotate(now).await.map_err(|e| e.to_string())?;
+                    operator_event(&store, Event::new("key.rotate", now).by_operator().details(kids.join(", "))).await?;
                     emit(j, json!({ "rotated": kids }), format!("new signing keys: {}", kids.join(", ")));
                     return Ok(());
                 }
                 KeysCommand::Revoke { kid } => {
                     let successor = keys.revoke(&kid, now).await.map_err(|e| e.to_string())?;
+                    let details = match &successor {
+                        Some(s) => format!("{kid}, replaced by {s}"),
+                        None => kid.clone(),
+                    };
+                    operator_event(&store, Event::new("key.revoke", now).by_operator().details(details)).await?;
                     let text = match &successor {
                         Some(s) => format!("key {kid} revoked; {s} signs now"),
                         None => format!("key {kid} revoked"),
@@ -421,6 +527,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
             let (client, secret) = clients::register(&store, (&secrets.client_secret_pepper, &secrets.pairwise_subject_key), new, now)
                 .await
                 .map_err(|e| e.to_string())?;
+            operator_event(&store, Event::new("client.add", now).by_operator().details(client.id.clone())).await?;
             let mut out = json!({ "client_id": client.id, "auth_method": client.auth_method.as_str() });
             let mut text = format!("client_id: {}", client.id);
             if let Some(s) = secret {
@@ -457,6 +564,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
         }
         ClientCommand::Remove { client_id } => {
             if store.remove_client(&client_id).await.map_err(|e| e.to_string())? {
+                operator_event(&store, Event::new("client.remove", now).by_operator().details(client_id.clone())).await?;
                 emit(j, json!({ "removed": client_id }), format!("client {client_id} removed"));
                 Ok(())
             } else {

@@ -74,6 +74,22 @@ pub struct Config {
     pub allow_simulators: bool,
     /// Server secrets (R-SEC-7), never stored in the database.
     pub secrets: SecretsConfig,
+    /// The audit log (R-SEC-6).
+    pub audit: AuditConfig,
+}
+
+/// How long security events are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Days an event is kept before the purge removes it.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { retention_days: 365 }
+    }
 }
 
 /// The server secrets, each a list of `VERSION:BASE64URL` entries (at least 32 bytes): the
@@ -429,6 +445,7 @@ impl Default for Config {
             upstream: Vec::new(),
             allow_simulators: false,
             secrets: SecretsConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -565,6 +582,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "secrets.eid_pseudonym_key takes one version: card pseudonyms are kept only as its hash".into(),
             ));
+        }
+        if !(1..=3650).contains(&self.audit.retention_days) {
+            return Err(ConfigError::Invalid("audit.retention_days must be 1..=3650".into()));
         }
         if !(1..=60).contains(&self.tokens.code_seconds) {
             return Err(ConfigError::Invalid("tokens.code_seconds must be 1..=60".into()));

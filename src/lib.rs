@@ -4,6 +4,7 @@
 //! and serve [`app`] on an ephemeral port.
 
 pub mod accounts;
+pub mod audit;
 pub mod cli;
 pub mod clients;
 pub mod clock;

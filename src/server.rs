@@ -42,19 +42,21 @@ pub fn spawn_background(state: &AppState) {
     });
     state.mailer.spawn_worker();
     let store = state.store.clone();
+    let audit_days = state.config.audit.retention_days;
     tokio::spawn(async move {
         // The first tick fires at once: expired registrations are purged at start as well.
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            purge(&store, clock::now()).await;
+            purge(&store, audit_days, clock::now()).await;
         }
     });
 }
 
 /// Deletes what has expired: grants and tokens, federated logins and partners' per-transaction
-/// data (R-FED-4), pending registrations (R-REG-4) and links.
-pub async fn purge(store: &crate::store::Store, now: clock::Timestamp) {
+/// data (R-FED-4), pending registrations (R-REG-4) and links, audit events older than
+/// `audit_days` (R-SEC-6).
+pub async fn purge(store: &crate::store::Store, audit_days: u32, now: clock::Timestamp) {
     match store.purge_expired(now, crate::grants::PARTNER_RETENTION_SECONDS).await {
         Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired grants and tokens"),
         Ok(_) => {}
@@ -62,6 +64,11 @@ pub async fn purge(store: &crate::store::Store, now: clock::Timestamp) {
     }
     match crate::accounts::registration::purge(store, now).await {
         Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired registrations and links"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purge failed"),
+    }
+    match crate::audit::purge(store, audit_days, now).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "purged audit events past their retention"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "purge failed"),
     }

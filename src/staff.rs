@@ -9,9 +9,10 @@ use crate::accounts::eid::Verification;
 use crate::accounts::password::{self, Hasher};
 use crate::accounts::throttle::{Denied, Throttle};
 use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::secret::{Secret, random_token};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::trust::TrustLevel;
 
 /// What a staff member may do.
@@ -73,23 +74,6 @@ pub struct UpgradeRequest {
     pub requested_at: Timestamp,
 }
 
-/// One line of the audit trail.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditEvent {
-    /// When.
-    pub at: Timestamp,
-    /// Who (`staff:<username>`).
-    pub actor: String,
-    /// What.
-    pub action: String,
-    /// Which account.
-    pub account_id: Option<String>,
-    /// Outcome.
-    pub outcome: String,
-    /// Details (never personal data beyond what the action needs).
-    pub details: Option<String>,
-}
-
 /// The clerk's decision.
 #[derive(Debug, Clone)]
 pub enum Decision {
@@ -143,9 +127,18 @@ pub async fn authenticate(
     let username = username.trim().to_lowercase();
     let staff = store.staff_by_username(&username).await?;
     let stored = staff.as_ref().map(|s| s.password_hash.clone());
-    throttle
+    // The actor of a failed staff login is the name tried: a clerk's name is no secret, and an
+    // attack on staff accounts is what this log is for.
+    let event = || Event::new("staff.login", now).by_staff(&username).from(addr);
+    if let Err(denied) = throttle
         .check_password(hasher, &format!("staff:{username}"), addr, password, stored, now)
-        .await?;
+        .await
+    {
+        if let Some(outcome) = denied.audited() {
+            event().outcome(outcome).note(store).await;
+        }
+        return Err(denied.into());
+    }
     staff.ok_or(AccountError::Denied(Denied::WRONG))
 }
 
@@ -168,28 +161,6 @@ pub async fn request_upgrade(
     };
     store.put_upgrade_request(&request).await?;
     Ok(())
-}
-
-/// Records a staff action.
-pub async fn audit(
-    store: &Store,
-    staff: &Staff,
-    action: &str,
-    account_id: Option<&str>,
-    outcome: &str,
-    details: Option<String>,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    store
-        .insert_audit(&AuditEvent {
-            at: now,
-            actor: format!("staff:{}", staff.username),
-            action: action.into(),
-            account_id: account_id.map(str::to_owned),
-            outcome: outcome.into(),
-            details,
-        })
-        .await
 }
 
 /// A digest of what the clerk is shown for a request (names, title, date of birth, address,
@@ -249,21 +220,23 @@ pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: De
             };
             store.save_verified_identity(&updated, &verification, None).await?;
             store.delete_upgrade_request(account_id).await?;
-            audit(
-                store,
-                staff,
-                "upgrade_request",
-                Some(account_id),
-                "confirmed",
-                Some(format!("document {document_type} …{last_digits}")),
-                now,
-            )
-            .await?;
+            Event::new("staff.decide", now)
+                .by_staff(&staff.username)
+                .account(Some(account_id))
+                .outcome("confirmed")
+                .details(format!("document {document_type} …{last_digits}"))
+                .record(store)
+                .await?;
             Ok(updated)
         }
         Decision::Reject => {
             store.delete_upgrade_request(account_id).await?;
-            audit(store, staff, "upgrade_request", Some(account_id), "rejected", None, now).await?;
+            Event::new("staff.decide", now)
+                .by_staff(&staff.username)
+                .account(Some(account_id))
+                .outcome("rejected")
+                .record(store)
+                .await?;
             Ok(account)
         }
     }

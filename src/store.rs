@@ -3,6 +3,7 @@
 
 mod account_tokens;
 mod accounts;
+mod audit;
 mod clients;
 mod consents;
 mod eid;

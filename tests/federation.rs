@@ -319,9 +319,9 @@ async fn r_fed_4_per_transaction_data_is_purged_within_7_days() {
     let mut expected = vec!["land-a".to_string(), own.clone()];
     expected.sort();
     assert_eq!(clients().await, expected, "Land A's transfer is on record at Land B");
-    servicekonto::server::purge(&lands.b.state.store, now + 7 * 86_400 - 60).await;
+    servicekonto::server::purge(&lands.b.state.store, 365, now + 7 * 86_400 - 60).await;
     assert_eq!(clients().await, expected, "kept within the 7 days");
-    servicekonto::server::purge(&lands.b.state.store, now + 7 * 86_400 + 1).await;
+    servicekonto::server::purge(&lands.b.state.store, 365, now + 7 * 86_400 + 1).await;
     assert_eq!(
         clients().await,
         vec![own],
@@ -333,7 +333,7 @@ async fn r_fed_4_per_transaction_data_is_purged_within_7_days() {
         .unwrap()
         .to_string();
     assert!(lands.a.state.store.federated_login(&fid, now).await.unwrap().is_some());
-    servicekonto::server::purge(&lands.a.state.store, now + 301).await;
+    servicekonto::server::purge(&lands.a.state.store, 365, now + 301).await;
     assert!(lands.a.state.store.federated_login(&fid, now).await.unwrap().is_none());
 }
 

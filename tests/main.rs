@@ -4,6 +4,7 @@
 
 mod support;
 
+mod audit;
 mod authorize;
 mod backchannel;
 mod cli;

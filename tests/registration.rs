@@ -198,7 +198,7 @@ async fn r_reg_4_an_expired_registration_is_purged_and_the_email_registers_again
         registration::activate((&app.state.store, &app.state.hasher), &token, Secret::new(PASSWORD.into()), later).await,
         Err(servicekonto::accounts::AccountError::LinkInvalid)
     ));
-    servicekonto::server::purge(&app.state.store, later).await;
+    servicekonto::server::purge(&app.state.store, 365, later).await;
     assert!(app.state.store.registration_for(NEW).await.unwrap().is_none());
     let (status, _) = browser.page(&link).await;
     assert_eq!(status, StatusCode::NOT_FOUND);

@@ -224,11 +224,23 @@ pub async fn upgrade(store: &Store, key: &[u8], account: &Account, data: &EidDat
 }
 
 /// R-SES-1 / R-EID-3: the account behind a card, if eID login is on for it.
-pub async fn login(store: &Store, key: &[u8], data: &EidData) -> Result<Account, EidError> {
+pub async fn login(store: &Store, key: &[u8], data: &EidData, addr: &str, now: Timestamp) -> Result<Account, EidError> {
+    let event = || crate::audit::Event::new("login.eid", now).from(addr);
     let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
-    match store.account_by_pseudonym(&hash).await? {
-        Some((id, true)) => store.account(&id).await?.ok_or(EidError::NotLinked),
-        _ => Err(EidError::NotLinked),
+    let account = match store.account_by_pseudonym(&hash).await? {
+        Some((id, true)) => store.account(&id).await?,
+        _ => None,
+    };
+    match account {
+        Some(account) => {
+            let outcome = if account.blocked_at.is_some() { "blocked" } else { "ok" };
+            event().by_account(&account.id).outcome(outcome).note(store).await;
+            Ok(account)
+        }
+        None => {
+            event().outcome("not_linked").note(store).await;
+            Err(EidError::NotLinked)
+        }
     }
 }
 

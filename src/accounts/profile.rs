@@ -9,6 +9,7 @@ use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
 use super::recovery::{end_everything, end_sessions, password_changed_mail};
 use super::throttle::Denied;
 use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
@@ -143,25 +144,44 @@ pub async fn change_password(
     now: Timestamp,
 ) -> Result<(), AccountError> {
     password::check_policy(new.expose())?;
-    confirm_password(env, account, current, addr, now).await?;
+    confirm_password(env, "password.change", account, current, addr, now).await?;
     let hash = env.hasher.hash(new).await?;
     env.store.set_password(&account.id, &hash, now).await?;
     end_sessions(env, &account.id, Some(signed_in), now).await?;
+    Event::new("password.change", now)
+        .by_account(&account.id)
+        .from(addr)
+        .note(env.store)
+        .await;
     password_changed_mail(env, account, locale, now).await
 }
 
-/// Checks the signed-in user's own password before a sensitive step, throttled like a login.
+/// Checks the signed-in user's own password before a sensitive step (`action`), throttled like
+/// a login; a refusal is audited under the step's name.
 async fn confirm_password(
     env: Env<'_>,
+    action: &str,
     account: &Account,
     password: Secret<String>,
     addr: &str,
     now: Timestamp,
 ) -> Result<(), AccountError> {
     let stored = Some(account.password_hash.clone());
-    env.throttle
+    if let Err(denied) = env
+        .throttle
         .check_password(env.hasher, &account.email, addr, password, stored, now)
-        .await?;
+        .await
+    {
+        if let Some(outcome) = denied.audited() {
+            Event::new(action, now)
+                .by_account(&account.id)
+                .from(addr)
+                .outcome(outcome)
+                .note(env.store)
+                .await;
+        }
+        return Err(denied.into());
+    }
     Ok(())
 }
 
@@ -243,11 +263,25 @@ pub async fn confirm_email_change(
         .link(&hash, LinkPurpose::EmailChange, now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    let wrong = AccountError::Denied(Denied::WRONG);
-    let account = super::check_password(env, old_email, password, addr, now).await?.ok_or(wrong)?;
-    if account.id != link.account_id {
-        return Err(AccountError::Denied(Denied::WRONG));
-    }
+    let refused = |outcome: &str| {
+        Event::new("email.change", now)
+            .account(Some(&link.account_id))
+            .from(addr)
+            .outcome(outcome)
+    };
+    let account = match super::check_password(env, old_email, password, addr, now).await {
+        Ok(Some(account)) if account.id == link.account_id => account,
+        Ok(_) => {
+            refused("wrong_password").note(store).await;
+            return Err(AccountError::Denied(Denied::WRONG));
+        }
+        Err(denied) => {
+            if let Some(outcome) = denied.audited() {
+                refused(outcome).note(store).await;
+            }
+            return Err(denied.into());
+        }
+    };
     if account.blocked_at.is_some() {
         return Err(AccountError::Blocked);
     }
@@ -259,6 +293,7 @@ pub async fn confirm_email_change(
     store.set_email(&account.id, &new_email, now).await?;
     // R-SEC-3: a new login name, so every session and refresh token ends; the next login uses it.
     end_everything(env, &account.id, now).await?;
+    Event::new("email.change", now).by_account(&account.id).from(addr).note(store).await;
     Ok(Account {
         email: new_email,
         ..account
@@ -282,9 +317,14 @@ pub async fn delete(
     locale: Locale,
     now: Timestamp,
 ) -> Result<(), AccountError> {
-    confirm_password(env, account, password, addr, now).await?;
+    confirm_password(env, "account.delete", account, password, addr, now).await?;
     end_everything(env, &account.id, now).await?;
     env.store.delete_account(&account.id).await?;
+    Event::new("account.delete", now)
+        .by_account(&account.id)
+        .from(addr)
+        .note(env.store)
+        .await;
     let ctx = json!({ "given_name": account.given_name });
     env.mailer.send(MailKind::AccountDeleted, &account.email, locale, &ctx, now).await?;
     Ok(())

@@ -7,6 +7,7 @@ use serde_json::json;
 use super::links::{self, LinkPurpose, RESET_SECONDS};
 use super::throttle::{AddressAction, Throttle};
 use super::{Account, AccountError, Env, normalize_email, password};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
@@ -107,6 +108,11 @@ pub async fn reset_password(
     let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
     store.set_password(&account.id, &hash, now).await?;
     end_everything(env, &account.id, now).await?;
+    Event::new("password.reset", now)
+        .by_account(&account.id)
+        .from(addr)
+        .note(store)
+        .await;
     password_changed_mail(env, &account, locale, now).await?;
     Ok(account)
 }
@@ -136,6 +142,11 @@ pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) ->
     let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
     store.block_account(&account.id, now).await?;
     end_everything(env, &account.id, now).await?;
+    Event::new("account.block", now)
+        .by_account(&account.id)
+        .details("blocked by its owner's link")
+        .note(store)
+        .await;
     let ctx = json!({
         "given_name": account.given_name,
         "forgot_url": urls.page(links::FORGOT_PATH),

@@ -12,6 +12,7 @@ use super::links::{self, ACTIVATION_SECONDS};
 use super::password::Hasher;
 use super::throttle::{AddressAction, Throttle};
 use super::{Account, AccountError, Env, check_name, normalize_email, password};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
 use crate::protocol::authorize::Locale;
@@ -225,8 +226,10 @@ pub async fn activate(
         .ok_or(AccountError::LinkInvalid)?;
     let identity = pending.identity.clone();
     let account = Account::citizen(pending.email, pending.password_hash, pending.given_name, pending.family_name, now);
+    let activated = || Event::new("account.activate", now).by_account(&account.id);
     let Some(identity) = identity else {
         store.insert_account(&account).await?;
+        activated().note(store).await;
         return Ok(account);
     };
     if let Err(e) = eid::ensure_not_elsewhere(store, &account.id, identity.link.as_deref()).await {
@@ -238,6 +241,7 @@ pub async fn activate(
     store
         .save_verified_identity(&plus, &identity.data.verification(now), identity.link.as_deref())
         .await?;
+    activated().details("servicekonto plus by eid").note(store).await;
     Ok(plus)
 }
 

@@ -72,6 +72,17 @@ impl Denied {
         }
     }
 
+    /// The audit log's outcome for a refusal on security grounds; `None` for a full pool or an
+    /// outage, which say nothing about the caller (R-SEC-6).
+    pub fn audited(&self) -> Option<&'static str> {
+        match self {
+            Denied::Wait(_) => Some("throttled"),
+            Denied::Locked { .. } | Denied::Wrong { newly_locked: true } => Some("locked"),
+            Denied::Wrong { newly_locked: false } => Some("wrong_password"),
+            Denied::Busy(_) | Denied::Unavailable(_) => None,
+        }
+    }
+
     /// Whether this denial locked the name just now.
     pub fn newly_locked(&self) -> bool {
         matches!(self, Denied::Locked { newly: true } | Denied::Wrong { newly_locked: true })

@@ -133,7 +133,7 @@ pub fn refused(state: &AppState, browser: &Browser, txn_id: &str, locale: Locale
 /// service and the request need (never raising it, R-FED-3), keeps the identity in the
 /// transaction and continues to the consent.
 #[instrument(skip_all)]
-pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity: &Identity) -> Response {
+pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity: &Identity, addr: &str) -> Response {
     let now = clock::now();
     let (mut txn, client) = match interop_txn(state, txn_id, browser, now).await {
         Ok(x) => x,
@@ -148,7 +148,11 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
     let Some(fed) = FederatedIdentity::from_upstream(identity, &land, now) else {
         return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_upstream_invalid", None);
     };
+    let event = crate::audit::Event::new("login.federated", now)
+        .from(addr)
+        .details(format!("upstream {} for client {}", fed.upstream, client.id));
     if let Decision::Deny(e) = decide_federated(&txn.request, &client, fed.level, true) {
+        event.outcome("level_too_low").note(&state.store).await;
         tracing::info!(upstream = %fed.upstream, level = fed.level.name(), reason = %e.description, "federated login below the level needed");
         state.metrics.logins.with_label_values(&["fed", "level"]).inc();
         let message = state
@@ -159,6 +163,7 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
         return refused(state, browser, txn_id, locale, message, AbortReason::Level);
     }
     state.metrics.logins.with_label_values(&["fed", "success"]).inc();
+    event.note(&state.store).await;
     txn.federated = Some(fed);
     txn.fresh_login = true;
     txn.fresh_consent = false;

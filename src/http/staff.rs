@@ -16,6 +16,7 @@ use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
 use super::pages::{PageLocale, form_errors, merged, unavailable, with_retry_after};
 use super::paths;
 use crate::accounts::AccountError;
+use crate::audit::Event;
 use crate::clock;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -111,7 +112,12 @@ pub async fn login(
         Ok(s) => s,
         Err(e) => return unavailable(&state, locale, &e),
     };
-    if let Err(e) = staff::audit(&state.store, &member, "login", None, "ok", None, now).await {
+    if let Err(e) = Event::new("staff.login", now)
+        .by_staff(&member.username)
+        .from(&addr)
+        .record(&state.store)
+        .await
+    {
         return unavailable(&state, locale, &e);
     }
     let mut res = Redirect::to(paths::STAFF_HOME).into_response();
@@ -135,7 +141,10 @@ pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        let _ = staff::audit(&state.store, &member, "logout", None, "ok", None, clock::now()).await;
+        Event::new("staff.logout", clock::now())
+            .by_staff(&member.username)
+            .note(&state.store)
+            .await;
     }
     if let Some(c) = cookies.get(STAFF_SESSION) {
         let _ = state.sessions.destroy(c).await;
@@ -216,7 +225,11 @@ pub async fn request_page(
     let res = request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await;
     // Opening a citizen's data is a staff action too.
     if res.status() == StatusCode::OK
-        && let Err(e) = staff::audit(&state.store, &member, "view_request", Some(&account_id), "ok", None, clock::now()).await
+        && let Err(e) = Event::new("staff.view_request", clock::now())
+            .by_staff(&member.username)
+            .account(Some(&account_id))
+            .record(&state.store)
+            .await
     {
         return unavailable(&state, locale, &e);
     }

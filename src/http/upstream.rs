@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
+use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, SESSION};
 use super::federation::{self, AbortReason, interop_txn};
 use super::oidc::authorize::{load_txn, txn_error_page};
@@ -145,6 +146,7 @@ pub async fn callback(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     Path(id): Path<String>,
+    ClientAddr(addr): ClientAddr,
     Query(params): Query<CallbackParams>,
 ) -> Response {
     let now = clock::now();
@@ -159,7 +161,7 @@ pub async fn callback(
         Err(e) => return refusal(&state, locale, &e),
     };
     if let Purpose::Federate { txn, .. } = &pending.purpose {
-        return federation::finish(&state, &browser, txn, &identity).await;
+        return federation::finish(&state, &browser, txn, &identity, &addr).await;
     }
     if identity.kind != UpstreamKind::Eid {
         return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None);
@@ -197,7 +199,7 @@ pub async fn callback(
             }
         }
         Purpose::Login { txn } => {
-            let account = match eid::login(&state.store, key, &data).await {
+            let account = match eid::login(&state.store, key, &data, &addr, now).await {
                 Ok(a) => a,
                 Err(e) => {
                     state.metrics.logins.with_label_values(&["eid", "failure"]).inc();

@@ -1,11 +1,11 @@
-//! Staff, upgrade requests and the audit trail.
+//! Staff and upgrade requests.
 
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
 use crate::accounts::Address;
-use crate::secret::{Secret, random_token};
-use crate::staff::{AuditEvent, Role, Staff, UpgradeRequest};
+use crate::secret::Secret;
+use crate::staff::{Role, Staff, UpgradeRequest};
 
 fn staff_from_row(row: &AnyRow) -> Result<Staff, StoreError> {
     const T: &str = "staff";
@@ -118,47 +118,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Appends to the audit trail.
-    pub async fn insert_audit(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into audit_events (event_id, at, actor, action, account_id, outcome, details) values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        // Sortable by insertion (milliseconds first), so the trail reads in order even within
-        // one second.
-        .bind(format!("{:013}-{}", crate::clock::now_ms(), random_token(6)))
-        .bind(e.at)
-        .bind(&e.actor)
-        .bind(&e.action)
-        .bind(e.account_id.clone())
-        .bind(&e.outcome)
-        .bind(e.details.clone())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The audit trail of an account, oldest first.
-    pub async fn audit_of(&self, account_id: &str) -> Result<Vec<AuditEvent>, StoreError> {
-        let rows = sqlx::query(
-            "select at, actor, action, account_id, outcome, details from audit_events where account_id = $1 order by at, event_id",
-        )
-        .bind(account_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                const T: &str = "audit_events";
-                Ok(AuditEvent {
-                    at: col(r, "at", T)?,
-                    actor: col(r, "actor", T)?,
-                    action: col(r, "action", T)?,
-                    account_id: col(r, "account_id", T)?,
-                    outcome: col(r, "outcome", T)?,
-                    details: col(r, "details", T)?,
-                })
-            })
-            .collect()
     }
 }
