@@ -1,6 +1,7 @@
 // What every check needs: the fixture written by run.mjs, a cookie-keeping browser that walks
 // through the login and consent pages, and token/ID-token helpers built on `jose`.
 import { readFileSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 
 export const fx = JSON.parse(readFileSync(process.env.SK_FIXTURE, 'utf8'));
@@ -121,3 +122,19 @@ export async function userinfo(accessToken, how = 'get') {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The code an authenticator app shows now for an otpauth URI: RFC 6238 (HMAC-SHA-1, 6 digits,
+ * 30 s), written here from the RFC, independent of the server's implementation. */
+export function totpCode(otpauthUri, at = Date.now()) {
+  const secret = new URL(otpauthUri).searchParams.get('secret');
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const seed = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', seed).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}

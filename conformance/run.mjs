@@ -131,8 +131,8 @@ cli('account', 'add', '--email', fixture.user.email, '--password', fixture.user.
 cli('account', 'add', '--email', fixture.other.email, '--password', fixture.other.password, '--given-name', 'Max',
   '--family-name', 'Muster');
 fixture.staff = { username: 'clara', password: 'Schalter-2026!' };
-execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username, '--name', 'Clara Schalter', '--json'],
-  { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } });
+fixture.staff.totp_uri = JSON.parse(execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username,
+  '--name', 'Clara Schalter', '--json'], { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } })).totp_uri;
 fixture.sim = simIssuer;
 const fixtureFile = join(dir, 'fixture.json');
 writeFileSync(fixtureFile, JSON.stringify(fixture, null, 2));

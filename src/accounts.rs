@@ -202,6 +202,9 @@ pub enum AccountError {
     /// The data changed since the clerk was shown them; nothing was decided.
     #[error("the data changed since they were shown")]
     Stale,
+    /// A staff member has no second factor enrolled (R-SEC-4): an operator must enrol one.
+    #[error("no second factor enrolled")]
+    NoSecondFactor,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),

@@ -60,8 +60,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum StaffCommand {
-    /// Create a staff member.
+    /// Create a staff member with a second factor (TOTP): the QR code and URI are shown once.
     Add(StaffAdd),
+    /// Enrol a new second factor for a staff member (a lost phone); the old one stops working.
+    ResetTotp {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 #[derive(Args)]
@@ -276,6 +282,18 @@ fn emit(json_out: bool, value: Value, text: String) {
     }
 }
 
+/// Prints a TOTP enrolment, the only time it is ever shown: the QR code to scan and the URI.
+fn emit_enrollment(j: bool, out: &mut Value, text: String, enrollment: &crate::staff::totp::Enrollment) {
+    out["totp_uri"] = enrollment.uri.expose().clone().into();
+    out["totp_qr"] = enrollment.qr.expose().clone().into();
+    let text = format!(
+        "{text}\nScan this code with an authenticator app now; it is shown only once:\n{}\n{}",
+        enrollment.qr.expose(),
+        enrollment.uri.expose()
+    );
+    emit(j, out.clone(), text);
+}
+
 /// Records what an operator did; the action is done, so a failure says so.
 async fn operator_event(store: &Store, event: Event) -> Result<(), String> {
     let action = event.action.clone();
@@ -389,20 +407,34 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         Command::Audit(a) => audit(a, &config, j, now).await,
         Command::Staff(StaffCommand::Add(a)) => {
             let store = open_store(&config).await?;
+            let secrets = ServerSecrets::load(&config.secrets, &store, now).await.map_err(|e| e.to_string())?;
             let role = crate::staff::Role::parse(&a.role).ok_or_else(|| format!("unknown role {}", a.role))?;
             let hasher = crate::accounts::password::Hasher::new(1, 0);
-            let staff = crate::staff::create((&store, &hasher), &a.username, Secret::new(a.password), &a.name, role, now)
+            let deps = (&store, &hasher, &secrets.staff_totp_key);
+            let (staff, enrollment) = crate::staff::create(deps, &a.username, Secret::new(a.password), &a.name, role, now)
                 .await
                 .map_err(|e| e.to_string())?;
             let event = Event::new("staff.add", now)
                 .by_operator()
                 .details(format!("{} as {}", staff.username, staff.role.as_str()));
             operator_event(&store, event).await?;
-            emit(
-                j,
-                json!({ "staff_id": staff.id, "username": staff.username, "role": staff.role.as_str() }),
-                format!("staff {} ({}) created", staff.username, staff.role.as_str()),
-            );
+            let mut out = json!({ "staff_id": staff.id, "username": staff.username, "role": staff.role.as_str() });
+            let text = format!("staff {} ({}) created", staff.username, staff.role.as_str());
+            emit_enrollment(j, &mut out, text, &enrollment);
+            Ok(())
+        }
+        Command::Staff(StaffCommand::ResetTotp { username }) => {
+            let store = open_store(&config).await?;
+            let secrets = ServerSecrets::load(&config.secrets, &store, now).await.map_err(|e| e.to_string())?;
+            let enrollment = crate::staff::reset_totp((&store, &secrets.staff_totp_key), &username)
+                .await
+                .map_err(|e| match e {
+                    crate::accounts::AccountError::InvalidField(_) => format!("no staff member {username}"),
+                    other => other.to_string(),
+                })?;
+            operator_event(&store, Event::new("staff.reset_totp", now).by_operator().details(username.clone())).await?;
+            let mut out = json!({ "username": username });
+            emit_enrollment(j, &mut out, format!("new second factor for {username}"), &enrollment);
             Ok(())
         }
         Command::Sim(SimCommand::Eid(a)) => {

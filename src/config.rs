@@ -76,6 +76,17 @@ pub struct Config {
     pub secrets: SecretsConfig,
     /// The audit log (R-SEC-6).
     pub audit: AuditConfig,
+    /// The staff pages.
+    pub staff: StaffConfig,
+}
+
+/// Where the staff pages may be used from.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffConfig {
+    /// Addresses or CIDR networks (the Kundenzentren, the administration's network) that reach
+    /// `/staff/`; empty: every network (R-SEC-4).
+    pub networks: Vec<String>,
 }
 
 /// How long security events are kept.
@@ -108,6 +119,8 @@ pub struct SecretsConfig {
     /// Derives the stored hash of eID card pseudonyms; exactly one version (the hash is all
     /// that is kept of a card, so it cannot be re-derived under a new key).
     pub eid_pseudonym_key: Vec<Secret<String>>,
+    /// Seals the staff members' TOTP seeds in the database (R-SEC-4).
+    pub staff_totp_key: Vec<Secret<String>>,
     /// Where names configured nowhere else are read from (the same keys as this table).
     pub file: PathBuf,
 }
@@ -119,13 +132,20 @@ impl Default for SecretsConfig {
             pairwise_subject_key: Vec::new(),
             csrf_key: Vec::new(),
             eid_pseudonym_key: Vec::new(),
+            staff_totp_key: Vec::new(),
             file: "data/secrets.toml".into(),
         }
     }
 }
 
 /// The names of the server secrets, as in `[secrets]` and `SERVICEKONTO_SECRET_<NAME>`.
-pub const SECRET_NAMES: [&str; 4] = ["client_secret_pepper", "pairwise_subject_key", "csrf_key", "eid_pseudonym_key"];
+pub const SECRET_NAMES: [&str; 5] = [
+    "client_secret_pepper",
+    "pairwise_subject_key",
+    "csrf_key",
+    "eid_pseudonym_key",
+    "staff_totp_key",
+];
 
 impl SecretsConfig {
     /// The entries configured for `name`.
@@ -135,6 +155,7 @@ impl SecretsConfig {
             "pairwise_subject_key" => &self.pairwise_subject_key,
             "csrf_key" => &self.csrf_key,
             "eid_pseudonym_key" => &self.eid_pseudonym_key,
+            "staff_totp_key" => &self.staff_totp_key,
             _ => &[],
         }
     }
@@ -146,6 +167,7 @@ impl SecretsConfig {
             "pairwise_subject_key" => Some(&mut self.pairwise_subject_key),
             "csrf_key" => Some(&mut self.csrf_key),
             "eid_pseudonym_key" => Some(&mut self.eid_pseudonym_key),
+            "staff_totp_key" => Some(&mut self.staff_totp_key),
             _ => None,
         }
     }
@@ -446,6 +468,7 @@ impl Default for Config {
             allow_simulators: false,
             secrets: SecretsConfig::default(),
             audit: AuditConfig::default(),
+            staff: StaffConfig::default(),
         }
     }
 }
@@ -583,6 +606,7 @@ impl Config {
                 "secrets.eid_pseudonym_key takes one version: card pseudonyms are kept only as its hash".into(),
             ));
         }
+        crate::proxies::Networks::parse(&self.staff.networks).map_err(|e| ConfigError::Invalid(format!("staff.networks: {e}")))?;
         if !(1..=3650).contains(&self.audit.retention_days) {
             return Err(ConfigError::Invalid("audit.retention_days must be 1..=3650".into()));
         }

@@ -127,7 +127,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(upstream::routes())
         .merge(federation::routes())
-        .merge(staff::routes());
+        .merge(staff::routes(&state));
     if demo {
         router = router.merge(pages::demo::routes());
     }

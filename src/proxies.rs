@@ -40,6 +40,27 @@ impl Cidr {
     }
 }
 
+/// A set of networks, such as those the staff pages may be reached from (R-SEC-4).
+#[derive(Debug, Clone, Default)]
+pub struct Networks(Arc<Vec<Cidr>>);
+
+impl Networks {
+    /// Parses addresses or CIDR networks; the first malformed one is the error.
+    pub fn parse(networks: &[String]) -> Result<Networks, String> {
+        networks
+            .iter()
+            .map(|n| Cidr::parse(n.trim()).ok_or_else(|| format!("not an address or CIDR network: {n}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| Networks(Arc::new(v)))
+    }
+
+    /// Whether the client address `addr` (as [`TrustedProxies::client`] gives it) is in one of
+    /// the networks; an address that does not parse is in none.
+    pub fn contains(&self, addr: &str) -> bool {
+        addr.parse::<IpAddr>().is_ok_and(|ip| self.0.iter().any(|c| c.contains(ip)))
+    }
+}
+
 /// The reverse proxies whose address header is believed, and that header.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies {

@@ -180,11 +180,57 @@ impl KeyRing {
         }
     }
 
+    /// Seals `plain` under the current version, bound to `aad`: `VERSION.BASE64URL(nonce ‖
+    /// AES-256-GCM ciphertext)`, with the AES key derived from the version's secret.
+    pub fn seal(&self, aad: &[u8], plain: &[u8]) -> String {
+        let v = self.current();
+        let sealed = self.aead(v).and_then(|k| seal_with(&k, aad, plain)).unwrap_or_default();
+        format!("{v}.{}", b64(&sealed))
+    }
+
+    /// Opens what [`KeyRing::seal`] made under any configured version; `None` if it was not
+    /// made over `aad` by one of them.
+    pub fn open(&self, aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        let (v, data) = sealed.split_once('.')?;
+        open_with(&self.aead(v.parse().ok()?)?, aad, &b64_decode(data)?)
+    }
+
+    fn aead(&self, version: u32) -> Option<aws_lc_rs::aead::LessSafeKey> {
+        let key = self.versions.get(&version)?;
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key), b"servicekonto seal");
+        let unbound = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, derived.as_ref()).ok()?;
+        Some(aws_lc_rs::aead::LessSafeKey::new(unbound))
+    }
+
     /// A value that identifies version `version` without revealing it: recorded in the
     /// database so a node started with a different value for the same version refuses to start.
     pub fn fingerprint(&self, version: u32) -> Option<String> {
         self.mac(version, b"servicekonto secret fingerprint").map(|m| m[..22].to_string())
     }
+}
+
+/// AES-GCM sealing with a fresh random nonce: `nonce ‖ ciphertext ‖ tag`.
+pub fn seal_with(key: &aws_lc_rs::aead::LessSafeKey, aad: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    let nonce_bytes = random_bytes(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).ok()?;
+    let mut in_out = plain.to_vec();
+    key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut in_out).ok()?;
+    let mut out = nonce_bytes;
+    out.extend_from_slice(&in_out);
+    Some(out)
+}
+
+/// Opens what [`seal_with`] sealed under `key` over `aad`.
+pub fn open_with(key: &aws_lc_rs::aead::LessSafeKey, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::aead::{Aad, NONCE_LEN, Nonce};
+    if sealed.len() <= NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let mut in_out = ciphertext.to_vec();
+    key.open_in_place(nonce, Aad::from(aad), &mut in_out).ok().map(|p| p.to_vec())
 }
 
 #[cfg(test)]
@@ -222,6 +268,18 @@ mod tests {
         assert_eq!(parsed.current(), 1);
         assert!(format!("{parsed:?}").contains("redacted"));
         assert_ne!(ring(&[(1, 1)]).fingerprint(1), ring(&[(1, 2)]).fingerprint(1));
+    }
+
+    #[test]
+    fn r_sec_7_sealed_values_open_under_any_configured_version_and_only_for_their_context() {
+        let old = ring(&[(1, 1)]);
+        let sealed = old.seal(b"staff:1", b"seed");
+        assert!(sealed.starts_with("1."));
+        let both = ring(&[(1, 1), (2, 2)]);
+        assert_eq!(both.open(b"staff:1", &sealed).as_deref(), Some(&b"seed"[..]));
+        assert_eq!(both.open(b"staff:2", &sealed), None, "bound to its context");
+        assert_eq!(ring(&[(2, 2)]).open(b"staff:1", &sealed), None);
+        assert_ne!(old.seal(b"staff:1", b"seed"), sealed, "a fresh nonce each time");
     }
 
     #[test]

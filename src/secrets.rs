@@ -22,6 +22,8 @@ pub struct ServerSecrets {
     pub csrf_key: KeyRing,
     /// Derives the stored hash of eID pseudonyms (one version).
     pub eid_pseudonym_key: KeyRing,
+    /// Seals staff TOTP seeds.
+    pub staff_totp_key: KeyRing,
 }
 
 /// Why the secrets do not allow a start.
@@ -105,6 +107,7 @@ impl ServerSecrets {
             pairwise_subject_key: take("pairwise_subject_key")?,
             csrf_key: take("csrf_key")?,
             eid_pseudonym_key: take("eid_pseudonym_key")?,
+            staff_totp_key: take("staff_totp_key")?,
         })
     }
 }

@@ -3,6 +3,8 @@
 //! session cookie — so neither can reach the other's pages; every staff action is audited
 //! (who, when, which account, outcome).
 
+pub mod totp;
+
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::eid::Verification;
@@ -11,9 +13,10 @@ use crate::accounts::throttle::{Denied, Throttle};
 use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name};
 use crate::audit::Event;
 use crate::clock::Timestamp;
-use crate::secret::{Secret, random_token};
+use crate::secret::{KeyRing, Secret, random_token};
 use crate::store::Store;
 use crate::trust::TrustLevel;
+use totp::Enrollment;
 
 /// What a staff member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,9 @@ pub struct Staff {
     pub role: Role,
     /// Created.
     pub created_at: Timestamp,
+    /// The TOTP seed, sealed with `staff_totp_key` (R-SEC-4); `None` for a member created before
+    /// the second factor, who cannot log in until an operator enrols one.
+    pub totp_secret: Option<String>,
 }
 
 /// A citizen's request for an in-person check, with the data to check.
@@ -90,21 +96,25 @@ pub enum Decision {
     Reject,
 }
 
-/// Creates a staff member; the password follows R-REG-2.
+/// Creates a staff member with a second factor (R-SEC-4); the password follows R-REG-2. The
+/// enrolment (seed URI and QR code) is returned to be shown once: only the sealed seed is kept.
 pub async fn create(
-    (store, hasher): (&Store, &Hasher),
+    (store, hasher, totp_key): (&Store, &Hasher, &KeyRing),
     username: &str,
     password: Secret<String>,
     name: &str,
     role: Role,
     now: Timestamp,
-) -> Result<Staff, AccountError> {
+) -> Result<(Staff, Enrollment), AccountError> {
     let username = check_name("username", &username.to_lowercase())?;
     let name = check_name("name", name)?;
     password::check_policy(password.expose())?;
     let password_hash = hasher.hash(password).await?;
+    let id = random_token(12);
+    let enrollment = totp::enroll(&username).ok_or(AccountError::InvalidField("username"))?;
     let staff = Staff {
-        id: random_token(12),
+        totp_secret: Some(totp_key.seal(id.as_bytes(), enrollment.seed.expose())),
+        id,
         username,
         password_hash,
         name,
@@ -112,15 +122,32 @@ pub async fn create(
         created_at: now,
     };
     store.insert_staff(&staff).await?;
-    Ok(staff)
+    Ok((staff, enrollment))
 }
 
-/// Checks a staff login from `addr`, throttled like a citizen's (R-SEC-1); the same cost
-/// whether or not the name exists.
+/// Enrols a new second factor for `username` (a lost or replaced phone): the old seed's codes
+/// stop working at once.
+pub async fn reset_totp((store, totp_key): (&Store, &KeyRing), username: &str) -> Result<Enrollment, AccountError> {
+    let username = username.trim().to_lowercase();
+    let staff = store
+        .staff_by_username(&username)
+        .await?
+        .ok_or(AccountError::InvalidField("username"))?;
+    let enrollment = totp::enroll(&username).ok_or(AccountError::InvalidField("username"))?;
+    store
+        .set_staff_totp(&username, &totp_key.seal(staff.id.as_bytes(), enrollment.seed.expose()))
+        .await?;
+    Ok(enrollment)
+}
+
+/// Checks a staff login from `addr`: the password, throttled like a citizen's (R-SEC-1; the same
+/// cost whether or not the name exists), then the TOTP code of the enrolled seed (R-SEC-4),
+/// throttled the same way under a key of its own and accepted once. Failures and the success
+/// are audited.
 pub async fn authenticate(
-    (store, throttle, hasher): (&Store, &Throttle, &Hasher),
+    (store, throttle, hasher, totp_key): (&Store, &Throttle, &Hasher, &KeyRing),
     username: &str,
-    password: Secret<String>,
+    (password, code): (Secret<String>, Secret<String>),
     addr: &str,
     now: Timestamp,
 ) -> Result<Staff, AccountError> {
@@ -139,7 +166,33 @@ pub async fn authenticate(
         }
         return Err(denied.into());
     }
-    staff.ok_or(AccountError::Denied(Denied::WRONG))
+    let staff = staff.ok_or(AccountError::Denied(Denied::WRONG))?;
+    let Some(seed) = staff
+        .totp_secret
+        .as_deref()
+        .and_then(|sealed| totp_key.open(staff.id.as_bytes(), sealed))
+    else {
+        event().outcome("no_second_factor").note(store).await;
+        return Err(AccountError::NoSecondFactor);
+    };
+    let check = async {
+        match totp::matching_step(&seed, code.expose(), now) {
+            Some(step) => store
+                .take_totp_step(&staff.id, step)
+                .await
+                .map_err(|e| Denied::Unavailable(e.to_string())),
+            None => Ok(false),
+        }
+    };
+    if let Err(denied) = throttle.check_code(&format!("totp:staff:{username}"), addr, now, check).await {
+        if let Some(outcome) = denied.audited() {
+            let outcome = if outcome == "wrong_password" { "wrong_code" } else { outcome };
+            event().outcome(outcome).note(store).await;
+        }
+        return Err(denied.into());
+    }
+    event().record(store).await?;
+    Ok(staff)
 }
 
 /// A citizen asks for the in-person check (R-EID-2), giving date of birth and address.

@@ -19,7 +19,7 @@ use crate::http::pages::Pages;
 use crate::http::paths;
 use crate::keys::{KeyError, KeySource, Keys};
 use crate::mail::Mailer;
-use crate::proxies::TrustedProxies;
+use crate::proxies::{Networks, TrustedProxies};
 use crate::secrets::ServerSecrets;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
@@ -57,6 +57,8 @@ pub struct AppState {
     pub hasher: Hasher,
     /// The reverse proxies whose client-address header is believed.
     pub proxies: TrustedProxies,
+    /// The networks the staff pages answer, when limited (R-SEC-4).
+    pub staff_networks: Option<Networks>,
     /// Absolute URLs for links in mails.
     pub urls: Urls,
     /// Back-channel logout to services.
@@ -151,6 +153,10 @@ impl AppState {
             mailer,
             throttle: Throttle::new(ephemeral.clone(), config.login_throttle.clone()),
             hasher: Hasher::from_config(&config.password_hashing),
+            staff_networks: match config.staff.networks.is_empty() {
+                true => None,
+                false => Some(Networks::parse(&config.staff.networks).map_err(StartError::Templates)?),
+            },
             proxies: TrustedProxies::new(config.client_ip_header.as_deref(), &config.trusted_proxies).map_err(StartError::Templates)?,
             urls: Urls::new(&config.issuer),
             sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),

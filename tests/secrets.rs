@@ -59,7 +59,13 @@ async fn r_sec_7_server_secrets_live_outside_the_database_which_keeps_only_finge
     let names: Vec<String> = rows.iter().map(|r| r.get("name")).collect();
     assert_eq!(
         names,
-        ["client_secret_pepper", "csrf_key", "eid_pseudonym_key", "pairwise_subject_key"]
+        [
+            "client_secret_pepper",
+            "csrf_key",
+            "eid_pseudonym_key",
+            "pairwise_subject_key",
+            "staff_totp_key"
+        ]
     );
     let file = std::fs::read_to_string(&app.state.config.secrets.file).unwrap();
     for row in &rows {

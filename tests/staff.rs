@@ -9,34 +9,48 @@ use crate::support::*;
 
 const CLERK_PASSWORD: &str = "Schalter-2026!";
 
-/// Creates the clerk through the operator CLI, as an operator would.
-fn staff_add(app: &TestApp, username: &str, role: &str) {
+/// Runs the staff CLI on the app's database and secrets, as an operator would.
+fn staff_cli(app: &TestApp, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
-        .args([
-            "staff",
-            "add",
-            "--role",
-            role,
-            "--username",
-            username,
-            "--name",
-            "Clara Schalter",
-            "--json",
-        ])
+        .args(["staff"])
+        .args(args)
+        .arg("--json")
         .env("SERVICEKONTO_STAFF_PASSWORD", CLERK_PASSWORD)
         .env("SERVICEKONTO_DATABASE_URL", &app.state.config.database_url)
         .env("SERVICEKONTO_KEYS_DIR", &app.state.config.keys_dir)
+        .env("SERVICEKONTO_SECRETS_FILE", &app.state.config.secrets.file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["role"], role);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
-async fn staff_browser(app: &TestApp, username: &str) -> Browser {
+/// The TOTP seed in an otpauth URI, as an authenticator app reads it.
+fn seed_of(totp_uri: &str) -> Vec<u8> {
+    let url = url::Url::parse(totp_uri).unwrap();
+    let secret = url.query_pairs().find(|(k, _)| k == "secret").unwrap().1.to_string();
+    totp_rs::Secret::Encoded(secret).to_bytes().unwrap()
+}
+
+/// Creates a staff member through the operator CLI; the seed of their authenticator app.
+fn staff_add(app: &TestApp, username: &str, role: &str) -> Vec<u8> {
+    let v = staff_cli(app, &["add", "--role", role, "--username", username, "--name", "Clara Schalter"]);
+    assert_eq!(v["role"], role);
+    seed_of(v["totp_uri"].as_str().unwrap())
+}
+
+/// The code an authenticator app with `seed` shows now.
+fn code(seed: &[u8]) -> String {
+    servicekonto::staff::totp::code_at(seed, servicekonto::clock::now()).unwrap()
+}
+
+async fn staff_browser(app: &TestApp, username: &str, seed: &[u8]) -> Browser {
     let b = app.browser();
     let (status, body) = b
-        .submit("/staff/login", &[("username", username), ("password", CLERK_PASSWORD)])
+        .submit(
+            "/staff/login",
+            &[("username", username), ("password", CLERK_PASSWORD), ("code", &code(seed))],
+        )
         .await;
     assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/staff/"));
     b
@@ -69,7 +83,7 @@ async fn request_plus(app: &TestApp, email: &str) -> (Browser, servicekonto::acc
 #[tokio::test]
 async fn r_eid_2_a_clerk_confirms_an_identity_in_person_and_every_action_is_audited() {
     let app = TestApp::start().await;
-    staff_add(&app, "clara", "kundenzentrum");
+    let seed = staff_add(&app, "clara", "kundenzentrum");
     let (citizen, a) = request_plus(&app, "erika@example.de").await;
     assert!(citizen.page("/profile").await.1.contains("offen seit"));
     assert_eq!(
@@ -78,7 +92,7 @@ async fn r_eid_2_a_clerk_confirms_an_identity_in_person_and_every_action_is_audi
         "not Plus before the check"
     );
 
-    let clerk = staff_browser(&app, "clara").await;
+    let clerk = staff_browser(&app, "clara", &seed).await;
     let (status, list) = clerk.page("/staff/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(list.contains("Erika Mustermann") && list.contains(&format!("/staff/requests/{}", a.id)));
@@ -170,8 +184,8 @@ async fn r_eid_2_a_clerk_confirms_an_identity_in_person_and_every_action_is_audi
 #[tokio::test]
 async fn r_eid_2_citizens_cannot_reach_staff_pages_and_staff_cannot_reach_citizens_pages() {
     let app = TestApp::start().await;
-    staff_add(&app, "clara", "kundenzentrum");
-    staff_add(&app, "lea", "leitstelle");
+    let clara = staff_add(&app, "clara", "kundenzentrum");
+    let lea_seed = staff_add(&app, "lea", "leitstelle");
     let (citizen, a) = request_plus(&app, "erika@example.de").await;
     let path = format!("/staff/requests/{}", a.id);
     assert_eq!(citizen.page("/staff/").await.1, "redirect:/staff/login");
@@ -181,19 +195,22 @@ async fn r_eid_2_citizens_cannot_reach_staff_pages_and_staff_cannot_reach_citize
     assert_eq!(body, "redirect:/staff/login");
     assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().level, TrustLevel::Basic);
 
-    let clerk = staff_browser(&app, "clara").await;
+    let clerk = staff_browser(&app, "clara", &clara).await;
     assert!(
         clerk.page("/profile").await.1.starts_with("redirect:/login"),
         "a staff session is no citizen session"
     );
     // Another role sees no requests.
-    let lea = staff_browser(&app, "lea").await;
+    let lea = staff_browser(&app, "lea", &lea_seed).await;
     assert_eq!(lea.page("/staff/").await.0, StatusCode::FORBIDDEN);
     assert_eq!(lea.page(&path).await.0, StatusCode::FORBIDDEN);
     // A wrong password is refused like a citizen login.
     let (status, _) = app
         .browser()
-        .submit("/staff/login", &[("username", "clara"), ("password", "Falsch-123")])
+        .submit(
+            "/staff/login",
+            &[("username", "clara"), ("password", "Falsch-123"), ("code", &code(&clara))],
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Logout ends the staff session.
@@ -204,7 +221,7 @@ async fn r_eid_2_citizens_cannot_reach_staff_pages_and_staff_cannot_reach_citize
 #[tokio::test]
 async fn r_eid_2_the_confirmation_binds_to_what_the_clerk_saw() {
     let app = TestApp::start().await;
-    staff_add(&app, "clara", "kundenzentrum");
+    let seed = staff_add(&app, "clara", "kundenzentrum");
     let (citizen, a) = request_plus(&app, "erika@example.de").await;
     // While the request is open the names cannot change.
     let (status, body) = citizen
@@ -214,7 +231,7 @@ async fn r_eid_2_the_confirmation_binds_to_what_the_clerk_saw() {
     assert!(body.contains("Bis zur Entscheidung"), "{body}");
     assert_eq!(app.state.store.account(&a.id).await.unwrap().unwrap().given_name, "Erika");
 
-    let clerk = staff_browser(&app, "clara").await;
+    let clerk = staff_browser(&app, "clara", &seed).await;
     let path = format!("/staff/requests/{}", a.id);
     let (_, detail) = clerk.page(&path).await;
     let digest = form_value(&detail, "digest").unwrap();
@@ -264,4 +281,149 @@ async fn r_eid_2_the_confirmation_binds_to_what_the_clerk_saw() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let after = app.state.store.account(&a.id).await.unwrap().unwrap();
     assert_eq!((after.level, after.address.unwrap().city.as_str()), (TrustLevel::Plus, "Berlin"));
+}
+
+#[tokio::test]
+async fn r_sec_4_staff_add_enrols_a_totp_shown_once_and_kept_only_sealed() {
+    let app = TestApp::start().await;
+    let v = staff_cli(
+        &app,
+        &["add", "--role", "kundenzentrum", "--username", "clara", "--name", "Clara Schalter"],
+    );
+    let uri = v["totp_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/Servicekonto:clara?"), "{uri}");
+    // SHA-1, 6 digits and 30 s are the URI format's defaults, so the URI leaves them out.
+    for part in ["issuer=Servicekonto", "secret="] {
+        assert!(uri.contains(part), "{uri} lacks {part}");
+    }
+    assert!(v["totp_qr"].as_str().unwrap().lines().count() > 20, "a QR code to scan");
+    let seed = seed_of(uri);
+    assert_eq!(seed.len(), 20, "160 bits (RFC 4226 §4)");
+    let encoded = url::Url::parse(uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .to_string();
+    let stored = app.state.store.staff_by_username("clara").await.unwrap().unwrap();
+    let sealed = stored.totp_secret.unwrap();
+    assert!(sealed.starts_with("1."), "sealed under staff_totp_key version 1");
+    assert!(!sealed.contains(&encoded) && !sealed.contains(&servicekonto::secret::b64(&seed)));
+    // The login page asks for the code.
+    let (_, page) = app.browser().page("/staff/login").await;
+    assert!(page.contains("name=\"code\"") && page.contains("autocomplete=\"one-time-code\""));
+}
+
+#[tokio::test]
+async fn r_sec_4_every_staff_login_needs_the_current_code_and_a_code_works_once() {
+    // Room for the refused attempts below before the throttle makes anyone wait.
+    let app = TestApp::with(|c| c.login_throttle.delay_after = 50).await;
+    let seed = staff_add(&app, "clara", "kundenzentrum");
+    let login = |code: String| {
+        let b = app.browser();
+        async move {
+            b.submit(
+                "/staff/login",
+                &[("username", "clara"), ("password", CLERK_PASSWORD), ("code", &code)],
+            )
+            .await
+        }
+    };
+    let (status, body) = login(String::new()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the password alone is not enough");
+    assert!(body.contains("Sicherheitscode ist falsch"));
+    let now = servicekonto::clock::now();
+    let stale = servicekonto::staff::totp::code_at(&seed, now - 120).unwrap();
+    assert_eq!(login(stale).await.0, StatusCode::UNAUTHORIZED, "a code from minutes ago");
+    let other = servicekonto::staff::totp::code_at(&[7u8; 20], now).unwrap();
+    assert_eq!(login(other).await.0, StatusCode::UNAUTHORIZED, "another seed's code");
+    let current = code(&seed);
+    assert_eq!(login(current.clone()).await.1, "redirect:/staff/");
+    assert_eq!(login(current).await.0, StatusCode::UNAUTHORIZED, "a code is accepted once");
+
+    // A new enrolment (lost phone) voids the old seed.
+    let renewed = seed_of(
+        staff_cli(&app, &["reset-totp", "--username", "clara"])["totp_uri"]
+            .as_str()
+            .unwrap(),
+    );
+    let next = servicekonto::staff::totp::code_at(&seed, servicekonto::clock::now() + 30).unwrap();
+    assert_eq!(login(next).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(code(&renewed)).await.1, "redirect:/staff/");
+
+    let outcomes: Vec<String> = app
+        .state
+        .store
+        .audit_events(&servicekonto::audit::Query {
+            action: Some("staff.login".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.outcome)
+        .collect();
+    assert!(
+        outcomes.iter().filter(|o| *o == "ok").count() == 2 && outcomes.iter().any(|o| o == "wrong_code"),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn r_sec_4_wrong_codes_are_throttled_until_the_login_locks() {
+    let app = TestApp::with(|c| {
+        c.login_throttle.delay_after = 100;
+        c.login_throttle.lock_after = 3;
+    })
+    .await;
+    let seed = staff_add(&app, "clara", "kundenzentrum");
+    let b = app.browser();
+    for _ in 0..3 {
+        let (status, _) = b
+            .submit(
+                "/staff/login",
+                &[("username", "clara"), ("password", CLERK_PASSWORD), ("code", "000000")],
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // The right password and the right code are now refused too: the lock holds.
+    let (status, body) = b
+        .submit(
+            "/staff/login",
+            &[("username", "clara"), ("password", CLERK_PASSWORD), ("code", &code(&seed))],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("gesperrt"), "{body}");
+}
+
+#[tokio::test]
+async fn r_sec_4_staff_pages_answer_only_the_configured_networks() {
+    let outside = TestApp::with(|c| c.staff.networks = vec!["10.20.0.0/16".into()]).await;
+    let seed = staff_add(&outside, "clara", "kundenzentrum");
+    for path in ["/staff/login", "/staff/"] {
+        let (status, body) = outside.browser().page(path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(body.contains("aus diesem Netz nicht erreichbar"), "{path}");
+    }
+    let res = outside
+        .browser()
+        .post(
+            "/staff/login",
+            &[("username", "clara"), ("password", CLERK_PASSWORD), ("code", &code(&seed))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "not even a login is tried");
+    assert_eq!(
+        outside.browser().page("/login").await.0,
+        StatusCode::OK,
+        "citizens' pages stay open"
+    );
+
+    let inside = TestApp::with(|c| c.staff.networks = vec!["10.20.0.0/16".into(), "127.0.0.0/8".into()]).await;
+    let seed = staff_add(&inside, "clara", "kundenzentrum");
+    staff_browser(&inside, "clara", &seed).await;
 }

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { fx, authorizeUrl, redeem, verifyIdToken, userinfo, sleep } from '../harness.mjs';
+import { fx, authorizeUrl, redeem, verifyIdToken, userinfo, sleep, totpCode } from '../harness.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -206,6 +206,7 @@ test('browser journey: register, activate, log in at a service, change email, re
     await scanDesk('staff login');
     await desk.fill('#username', fx.staff.username);
     await desk.fill('#password', fx.staff.password);
+    await desk.fill('#code', totpCode(fx.staff.totp_uri));
     await desk.click('button[type=submit]');
     await scanDesk('open requests');
     await desk.click('table >> text=Prüfen');

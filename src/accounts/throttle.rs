@@ -171,6 +171,25 @@ impl Throttle {
         Err(Denied::Wrong { newly_locked })
     }
 
+    /// Checks a one-time code for `login` from `addr` with the same locks, waits and counting as
+    /// a password (counted before `check` runs, so parallel guesses all count); `check` says
+    /// whether the code is right.
+    pub async fn check_code(
+        &self,
+        login: &str,
+        addr: &str,
+        now: Timestamp,
+        check: impl std::future::Future<Output = Result<bool, Denied>>,
+    ) -> Result<(), Denied> {
+        let attempt = self.attempt(login, addr, now).await?;
+        if check.await? {
+            self.succeeded(login, addr, now).await?;
+            return Ok(());
+        }
+        let newly_locked = self.failed(login, addr, attempt, now).await?;
+        Err(Denied::Wrong { newly_locked })
+    }
+
     /// Refuses an attempt that a lock or a wait forbids; otherwise counts it.
     async fn attempt(&self, login: &str, addr: &str, now: Timestamp) -> Result<Attempt, Denied> {
         let c = &self.config;

@@ -2,8 +2,9 @@
 //! requests for an in-person identity check, and the clerk's decision. A citizen's session
 //! opens none of these pages, and a staff session opens no citizen page.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -25,13 +26,29 @@ use crate::staff::{self, Decision, Role, Staff};
 use crate::state::AppState;
 use crate::trust::{Method, TrustLevel};
 
-/// Routes of the staff pages.
-pub fn routes() -> Router<AppState> {
+/// Routes of the staff pages, answered only from the configured networks.
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(paths::STAFF_LOGIN, get(login_page).post(login))
         .route(paths::STAFF_LOGOUT, post(logout))
         .route(paths::STAFF_HOME, get(requests))
         .route(paths::STAFF_REQUEST, get(request_page).post(decide))
+        .route_layer(middleware::from_fn_with_state(state.clone(), only_from_staff_networks))
+}
+
+/// Refuses every staff page to a client outside `[staff] networks` (R-SEC-4), before any
+/// login form or session is looked at.
+async fn only_from_staff_networks(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    PageLocale(locale): PageLocale,
+    request: Request,
+    next: Next,
+) -> Response {
+    match &state.staff_networks {
+        Some(networks) if !networks.contains(&addr) => state.pages.error(StatusCode::FORBIDDEN, locale, "err_staff_network", None),
+        _ => next.run(request).await,
+    }
 }
 
 /// The logged-in staff member with `role`, or the response that refuses.
@@ -79,6 +96,9 @@ pub struct LoginForm {
     username: String,
     #[serde(default)]
     password: Secret<String>,
+    /// The TOTP code (R-SEC-4).
+    #[serde(default)]
+    code: Secret<String>,
 }
 
 /// `POST /staff/login`.
@@ -97,10 +117,13 @@ pub async fn login(
     }
     let username: String = f.username.chars().take(100).collect();
     let retry = |status: StatusCode, key: &str| login_form(&state, &browser, locale, status, &username, Some(key));
-    let deps = (&state.store, &state.throttle, &state.hasher);
-    let member = match staff::authenticate(deps, &username, f.password, &addr, now).await {
+    let deps = (&state.store, &state.throttle, &state.hasher, &state.secrets.staff_totp_key);
+    let member = match staff::authenticate(deps, &username, (f.password, f.code), &addr, now).await {
         Ok(s) => s,
+        // One message for a wrong name, password or code: the form tells nobody which was right.
+        Err(AccountError::Denied(d)) if d.message_key() == "login_failed" => return retry(StatusCode::UNAUTHORIZED, "staff_login_failed"),
         Err(AccountError::Denied(d)) => return retry(StatusCode::UNAUTHORIZED, d.message_key()),
+        Err(AccountError::NoSecondFactor) => return retry(StatusCode::FORBIDDEN, "staff_no_second_factor"),
         Err(AccountError::Busy(b)) => return with_retry_after(retry(StatusCode::SERVICE_UNAVAILABLE, "login_busy"), b),
         Err(e) => return unavailable(&state, locale, &e),
     };
@@ -112,14 +135,6 @@ pub async fn login(
         Ok(s) => s,
         Err(e) => return unavailable(&state, locale, &e),
     };
-    if let Err(e) = Event::new("staff.login", now)
-        .by_staff(&member.username)
-        .from(&addr)
-        .record(&state.store)
-        .await
-    {
-        return unavailable(&state, locale, &e);
-    }
     let mut res = Redirect::to(paths::STAFF_HOME).into_response();
     res.headers_mut().append(
         header::SET_COOKIE,

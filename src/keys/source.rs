@@ -5,11 +5,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
 
 use super::KeyError;
 use crate::clock::Timestamp;
-use crate::secret::{b64, b64_decode, random_bytes};
+use crate::secret::{b64, b64_decode};
 use crate::store::Store;
 
 /// The storage of signing keys.
@@ -151,26 +151,13 @@ impl KeySource {
 }
 
 fn seal(kek: &LessSafeKey, kid: &str, der: &[u8]) -> Result<String, KeyError> {
-    let nonce_bytes = random_bytes(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes).map_err(|_| KeyError::Invalid(PathBuf::from(kid), "nonce".into()))?;
-    let mut in_out = der.to_vec();
-    kek.seal_in_place_append_tag(nonce, Aad::from(kid.as_bytes()), &mut in_out)
-        .map_err(|_| KeyError::Invalid(PathBuf::from(kid), "sealing failed".into()))?;
-    let mut out = nonce_bytes;
-    out.extend_from_slice(&in_out);
-    Ok(b64(&out))
+    crate::secret::seal_with(kek, kid.as_bytes(), der)
+        .map(|sealed| b64(&sealed))
+        .ok_or_else(|| KeyError::Invalid(PathBuf::from(kid), "sealing failed".into()))
 }
 
 fn open(kek: &LessSafeKey, kid: &str, sealed: &str) -> Option<Vec<u8>> {
-    let bytes = b64_decode(sealed)?;
-    if bytes.len() <= NONCE_LEN {
-        return None;
-    }
-    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-    let mut in_out = ciphertext.to_vec();
-    let plain = kek.open_in_place(nonce, Aad::from(kid.as_bytes()), &mut in_out).ok()?;
-    Some(plain.to_vec())
+    crate::secret::open_with(kek, kid.as_bytes(), &b64_decode(sealed)?)
 }
 
 fn write_pem(dir: &Path, kid: &str, der: &[u8]) -> Result<(), KeyError> {

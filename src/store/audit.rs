@@ -73,7 +73,7 @@ impl Store {
             q = q.bind(a.clone());
         }
         if let Some(a) = &query.action {
-            q = q.bind(i64::try_from(a.chars().count()).unwrap_or(i64::MAX)).bind(a.clone());
+            q = q.bind(i32::try_from(a.chars().count()).unwrap_or(i32::MAX)).bind(a.clone());
         }
         q.fetch_all(&self.pool).await?.iter().map(from_row).collect()
     }

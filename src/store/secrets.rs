@@ -82,7 +82,8 @@ impl Store {
     }
 
     /// The versions of `name` that stored data still needs: client-secret hashes tagged with a
-    /// pepper version, clients deriving subjects with a pairwise-key version, eID links.
+    /// pepper version, clients deriving subjects with a pairwise-key version, eID links, sealed
+    /// staff TOTP seeds.
     /// CSRF tokens live only as long as a form, so no CSRF version is ever needed.
     pub async fn secret_versions_in_use(&self, name: &str) -> Result<Vec<u32>, StoreError> {
         let versions = match name {
@@ -108,6 +109,17 @@ impl Store {
                 rows.iter()
                     .map(|r| r.try_get::<i64, _>("v").map(|v| u32::try_from(v).unwrap_or(0)))
                     .collect::<Result<Vec<_>, _>>()?
+            }
+            "staff_totp_key" => {
+                let mut v: Vec<u32> = self
+                    .staff_totp_secrets()
+                    .await?
+                    .iter()
+                    .filter_map(|s| s.split_once('.').and_then(|(v, _)| v.parse().ok()))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
             }
             // A card's link is only its hash under this key: every version ever used stays needed.
             "eid_pseudonym_key" => self.secret_versions(name).await?.into_iter().map(|(v, _)| v).collect(),

@@ -16,6 +16,7 @@ fn staff_from_row(row: &AnyRow) -> Result<Staff, StoreError> {
         name: col(row, "name", T)?,
         role: Role::parse(&col::<String>(row, "role", T)?).ok_or(StoreError::Corrupt(T))?,
         created_at: col(row, "created_at", T)?,
+        totp_secret: col(row, "totp_secret", T)?,
     })
 }
 
@@ -38,33 +39,70 @@ fn request_from_row(row: &AnyRow) -> Result<UpgradeRequest, StoreError> {
 impl Store {
     /// Inserts a staff member; a taken username is a `Conflict`.
     pub async fn insert_staff(&self, s: &Staff) -> Result<(), StoreError> {
-        sqlx::query("insert into staff (staff_id, username, password_hash, name, role, created_at) values ($1, $2, $3, $4, $5, $6)")
-            .bind(&s.id)
-            .bind(&s.username)
-            .bind(s.password_hash.expose())
-            .bind(&s.name)
-            .bind(s.role.as_str())
-            .bind(s.created_at)
+        sqlx::query(
+            "insert into staff (staff_id, username, password_hash, name, role, created_at, totp_secret) values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id)
+        .bind(&s.username)
+        .bind(s.password_hash.expose())
+        .bind(&s.name)
+        .bind(s.role.as_str())
+        .bind(s.created_at)
+        .bind(s.totp_secret.clone())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
+    /// Replaces a staff member's sealed TOTP seed (a new enrolment); codes of the old one stop
+    /// working. `false` when there is no such member.
+    pub async fn set_staff_totp(&self, username: &str, sealed: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("update staff set totp_secret = $1, totp_last_step = 0 where username = $2")
+            .bind(sealed)
+            .bind(username)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Takes TOTP time step `step` for a staff member: `true` only if no code of this or a later
+    /// step was accepted before, atomically across nodes (RFC 6238 §5.2: a code works once).
+    pub async fn take_totp_step(&self, staff_id: &str, step: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("update staff set totp_last_step = $1 where staff_id = $2 and totp_last_step < $1")
+            .bind(step)
+            .bind(staff_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// The sealed TOTP seeds of every staff member (for the secrets' in-use check).
+    pub async fn staff_totp_secrets(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("select totp_secret from staff where totp_secret is not null")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| col(r, "totp_secret", "staff")).collect()
+    }
+
     /// A staff member by login name.
     pub async fn staff_by_username(&self, username: &str) -> Result<Option<Staff>, StoreError> {
-        let row = sqlx::query("select staff_id, username, password_hash, name, role, created_at from staff where username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("select staff_id, username, password_hash, name, role, created_at, totp_secret from staff where username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(staff_from_row).transpose()
     }
 
     /// A staff member by id.
     pub async fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
-        let row = sqlx::query("select staff_id, username, password_hash, name, role, created_at from staff where staff_id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("select staff_id, username, password_hash, name, role, created_at, totp_secret from staff where staff_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(staff_from_row).transpose()
     }
 
