@@ -100,17 +100,7 @@ async fn r_sec_6_logins_failures_and_password_changes_are_logged_with_address_an
         (Some("wrong_password"), Some("anonymous"))
     );
 
-    let everything = serde_json::to_string(
-        &app.state
-            .store
-            .audit_events(&servicekonto::audit::Query {
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let everything = serde_json::to_string(&app.audit("").await).unwrap();
     for secret in [PASSWORD, wrong, new, "nobody@example.de"] {
         assert!(!everything.contains(secret), "the audit log holds {secret}");
     }
@@ -167,13 +157,7 @@ async fn r_sec_6_events_are_kept_for_the_configured_retention_then_purged() {
     Event::new("login.password", now - 31 * 86_400).record(store).await.unwrap();
     Event::new("login.password", now - 29 * 86_400).record(store).await.unwrap();
     servicekonto::server::purge(store, app.state.config.audit.retention_days, now).await;
-    let left = store
-        .audit_events(&servicekonto::audit::Query {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let left = app.audit("").await;
     assert_eq!(left.iter().map(|e| e.at).collect::<Vec<_>>(), [now - 29 * 86_400]);
     let (_, week) = cli(&app, &["audit", "--since", "7d"]);
     assert_eq!(week["events"].as_array().unwrap().len(), 0, "--since excludes older events");

@@ -116,16 +116,7 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
     assert_eq!(status, StatusCode::SEE_OTHER);
 
     // R-SEC-6: every eID login is audited, the refused ones without naming an account.
-    let logins = app
-        .state
-        .store
-        .audit_events(&servicekonto::audit::Query {
-            action: Some("login.eid".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let logins = app.audit("login.eid").await;
     let seen: Vec<(Option<&str>, &str)> = logins.iter().map(|e| (e.account_id.as_deref(), e.outcome.as_str())).collect();
     let me = Some(a.id.as_str());
     assert_eq!(seen, [(me, "ok"), (None, "not_linked"), (None, "not_linked"), (me, "ok")]);

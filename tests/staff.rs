@@ -352,19 +352,7 @@ async fn r_sec_4_every_staff_login_needs_the_current_code_and_a_code_works_once(
     assert_eq!(login(next).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(login(code(&renewed)).await.1, "redirect:/staff/");
 
-    let outcomes: Vec<String> = app
-        .state
-        .store
-        .audit_events(&servicekonto::audit::Query {
-            action: Some("staff.login".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.outcome)
-        .collect();
+    let outcomes: Vec<String> = app.audit("staff.login").await.into_iter().map(|e| e.outcome).collect();
     assert!(
         outcomes.iter().filter(|o| *o == "ok").count() == 2 && outcomes.iter().any(|o| o == "wrong_code"),
         "{outcomes:?}"

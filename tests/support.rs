@@ -207,6 +207,16 @@ impl TestApp {
         format!("{}{path}", self.issuer)
     }
 
+    /// The audit events whose action starts with `action` ("" for all), oldest first.
+    pub async fn audit(&self, action: &str) -> Vec<servicekonto::audit::Event> {
+        let query = servicekonto::audit::Query {
+            action: Some(action.to_string()).filter(|a| !a.is_empty()),
+            limit: 1000,
+            ..Default::default()
+        };
+        self.state.store.audit_events(&query).await.unwrap()
+    }
+
     /// The keys client registration uses: the pepper and the pairwise-subject key.
     pub fn client_keys(&self) -> (&servicekonto::secret::KeyRing, &servicekonto::secret::KeyRing) {
         (&self.state.secrets.client_secret_pepper, &self.state.secrets.pairwise_subject_key)
