@@ -48,6 +48,15 @@ export SK_REQUIRE_BROWSER=1
 if [ ! -d conformance/node_modules ] || [ conformance/package-lock.json -nt conformance/node_modules/.package-lock.json ]; then
   (cd conformance && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# schemathesis (PyPI) checks the API against its OpenAPI document; in a virtualenv of its own
+# beside the build cache, installed once per version.
+SCHEMATHESIS_VERSION=4.32.5
+VENV="${SK_VENV:-$HOME/.cache/servicekonto/venv}"
+if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export SK_SCHEMATHESIS="$VENV/bin/schemathesis"
 export SERVICEKONTO_BIN="$CARGO_TARGET_DIR/debug/servicekonto"
 
 step "backend 1/2: SQLite + in-process state — unit and integration tests"

@@ -296,6 +296,19 @@ pub fn check_address(a: Address) -> Result<Address, AccountError> {
     })
 }
 
+/// What the account API shows of the account behind a user grant: the account and, for a
+/// Servicekonto Plus, how its identity was verified. `None` when the account is gone.
+pub async fn with_verification(store: &Store, account_id: &str) -> Result<Option<(Account, Option<eid::Verification>)>, StoreError> {
+    let Some(account) = store.account(account_id).await? else {
+        return Ok(None);
+    };
+    let verification = match account.level >= TrustLevel::Plus {
+        true => store.verification(account_id).await?,
+        false => None,
+    };
+    Ok(Some((account, verification)))
+}
+
 /// Creates an active account. The password is checked against R-REG-2 and hashed with
 /// argon2id in the bounded pool.
 pub async fn create(store: &Store, hasher: &password::Hasher, new: NewAccount, now: Timestamp) -> Result<Account, AccountError> {

@@ -2,6 +2,7 @@
 //! claims they carry. Every function here takes `now` and returns domain values; the HTTP
 //! layer only maps them.
 
+pub mod access;
 pub mod claims;
 pub mod codes;
 pub mod decide;

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, security headers, and the mapping of domain results to responses.
 //! Handlers extract, call the domain, and map; nothing here decides policy.
 
+pub mod api;
 pub mod client_addr;
 pub mod cookies;
 pub mod error;
@@ -40,6 +41,12 @@ pub mod paths {
     pub const AUTHORIZE_RESUME: &str = "/authorize/resume";
     /// Token endpoint.
     pub const TOKEN: &str = "/token";
+    /// The resource API's prefix (PRODUCT §9).
+    pub const API: &str = crate::config::API_PATH;
+    /// The caller's own account (`API` + this).
+    pub const API_ME: &str = "/me";
+    /// The OpenAPI document of the API (`API` + this).
+    pub const API_OPENAPI: &str = "/openapi.json";
     /// Userinfo endpoint.
     pub const USERINFO: &str = "/userinfo";
     /// Revocation endpoint (RFC 7009).
@@ -127,7 +134,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::routes())
         .merge(upstream::routes())
         .merge(federation::routes())
-        .merge(staff::routes(&state));
+        .merge(staff::routes(&state))
+        .nest(paths::API, api::routes());
     if demo {
         router = router.merge(pages::demo::routes());
     }

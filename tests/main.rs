@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api;
 mod audit;
 mod authorize;
 mod backchannel;

@@ -8,7 +8,7 @@ use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
 use crate::protocol::claims::ClaimSpec;
 pub use crate::protocol::scope::SCOPE_CLAIMS;
-use crate::protocol::scope::{OFFLINE_ACCESS, Scopes};
+use crate::protocol::scope::{ACCOUNT, OFFLINE_ACCESS, Scopes};
 use crate::secret::KeyRing;
 use std::collections::BTreeMap;
 
@@ -209,6 +209,10 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
     // Not data but a permission the person gives: access while they are not logged in.
     if scope.contains(OFFLINE_ACCESS) {
         items.push(OFFLINE_ACCESS.to_string());
+    }
+    // The account API hands out what the account holds; the consent says so in one line.
+    if scope.contains(ACCOUNT) {
+        items.push(ACCOUNT.to_string());
     }
     items
 }

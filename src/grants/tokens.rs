@@ -43,8 +43,8 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user's `sub` for this client, or the client id for client-credentials tokens.
     pub sub: String,
-    /// The resource: this provider (userinfo and the resource APIs).
-    pub aud: String,
+    /// The resources: this provider (userinfo, introspection) and its API (`/api/v1`).
+    pub aud: Vec<String>,
     /// The client it was issued to.
     pub client_id: String,
     /// Granted scopes.
@@ -130,6 +130,16 @@ impl TokenIssuer {
         }
     }
 
+    /// The audiences of every access token: the provider and its API.
+    fn audiences(&self) -> Vec<String> {
+        vec![self.config.issuer.clone(), self.config.api_url()]
+    }
+
+    /// Whether an access token names the API among its audiences (R-API-2).
+    pub fn is_for_api(&self, claims: &AccessClaims) -> bool {
+        claims.aud.contains(&self.config.api_url())
+    }
+
     /// The `sub` a client knows an account by.
     pub fn subject(&self, client: &Client, account_id: &str) -> String {
         subject(client, account_id, &self.pairwise_key)
@@ -203,7 +213,7 @@ impl TokenIssuer {
         let access = AccessClaims {
             iss: self.config.issuer.clone(),
             sub: t.sub.clone(),
-            aud: self.config.issuer.clone(),
+            aud: self.audiences(),
             client_id: client.id.clone(),
             scope: t.scope.to_string(),
             jti: random_token(16),
@@ -255,7 +265,7 @@ impl TokenIssuer {
         let access = AccessClaims {
             iss: self.config.issuer.clone(),
             sub: client.id.clone(),
-            aud: self.config.issuer.clone(),
+            aud: self.audiences(),
             client_id: client.id.clone(),
             scope: scope.to_string(),
             jti: random_token(16),
@@ -284,7 +294,7 @@ impl TokenIssuer {
             return Err(TokenError::Invalid);
         }
         let claims: AccessClaims = serde_json::from_value(claims).map_err(|_| TokenError::Invalid)?;
-        if claims.iss != self.config.issuer || claims.aud != self.config.issuer {
+        if claims.iss != self.config.issuer || !claims.aud.contains(&self.config.issuer) {
             return Err(TokenError::Invalid);
         }
         if claims.exp <= now {

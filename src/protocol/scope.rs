@@ -6,7 +6,19 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The scopes this provider knows.
-pub const SUPPORTED: &[&str] = &["openid", "profile", "email", "address", "phone", "delivery", "offline_access"];
+pub const SUPPORTED: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "delivery",
+    "offline_access",
+    "account",
+];
+
+/// The scope of `GET /api/v1/me`: the account as the API shows it; asked with consent.
+pub const ACCOUNT: &str = "account";
 
 /// The scope whose refresh tokens outlive the login session (OIDC Core §11); asked with consent.
 pub const OFFLINE_ACCESS: &str = "offline_access";

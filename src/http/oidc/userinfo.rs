@@ -9,49 +9,22 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::clock::{self, Timestamp};
+use crate::grants::access::{self, AccessError, ActiveToken};
 use crate::grants::claims::{release, verified_claims};
-use crate::grants::tokens::AccessClaims;
-use crate::grants::{FederatedLogin, Grant};
 use crate::http::error::BearerError;
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::state::AppState;
 
-/// An access token that verified and is neither expired nor revoked, with its grant.
-pub struct ActiveToken {
-    /// Its claims.
-    pub claims: AccessClaims,
-    /// The user grant, for user tokens of a local account.
-    pub grant: Option<Grant>,
-    /// The login through another Land, for its user tokens.
-    pub federated: Option<FederatedLogin>,
-}
-
-/// Verifies an access token and checks it against revocation (its `jti`, and its grant).
+/// Checks an access token for userinfo and introspection, as a Bearer error.
 pub async fn check_access_token(state: &AppState, token: &str, now: Timestamp) -> Result<ActiveToken, BearerError> {
-    let claims = state.tokens.verify_access(token, now).map_err(|_| BearerError::InvalidToken)?;
-    let unavailable = |e: crate::store::StoreError| {
-        tracing::error!(error = %e, "store failure");
-        BearerError::Unavailable
-    };
-    if state.store.access_token_revoked(&claims.jti).await.map_err(unavailable)? {
-        return Err(BearerError::InvalidToken);
-    }
-    let grant = match &claims.gid {
-        Some(gid) => match state.store.grant(gid).await.map_err(unavailable)? {
-            Some(g) if g.revoked_at.is_none() => Some(g),
-            _ => return Err(BearerError::InvalidToken),
-        },
-        None => None,
-    };
-    let federated = match &claims.fid {
-        Some(fid) => match state.store.federated_login(fid, now).await.map_err(unavailable)? {
-            Some(f) => Some(f),
-            None => return Err(BearerError::InvalidToken),
-        },
-        None => None,
-    };
-    Ok(ActiveToken { claims, grant, federated })
+    access::check(&state.tokens, &state.store, token, now).await.map_err(|e| match e {
+        AccessError::Invalid => BearerError::InvalidToken,
+        AccessError::Store(e) => {
+            tracing::error!(error = %e, "store failure");
+            BearerError::Unavailable
+        }
+    })
 }
 
 fn bearer_token(headers: &HeaderMap, method: &Method, body: &[u8]) -> Result<String, BearerError> {

@@ -1,0 +1,31 @@
+// The resource API against its own OpenAPI document (R-API-1): schemathesis (PyPI), a tool we
+// did not write, generates requests for every operation with a real user token (and without
+// one, and with broken ones) and checks that nothing answers 5xx and every response — status,
+// content type, headers, body — matches what the document says.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fx, codeFor, redeem } from '../harness.mjs';
+
+test('schemathesis finds nothing in /api/v1 with a user token', async () => {
+  const bin = process.env.SK_SCHEMATHESIS;
+  assert.ok(bin, 'SK_SCHEMATHESIS must name the schemathesis binary (scripts/test.sh installs it)');
+  const { code } = await codeFor({ scope: 'openid account' });
+  const { json: tokens } = await redeem(code);
+  assert.ok(tokens.access_token, JSON.stringify(tokens));
+  const run = spawnSync(bin, [
+    'run', `${fx.issuer}/api/v1/openapi.json`,
+    '--header', `Authorization: Bearer ${tokens.access_token}`,
+    '--checks', 'all',
+    '--max-examples', '50',
+    '--request-timeout', '10',
+    '--generation-database', 'none',
+  ], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  const out = `${run.stdout}\n${run.stderr}`;
+  console.log(out.slice(out.indexOf('SUMMARY')));
+  assert.equal(run.status, 0, out);
+  assert.match(out, /No issues found/, out);
+  const [, selected, total] = out.match(/Selected: (\d+)\/(\d+)/) ?? [];
+  const [, tested] = out.match(/Tested: (\d+)/) ?? [];
+  assert.ok(Number(total) > 0 && tested === total && selected === total, `every operation of the document was tested: ${out}`);
+});
