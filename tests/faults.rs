@@ -96,8 +96,10 @@ async fn eventually_ready(app: &TestApp) {
 }
 
 #[tokio::test]
-async fn redis_outage_answers_503_within_the_timeout_and_recovers() {
-    let Some((_, redis)) = backends() else { return };
+async fn pg_redis_redis_outage_answers_503_within_the_timeout_and_recovers() {
+    let Some((_, redis)) = backends() else {
+        return skipped_without_postgres_and_redis();
+    };
     let proxy = Proxy::start(addr_of(&redis)).await;
     let port = proxy.port;
     let app = TestApp::with(|c| {
@@ -146,8 +148,10 @@ async fn redis_outage_answers_503_within_the_timeout_and_recovers() {
 }
 
 #[tokio::test]
-async fn database_outage_answers_503_within_the_timeout_and_recovers() {
-    let Some(_) = backends() else { return };
+async fn pg_redis_database_outage_answers_503_within_the_timeout_and_recovers() {
+    let Some(_) = backends() else {
+        return skipped_without_postgres_and_redis();
+    };
     let (proxy, app) = behind_database_proxy().await;
     let (id, secret, _browser, code) = app.signed_in("pg@example.de").await;
     let (_, tokens) = redeem(&app, &id, &secret, &code, &[]).await;
@@ -184,8 +188,10 @@ async fn database_outage_answers_503_within_the_timeout_and_recovers() {
 }
 
 #[tokio::test]
-async fn a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() {
-    let Some(_) = backends() else { return };
+async fn pg_redis_a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() {
+    let Some(_) = backends() else {
+        return skipped_without_postgres_and_redis();
+    };
     let (proxy, app) = behind_database_proxy().await;
     let (id, secret, _browser, code) = app.signed_in("pg-code@example.de").await;
     proxy.cut().await;
@@ -207,8 +213,10 @@ async fn a_code_exchange_refused_for_a_database_outage_leaves_the_code_usable() 
 }
 
 #[tokio::test]
-async fn r_ses_4_forgotten_password_answers_alike_for_known_and_unknown_addresses_even_in_an_outage() {
-    let Some(_) = backends() else { return };
+async fn pg_redis_r_ses_4_forgotten_password_answers_alike_for_known_and_unknown_addresses_even_in_an_outage() {
+    let Some(_) = backends() else {
+        return skipped_without_postgres_and_redis();
+    };
     let (proxy, app) = behind_database_proxy().await;
     app.account("known@example.de", false).await;
     let browser = app.browser();

@@ -25,4 +25,5 @@ mod registration;
 mod secrets;
 mod sessions;
 mod staff;
+mod store;
 mod tokens;

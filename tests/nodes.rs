@@ -207,8 +207,10 @@ impl Cluster {
 }
 
 #[tokio::test]
-async fn two_nodes_share_sessions_codes_grants_and_keys() {
-    let Some(cluster) = Cluster::start(2).await else { return };
+async fn pg_redis_two_nodes_share_sessions_codes_grants_and_keys() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return skipped_without_postgres_and_redis();
+    };
     let (id, secret) = cluster.seed("Across nodes");
 
     // Same keys everywhere.
@@ -333,8 +335,10 @@ async fn two_nodes_share_sessions_codes_grants_and_keys() {
 }
 
 #[tokio::test]
-async fn a_node_killed_under_load_loses_nothing_that_was_stored() {
-    let Some(mut cluster) = Cluster::start(1).await else { return };
+async fn pg_redis_a_node_killed_under_load_loses_nothing_that_was_stored() {
+    let Some(mut cluster) = Cluster::start(1).await else {
+        return skipped_without_postgres_and_redis();
+    };
     let (id, secret) = cluster.seed("Kill test");
     let mut browser = Browser::new(&cluster.issuer);
     cluster.code(&mut browser, 0, &id, &[]).await;

@@ -13,6 +13,12 @@ use servicekonto::state::AppState;
 use servicekonto::trust::TrustLevel;
 use tokio::net::TcpListener;
 
+/// What a `pg_redis_` test does on the default backend: it says so, and checks nothing (its
+/// name says it needs PostgreSQL and Redis; `.ci/run` always runs it with both).
+pub fn skipped_without_postgres_and_redis() {
+    eprintln!("skipped: needs SERVICEKONTO_TEST_DATABASE_URL and SERVICEKONTO_TEST_REDIS_URL");
+}
+
 /// Where every test RP says it lives; never contacted, the browser stops at the redirect.
 pub const RP_CALLBACK: &str = "http://127.0.0.1:9/cb";
 /// A password that satisfies R-REG-2.

@@ -1,0 +1,347 @@
+//! The repository on its own, one test per aggregate, on whichever backend the run uses
+//! (SQLite, or PostgreSQL when `SERVICEKONTO_TEST_DATABASE_URL` is set): what is written reads
+//! back the same, conflicts are conflicts, the single-use operations work once, and deletions
+//! take what depends on them.
+
+use servicekonto::accounts::links::{LinkPurpose, StoredLink};
+use servicekonto::accounts::registration::PendingRegistration;
+use servicekonto::accounts::{Account, Address};
+use servicekonto::clients::{AuthMethod, Client, GrantType, SubjectType};
+use servicekonto::grants::Grant;
+use servicekonto::mail::QueuedMail;
+use servicekonto::protocol::claims::ClaimsRequest;
+use servicekonto::protocol::scope::Scopes;
+use servicekonto::secret::{Secret, random_token};
+use servicekonto::staff::{Role, Staff, UpgradeRequest};
+use servicekonto::store::{RotateOutcome, Store, StoreError};
+use servicekonto::trust::TrustLevel;
+
+use crate::support::Backing;
+
+const NOW: i64 = 1_800_000_000;
+
+/// A migrated store of its own, with the database removed when the test ends.
+async fn store() -> (Store, Backing, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sk-store-{}", random_token(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (backing, url, _) = Backing::create(&dir).await;
+    let store = Store::connect(&url, std::time::Duration::from_secs(5)).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, backing, dir)
+}
+
+fn account(email: &str) -> Account {
+    Account::citizen(
+        email.into(),
+        Secret::new("$argon2id$stub".into()),
+        "Erika".into(),
+        "Mustermann".into(),
+        NOW,
+    )
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        id: id.into(),
+        name: "Dienst".into(),
+        secret_hash: Some("1.hash".into()),
+        auth_method: AuthMethod::ClientSecretBasic,
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: Scopes::parse("openid profile").unwrap(),
+        min_level: TrustLevel::Basic,
+        jwks_uri: None,
+        subject_type: SubjectType::Pairwise,
+        subject_key_version: 2,
+        created_at: NOW,
+        backchannel_logout_uri: Some("https://rp.example/bcl".into()),
+        allow_interop: true,
+        federation_partner: false,
+    }
+}
+
+fn grant(account_id: &str, client_id: &str) -> Grant {
+    Grant {
+        id: random_token(12),
+        account_id: account_id.into(),
+        client_id: client_id.into(),
+        scope: Scopes::parse("openid profile").unwrap(),
+        claims: ClaimsRequest::default(),
+        acr: "urn:servicekonto:acr:basic".into(),
+        amr: vec!["pwd".into()],
+        auth_time: NOW,
+        sid: random_token(12),
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        revoked_at: None,
+        withheld: vec!["birthdate".into()],
+    }
+}
+
+#[tokio::test]
+async fn store_accounts_read_back_conflict_on_email_and_change_field_by_field() {
+    let (store, _backing, _dir) = store().await;
+    let mut a = account("erika@example.de");
+    a.address = Some(Address {
+        street: "Heidestraße".into(),
+        house_number: "17".into(),
+        postal_code: "51147".into(),
+        city: "Köln".into(),
+        country: "DE".into(),
+    });
+    store.insert_account(&a).await.unwrap();
+    let read = store.account(&a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.email.as_str(), read.address.as_ref().unwrap().city.as_str()),
+        ("erika@example.de", "Köln")
+    );
+    assert_eq!(store.account_by_email("erika@example.de").await.unwrap().unwrap().id, a.id);
+    assert!(matches!(
+        store.insert_account(&account("erika@example.de")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.set_email(&a.id, "erika.neu@example.de", NOW + 1).await.unwrap();
+    assert!(store.account_by_email("erika@example.de").await.unwrap().is_none());
+    store.block_account(&a.id, NOW + 2).await.unwrap();
+    assert_eq!(store.account(&a.id).await.unwrap().unwrap().blocked_at, Some(NOW + 2));
+    store.delete_account(&a.id).await.unwrap();
+    assert!(store.account(&a.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn store_clients_read_back_with_every_field_and_removal_takes_grants_and_consents() {
+    let (store, _backing, _dir) = store().await;
+    let c = client("dienst-1");
+    store.insert_client(&c).await.unwrap();
+    let read = store.client("dienst-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            read.subject_key_version,
+            read.backchannel_logout_uri.as_deref(),
+            read.allow_interop,
+            read.scopes.to_string()
+        ),
+        (2, Some("https://rp.example/bcl"), true, "openid profile".to_string())
+    );
+    assert!(matches!(store.insert_client(&c).await, Err(StoreError::Conflict(_))));
+    store
+        .replace_client_secret_hash("dienst-1", "not-the-stored-one", "2.new")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.client("dienst-1").await.unwrap().unwrap().secret_hash.as_deref(),
+        Some("1.hash")
+    );
+    store.replace_client_secret_hash("dienst-1", "1.hash", "2.new").await.unwrap();
+    assert_eq!(
+        store.client("dienst-1").await.unwrap().unwrap().secret_hash.as_deref(),
+        Some("2.new")
+    );
+
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    store.save_consent(&a.id, "dienst-1", &c.scopes, NOW).await.unwrap();
+    let g = grant(&a.id, "dienst-1");
+    store.insert_grant(&g, Some("refresh-hash")).await.unwrap();
+    assert!(store.remove_client("dienst-1").await.unwrap());
+    assert!(store.client("dienst-1").await.unwrap().is_none());
+    assert!(store.grant(&g.id).await.unwrap().is_none());
+    assert!(store.consent(&a.id, "dienst-1").await.unwrap().is_none());
+    assert!(!store.remove_client("dienst-1").await.unwrap());
+}
+
+#[tokio::test]
+async fn store_grants_rotate_refresh_tokens_once_and_a_replay_revokes_the_chain() {
+    let (store, _backing, _dir) = store().await;
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    store.insert_client(&client("dienst-1")).await.unwrap();
+    store.insert_client(&client("dienst-2")).await.unwrap();
+    let g = grant(&a.id, "dienst-1");
+    store.insert_grant(&g, Some("r1")).await.unwrap();
+    assert_eq!(store.grant(&g.id).await.unwrap().unwrap().withheld, ["birthdate"]);
+    assert!(matches!(
+        store.rotate_refresh("r1", "r2", "dienst-2", NOW).await.unwrap(),
+        RotateOutcome::Invalid
+    ));
+    assert!(matches!(
+        store.rotate_refresh("r1", "r2", "dienst-1", NOW).await.unwrap(),
+        RotateOutcome::Rotated(_)
+    ));
+    assert_eq!(store.refresh_token_grant("r2", NOW).await.unwrap().unwrap().id, g.id);
+    assert!(matches!(
+        store.rotate_refresh("r1", "r3", "dienst-1", NOW).await.unwrap(),
+        RotateOutcome::Reused
+    ));
+    assert!(
+        store.grant(&g.id).await.unwrap().unwrap().revoked_at.is_some(),
+        "a replay revokes the grant"
+    );
+    assert!(store.refresh_token_grant("r2", NOW).await.unwrap().is_none());
+
+    store.revoke_access_token("jti-1", NOW + 60).await.unwrap();
+    assert!(store.access_token_revoked("jti-1").await.unwrap());
+    assert!(!store.access_token_revoked("jti-2").await.unwrap());
+    let other = grant(&a.id, "dienst-2");
+    store.insert_grant(&other, None).await.unwrap();
+    // Every session a service relied on until its grant expires, revoked or not: the sessions
+    // Back-Channel Logout tells services about.
+    let mut both = vec![("dienst-1".to_string(), g.sid.clone()), ("dienst-2".to_string(), other.sid.clone())];
+    both.sort();
+    assert_eq!(store.grant_sessions(&a.id, None, NOW).await.unwrap(), both);
+    let only = [("dienst-2".to_string(), other.sid.clone())];
+    assert_eq!(store.grant_sessions(&a.id, Some(&other.sid), NOW).await.unwrap(), only);
+    assert_eq!(store.revoke_account_grants(&a.id, None, NOW).await.unwrap(), 1, "only the live one");
+    assert!(store.grant(&other.id).await.unwrap().unwrap().revoked_at.is_some());
+    assert!(store.purge_expired(NOW + 7200, 7 * 86_400).await.unwrap() > 0);
+    assert!(store.grant(&g.id).await.unwrap().is_none(), "expired grants are purged");
+}
+
+#[tokio::test]
+async fn store_consents_are_per_account_and_client_and_replaced_not_duplicated() {
+    let (store, _backing, _dir) = store().await;
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    store.insert_client(&client("dienst-1")).await.unwrap();
+    assert!(store.consent(&a.id, "dienst-1").await.unwrap().is_none());
+    store
+        .save_consent(&a.id, "dienst-1", &Scopes::parse("openid").unwrap(), NOW)
+        .await
+        .unwrap();
+    store
+        .save_consent(&a.id, "dienst-1", &Scopes::parse("openid email").unwrap(), NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.consent(&a.id, "dienst-1").await.unwrap().unwrap().to_string(), "email openid");
+    assert_eq!(store.consents_of(&a.id).await.unwrap().len(), 1);
+    assert!(store.delete_consent(&a.id, "dienst-1").await.unwrap());
+    assert!(!store.delete_consent(&a.id, "dienst-1").await.unwrap());
+}
+
+#[tokio::test]
+async fn store_registrations_and_links_are_taken_once_and_expire() {
+    let (store, _backing, _dir) = store().await;
+    let r = PendingRegistration {
+        id: random_token(8),
+        token_hash: "t-hash".into(),
+        email: "neu@example.de".into(),
+        password_hash: Secret::new("$argon2id$stub".into()),
+        given_name: "Neu".into(),
+        family_name: "Person".into(),
+        locale: "de".into(),
+        identity: None,
+        created_at: NOW,
+        expires_at: NOW + 86_400,
+    };
+    store.put_registration(&r).await.unwrap();
+    assert!(store.registration_pending("t-hash", NOW).await.unwrap().is_some());
+    assert!(
+        store.registration_pending("t-hash", NOW + 86_401).await.unwrap().is_none(),
+        "expired"
+    );
+    assert_eq!(store.registration_for("neu@example.de").await.unwrap().unwrap().id, r.id);
+    assert!(store.take_registration("t-hash", NOW).await.unwrap().is_some());
+    assert!(store.take_registration("t-hash", NOW).await.unwrap().is_none(), "once");
+
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    let link = StoredLink {
+        account_id: a.id.clone(),
+        purpose: LinkPurpose::Reset,
+        payload: None,
+        expires_at: NOW + 3600,
+    };
+    store.insert_link("l-hash", &link, NOW).await.unwrap();
+    assert!(
+        store.link("l-hash", LinkPurpose::Block, NOW).await.unwrap().is_none(),
+        "bound to its purpose"
+    );
+    assert!(
+        store.link("l-hash", LinkPurpose::Reset, NOW + 3601).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(store.take_link("l-hash", LinkPurpose::Reset, NOW).await.unwrap().is_some());
+    assert!(store.take_link("l-hash", LinkPurpose::Reset, NOW).await.unwrap().is_none(), "once");
+}
+
+#[tokio::test]
+async fn store_staff_keep_their_sealed_seed_and_take_each_totp_step_once() {
+    let (store, _backing, _dir) = store().await;
+    let s = Staff {
+        id: random_token(12),
+        username: "clara".into(),
+        password_hash: Secret::new("$argon2id$stub".into()),
+        name: "Clara Schalter".into(),
+        role: Role::Kundenzentrum,
+        created_at: NOW,
+        totp_secret: Some("1.sealed".into()),
+    };
+    store.insert_staff(&s).await.unwrap();
+    assert!(matches!(store.insert_staff(&s).await, Err(StoreError::Conflict(_))));
+    let read = store.staff_by_username("clara").await.unwrap().unwrap();
+    assert_eq!((read.id.as_str(), read.totp_secret.as_deref()), (s.id.as_str(), Some("1.sealed")));
+    assert!(store.take_totp_step(&s.id, 100).await.unwrap());
+    assert!(!store.take_totp_step(&s.id, 100).await.unwrap(), "the same step twice");
+    assert!(!store.take_totp_step(&s.id, 99).await.unwrap(), "an earlier step");
+    assert!(store.take_totp_step(&s.id, 101).await.unwrap());
+    assert!(store.set_staff_totp("clara", "1.renewed").await.unwrap());
+    assert!(store.take_totp_step(&s.id, 50).await.unwrap(), "a new seed starts afresh");
+    assert!(!store.set_staff_totp("nobody", "1.x").await.unwrap());
+
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    let request = UpgradeRequest {
+        account_id: a.id.clone(),
+        birthdate: "1964-08-12".into(),
+        address: Address {
+            street: "Heidestraße".into(),
+            house_number: "17".into(),
+            postal_code: "51147".into(),
+            city: "Köln".into(),
+            country: "DE".into(),
+        },
+        requested_at: NOW,
+    };
+    store.put_upgrade_request(&request).await.unwrap();
+    assert_eq!(store.upgrade_requests().await.unwrap().len(), 1);
+    store.delete_upgrade_request(&a.id).await.unwrap();
+    assert!(store.upgrade_request(&a.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn store_mail_is_claimed_by_one_worker_retried_and_purged() {
+    let (store, _backing, _dir) = store().await;
+    let m = QueuedMail {
+        id: random_token(8),
+        sender: "noreply@servicekonto.example".into(),
+        recipient: "erika@example.de".into(),
+        message: "Subject: x\r\n\r\nbody".into(),
+        kind: "password_changed".into(),
+        attempts: 0,
+        next_attempt_at: NOW,
+    };
+    store.queue_mail(&m, NOW).await.unwrap();
+    let due = store.due_mail(NOW, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(store.claim_mail(&due[0], NOW + 60).await.unwrap());
+    assert!(!store.claim_mail(&due[0], NOW + 60).await.unwrap(), "one worker claims it");
+    assert!(store.due_mail(NOW, 10).await.unwrap().is_empty());
+    store.mail_failed(&m.id, "connection refused").await.unwrap();
+    assert_eq!(store.due_mail(NOW + 60, 10).await.unwrap().len(), 1, "due again at its retry time");
+    store.mail_delivered(&m.id).await.unwrap();
+    assert!(store.due_mail(NOW + 600, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn store_sealed_signing_keys_are_listed_and_deleted() {
+    let (store, _backing, _dir) = store().await;
+    store.insert_signing_key("kid-1", NOW, "sealed-1").await.unwrap();
+    store.insert_signing_key("kid-2", NOW + 1, "sealed-2").await.unwrap();
+    assert_eq!(store.signing_key_ids().await.unwrap(), ["kid-1", "kid-2"]);
+    assert_eq!(store.signing_keys().await.unwrap().len(), 2);
+    store.delete_signing_key("kid-1").await.unwrap();
+    assert_eq!(store.signing_key_ids().await.unwrap(), ["kid-2"]);
+    assert!(store.claim_once("claim:test", NOW).await.unwrap());
+    assert!(!store.claim_once("claim:test", NOW).await.unwrap(), "claimed once across nodes");
+}
