@@ -16,3 +16,47 @@ pub fn now() -> Timestamp {
 pub fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
+
+/// The application's clock, one per state: the system time plus an offset that only tests move
+/// (they step over an expiry instead of sleeping through it). Every request reads it once.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// The system's time.
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        now() + self.offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The current time in milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        now_ms() + self.offset.load(std::sync::atomic::Ordering::Relaxed) * 1000
+    }
+
+    /// Moves this clock, and every clone of it, `seconds` forward (tests).
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_advanced_clock_moves_every_clone() {
+        let clock = Clock::system();
+        let copy = clock.clone();
+        let before = copy.now();
+        clock.advance(3600);
+        assert!(copy.now() >= before + 3600);
+        assert!(copy.now_ms() >= (before + 3600) * 1000);
+    }
+}

@@ -42,13 +42,14 @@ pub fn spawn_background(state: &AppState) {
     });
     state.mailer.spawn_worker();
     let store = state.store.clone();
+    let clock = state.clock.clone();
     let audit_days = state.config.audit.retention_days;
     tokio::spawn(async move {
         // The first tick fires at once: expired registrations are purged at start as well.
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            purge(&store, audit_days, clock::now()).await;
+            purge(&store, audit_days, clock.now()).await;
         }
     });
 }

@@ -59,6 +59,9 @@ pub enum Lookup {
 pub struct Sessions {
     ephemeral: Ephemeral,
     config: SessionConfig,
+    // Milliseconds order a session against a cut-off within one second; from the state's clock,
+    // so a test that moves time moves both.
+    clock: crate::clock::Clock,
 }
 
 fn key(cookie: &str) -> String {
@@ -75,8 +78,8 @@ fn cut_key(account_id: &str) -> String {
 
 impl Sessions {
     /// Sessions over `ephemeral`.
-    pub fn new(ephemeral: Ephemeral, config: SessionConfig) -> Self {
-        Self { ephemeral, config }
+    pub fn new(ephemeral: Ephemeral, config: SessionConfig, clock: crate::clock::Clock) -> Self {
+        Self { ephemeral, config, clock }
     }
 
     fn expires_at(&self, s: &Session) -> Timestamp {
@@ -106,7 +109,7 @@ impl Sessions {
             auth_time: now,
             created_at: now,
             last_seen: now,
-            started_ms: crate::clock::now_ms(),
+            started_ms: self.clock.now_ms(),
         };
         self.ephemeral
             .put_json(&key(&cookie), &session, self.expires_at(&session), now)
@@ -160,7 +163,7 @@ impl Sessions {
     pub async fn end_all(&self, account_id: &str, now: Timestamp) -> Result<(), EphemeralError> {
         let until = now + self.config.absolute_seconds + EXPIRED_NOTICE_SECONDS;
         self.ephemeral
-            .put_json(&cut_key(account_id), &crate::clock::now_ms(), until, now)
+            .put_json(&cut_key(account_id), &self.clock.now_ms(), until, now)
             .await
     }
 
@@ -170,7 +173,7 @@ impl Sessions {
     pub async fn end_others(&self, cookie: &str, session: &Session, now: Timestamp) -> Result<(), EphemeralError> {
         self.end_all(&session.account_id, now).await?;
         let kept = Session {
-            started_ms: crate::clock::now_ms() + 1,
+            started_ms: self.clock.now_ms() + 1,
             ..session.clone()
         };
         self.ephemeral.put_json(&key(cookie), &kept, self.expires_at(&kept), now).await
@@ -214,6 +217,7 @@ mod tests {
                 elster_seconds: 7200,
                 elster_idle_seconds: 1800,
             },
+            crate::clock::Clock::system(),
         )
     }
 

@@ -45,6 +45,8 @@ pub struct AppState {
     pub client_auth: ClientAuthenticator,
     /// HTML rendering.
     pub pages: Pages,
+    /// The clock every request reads once.
+    pub clock: crate::clock::Clock,
     /// Server secrets (R-SEC-7): CSRF key, eID pseudonym key, pepper, pairwise key.
     pub secrets: ServerSecrets,
     /// Prometheus metrics.
@@ -117,6 +119,7 @@ impl AppState {
     /// Connects storage, applies migrations, loads or creates keys and server secrets.
     pub async fn build(config: Config, now: Timestamp) -> Result<AppState, StartError> {
         let config = Arc::new(config);
+        let clock = crate::clock::Clock::system();
         let store = Store::connect(&config.database_url, config.database_timeout()).await?;
         store.migrate().await?;
         let metrics = Metrics::new().map_err(|e| StartError::Templates(e.to_string()))?;
@@ -159,11 +162,12 @@ impl AppState {
             },
             proxies: TrustedProxies::new(config.client_ip_header.as_deref(), &config.trusted_proxies).map_err(StartError::Templates)?,
             urls: Urls::new(&config.issuer),
-            sessions: Sessions::new(ephemeral.clone(), config.sessions.clone()),
+            sessions: Sessions::new(ephemeral.clone(), config.sessions.clone(), clock.clone()),
             tokens,
             client_auth: ClientAuthenticator::new(clients.clone(), secrets.client_secret_pepper.clone(), ephemeral.clone(), audiences),
             clients,
             pages,
+            clock,
             secrets,
             metrics,
             config,

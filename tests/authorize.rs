@@ -135,7 +135,7 @@ async fn prompt_login_and_max_age_force_a_new_authentication() {
     let first = login_code(&app, &mut browser, &id, "again@example.de", &[]).await;
     let (_, t1) = redeem(&app, &id, secret.as_deref().unwrap(), &first, &[]).await;
     let auth_time_1 = jwt_claims(t1["id_token"].as_str().unwrap())["auth_time"].as_i64().unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.state.clock.advance(1);
     for extra in [vec![("prompt", "login")], vec![("max_age", "0")]] {
         let seen = browser.seen.len();
         let code = login_code(&app, &mut browser, &id, "again@example.de", &extra).await;

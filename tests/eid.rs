@@ -319,7 +319,7 @@ async fn r_acr_6_after_the_eid_level_decays_the_next_eid_request_steps_up_again(
     let (_, t) = redeem(&app, &eid_service, eid_secret.as_deref().unwrap(), &code, &[]).await;
     assert_eq!(jwt_claims(t["id_token"].as_str().unwrap())["acr"], "urn:servicekonto:acr:eid");
 
-    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    app.state.clock.advance(2);
     // The session lives on as Plus …
     let code = browser
         .walk(&authorize_url(&app, &plus_service, &[]), None, Consent::Allow)

@@ -212,7 +212,7 @@ async fn r_ses_1_after_a_few_failures_the_next_attempt_must_wait() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("warten Sie einige Sekunden"));
     // The first wait is one second, counted in whole seconds: at most two.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.state.clock.advance(2);
     browser.login("erika@example.de", PASSWORD).await;
 }
 

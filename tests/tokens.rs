@@ -105,7 +105,7 @@ async fn codes_expire() {
     app.account("slow@example.de", false).await;
     let mut browser = app.browser();
     let code = login_code(&app, &mut browser, &id, "slow@example.de", &[]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.state.clock.advance(2);
     let (_, body) = redeem(&app, &id, secret.as_deref().unwrap(), &code, &[]).await;
     assert_eq!(body["error"], "invalid_grant");
 }

@@ -135,8 +135,15 @@ impl Throttle {
         Self { ephemeral, config }
     }
 
+    /// Seconds until the wait or lock at `key` ends, judged by our clock (not the backend's
+    /// expiry, which runs on its own).
     async fn remaining(&self, key: &str, now: Timestamp) -> Result<Option<i64>, EphemeralError> {
-        Ok(self.ephemeral.get_json::<i64>(key, now).await?.map(|until| (until - now).max(1)))
+        Ok(self
+            .ephemeral
+            .get_json::<i64>(key, now)
+            .await?
+            .filter(|until| *until > now)
+            .map(|until| until - now))
     }
 
     /// Checks `password` for `login` from `addr` against `stored` (a dummy hash when `None`, so

@@ -162,12 +162,18 @@ pub async fn issue(ephemeral: &Ephemeral, record: &CodeRecord, lifetime: i64, no
 /// taken atomically (at most one caller gets the record) and marked used with the grant id the
 /// redemption will create.
 pub async fn redeem(ephemeral: &Ephemeral, code: &str, presented: Presented<'_>, now: Timestamp) -> Result<Redemption, EphemeralError> {
-    if let Some(record) = ephemeral.get_json::<CodeRecord>(&code_key(code), now).await?
-        && let Err(refusal) = record.admits(&presented)
-    {
-        return Ok(Redemption::Refused(refusal));
+    // A code's end is its own, not the backend's: Redis expires keys on its clock, a code must
+    // be dead at `expires_at` on ours.
+    if let Some(record) = ephemeral.get_json::<CodeRecord>(&code_key(code), now).await? {
+        if record.expires_at <= now {
+            return Ok(Redemption::Unknown);
+        }
+        if let Err(refusal) = record.admits(&presented) {
+            return Ok(Redemption::Refused(refusal));
+        }
     }
     match ephemeral.take_json::<CodeRecord>(&code_key(code), now).await? {
+        Some(record) if record.expires_at <= now => Ok(Redemption::Unknown),
         Some(record) => {
             let grant_id = random_token(16);
             let marker = UsedMarker {

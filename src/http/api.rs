@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::paths;
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::grants::access::{self, AccessError, ActiveToken};
 use crate::protocol::scope::ACCOUNT;
 use crate::state::AppState;
@@ -197,7 +197,7 @@ impl FromRequestParts<AppState> for Caller {
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(ApiError::InvalidRequest);
         }
-        let now = clock::now();
+        let now = state.clock.now();
         let token = access::check(&state.tokens, &state.store, token.trim(), now)
             .await
             .map_err(|e| match e {

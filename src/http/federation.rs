@@ -19,7 +19,7 @@ use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_er
 use super::pages::unavailable;
 use super::paths;
 use crate::clients::Client;
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::federation::FederatedIdentity;
 use crate::grants::decide::{Decision, decide_federated};
 use crate::protocol::authorize::Locale;
@@ -60,7 +60,7 @@ pub struct LandsQuery {
 /// `GET /login/land?txn=…`: the configured Länder, each with its name, logo text and issuer; a
 /// Land whose discovery fails now is shown as unavailable (R-FED-5).
 pub async fn lands(State(state): State<AppState>, cookies: Cookies, Query(q): Query<LandsQuery>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     let (txn, client) = match interop_txn(&state, &q.txn, &browser, now).await {
         Ok(x) => x,
@@ -134,7 +134,7 @@ pub fn refused(state: &AppState, browser: &Browser, txn_id: &str, locale: Locale
 /// transaction and continues to the consent.
 #[instrument(skip_all)]
 pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity: &Identity, addr: &str) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (mut txn, client) = match interop_txn(state, txn_id, browser, now).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -185,7 +185,7 @@ pub struct AbortForm {
 /// `POST /login/land/abort`: back to the service with `unmet_authentication_requirements`
 /// (the Land's level was too low) or `access_denied` (the user cancelled).
 pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): Form<AbortForm>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);

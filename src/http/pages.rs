@@ -414,7 +414,7 @@ pub fn failure_page(state: &AppState, locale: Locale, error: &AccountError) -> R
 }
 
 async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (email, expired) = match state.sessions.load(cookies.get(SESSION), now).await {
         Ok(Lookup::Active(s)) => (state.store.account(&s.account_id).await.ok().flatten().map(|a| a.email), false),
         Ok(Lookup::Expired) => (None, true),
@@ -433,7 +433,10 @@ async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale
 }
 
 async fn accessibility(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let logged_in = matches!(state.sessions.load(cookies.get(SESSION), clock::now()).await, Ok(Lookup::Active(_)));
+    let logged_in = matches!(
+        state.sessions.load(cookies.get(SESSION), state.clock.now()).await,
+        Ok(Lookup::Active(_))
+    );
     state
         .pages
         .page(StatusCode::OK, "pages/accessibility.html", locale, logged_in, &json!({}))

@@ -18,7 +18,6 @@ use super::pages::{PageLocale, form_errors, merged, unavailable, with_retry_afte
 use super::paths;
 use crate::accounts::AccountError;
 use crate::audit::Event;
-use crate::clock;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::sessions::Lookup;
@@ -53,7 +52,7 @@ async fn only_from_staff_networks(
 
 /// The logged-in staff member with `role`, or the response that refuses.
 async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: Locale) -> Result<Staff, Response> {
-    let now = clock::now();
+    let now = state.clock.now();
     let to_login = || Redirect::to(paths::STAFF_LOGIN).into_response();
     let session = match state.sessions.load(cookies.get(STAFF_SESSION), now).await {
         Ok(Lookup::Active(s)) => s,
@@ -110,7 +109,7 @@ pub async fn login(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
@@ -156,7 +155,7 @@ pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        Event::new("staff.logout", clock::now())
+        Event::new("staff.logout", state.clock.now())
             .by_staff(&member.username)
             .note(&state.store)
             .await;
@@ -240,7 +239,7 @@ pub async fn request_page(
     let res = request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await;
     // Opening a citizen's data is a staff action too.
     if res.status() == StatusCode::OK
-        && let Err(e) = Event::new("staff.view_request", clock::now())
+        && let Err(e) = Event::new("staff.view_request", state.clock.now())
             .by_staff(&member.username)
             .account(Some(&account_id))
             .record(&state.store)
@@ -291,7 +290,7 @@ pub async fn decide(
         "reject" => Decision::Reject,
         _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
     };
-    match staff::decide(&state.store, &member, &account_id, decision, clock::now()).await {
+    match staff::decide(&state.store, &member, &account_id, decision, state.clock.now()).await {
         Ok(_) => Redirect::to(paths::STAFF_HOME).into_response(),
         Err(AccountError::InvalidField(_)) => {
             request_view(

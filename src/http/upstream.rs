@@ -22,7 +22,6 @@ use super::pages::{PageLocale, require_account, unavailable};
 use super::paths;
 use crate::accounts::eid::{self, EidData, EidError, Synced};
 use crate::accounts::registration::EidIdentity;
-use crate::clock;
 use crate::config::UpstreamKind;
 use crate::http::pages::register::keep_identity;
 use crate::mail::MailKind;
@@ -58,7 +57,7 @@ pub async fn start(
     Path(id): Path<String>,
     Form(f): Form<StartForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
@@ -149,7 +148,7 @@ pub async fn callback(
     ClientAddr(addr): ClientAddr,
     Query(params): Query<CallbackParams>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     let (pending, identity) = match state.upstreams.finish(&id, &params, &browser.binding(), now).await {
         Ok(x) => x,
@@ -282,7 +281,7 @@ pub struct OffForm {
 
 /// `POST /profile/eid/off`: switches eID login off (R-EID-3); a new sync switches it on again.
 pub async fn eid_off(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<OffForm>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match super::pages::require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::throttle::AddressAction;
 use crate::clients::{Client, GrantType};
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::ephemeral::EphemeralError;
 use crate::federation::FederatedIdentity;
 use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
@@ -220,7 +220,7 @@ pub async fn post(State(state): State<AppState>, cookies: Cookies, ClientAddr(ad
 }
 
 async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via_post: bool) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let Ok(params) = Params::parse(&input) else {
         return state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_malformed", None);
     };
@@ -310,7 +310,7 @@ pub struct ResumeQuery {
 
 /// `GET /authorize/resume?txn=…`: continues after login or consent.
 pub async fn resume(State(state): State<AppState>, cookies: Cookies, Query(q): Query<ResumeQuery>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     match load_txn(&state, &q.txn, &browser, now).await {
         Ok(txn) => {

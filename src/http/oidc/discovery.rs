@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::clock;
 use crate::config::Config;
 use crate::grants::claims::user_claims;
 use crate::http::paths;
@@ -96,6 +95,6 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /jwks`.
-pub async fn jwks(State(keys): State<Keys>) -> Response {
-    cacheable(keys.jwks(clock::now()))
+pub async fn jwks(State(keys): State<Keys>, State(clock): State<crate::clock::Clock>) -> Response {
+    cacheable(keys.jwks(clock.now()))
 }

@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::form::OAuthForm;
 use super::token::authenticate;
 use super::userinfo::check_access_token;
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::http::error::OAuthJson;
 use crate::keys::jws::Unverified;
 use crate::protocol::params::Params;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// `POST /introspect`.
 #[instrument(skip_all)]
 pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
-    match run(&state, &headers, &params, clock::now()).await {
+    match run(&state, &headers, &params, state.clock.now()).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }

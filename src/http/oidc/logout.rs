@@ -7,7 +7,6 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
-use crate::clock;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::protocol::authorize::Locale;
 use crate::protocol::params::Params;
@@ -16,7 +15,7 @@ use crate::state::AppState;
 
 /// `GET|POST /logout`.
 pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cookies, RawQuery(query): RawQuery, body: String) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let input = if method == Method::POST { body } else { query.unwrap_or_default() };
     let Ok(params) = Params::parse(&input) else {
         return state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_malformed", None);

@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use super::form::OAuthForm;
 use super::token::authenticate;
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::http::error::OAuthJson;
 use crate::keys::jws::Unverified;
 use crate::protocol::params::Params;
@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// `POST /revoke`.
 #[instrument(skip_all)]
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
-    match run(&state, &headers, &params, clock::now()).await {
+    match run(&state, &headers, &params, state.clock.now()).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
     }

@@ -11,7 +11,7 @@ use tracing::instrument;
 use super::form::OAuthForm;
 use crate::clients::auth::presented;
 use crate::clients::{Client, GrantType};
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::federation;
 use crate::grants::claims::release as release_claims;
 use crate::grants::codes::{self, CodeRecord, CodeSubject, Presented, Redemption};
@@ -36,7 +36,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params
 /// `POST /token`.
 #[instrument(skip_all)]
 pub async fn token(State(state): State<AppState>, headers: HeaderMap, OAuthForm(params): OAuthForm) -> Response {
-    match exchange(&state, &headers, &params, clock::now()).await {
+    match exchange(&state, &headers, &params, state.clock.now()).await {
         Ok(tokens) => {
             let mut res = Json(tokens).into_response();
             res.headers_mut()

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::grants::access::{self, AccessError, ActiveToken};
 use crate::grants::claims::{release, verified_claims};
 use crate::http::error::BearerError;
@@ -61,7 +61,7 @@ fn bearer_token(headers: &HeaderMap, method: &Method, body: &[u8]) -> Result<Str
 
 /// `GET|POST /userinfo`.
 pub async fn userinfo(State(state): State<AppState>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
-    match claims(&state, &method, &headers, &body, clock::now()).await {
+    match claims(&state, &method, &headers, &body, state.clock.now()).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::unavailable;
-use crate::clock;
 use crate::federation::essential;
 use crate::grants::claims::{ClaimSource, consent_items, release};
 use crate::grants::consent_set;
@@ -63,7 +62,7 @@ fn readable(state: &AppState, locale: Locale, v: &Value) -> String {
 
 /// `GET /consent`.
 pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Query<ConsentQuery>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     let txn = match load_txn(&state, &q.txn, &browser, now).await {
         Ok(t) => t,
@@ -134,7 +133,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
 /// `POST /consent`: `csrf`, `txn`, `decision` (`allow`/`deny`) and, at a partner's consent,
 /// `attr_NAME=on` for each optional attribute left selected.
 pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields): Form<Vec<(String, String)>>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let form: BTreeMap<&str, &str> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let field = |k: &str| form.get(k).copied().unwrap_or_default();
     let browser = Browser::from_cookies(&cookies);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::http::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::{random_token, sha256_b64};
@@ -77,7 +77,7 @@ async fn index(State(state): State<AppState>) -> Response {
 }
 
 async fn start(State(state): State<AppState>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (st, verifier, nonce) = (random_token(16), random_token(32), random_token(16));
     if state
         .ephemeral
@@ -136,7 +136,7 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
 }
 
 async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let fail = |detail: String| state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_demo", Some(detail));
     if let Some(e) = cb.error {
         return fail(e);
@@ -165,7 +165,7 @@ async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> 
     let (Some(id_token), Some(access)) = (tokens["id_token"].as_str(), tokens["access_token"].as_str()) else {
         return fail(format!("token endpoint answered {}", tokens["error"]));
     };
-    let claims = match state.keys.verify(id_token, clock::now()) {
+    let claims = match state.keys.verify(id_token, state.clock.now()) {
         Ok((_, c))
             if c["iss"] == state.config.issuer
                 && c["aud"] == CLIENT_ID

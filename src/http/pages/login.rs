@@ -64,7 +64,7 @@ pub async fn show(
     PageLocale(page_locale): PageLocale,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     let mut page = LoginPage {
         csrf: browser.csrf_token(&state.secrets.csrf_key),
@@ -127,7 +127,7 @@ pub async fn submit(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &form.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);

@@ -16,7 +16,6 @@ use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailab
 use crate::accounts::AccountError;
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::recovery;
-use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::paths;
@@ -78,7 +77,7 @@ pub async fn forgot(
         );
         return state.pages.page(StatusCode::BAD_REQUEST, "pages/forgot.html", locale, false, &ctx);
     }
-    let now = clock::now();
+    let now = state.clock.now();
     if let Err(e) = recovery::admit_reset_request(&state.throttle, &addr, now).await {
         return failure_page(&state, locale, &e);
     }
@@ -105,7 +104,7 @@ pub async fn reset_page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Reset, clock::now()).await {
+    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Reset, state.clock.now()).await {
         Ok(true) => reset_form(&state, &browser, &q.token, locale, StatusCode::OK, &[]),
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_reset_link", None),
         Err(e) => unavailable(&state, locale, &e),
@@ -148,7 +147,7 @@ pub async fn reset(
             &[("password_repeat", "field_password_mismatch")],
         );
     }
-    let now = clock::now();
+    let now = state.clock.now();
     match recovery::reset_password(state.account_env(), &f.token, f.password, &addr, locale, now).await {
         Ok(_) => state
             .pages
@@ -174,7 +173,7 @@ pub async fn block_page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Block, clock::now()).await {
+    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::Block, state.clock.now()).await {
         Ok(true) => {
             let csrf = browser.csrf_token(&state.secrets.csrf_key);
             let res = state
@@ -194,7 +193,7 @@ pub async fn block(State(state): State<AppState>, cookies: Cookies, PageLocale(l
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
-    match recovery::block(state.account_env(), &f.token, locale, clock::now()).await {
+    match recovery::block(state.account_env(), &f.token, locale, state.clock.now()).await {
         Ok(()) => state
             .pages
             .notice(locale, "blocked_title", "blocked_text", Some((paths::FORGOT, "forgot_title"))),

@@ -17,7 +17,7 @@ use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
 use crate::accounts::{Account, AccountError, recovery};
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::grants::claims::consent_items;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
@@ -102,7 +102,7 @@ async fn profile_page(
     notice: Option<&str>,
     errors: &[(&str, &str)],
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let consents = match consents(state, &account.id, locale, now).await {
         Ok(c) => c,
         Err(res) => return res,
@@ -158,7 +158,7 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
 
 /// `GET /profile`.
 pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Query(q): Query<ShowQuery>) -> Response {
-    let (_, account) = match require_account(&state, &cookies, clock::now(), paths::PROFILE).await {
+    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -202,7 +202,7 @@ fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)>
 /// `POST /profile`: saves the profile (R-PRO-1) and the delivery consent (R-PRO-4).
 #[instrument(skip_all)]
 pub async fn save(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<SaveForm>) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -239,7 +239,7 @@ pub async fn withdraw(
     PageLocale(locale): PageLocale,
     Form(f): Form<WithdrawForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -271,7 +271,7 @@ fn simple_form(
 
 /// `GET /profile/password`.
 pub async fn password_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    if let Err(res) = require_account(&state, &cookies, clock::now(), paths::PROFILE_PASSWORD).await {
+    if let Err(res) = require_account(&state, &cookies, state.clock.now(), paths::PROFILE_PASSWORD).await {
         return res;
     }
     simple_form(
@@ -307,7 +307,7 @@ pub async fn change_password(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<PasswordForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (session, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PASSWORD, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -338,7 +338,7 @@ pub async fn change_password(
 
 /// `GET /profile/email`.
 pub async fn email_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let (_, account) = match require_account(&state, &cookies, clock::now(), paths::PROFILE_EMAIL).await {
+    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE_EMAIL).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -372,7 +372,7 @@ pub async fn change_email(
     PageLocale(locale): PageLocale,
     Form(f): Form<EmailForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_EMAIL, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -431,7 +431,7 @@ pub async fn email_confirm_page(
     PageLocale(locale): PageLocale,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::EmailChange, clock::now()).await {
+    match recovery::link_is_live(&state.store, &q.token, LinkPurpose::EmailChange, state.clock.now()).await {
         Ok(true) => confirm_form(&state, &cookies, &q.token, "", locale, StatusCode::OK, &[]),
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_email_link", None),
         Err(e) => unavailable(&state, locale, &e),
@@ -464,7 +464,7 @@ pub async fn email_confirm(
     if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
-    let now = clock::now();
+    let now = state.clock.now();
     let email: String = f.email.chars().take(254).collect();
     let retry = |key: &str| {
         confirm_form(
@@ -494,7 +494,7 @@ pub async fn email_confirm(
 
 /// `GET /profile/delete`.
 pub async fn delete_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    if let Err(res) = require_account(&state, &cookies, clock::now(), paths::PROFILE_DELETE).await {
+    if let Err(res) = require_account(&state, &cookies, state.clock.now(), paths::PROFILE_DELETE).await {
         return res;
     }
     simple_form(&state, &cookies, "pages/delete.html", locale, StatusCode::OK, json!({}), &[])
@@ -519,7 +519,7 @@ pub async fn delete(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_DELETE, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,
@@ -560,7 +560,7 @@ fn current_password_key(denied: &Denied) -> &'static str {
 
 /// `GET /profile/plus-request`: date of birth and address for the in-person check (R-EID-2).
 pub async fn plus_request_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let (_, account) = match require_account(&state, &cookies, clock::now(), paths::PROFILE_PLUS_REQUEST).await {
+    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE_PLUS_REQUEST).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -584,7 +584,7 @@ pub async fn plus_request(
     PageLocale(locale): PageLocale,
     Form(f): Form<SaveForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PLUS_REQUEST, &f.csrf, locale).await {
         Ok(x) => x,
         Err(res) => return res,

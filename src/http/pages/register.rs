@@ -14,7 +14,7 @@ use tracing::instrument;
 use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
-use crate::clock::{self, Timestamp};
+use crate::clock::Timestamp;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::paths;
@@ -113,7 +113,7 @@ fn form_page(
 /// `GET /register`.
 pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Query(q): Query<ShowQuery>) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    let now = clock::now();
+    let now = state.clock.now();
     if q.plain.is_some() {
         let _ = state.ephemeral.delete(&identity_key(&browser)).await;
     }
@@ -156,7 +156,7 @@ pub async fn submit(
     ClientAddr(addr): ClientAddr,
     Form(f): Form<SubmitForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
@@ -217,7 +217,7 @@ fn summary_page(
 /// `GET /register/summary` (R-REG-3).
 pub async fn summary(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    match load_draft(&state, &browser, clock::now()).await {
+    match load_draft(&state, &browser, state.clock.now()).await {
         Some(d) => summary_page(&state, &browser, &d, locale, StatusCode::OK, &[]),
         None => Redirect::to(paths::REGISTER).into_response(),
     }
@@ -241,7 +241,7 @@ pub async fn decide(
     PageLocale(locale): PageLocale,
     Form(f): Form<DecideForm>,
 ) -> Response {
-    let now = clock::now();
+    let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
@@ -292,7 +292,7 @@ pub async fn activation_page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    match registration::is_pending(&state.store, &q.token, clock::now()).await {
+    match registration::is_pending(&state.store, &q.token, state.clock.now()).await {
         Ok(true) => activate_form(&state, &browser, &q.token, locale, StatusCode::OK, &[]),
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
         Err(e) => unavailable(&state, locale, &e),
@@ -345,7 +345,7 @@ pub async fn activate(
     if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
     }
-    match registration::activate((&state.store, &state.hasher), &f.token, f.password, clock::now()).await {
+    match registration::activate((&state.store, &state.hasher), &f.token, f.password, state.clock.now()).await {
         Ok(_) => state
             .pages
             .notice(locale, "activated_title", "activated_text", Some((paths::LOGIN, "login_title"))),
