@@ -40,6 +40,16 @@ fn account(email: &str) -> Account {
     )
 }
 
+fn address() -> Address {
+    Address {
+        street: "Heidestraße".into(),
+        house_number: "17".into(),
+        postal_code: "51147".into(),
+        city: "Köln".into(),
+        country: "DE".into(),
+    }
+}
+
 fn client(id: &str) -> Client {
     Client {
         id: id.into(),
@@ -83,13 +93,7 @@ fn grant(account_id: &str, client_id: &str) -> Grant {
 async fn store_accounts_read_back_conflict_on_email_and_change_field_by_field() {
     let (store, _backing, _dir) = store().await;
     let mut a = account("erika@example.de");
-    a.address = Some(Address {
-        street: "Heidestraße".into(),
-        house_number: "17".into(),
-        postal_code: "51147".into(),
-        city: "Köln".into(),
-        country: "DE".into(),
-    });
+    a.address = Some(address());
     store.insert_account(&a).await.unwrap();
     let read = store.account(&a.id).await.unwrap().unwrap();
     assert_eq!(
@@ -294,13 +298,7 @@ async fn store_staff_keep_their_sealed_seed_and_take_each_totp_step_once() {
     let request = UpgradeRequest {
         account_id: a.id.clone(),
         birthdate: "1964-08-12".into(),
-        address: Address {
-            street: "Heidestraße".into(),
-            house_number: "17".into(),
-            postal_code: "51147".into(),
-            city: "Köln".into(),
-            country: "DE".into(),
-        },
+        address: address(),
         requested_at: NOW,
     };
     store.put_upgrade_request(&request).await.unwrap();

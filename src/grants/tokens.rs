@@ -43,7 +43,9 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user's `sub` for this client, or the client id for client-credentials tokens.
     pub sub: String,
-    /// The resources: this provider (userinfo, introspection) and its API (`/api/v1`).
+    /// The resources: this provider (userinfo, introspection) and its API (`/api/v1`). Tokens
+    /// issued before the API named only the provider, as a string.
+    #[serde(deserialize_with = "one_or_many")]
     pub aud: Vec<String>,
     /// The client it was issued to.
     pub client_id: String,
@@ -112,6 +114,20 @@ pub struct TokenIssuer {
     config: Arc<Config>,
     keys: Keys,
     pairwise_key: KeyRing,
+}
+
+/// An `aud` claim as RFC 7519 §4.1.3 allows it: one string or a list.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Aud {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Aud::deserialize(d)? {
+        Aud::One(a) => vec![a],
+        Aud::Many(a) => a,
+    })
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6): left half of SHA-256 of the access token.
@@ -333,5 +349,18 @@ mod tests {
         let h = at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
         assert_eq!(h.len(), 22);
         assert_eq!(h, at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"));
+    }
+
+    #[test]
+    fn an_access_token_audience_reads_as_one_string_or_a_list() {
+        let claims = |aud: &str| {
+            serde_json::from_str::<AccessClaims>(&format!(
+                r#"{{"iss":"i","sub":"s","aud":{aud},"client_id":"c","scope":"openid","jti":"j","iat":1,"exp":2}}"#
+            ))
+            .unwrap()
+            .aud
+        };
+        assert_eq!(claims(r#""https://idp.example""#), ["https://idp.example"]);
+        assert_eq!(claims(r#"["a","b"]"#), ["a", "b"]);
     }
 }

@@ -50,7 +50,7 @@ impl Store {
 
     /// Uses a live link (single use: of concurrent callers one gets it).
     pub async fn take_link(&self, token_hash: &str, purpose: LinkPurpose, now: Timestamp) -> Result<Option<StoredLink>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "select account_id, purpose, payload, expires_at from account_tokens where token_hash = $1 and purpose = $2 and expires_at >= $3",
         )

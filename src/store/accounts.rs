@@ -146,7 +146,7 @@ impl Store {
 
     /// Deletes the account; consents, grants, refresh tokens and links go with it (foreign keys).
     pub async fn delete_account(&self, account_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
         for q in [
             "delete from refresh_tokens where grant_id in (select grant_id from grants where account_id = $1)",

@@ -103,7 +103,7 @@ impl Store {
 
     /// Removes a client with its consents and grants; `false` when there was none.
     pub async fn remove_client(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for q in [
             "delete from refresh_tokens where grant_id in (select grant_id from grants where client_id = $1)",
             "delete from grants where client_id = $1",

@@ -10,7 +10,7 @@ impl Store {
     /// Makes the account Plus with verified data in one transaction: the locked fields, the
     /// level, the verification record and (when given) the pseudonym link.
     pub async fn save_verified_identity(&self, a: &Account, v: &Verification, link: Option<&str>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         bind_address(
             sqlx::query(
                 "update accounts set level = $1, title = $2, given_name = $3, family_name = $4, birthdate = $5, street = $6, \

@@ -91,7 +91,7 @@ async fn revoke_in(tx: &mut Transaction<'_, Any>, grant_id: &str, now: Timestamp
 impl Store {
     /// Stores a new grant and, if given, its first refresh token, in one transaction.
     pub async fn insert_grant(&self, g: &Grant, refresh_hash: Option<&str>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let claims = if g.claims.is_empty() {
             None
         } else {
@@ -138,7 +138,7 @@ impl Store {
 
     /// Revokes a grant: its access tokens stop working and its refresh tokens are deleted.
     pub async fn revoke_grant(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         revoke_in(&mut tx, id, now).await?;
         tx.commit().await?;
         Ok(())
@@ -148,7 +148,7 @@ impl Store {
     /// callers exactly one rotates; a token presented a second time revokes the whole chain.
     /// Only tokens of `client_id`'s grants count; another client's token is `Invalid`.
     pub async fn rotate_refresh(&self, old: &str, new: &str, client_id: &str, now: Timestamp) -> Result<RotateOutcome, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "update refresh_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 \
              and grant_id in (select grant_id from grants where client_id = $3) returning grant_id",
@@ -230,7 +230,7 @@ impl Store {
     /// Revokes every live grant of an account, or only those for one client: access tokens stop
     /// working at userinfo and introspection, refresh tokens are deleted.
     pub async fn revoke_account_grants(&self, account_id: &str, client_id: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<String> =
             sqlx::query("select grant_id from grants where account_id = $1 and revoked_at is null and ($2 is null or client_id = $2)")
                 .bind(account_id)

@@ -43,7 +43,7 @@ impl Store {
     /// Stores a pending registration, replacing an earlier one for the same email (the newest
     /// link wins; the older one stops working).
     pub async fn put_registration(&self, r: &PendingRegistration) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("delete from registrations where email = $1")
             .bind(&r.email)
             .execute(&mut *tx)
@@ -74,7 +74,7 @@ impl Store {
 
     /// Takes the live registration behind a link (single use: of concurrent callers one gets it).
     pub async fn take_registration(&self, token_hash: &str, now: Timestamp) -> Result<Option<PendingRegistration>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(LIVE_BY_TOKEN)
             .bind(token_hash)
             .bind(now)
