@@ -10,6 +10,7 @@ mod authorize;
 mod backchannel;
 mod cli;
 mod client_auth;
+mod csrf;
 mod eid;
 mod faults;
 mod federation;

@@ -5,17 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
 use super::cookies::{Browser, Cookies};
 use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_error_page};
+use super::pages::CheckedForm;
 use super::pages::unavailable;
 use super::paths;
 use crate::clients::Client;
@@ -176,20 +177,15 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
 /// Form of `POST /login/land/abort`.
 #[derive(Deserialize)]
 pub struct AbortForm {
-    #[serde(default)]
-    csrf: String,
     txn: String,
     reason: AbortReason,
 }
 
 /// `POST /login/land/abort`: back to the service with `unmet_authentication_requirements`
 /// (the Land's level was too low) or `access_denied` (the user cancelled).
-pub async fn abort(State(state): State<AppState>, cookies: Cookies, Form(f): Form<AbortForm>) -> Response {
+pub async fn abort(State(state): State<AppState>, cookies: Cookies, CheckedForm(f): CheckedForm<AbortForm>) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
-    }
     let txn = match load_txn(&state, &f.txn, &browser, now).await {
         Ok(t) => t,
         Err(e) => return txn_error_page(&state, e, Locale::De),

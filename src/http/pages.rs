@@ -347,21 +347,50 @@ pub async fn require_account(
     }
 }
 
-/// For a form posted by a logged-in user: the account, or the response that refuses (login
-/// needed, or a CSRF token that does not belong to this browser).
-pub async fn require_account_form(
-    state: &AppState,
-    cookies: &Cookies,
-    now: clock::Timestamp,
-    back_to: &str,
-    csrf: &str,
-    locale: Locale,
-) -> Result<(Session, Account), Response> {
-    let found = require_account(state, cookies, now, back_to).await?;
-    if !super::cookies::Browser::from_cookies(cookies).csrf_ok(&state.secrets.csrf_key, csrf) {
-        return Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None));
+/// A form posted from one of our pages in this browser: its `csrf` field is checked against
+/// the browser cookie before the handler runs, so a forged, missing or foreign token gets the
+/// 403 page and nothing else happens. One check for every state-changing form.
+pub struct CheckedForm<T>(pub T);
+
+/// A form with nothing but its CSRF token (logout, switching something off).
+#[derive(serde::Deserialize)]
+pub struct OnlyToken {}
+
+#[derive(serde::Deserialize, Default)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for CheckedForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = request.into_parts();
+        let Ok(PageLocale(locale)) = PageLocale::from_request_parts(&mut parts, state).await;
+        let Ok(cookies) = Cookies::from_request_parts(&mut parts, state).await;
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let refused = || state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
+        let bytes = axum::body::Bytes::from_request(axum::extract::Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token: CsrfField = if is_form {
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default()
+        } else {
+            CsrfField::default()
+        };
+        if !super::cookies::Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &token.csrf) {
+            return Err(refused());
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CheckedForm)
+            .map_err(|_| state.pages.error(StatusCode::BAD_REQUEST, locale, "err_form", None))
     }
-    Ok(found)
 }
 
 /// Where a login outside an authorization may continue: a path of ours, nothing else (no

@@ -2,18 +2,19 @@
 //! requests for an in-person identity check, and the clerk's decision. A citizen's session
 //! opens none of these pages, and a staff session opens no citizen page.
 
+use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
+use super::pages::{CheckedForm, OnlyToken};
 use super::pages::{PageLocale, form_errors, merged, unavailable, with_retry_after};
 use super::paths;
 use crate::accounts::AccountError;
@@ -90,8 +91,6 @@ pub async fn login_page(State(state): State<AppState>, cookies: Cookies, PageLoc
 #[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     username: String,
     #[serde(default)]
     password: Secret<String>,
@@ -107,13 +106,10 @@ pub async fn login(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<LoginForm>,
+    CheckedForm(f): CheckedForm<LoginForm>,
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let username: String = f.username.chars().take(100).collect();
     let retry = |status: StatusCode, key: &str| login_form(&state, &browser, locale, status, &username, Some(key));
     let deps = (&state.store, &state.throttle, &state.hasher, &state.secrets.staff_totp_key);
@@ -142,18 +138,13 @@ pub async fn login(
     res
 }
 
-/// Form with only a CSRF token.
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /staff/logout`.
-pub async fn logout(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<CsrfForm>) -> Response {
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
+pub async fn logout(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    CheckedForm(_): CheckedForm<OnlyToken>,
+) -> Response {
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
         Event::new("staff.logout", state.clock.now())
             .by_staff(&member.username)
@@ -254,8 +245,6 @@ pub async fn request_page(
 #[derive(Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     outcome: String,
     #[serde(default)]
     document_type: String,
@@ -272,15 +261,12 @@ pub async fn decide(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     Path(account_id): Path<String>,
-    Form(f): Form<DecideForm>,
+    CheckedForm(f): CheckedForm<DecideForm>,
 ) -> Response {
     let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
         Ok(s) => s,
         Err(res) => return res,
     };
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let decision = match f.outcome.as_str() {
         "confirm" => Decision::Confirm {
             document_type: f.document_type,

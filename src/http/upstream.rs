@@ -4,11 +4,11 @@
 //! (R-EID-4), or a login through another Land (R-FED-1, finished in `federation`). Every
 //! refusal is an HTML page and changes no account.
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
@@ -18,6 +18,7 @@ use super::cookies::{self, Browser, Cookies, SESSION};
 use super::federation::{self, AbortReason, interop_txn};
 use super::oidc::authorize::{load_txn, txn_error_page};
 use super::pages::login::logged_in;
+use super::pages::{CheckedForm, OnlyToken};
 use super::pages::{PageLocale, require_account, unavailable};
 use super::paths;
 use crate::accounts::eid::{self, EidData, EidError, Synced};
@@ -42,8 +43,6 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize)]
 pub struct StartForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     purpose: String,
     txn: Option<String>,
 }
@@ -55,13 +54,10 @@ pub async fn start(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     Path(id): Path<String>,
-    Form(f): Form<StartForm>,
+    CheckedForm(f): CheckedForm<StartForm>,
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let (purpose, account_id) = match f.purpose.as_str() {
         "login" => {
             if let Some(txn) = &f.txn
@@ -272,17 +268,15 @@ pub async fn callback(
     }
 }
 
-/// Form of `POST /profile/eid/off`.
-#[derive(Deserialize)]
-pub struct OffForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /profile/eid/off`: switches eID login off (R-EID-3); a new sync switches it on again.
-pub async fn eid_off(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<OffForm>) -> Response {
+pub async fn eid_off(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    CheckedForm(_): CheckedForm<OnlyToken>,
+) -> Response {
     let now = state.clock.now();
-    let (_, account) = match super::pages::require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
+    let (_, account) = match super::pages::require_account(&state, &cookies, now, paths::PROFILE).await {
         Ok(x) => x,
         Err(res) => return res,
     };

@@ -2,13 +2,13 @@
 //! transaction; on its own it leads to the start page. Failures never reveal whether the
 //! email is registered.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
+use super::CheckedForm;
 use super::{LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
 use crate::clock;
@@ -109,7 +109,6 @@ pub async fn show(
 /// Form of `POST /login`.
 #[derive(Deserialize)]
 pub struct LoginForm {
-    csrf: String,
     txn: Option<String>,
     #[serde(default)]
     email: String,
@@ -125,13 +124,10 @@ pub async fn submit(
     cookies: Cookies,
     PageLocale(page_locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(form): Form<LoginForm>,
+    CheckedForm(form): CheckedForm<LoginForm>,
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &form.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
-    }
     let txn = match &form.txn {
         Some(id) => match load_txn(&state, id, &browser, now).await {
             Ok(t) => Some((id.clone(), t)),

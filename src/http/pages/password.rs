@@ -2,15 +2,16 @@
 //! whether or not the address is registered; link pages ask before they act, so a mail scanner
 //! following links uses nothing up.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
+use super::CheckedForm;
 use super::register::{TokenForm, TokenQuery};
 use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
@@ -51,8 +52,6 @@ pub async fn forgot_page(State(state): State<AppState>, cookies: Cookies, PageLo
 #[derive(Deserialize)]
 pub struct ForgotForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
 }
 
@@ -64,12 +63,9 @@ pub async fn forgot(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<ForgotForm>,
+    CheckedForm(f): CheckedForm<ForgotForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     if crate::accounts::normalize_email(&f.email).is_err() {
         let ctx = merged(
             json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "email": f.email.chars().take(254).collect::<String>() }),
@@ -115,8 +111,6 @@ pub async fn reset_page(
 #[derive(Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
     #[serde(default)]
     password: Secret<String>,
@@ -131,12 +125,9 @@ pub async fn reset(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<ResetForm>,
+    CheckedForm(f): CheckedForm<ResetForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     if f.password.expose() != f.password_repeat.expose() {
         return reset_form(
             &state,
@@ -188,11 +179,13 @@ pub async fn block_page(
 
 /// `POST /block`: blocks the account at once (R-SES-6).
 #[instrument(skip_all)]
-pub async fn block(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<TokenForm>) -> Response {
-    let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
+pub async fn block(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<TokenForm>,
+) -> Response {
+    let _browser = Browser::from_cookies(&cookies);
     match recovery::block(state.account_env(), &f.token, locale, state.clock.now()).await {
         Ok(()) => state
             .pages

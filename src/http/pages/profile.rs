@@ -2,17 +2,17 @@
 //! (R-SVC-3), password change, email change (R-PRO-2) and deletion (R-PRO-3). Every page needs
 //! a live session except the email confirmation, which asks for the old login instead.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{PageLocale, failure_page, form_errors, merged, require_account, require_account_form, unavailable};
+use super::{CheckedForm, PageLocale, failure_page, form_errors, merged, require_account, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
@@ -179,8 +179,6 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(lo
 /// Form of `POST /profile`.
 #[derive(Deserialize)]
 pub struct SaveForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(flatten)]
     profile: ProfileForm,
 }
@@ -201,9 +199,14 @@ fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)>
 
 /// `POST /profile`: saves the profile (R-PRO-1) and the delivery consent (R-PRO-4).
 #[instrument(skip_all)]
-pub async fn save(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Form(f): Form<SaveForm>) -> Response {
+pub async fn save(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<SaveForm>,
+) -> Response {
     let now = state.clock.now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
+    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -226,8 +229,6 @@ pub async fn save(State(state): State<AppState>, cookies: Cookies, PageLocale(lo
 #[derive(Deserialize)]
 pub struct WithdrawForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     client_id: String,
 }
 
@@ -237,10 +238,10 @@ pub async fn withdraw(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<WithdrawForm>,
+    CheckedForm(f): CheckedForm<WithdrawForm>,
 ) -> Response {
     let now = state.clock.now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE, &f.csrf, locale).await {
+    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -289,8 +290,6 @@ pub async fn password_page(State(state): State<AppState>, cookies: Cookies, Page
 #[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current: Secret<String>,
     #[serde(default)]
     password: Secret<String>,
@@ -305,10 +304,10 @@ pub async fn change_password(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<PasswordForm>,
+    CheckedForm(f): CheckedForm<PasswordForm>,
 ) -> Response {
     let now = state.clock.now();
-    let (session, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PASSWORD, &f.csrf, locale).await {
+    let (session, account) = match require_account(&state, &cookies, now, paths::PROFILE_PASSWORD).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -357,8 +356,6 @@ pub async fn email_page(State(state): State<AppState>, cookies: Cookies, PageLoc
 #[derive(Deserialize)]
 pub struct EmailForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     email_repeat: String,
@@ -370,10 +367,10 @@ pub async fn change_email(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<EmailForm>,
+    CheckedForm(f): CheckedForm<EmailForm>,
 ) -> Response {
     let now = state.clock.now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_EMAIL, &f.csrf, locale).await {
+    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_EMAIL).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -442,8 +439,6 @@ pub async fn email_confirm_page(
 #[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
     #[serde(default)]
     email: String,
@@ -459,11 +454,8 @@ pub async fn email_confirm(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<ConfirmForm>,
+    CheckedForm(f): CheckedForm<ConfirmForm>,
 ) -> Response {
-    if !Browser::from_cookies(&cookies).csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let now = state.clock.now();
     let email: String = f.email.chars().take(254).collect();
     let retry = |key: &str| {
@@ -503,8 +495,6 @@ pub async fn delete_page(State(state): State<AppState>, cookies: Cookies, PageLo
 /// Form of `POST /profile/delete`.
 #[derive(Deserialize)]
 pub struct DeleteForm {
-    #[serde(default)]
-    csrf: String,
     confirm: Option<String>,
     #[serde(default)]
     password: Secret<String>,
@@ -517,10 +507,10 @@ pub async fn delete(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<DeleteForm>,
+    CheckedForm(f): CheckedForm<DeleteForm>,
 ) -> Response {
     let now = state.clock.now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_DELETE, &f.csrf, locale).await {
+    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_DELETE).await {
         Ok(x) => x,
         Err(res) => return res,
     };
@@ -582,10 +572,10 @@ pub async fn plus_request(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<SaveForm>,
+    CheckedForm(f): CheckedForm<SaveForm>,
 ) -> Response {
     let now = state.clock.now();
-    let (_, account) = match require_account_form(&state, &cookies, now, paths::PROFILE_PLUS_REQUEST, &f.csrf, locale).await {
+    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_PLUS_REQUEST).await {
         Ok(x) => x,
         Err(res) => return res,
     };

@@ -2,15 +2,16 @@
 //! activation link. Between the steps the checked form waits in the ephemeral store, bound to
 //! the browser; the password is kept only as its argon2id hash.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
+use super::CheckedForm;
 use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
@@ -134,8 +135,6 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(lo
 #[derive(Deserialize)]
 pub struct SubmitForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     given_name: String,
     #[serde(default)]
     family_name: String,
@@ -154,13 +153,10 @@ pub async fn submit(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
-    Form(f): Form<SubmitForm>,
+    CheckedForm(f): CheckedForm<SubmitForm>,
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let earlier = load_draft(&state, &browser, now).await;
     let identity = load_identity(&state, &browser, now).await;
     let values = json!({
@@ -227,8 +223,6 @@ pub async fn summary(State(state): State<AppState>, cookies: Cookies, PageLocale
 #[derive(Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     action: String,
     consent: Option<String>,
 }
@@ -239,13 +233,10 @@ pub async fn decide(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<DecideForm>,
+    CheckedForm(f): CheckedForm<DecideForm>,
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     let Some(draft) = load_draft(&state, &browser, now).await else {
         return Redirect::to(paths::REGISTER).into_response();
     };
@@ -326,8 +317,6 @@ fn activate_form(
 #[derive(Deserialize)]
 pub struct ActivateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
     #[serde(default)]
     password: Secret<String>,
@@ -339,12 +328,9 @@ pub async fn activate(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Form(f): Form<ActivateForm>,
+    CheckedForm(f): CheckedForm<ActivateForm>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    if !browser.csrf_ok(&state.secrets.csrf_key, &f.csrf) {
-        return state.pages.error(StatusCode::FORBIDDEN, locale, "err_csrf", None);
-    }
     match registration::activate((&state.store, &state.hasher), &f.token, f.password, state.clock.now()).await {
         Ok(_) => state
             .pages
