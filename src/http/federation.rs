@@ -16,8 +16,7 @@ use tracing::instrument;
 
 use super::cookies::{Browser, Cookies};
 use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_error_page};
-use super::pages::CheckedForm;
-use super::pages::unavailable;
+use super::pages::{CheckedForm, unavailable};
 use super::paths;
 use crate::clients::Client;
 use crate::clock::Timestamp;

@@ -14,8 +14,7 @@ use tracing::instrument;
 
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
-use super::pages::{CheckedForm, OnlyToken};
-use super::pages::{PageLocale, form_errors, merged, unavailable, with_retry_after};
+use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, merged, unavailable, with_retry_after};
 use super::paths;
 use crate::accounts::AccountError;
 use crate::audit::Event;

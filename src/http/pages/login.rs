@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tracing::instrument;
 
-use super::CheckedForm;
-use super::{LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
+use super::{CheckedForm, LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
 use crate::clock;
 use crate::http::client_addr::ClientAddr;

@@ -11,9 +11,8 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::CheckedForm;
 use super::register::{TokenForm, TokenQuery};
-use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
+use super::{CheckedForm, PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::recovery;

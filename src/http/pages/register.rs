@@ -11,8 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tracing::instrument;
 
-use super::CheckedForm;
-use super::{PageLocale, failure_page, form_errors, merged, token_form, unavailable};
+use super::{CheckedForm, PageLocale, failure_page, form_errors, merged, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::{self, Draft, EidIdentity, RegistrationForm};
 use crate::clock::Timestamp;
