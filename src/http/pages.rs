@@ -305,6 +305,38 @@ pub fn merged(mut a: Value, b: Value) -> Value {
     a
 }
 
+/// The signed-in citizen of a profile page, and the time of the request (read once). Without a
+/// live session the browser is sent to log in first and comes back to the page it asked for (or
+/// to the profile, for a form that has no page of its own).
+pub struct Citizen {
+    /// The login session.
+    pub session: Session,
+    /// Its account.
+    pub account: Account,
+    /// When the request came.
+    pub now: clock::Timestamp,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Citizen {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(cookies) = Cookies::from_request_parts(parts, state).await;
+        let path = parts.uri.path();
+        let pages = [
+            paths::PROFILE,
+            paths::PROFILE_PASSWORD,
+            paths::PROFILE_EMAIL,
+            paths::PROFILE_DELETE,
+            paths::PROFILE_PLUS_REQUEST,
+        ];
+        let back_to = pages.into_iter().find(|p| *p == path).unwrap_or(paths::PROFILE);
+        let now = state.clock.now();
+        let (session, account) = require_account(state, &cookies, now, back_to).await?;
+        Ok(Citizen { session, account, now })
+    }
+}
+
 /// The logged-in account, or the response that sends the browser to log in first (with the
 /// "session expired" notice when that is what happened, R-SES-2).
 pub async fn require_account(

@@ -18,7 +18,7 @@ use super::cookies::{self, Browser, Cookies, SESSION};
 use super::federation::{self, AbortReason, interop_txn};
 use super::oidc::authorize::{load_txn, txn_error_page};
 use super::pages::login::logged_in;
-use super::pages::{CheckedForm, OnlyToken, PageLocale, require_account, unavailable};
+use super::pages::{CheckedForm, Citizen, OnlyToken, PageLocale, require_account, unavailable};
 use super::paths;
 use crate::accounts::eid::{self, EidData, EidError, Synced};
 use crate::accounts::registration::EidIdentity;
@@ -270,15 +270,10 @@ pub async fn callback(
 /// `POST /profile/eid/off`: switches eID login off (R-EID-3); a new sync switches it on again.
 pub async fn eid_off(
     State(state): State<AppState>,
-    cookies: Cookies,
+    Citizen { account, .. }: Citizen,
     PageLocale(locale): PageLocale,
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match super::pages::require_account(&state, &cookies, now, paths::PROFILE).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     match state.store.disable_eid_login(&account.id).await {
         Ok(()) => Redirect::to(&format!("{}?done=eid_off", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{CheckedForm, PageLocale, failure_page, form_errors, merged, require_account, unavailable};
+use super::{CheckedForm, Citizen, PageLocale, failure_page, form_errors, merged, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
@@ -157,11 +157,13 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
 }
 
 /// `GET /profile`.
-pub async fn show(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Query(q): Query<ShowQuery>) -> Response {
-    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+pub async fn show(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    Citizen { account, .. }: Citizen,
+    PageLocale(locale): PageLocale,
+    Query(q): Query<ShowQuery>,
+) -> Response {
     let values = account_values(&account);
     profile_page(
         &state,
@@ -202,14 +204,10 @@ fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)>
 pub async fn save(
     State(state): State<AppState>,
     cookies: Cookies,
+    Citizen { account, now, .. }: Citizen,
     PageLocale(locale): PageLocale,
     CheckedForm(f): CheckedForm<SaveForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     let p = &f.profile;
     let submitted = json!({
         "title": p.title, "given_name": p.given_name, "family_name": p.family_name, "birthdate": p.birthdate,
@@ -236,15 +234,10 @@ pub struct WithdrawForm {
 #[instrument(skip_all)]
 pub async fn withdraw(
     State(state): State<AppState>,
-    cookies: Cookies,
+    Citizen { account, now, .. }: Citizen,
     PageLocale(locale): PageLocale,
     CheckedForm(f): CheckedForm<WithdrawForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     match profile::withdraw_consent(&state.store, &account.id, &f.client_id, now).await {
         Ok(_) => Redirect::to(&format!("{}?done=withdrawn", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),
@@ -271,10 +264,7 @@ fn simple_form(
 }
 
 /// `GET /profile/password`.
-pub async fn password_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    if let Err(res) = require_account(&state, &cookies, state.clock.now(), paths::PROFILE_PASSWORD).await {
-        return res;
-    }
+pub async fn password_page(State(state): State<AppState>, cookies: Cookies, _citizen: Citizen, PageLocale(locale): PageLocale) -> Response {
     simple_form(
         &state,
         &cookies,
@@ -302,15 +292,11 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     cookies: Cookies,
+    Citizen { session, account, now }: Citizen,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
     CheckedForm(f): CheckedForm<PasswordForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (session, account) = match require_account(&state, &cookies, now, paths::PROFILE_PASSWORD).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     let cookie = cookies.get(SESSION).unwrap_or_default().to_string();
     let retry = |err: (&str, &str)| {
         simple_form(
@@ -336,11 +322,12 @@ pub async fn change_password(
 }
 
 /// `GET /profile/email`.
-pub async fn email_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE_EMAIL).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+pub async fn email_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    Citizen { account, .. }: Citizen,
+    PageLocale(locale): PageLocale,
+) -> Response {
     simple_form(
         &state,
         &cookies,
@@ -366,14 +353,10 @@ pub struct EmailForm {
 pub async fn change_email(
     State(state): State<AppState>,
     cookies: Cookies,
+    Citizen { account, now, .. }: Citizen,
     PageLocale(locale): PageLocale,
     CheckedForm(f): CheckedForm<EmailForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_EMAIL).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     let values = json!({
         "current_email": account.email,
         "email": f.email.chars().take(254).collect::<String>(),
@@ -485,10 +468,7 @@ pub async fn email_confirm(
 }
 
 /// `GET /profile/delete`.
-pub async fn delete_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    if let Err(res) = require_account(&state, &cookies, state.clock.now(), paths::PROFILE_DELETE).await {
-        return res;
-    }
+pub async fn delete_page(State(state): State<AppState>, cookies: Cookies, _citizen: Citizen, PageLocale(locale): PageLocale) -> Response {
     simple_form(&state, &cookies, "pages/delete.html", locale, StatusCode::OK, json!({}), &[])
 }
 
@@ -505,15 +485,11 @@ pub struct DeleteForm {
 pub async fn delete(
     State(state): State<AppState>,
     cookies: Cookies,
+    Citizen { account, now, .. }: Citizen,
     PageLocale(locale): PageLocale,
     ClientAddr(addr): ClientAddr,
     CheckedForm(f): CheckedForm<DeleteForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_DELETE).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     let retry = |err: (&str, &str)| {
         simple_form(
             &state,
@@ -549,11 +525,12 @@ fn current_password_key(denied: &Denied) -> &'static str {
 }
 
 /// `GET /profile/plus-request`: date of birth and address for the in-person check (R-EID-2).
-pub async fn plus_request_page(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let (_, account) = match require_account(&state, &cookies, state.clock.now(), paths::PROFILE_PLUS_REQUEST).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
+pub async fn plus_request_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    Citizen { account, .. }: Citizen,
+    PageLocale(locale): PageLocale,
+) -> Response {
     let values = account_values(&account);
     simple_form(
         &state,
@@ -571,14 +548,10 @@ pub async fn plus_request_page(State(state): State<AppState>, cookies: Cookies, 
 pub async fn plus_request(
     State(state): State<AppState>,
     cookies: Cookies,
+    Citizen { account, now, .. }: Citizen,
     PageLocale(locale): PageLocale,
     CheckedForm(f): CheckedForm<SaveForm>,
 ) -> Response {
-    let now = state.clock.now();
-    let (_, account) = match require_account(&state, &cookies, now, paths::PROFILE_PLUS_REQUEST).await {
-        Ok(x) => x,
-        Err(res) => return res,
-    };
     let p = f.profile;
     let address = crate::accounts::Address {
         street: p.street.clone(),
