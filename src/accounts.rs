@@ -377,20 +377,14 @@ pub async fn log_in(
         }
         Ok(None) => Err(AccountError::Denied(throttle::Denied::WRONG)),
         Err(denied) => {
-            if let Some(outcome) = denied.audited() {
+            if denied.is_refusal() {
                 let target = account_for_login(env, login).await;
-                let id = target.as_ref().map(|a| a.id.as_str());
-                event().account(id).outcome(outcome).note(env.store).await;
-                if denied.newly_locked() {
-                    event()
-                        .account(id)
-                        .outcome("locked")
-                        .details("login locked after repeated failures")
-                        .note(env.store)
-                        .await;
-                    if let Some(account) = &target {
-                        tell_owner_of_lock(env, account, locale, now).await;
-                    }
+                let event = event().account(target.as_ref().map(|a| a.id.as_str()));
+                denied.audit(env.store, event, "wrong_password").await;
+                if denied.newly_locked()
+                    && let Some(account) = &target
+                {
+                    tell_owner_of_lock(env, account, locale, now).await;
                 }
             }
             Err(denied.into())

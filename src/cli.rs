@@ -333,12 +333,7 @@ async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), S
         limit: a.limit,
     };
     let events = crate::audit::query(&store, &query).await.map_err(|e| e.to_string())?;
-    let time = |at: i64| {
-        time::OffsetDateTime::from_unix_timestamp(at)
-            .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-            .unwrap_or_default()
-    };
+    let time = |at: i64| clock::rfc3339(at).unwrap_or_default();
     let list: Vec<Value> = events
         .iter()
         .map(|e| {

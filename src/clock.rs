@@ -17,6 +17,14 @@ pub fn now_ms() -> i64 {
     i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// `at` as an RFC 3339 UTC time (`2026-12-02T08:00:00Z`), the form every API and log shows.
+pub fn rfc3339(at: Timestamp) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// The application's clock, one per state: the system time plus an offset that only tests move
 /// (they step over an expiry instead of sleeping through it). Every request reads it once.
 #[derive(Debug, Clone, Default)]

@@ -147,6 +147,11 @@ impl KeyRing {
         self.versions.iter().map(|(v, k)| (*v, k.as_slice()))
     }
 
+    /// Whether version `version` is configured.
+    pub fn has(&self, version: u32) -> bool {
+        self.versions.contains_key(&version)
+    }
+
     /// HMAC of `data` under version `version`, if that version is configured.
     pub fn mac(&self, version: u32, data: &[u8]) -> Option<String> {
         self.versions.get(&version).map(|k| hmac_b64(k, data))
@@ -161,23 +166,15 @@ impl KeyRing {
     /// Whether `tag` was made over `data` by a configured version, in constant time. A bare
     /// HMAC without a version is version 1, the form stored before secrets had versions.
     pub fn verify(&self, data: &[u8], tag: &str) -> bool {
-        let (version, mac) = match tag.split_once('.') {
-            Some((v, mac)) => match v.parse::<u32>() {
-                Ok(v) => (v, mac),
-                Err(_) => return false,
-            },
-            None => (1, tag),
-        };
-        self.mac(version, data)
-            .is_some_and(|m| constant_time_eq(m.as_bytes(), mac.as_bytes()))
+        split_tag(tag).is_some_and(|(version, mac)| {
+            self.mac(version, data)
+                .is_some_and(|m| constant_time_eq(m.as_bytes(), mac.as_bytes()))
+        })
     }
 
-    /// The version a stored tag was made with.
+    /// The version a stored tag or sealed value was made with.
     pub fn version_of(tag: &str) -> Option<u32> {
-        match tag.split_once('.') {
-            Some((v, _)) => v.parse().ok(),
-            None => Some(1),
-        }
+        split_tag(tag).map(|(v, _)| v)
     }
 
     /// Seals `plain` under the current version, bound to `aad`: `VERSION.BASE64URL(nonce ‖
@@ -206,6 +203,15 @@ impl KeyRing {
     /// database so a node started with a different value for the same version refuses to start.
     pub fn fingerprint(&self, version: u32) -> Option<String> {
         self.mac(version, b"servicekonto secret fingerprint").map(|m| m[..22].to_string())
+    }
+}
+
+/// A tag's version and the rest; a value without a version is version 1 (stored before secrets
+/// had versions).
+fn split_tag(tag: &str) -> Option<(u32, &str)> {
+    match tag.split_once('.') {
+        Some((v, rest)) => Some((v.parse().ok()?, rest)),
+        None => Some((1, tag)),
     }
 }
 

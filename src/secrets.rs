@@ -31,9 +31,10 @@ pub struct ServerSecrets {
 pub enum SecretError {
     /// A version that stored data needs is configured nowhere.
     #[error(
-        "server secret {name} version {version} is in use but not configured: set [secrets].{name} or SERVICEKONTO_SECRET_{env} to the value this installation uses (it is not stored in the database and cannot be regenerated)"
+        "server secret {name} version {version} is in use but not configured: set [secrets].{name} or SERVICEKONTO_SECRET_{} to the value this installation uses (it is not stored in the database and cannot be regenerated)",
+        .name.to_ascii_uppercase()
     )]
-    Missing { name: &'static str, version: u32, env: String },
+    Missing { name: &'static str, version: u32 },
     /// A configured version has another value than the one this installation used.
     #[error(
         "server secret {name} version {version} differs from the value this installation uses; restore it, or add a new version and keep the old one while it is needed"
@@ -77,11 +78,7 @@ impl ServerSecrets {
                     (Some(value), _) => format!("1:{}", b64(value)),
                     (None, None) => KeyRing::generate_entry(),
                     (None, Some((version, _))) => {
-                        return Err(SecretError::Missing {
-                            name,
-                            version: *version,
-                            env: name.to_ascii_uppercase(),
-                        });
+                        return Err(SecretError::Missing { name, version: *version });
                     }
                 };
                 tracing::warn!(secret = name, file = %config.file.display(), "server secret kept in the secrets file; configure it for production");
@@ -129,11 +126,7 @@ async fn check(store: &Store, name: &'static str, ring: &KeyRing, now: Timestamp
         .into_iter()
         .find(|v| !configured.contains(v))
     {
-        return Err(SecretError::Missing {
-            name,
-            version,
-            env: name.to_ascii_uppercase(),
-        });
+        return Err(SecretError::Missing { name, version });
     }
     Ok(())
 }

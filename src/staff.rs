@@ -161,9 +161,7 @@ pub async fn authenticate(
         .check_password(hasher, &format!("staff:{username}"), addr, password, stored, now)
         .await
     {
-        if let Some(outcome) = denied.audited() {
-            event().outcome(outcome).note(store).await;
-        }
+        denied.audit(store, event(), "wrong_password").await;
         return Err(denied.into());
     }
     let staff = staff.ok_or(AccountError::Denied(Denied::WRONG))?;
@@ -185,10 +183,7 @@ pub async fn authenticate(
         }
     };
     if let Err(denied) = throttle.check_code(&format!("totp:staff:{username}"), addr, now, check).await {
-        if let Some(outcome) = denied.audited() {
-            let outcome = if outcome == "wrong_password" { "wrong_code" } else { outcome };
-            event().outcome(outcome).note(store).await;
-        }
+        denied.audit(store, event(), "wrong_code").await;
         return Err(denied.into());
     }
     event().record(store).await?;

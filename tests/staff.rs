@@ -386,6 +386,9 @@ async fn r_sec_4_wrong_codes_are_throttled_until_the_login_locks() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("gesperrt"), "{body}");
+    // R-SEC-6: each wrong code, the lock it set (once), and the refusal while locked.
+    let outcomes: Vec<String> = app.audit("staff.login").await.into_iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, ["wrong_code", "wrong_code", "wrong_code", "locked", "locked"]);
 }
 
 #[tokio::test]

@@ -172,14 +172,8 @@ async fn confirm_password(
         .check_password(env.hasher, &account.email, addr, password, stored, now)
         .await
     {
-        if let Some(outcome) = denied.audited() {
-            Event::new(action, now)
-                .by_account(&account.id)
-                .from(addr)
-                .outcome(outcome)
-                .note(env.store)
-                .await;
-        }
+        let event = Event::new(action, now).by_account(&account.id).from(addr);
+        denied.audit(env.store, event, "wrong_password").await;
         return Err(denied.into());
     }
     Ok(())
@@ -263,22 +257,15 @@ pub async fn confirm_email_change(
         .link(&hash, LinkPurpose::EmailChange, now)
         .await?
         .ok_or(AccountError::LinkInvalid)?;
-    let refused = |outcome: &str| {
-        Event::new("email.change", now)
-            .account(Some(&link.account_id))
-            .from(addr)
-            .outcome(outcome)
-    };
+    let refused = || Event::new("email.change", now).account(Some(&link.account_id)).from(addr);
     let account = match super::check_password(env, old_email, password, addr, now).await {
         Ok(Some(account)) if account.id == link.account_id => account,
         Ok(_) => {
-            refused("wrong_password").note(store).await;
+            refused().outcome("wrong_password").note(store).await;
             return Err(AccountError::Denied(Denied::WRONG));
         }
         Err(denied) => {
-            if let Some(outcome) = denied.audited() {
-                refused(outcome).note(store).await;
-            }
+            denied.audit(store, refused(), "wrong_password").await;
             return Err(denied.into());
         }
     };

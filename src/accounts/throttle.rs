@@ -9,10 +9,12 @@
 //! limited per hour, since each costs a hash.
 
 use super::password::{Busy, HashError, Hasher};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::config::ThrottleConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::{Secret, sha256_b64};
+use crate::store::Store;
 
 /// Longer inputs are no password of ours (R-REG-2 allows 40 characters): refused unhashed.
 const MAX_PASSWORD_BYTES: usize = 200;
@@ -72,14 +74,28 @@ impl Denied {
         }
     }
 
-    /// The audit log's outcome for a refusal on security grounds; `None` for a full pool or an
-    /// outage, which say nothing about the caller (R-SEC-6).
-    pub fn audited(&self) -> Option<&'static str> {
-        match self {
-            Denied::Wait(_) => Some("throttled"),
-            Denied::Locked { .. } | Denied::Wrong { newly_locked: true } => Some("locked"),
-            Denied::Wrong { newly_locked: false } => Some("wrong_password"),
-            Denied::Busy(_) | Denied::Unavailable(_) => None,
+    /// Whether this says something about the caller (a wrong secret, a wait, a lock), rather
+    /// than about the node (a full pool, an outage).
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, Denied::Busy(_) | Denied::Unavailable(_))
+    }
+
+    /// Writes a refusal to the audit log as `event` (R-SEC-6): the outcome `wrong` (a wrong
+    /// password or code), `throttled` or `locked`, and a `locked` event of its own when this very
+    /// failure set the lock. A full pool or an outage is no security event and is not written.
+    pub async fn audit(&self, store: &Store, event: Event, wrong: &str) {
+        let outcome = match self {
+            Denied::Wait(_) => "throttled",
+            Denied::Locked { .. } => "locked",
+            Denied::Wrong { .. } => wrong,
+            Denied::Busy(_) | Denied::Unavailable(_) => return,
+        };
+        if matches!(self, Denied::Wrong { newly_locked: true }) {
+            let lock = event.clone().outcome("locked").details("locked after repeated failures");
+            event.outcome(outcome).note(store).await;
+            lock.note(store).await;
+        } else {
+            event.outcome(outcome).note(store).await;
         }
     }
 

@@ -128,9 +128,7 @@ pub fn verified_claims(account: &Account, verification: Option<&Verification>, r
     } else {
         ("substantial", "pipp")
     };
-    let time = time::OffsetDateTime::from_unix_timestamp(v.verified_at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())?;
+    let time = crate::clock::rfc3339(v.verified_at)?;
     let document = match v.document_type.as_deref() {
         Some("ID") | None => "idcard",
         Some("PP" | "P") => "passport",

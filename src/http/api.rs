@@ -16,8 +16,9 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+use super::error::bearer_header;
 use super::paths;
-use crate::clock::Timestamp;
+use crate::clock::{self, Timestamp};
 use crate::grants::access::{self, AccessError, ActiveToken};
 use crate::protocol::scope::ACCOUNT;
 use crate::state::AppState;
@@ -185,28 +186,17 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Err(ApiError::InvalidRequest);
         }
-        let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(match parts.headers.contains_key(header::AUTHORIZATION) {
-                true => ApiError::InvalidRequest,
-                false => ApiError::Unauthenticated,
-            });
-        };
-        let value = value.to_str().map_err(|_| ApiError::InvalidRequest)?;
-        let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidRequest)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(ApiError::InvalidRequest);
-        }
+        let token = bearer_header(&parts.headers)
+            .map_err(|_| ApiError::InvalidRequest)?
+            .ok_or(ApiError::Unauthenticated)?;
         let now = state.clock.now();
-        let token = access::check(&state.tokens, &state.store, token.trim(), now)
-            .await
-            .map_err(|e| match e {
-                AccessError::Invalid => ApiError::InvalidToken,
-                AccessError::Store(e) => {
-                    tracing::error!(error = %e, "store failure");
-                    ApiError::Unavailable
-                }
-            })?;
+        let token = access::check(&state.tokens, &state.store, token, now).await.map_err(|e| match e {
+            AccessError::Invalid => ApiError::InvalidToken,
+            AccessError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::Unavailable
+            }
+        })?;
         if !state.tokens.is_for_api(&token.claims) {
             return Err(ApiError::InvalidToken);
         }
@@ -287,13 +277,6 @@ pub struct PostalAddress {
     pub country: String,
 }
 
-fn rfc3339(at: Timestamp) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 /// `GET /api/v1/me`.
 #[utoipa::path(
     get,
@@ -345,7 +328,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, A
     });
     let verified = verified.map(|(v, birthdate, address)| Verified {
         method: v.method,
-        verified_at: rfc3339(v.verified_at),
+        verified_at: clock::rfc3339(v.verified_at).unwrap_or_default(),
         birthdate,
         address: address.map(|a| PostalAddress {
             street: a.street,

@@ -73,6 +73,22 @@ pub enum BearerError {
     Unavailable,
 }
 
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1): `None` without the header;
+/// a header sent twice, another scheme or an empty token is `InvalidRequest`.
+pub fn bearer_header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, BearerError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(v), None) => v.to_str().map_err(|_| BearerError::InvalidRequest)?,
+        (Some(_), Some(_)) => return Err(BearerError::InvalidRequest),
+    };
+    let (scheme, token) = value.split_once(' ').ok_or(BearerError::InvalidRequest)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(BearerError::InvalidRequest);
+    }
+    Ok(Some(token.trim()))
+}
+
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let (status, challenge) = match self {

@@ -88,19 +88,8 @@ impl Store {
     pub async fn secret_versions_in_use(&self, name: &str) -> Result<Vec<u32>, StoreError> {
         let versions = match name {
             "client_secret_pepper" => {
-                let rows = sqlx::query("select secret_hash from clients where secret_hash is not null")
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut v = rows
-                    .iter()
-                    .map(|r| r.try_get::<String, _>("secret_hash"))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .iter()
-                    .filter_map(|h| crate::secret::KeyRing::version_of(h))
-                    .collect::<Vec<_>>();
-                v.sort_unstable();
-                v.dedup();
-                v
+                self.tag_versions("select secret_hash as tag from clients where secret_hash is not null")
+                    .await?
             }
             "pairwise_subject_key" => {
                 let rows = sqlx::query("select distinct subject_key_version as v from clients")
@@ -111,20 +100,26 @@ impl Store {
                     .collect::<Result<Vec<_>, _>>()?
             }
             "staff_totp_key" => {
-                let mut v: Vec<u32> = self
-                    .staff_totp_secrets()
+                self.tag_versions("select totp_secret as tag from staff where totp_secret is not null")
                     .await?
-                    .iter()
-                    .filter_map(|s| s.split_once('.').and_then(|(v, _)| v.parse().ok()))
-                    .collect();
-                v.sort_unstable();
-                v.dedup();
-                v
             }
             // A card's link is only its hash under this key: every version ever used stays needed.
             "eid_pseudonym_key" => self.secret_versions(name).await?.into_iter().map(|(v, _)| v).collect(),
             _ => Vec::new(),
         };
         Ok(versions)
+    }
+
+    /// The distinct key versions of the tagged or sealed values (`VERSION.…`) that `sql` selects
+    /// as `tag`.
+    async fn tag_versions(&self, sql: &'static str) -> Result<Vec<u32>, StoreError> {
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let mut versions = std::collections::BTreeSet::new();
+        for row in &rows {
+            if let Some(v) = crate::secret::KeyRing::version_of(&row.try_get::<String, _>("tag")?) {
+                versions.insert(v);
+            }
+        }
+        Ok(versions.into_iter().collect())
     }
 }

@@ -78,14 +78,6 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// The sealed TOTP seeds of every staff member (for the secrets' in-use check).
-    pub async fn staff_totp_secrets(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("select totp_secret from staff where totp_secret is not null")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| col(r, "totp_secret", "staff")).collect()
-    }
-
     /// A staff member by login name.
     pub async fn staff_by_username(&self, username: &str) -> Result<Option<Staff>, StoreError> {
         let row =

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::clock::Timestamp;
 use crate::grants::access::{self, AccessError, ActiveToken};
 use crate::grants::claims::{release, verified_claims};
-use crate::http::error::BearerError;
+use crate::http::error::{BearerError, bearer_header};
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::state::AppState;
@@ -28,17 +28,7 @@ pub async fn check_access_token(state: &AppState, token: &str, now: Timestamp) -
 }
 
 fn bearer_token(headers: &HeaderMap, method: &Method, body: &[u8]) -> Result<String, BearerError> {
-    let from_header = match headers.get(header::AUTHORIZATION) {
-        Some(v) => {
-            let v = v.to_str().map_err(|_| BearerError::InvalidRequest)?;
-            let (scheme, token) = v.split_once(' ').ok_or(BearerError::InvalidRequest)?;
-            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-                return Err(BearerError::InvalidRequest);
-            }
-            Some(token.trim().to_string())
-        }
-        None => None,
-    };
+    let from_header = bearer_header(headers)?.map(str::to_owned);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -178,13 +178,7 @@ pub async fn block_page(
 
 /// `POST /block`: blocks the account at once (R-SES-6).
 #[instrument(skip_all)]
-pub async fn block(
-    State(state): State<AppState>,
-    cookies: Cookies,
-    PageLocale(locale): PageLocale,
-    CheckedForm(f): CheckedForm<TokenForm>,
-) -> Response {
-    let _browser = Browser::from_cookies(&cookies);
+pub async fn block(State(state): State<AppState>, PageLocale(locale): PageLocale, CheckedForm(f): CheckedForm<TokenForm>) -> Response {
     match recovery::block(state.account_env(), &f.token, locale, state.clock.now()).await {
         Ok(()) => state
             .pages
