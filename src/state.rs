@@ -1,5 +1,6 @@
 //! The one application state, built at start-up and narrowed per handler with `FromRef`.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -24,9 +25,33 @@ use crate::secrets::ServerSecrets;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
 
-/// Everything a request may need.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request may need, shared: axum clones the state for every middleware, route
+/// and extractor of every request, so a clone is one reference count, not a copy of the
+/// configuration's strings and maps.
+#[derive(Clone)]
+pub struct AppState(Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The parts a handler or extractor takes on its own (`State<Keys>`, …).
+macro_rules! narrow {
+    ($($field:ident: $ty:ty),*) => {$(
+        impl FromRef<AppState> for $ty {
+            fn from_ref(state: &AppState) -> $ty {
+                state.$field.clone()
+            }
+        }
+    )*};
+}
+narrow!(config: Arc<Config>, keys: Keys, metrics: Metrics, clock: crate::clock::Clock);
+
+/// What [`AppState`] holds.
+pub struct App {
     /// Configuration.
     pub config: Arc<Config>,
     /// Durable storage.
@@ -150,7 +175,7 @@ impl AppState {
         let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
         let tokens = TokenIssuer::new(config.clone(), keys.clone(), secrets.pairwise_subject_key.clone());
         let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());
-        Ok(AppState {
+        Ok(AppState(Arc::new(App {
             upstreams: crate::upstream::Upstreams::new(&config, ephemeral.clone(), keys.clone()),
             backchannel,
             mailer,
@@ -174,6 +199,6 @@ impl AppState {
             store,
             ephemeral,
             keys,
-        })
+        })))
     }
 }

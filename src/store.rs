@@ -83,7 +83,9 @@ impl Store {
         };
         let options = AnyPoolOptions::new().acquire_timeout(timeout);
         let options = match backend {
-            Backend::Sqlite => options.max_connections(4).after_connect(|conn, _| {
+            // A SQLite connection is a file handle in this process: pinging it before every
+            // use (sqlx's default) only adds a round trip to its worker thread per statement.
+            Backend::Sqlite => options.max_connections(4).test_before_acquire(false).after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::raw_sql(
                         "pragma foreign_keys = on; pragma busy_timeout = 5000; pragma journal_mode = wal; pragma synchronous = normal;",
