@@ -92,7 +92,8 @@ struct AuditArgs {
     #[arg(long, default_value = "24h")]
     since: String,
     /// Only events concerning this account (its id or login email).
-    #[arg(long)]
+    // Account ids are base64url and may begin with '-'.
+    #[arg(long, allow_hyphen_values = true)]
     account: Option<String>,
     /// Only actions starting with this (`login.`, `password.`, `staff.`, `key.`).
     #[arg(long)]

@@ -21,15 +21,23 @@ fn from_row(r: &AnyRow) -> Result<Event, StoreError> {
     })
 }
 
+/// Orders the events one process writes within the same millisecond.
+static AUDIT_SEQUENCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Store {
     /// Appends an event.
     pub async fn insert_audit(&self, e: &Event) -> Result<(), StoreError> {
         sqlx::query(
             "insert into audit_events (event_id, at, actor, action, account_id, client_addr, outcome, details) values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        // Sortable by insertion (milliseconds first), so the log reads in order even within
-        // one second.
-        .bind(format!("{:013}-{}", crate::clock::now_ms(), random_token(6)))
+        // Sortable by insertion (milliseconds, then this process's sequence), so the log reads
+        // in order even within one millisecond (a failure and the lock it sets).
+        .bind(format!(
+            "{:013}-{:010}-{}",
+            crate::clock::now_ms(),
+            AUDIT_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000_000_000,
+            random_token(6)
+        ))
         .bind(e.at)
         .bind(&e.actor)
         .bind(&e.action)
