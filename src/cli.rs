@@ -601,3 +601,18 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_sec_6_audit_takes_an_account_id_that_begins_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["servicekonto", "audit", "--account", "-tWLB4SiNs1Fpf2woiOIDA", "--limit", "5"]);
+        match cli.map(|c| c.command) {
+            Ok(Command::Audit(a)) => assert_eq!(a.account.as_deref(), Some("-tWLB4SiNs1Fpf2woiOIDA")),
+            Ok(_) => unreachable!("parsed as another command"),
+            Err(e) => unreachable!("refused: {e}"),
+        }
+    }
+}
