@@ -92,7 +92,6 @@ struct AuditArgs {
     #[arg(long, default_value = "24h")]
     since: String,
     /// Only events concerning this account (its id or login email).
-    // Account ids are base64url and may begin with '-'.
     #[arg(long, allow_hyphen_values = true)]
     account: Option<String>,
     /// Only actions starting with this (`login.`, `password.`, `staff.`, `key.`).
@@ -140,6 +139,7 @@ enum ClientCommand {
     /// Remove a service with its consents and grants.
     Remove {
         /// The client id.
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -245,6 +245,7 @@ enum KeysCommand {
     /// within the reload interval; an active key is replaced first.
     Revoke {
         /// The key id (`keys list`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -602,17 +603,36 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
     }
 }
 
+// The ids we generate (accounts, clients, keys) are base64url and may begin with '-': every
+// argument that takes one back says `allow_hyphen_values`, or clap reads such an id as a flag.
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn r_sec_6_audit_takes_an_account_id_that_begins_with_a_hyphen() {
-        let cli = Cli::try_parse_from(["servicekonto", "audit", "--account", "-tWLB4SiNs1Fpf2woiOIDA", "--limit", "5"]);
-        match cli.map(|c| c.command) {
-            Ok(Command::Audit(a)) => assert_eq!(a.account.as_deref(), Some("-tWLB4SiNs1Fpf2woiOIDA")),
-            Ok(_) => unreachable!("parsed as another command"),
+    fn parse(args: &[&str]) -> Command {
+        match Cli::try_parse_from([&["servicekonto"], args].concat()) {
+            Ok(c) => c.command,
             Err(e) => unreachable!("refused: {e}"),
         }
+    }
+
+    #[test]
+    fn r_sec_6_audit_takes_an_account_id_that_begins_with_a_hyphen() {
+        let Command::Audit(a) = parse(&["audit", "--account", "-tWLB4SiNs1Fpf2woiOIDA", "--limit", "5"]) else {
+            unreachable!("parsed as another command")
+        };
+        assert_eq!(a.account.as_deref(), Some("-tWLB4SiNs1Fpf2woiOIDA"));
+    }
+
+    #[test]
+    fn client_remove_and_key_revoke_take_ids_that_begin_with_a_hyphen() {
+        let Command::Client(ClientCommand::Remove { client_id }) = parse(&["client", "remove", "-KqZ3"]) else {
+            unreachable!("parsed as another command")
+        };
+        assert_eq!(client_id, "-KqZ3");
+        let Command::Keys(KeysCommand::Revoke { kid }) = parse(&["keys", "revoke", "-x9"]) else {
+            unreachable!("parsed as another command")
+        };
+        assert_eq!(kid, "-x9");
     }
 }
