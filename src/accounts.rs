@@ -14,13 +14,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
 /// What the self-service flows use besides their inputs: storage, sessions to end, mail to
-/// send, and the URLs links in mails point to.
+/// send, and the URLs links in mails point to. Telling services about ended sessions is not
+/// here: the flows return [`recovery::SessionsEnded`] and the caller tells them.
 #[derive(Clone, Copy)]
 pub struct Env<'a> {
     /// Durable storage.
@@ -33,8 +35,6 @@ pub struct Env<'a> {
     pub urls: &'a links::Urls,
     /// Limits on failed logins and on mails per address.
     pub throttle: &'a throttle::Throttle,
-    /// Tells services that sessions ended (R-SES-5).
-    pub backchannel: &'a crate::grants::logout::BackchannelLogout,
     /// The bounded password-hashing pool (R-SEC-1).
     pub hasher: &'a password::Hasher,
 }
@@ -402,7 +402,7 @@ async fn account_for_login(env: Env<'_>, login: &str) -> Option<Account> {
 async fn tell_owner_of_lock(env: Env<'_>, account: &Account, locale: Locale, now: Timestamp) {
     let ctx = serde_json::json!({
         "given_name": account.given_name,
-        "forgot_url": env.urls.page(links::FORGOT_PATH),
+        "forgot_url": env.urls.page(paths::FORGOT),
     });
     if let Err(e) = env
         .mailer

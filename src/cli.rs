@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -31,6 +32,13 @@ pub struct Cli {
     json: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The parser of a domain enum that lists its values (`all`) and names each (`name`): `--help`
+/// shows the names, and the domain types need no clap derive.
+fn named<T: Copy + Send + Sync + 'static>(all: &'static [T], name: fn(T) -> &'static str) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|v| name(*v)))
+        .try_map(move |s| all.iter().copied().find(|v| name(*v) == s).ok_or("not a listed value"))
 }
 
 #[derive(Subcommand)]
@@ -167,10 +175,10 @@ struct ClientAdd {
     #[arg(long)]
     federation_partner: bool,
     /// Grant type (repeatable; default authorization_code + refresh_token).
-    #[arg(long = "grant-type", value_enum)]
+    #[arg(long = "grant-type", value_parser = named(GrantType::ALL, GrantType::as_str))]
     grant_types: Vec<GrantType>,
     /// Client authentication method.
-    #[arg(long, value_enum, default_value = "client_secret_basic")]
+    #[arg(long, value_parser = named(AuthMethod::ALL, AuthMethod::as_str), default_value = "client_secret_basic")]
     auth_method: AuthMethod,
     /// JWK Set URL (for private_key_jwt).
     #[arg(long)]
@@ -188,7 +196,7 @@ struct ClientAdd {
     #[arg(long)]
     secret: Option<String>,
     /// Subject identifier type.
-    #[arg(long, value_enum, default_value = "pairwise")]
+    #[arg(long, value_parser = named(SubjectType::ALL, SubjectType::as_str), default_value = "pairwise")]
     subject_type: SubjectType,
 }
 

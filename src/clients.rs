@@ -14,9 +14,8 @@ use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
 /// Client authentication methods at the token, revocation and introspection endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum AuthMethod {
     /// HTTP Basic with the client secret.
     ClientSecretBasic,
@@ -29,6 +28,14 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// Every method.
+    pub const ALL: &[AuthMethod] = &[
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::PrivateKeyJwt,
+        AuthMethod::None,
+    ];
+
     /// The registration name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -40,14 +47,7 @@ impl AuthMethod {
     }
 
     fn parse(s: &str) -> Option<Self> {
-        [
-            AuthMethod::ClientSecretBasic,
-            AuthMethod::ClientSecretPost,
-            AuthMethod::PrivateKeyJwt,
-            AuthMethod::None,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
+        Self::ALL.iter().copied().find(|m| m.as_str() == s)
     }
 
     /// Whether the method uses a shared secret.
@@ -57,9 +57,8 @@ impl AuthMethod {
 }
 
 /// Grant types a client may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum GrantType {
     /// Code flow.
     AuthorizationCode,
@@ -69,10 +68,23 @@ pub enum GrantType {
     ClientCredentials,
 }
 
+impl GrantType {
+    /// Every grant type.
+    pub const ALL: &[GrantType] = &[GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+
+    /// The registration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
 /// How `sub` is formed for this client (OIDC Core §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
 pub enum SubjectType {
     /// A per-service pseudonym: services cannot link their users (default).
     Pairwise,
@@ -81,6 +93,9 @@ pub enum SubjectType {
 }
 
 impl SubjectType {
+    /// Every subject type.
+    pub const ALL: &[SubjectType] = &[SubjectType::Pairwise, SubjectType::Public];
+
     /// The registration name.
     pub fn as_str(self) -> &'static str {
         match self {

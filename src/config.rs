@@ -138,9 +138,6 @@ impl Default for SecretsConfig {
     }
 }
 
-/// Where the resource API lives under the issuer (PRODUCT §9).
-pub const API_PATH: &str = "/api/v1";
-
 /// The names of the server secrets, as in `[secrets]` and `SERVICEKONTO_SECRET_<NAME>`.
 pub const SECRET_NAMES: [&str; 5] = [
     "client_secret_pepper",
@@ -722,7 +719,7 @@ impl Config {
 
     /// The resource API's base URL, also the audience its tokens must name (R-API-2).
     pub fn api_url(&self) -> String {
-        self.url(API_PATH)
+        self.url(crate::paths::API)
     }
 
     /// How long a retired signing key must stay published: the longest lifetime of a token it

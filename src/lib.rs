@@ -16,6 +16,8 @@ pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
+pub mod paths;
 pub mod protocol;
 pub mod proxies;
 pub mod secret;
@@ -26,6 +28,7 @@ pub mod sim;
 pub mod staff;
 pub mod state;
 pub mod store;
+pub mod templates;
 pub mod trust;
 pub mod upstream;
 

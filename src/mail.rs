@@ -15,10 +15,10 @@ use tokio::sync::Notify;
 
 use crate::clock::{self, Timestamp};
 use crate::config::{Config, SmtpTls};
-use crate::http::pages::Pages;
 use crate::protocol::authorize::Locale;
 use crate::secret::random_token;
 use crate::store::{Store, StoreError};
+use crate::templates::Templates;
 
 /// Queued mails older than this are dropped: every link they carry has expired.
 const MAX_AGE_SECONDS: i64 = 72 * 3600;
@@ -120,7 +120,7 @@ struct Inner {
     transport: Transport,
     from: Mailbox,
     store: Store,
-    pages: Pages,
+    pages: Templates,
     wake: Notify,
 }
 
@@ -171,7 +171,7 @@ pub fn retry_delay(attempts: i64) -> i64 {
 
 impl Mailer {
     /// The mailer the configuration asks for: SMTP when `mail.smtp_host` is set, else files.
-    pub fn new(config: &Config, store: Store, pages: Pages) -> Result<Mailer, String> {
+    pub fn new(config: &Config, store: Store, pages: Templates) -> Result<Mailer, String> {
         let from: Mailbox = config.mail.from.parse().map_err(|e| format!("mail.from: {e}"))?;
         Ok(Mailer {
             inner: Arc::new(Inner {

@@ -6,9 +6,6 @@
 
 pub mod eid;
 
-/// The discovery member that marks a simulator.
-pub const MARKER: &str = "servicekonto_simulator";
-
 /// Escapes text for HTML (the simulator's pages are plain strings, not templates).
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

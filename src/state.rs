@@ -15,15 +15,15 @@ use crate::config::Config;
 use crate::ephemeral::{Ephemeral, EphemeralBackend, EphemeralError, MemoryStore, RedisStore};
 use crate::grants::logout::BackchannelLogout;
 use crate::grants::tokens::TokenIssuer;
-use crate::http::ops::Metrics;
-use crate::http::pages::Pages;
-use crate::http::paths;
 use crate::keys::{KeyError, KeySource, Keys};
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
+use crate::paths;
 use crate::proxies::{Networks, TrustedProxies};
 use crate::secrets::ServerSecrets;
 use crate::sessions::Sessions;
 use crate::store::{Store, StoreError};
+use crate::templates::Templates;
 
 /// Everything a request may need, shared: axum clones the state for every middleware, route
 /// and extractor of every request, so a clone is one reference count, not a copy of the
@@ -69,7 +69,7 @@ pub struct App {
     /// Client authentication.
     pub client_auth: ClientAuthenticator,
     /// HTML rendering.
-    pub pages: Pages,
+    pub pages: Templates,
     /// The clock every request reads once.
     pub clock: crate::clock::Clock,
     /// Server secrets (R-SEC-7): CSRF key, eID pseudonym key, pepper, pairwise key.
@@ -136,7 +136,6 @@ impl AppState {
             mailer: &self.mailer,
             urls: &self.urls,
             throttle: &self.throttle,
-            backchannel: &self.backchannel,
             hasher: &self.hasher,
         }
     }
@@ -171,7 +170,7 @@ impl AppState {
             config.url(paths::INTROSPECT),
         ];
         let clients = ClientDirectory::new(store.clone(), config.client_cache_seconds, secrets.pairwise_subject_key.clone());
-        let pages = Pages::load().map_err(StartError::Templates)?;
+        let pages = Templates::load().map_err(StartError::Templates)?;
         let mailer = Mailer::new(&config, store.clone(), pages.clone()).map_err(StartError::Templates)?;
         let tokens = TokenIssuer::new(config.clone(), keys.clone(), secrets.pairwise_subject_key.clone());
         let backchannel = BackchannelLogout::new(store.clone(), clients.clone(), tokens.clone(), keys.clone(), config.issuer.clone());

@@ -22,6 +22,10 @@ use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::{b64_decode, random_token};
 use crate::trust::TrustLevel;
 
+/// The discovery member by which a development simulator marks itself: trusted on a loopback
+/// issuer only, unless `allow_simulators` is set.
+pub const SIMULATOR_MARKER: &str = "servicekonto_simulator";
+
 /// How long a started upstream login may take.
 const PENDING_SECONDS: i64 = 900;
 /// How long discovery and keys are cached.
@@ -220,7 +224,7 @@ impl Upstreams {
             .get_json(&discovery, None)
             .await
             .map_err(|e| unavailable(e.to_string()))?;
-        if raw.get(crate::sim::MARKER) == Some(&Value::Bool(true)) && !is_loopback(&cfg.issuer) && !self.allow_simulators {
+        if raw.get(SIMULATOR_MARKER) == Some(&Value::Bool(true)) && !is_loopback(&cfg.issuer) && !self.allow_simulators {
             return Err(unavailable(
                 "a simulator on a non-loopback issuer; set allow_simulators to trust it".into(),
             ));

@@ -2,21 +2,9 @@
 //! carries a random token; only its hash is stored, and each link works once.
 
 use crate::clock::Timestamp;
+use crate::paths;
 use crate::secret::{random_token, sha256_b64};
 use crate::store::{Store, StoreError};
-
-/// Activation page of a registration (R-REG-4).
-pub const ACTIVATE_PATH: &str = "/register/activate";
-/// Page that sets a new password (R-SES-4).
-pub const RESET_PATH: &str = "/password/reset";
-/// Page that confirms a new email address (R-PRO-2).
-pub const EMAIL_CONFIRM_PATH: &str = "/profile/email/confirm";
-/// Page that blocks the account (R-SES-6).
-pub const BLOCK_PATH: &str = "/block";
-/// Page that asks for a reset link.
-pub const FORGOT_PATH: &str = "/password/forgot";
-/// Login page.
-pub const LOGIN_PATH: &str = "/login";
 
 /// Activation links live 24 hours (R-REG-4).
 pub const ACTIVATION_SECONDS: i64 = 24 * 3600;
@@ -129,7 +117,7 @@ impl Urls {
     /// A fresh block link for the account (R-SES-6), for mails about sensitive changes.
     pub async fn block_link(&self, store: &Store, account_id: &str, now: Timestamp) -> Result<String, StoreError> {
         let token = issue(store, account_id, LinkPurpose::Block, None, BLOCK_SECONDS, now).await?;
-        Ok(self.with_token(BLOCK_PATH, &token))
+        Ok(self.with_token(paths::BLOCK, &token))
     }
 }
 

@@ -6,12 +6,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
-use super::recovery::{end_everything, end_sessions, password_changed_mail};
+use super::recovery::{SessionsEnded, end_everything, end_sessions, password_changed_mail};
 use super::throttle::Denied;
 use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::sessions::Session;
@@ -142,18 +143,19 @@ pub async fn change_password(
     addr: &str,
     locale: Locale,
     now: Timestamp,
-) -> Result<(), AccountError> {
+) -> Result<SessionsEnded, AccountError> {
     password::check_policy(new.expose())?;
     confirm_password(env, "password.change", account, current, addr, now).await?;
     let hash = env.hasher.hash(new).await?;
     env.store.set_password(&account.id, &hash, now).await?;
-    end_sessions(env, &account.id, Some(signed_in), now).await?;
+    let ended = end_sessions(env, &account.id, Some(signed_in), now).await?;
     Event::new("password.change", now)
         .by_account(&account.id)
         .from(addr)
         .note(env.store)
         .await;
-    password_changed_mail(env, account, locale, now).await
+    password_changed_mail(env, account, locale, now).await?;
+    Ok(ended)
 }
 
 /// Checks the signed-in user's own password before a sensitive step (`action`), throttled like
@@ -207,8 +209,8 @@ pub async fn request_email_change(
     if let Some(other) = store.account_by_email(&new_email).await? {
         let ctx = json!({
             "given_name": other.given_name,
-            "login_url": urls.page(links::LOGIN_PATH),
-            "forgot_url": urls.page(links::FORGOT_PATH),
+            "login_url": urls.page(paths::LOGIN),
+            "forgot_url": urls.page(paths::FORGOT),
         });
         mailer.send(MailKind::AlreadyRegistered, &other.email, locale, &ctx, now).await?;
     } else {
@@ -224,7 +226,7 @@ pub async fn request_email_change(
         .await?;
         let ctx = json!({
             "given_name": account.given_name,
-            "link": urls.with_token(links::EMAIL_CONFIRM_PATH, &token),
+            "link": urls.with_token(paths::EMAIL_CONFIRM, &token),
             "hours": EMAIL_CHANGE_SECONDS / 3600,
         });
         mailer.send(MailKind::EmailChangeConfirm, &new_email, locale, &ctx, now).await?;
@@ -247,7 +249,7 @@ pub async fn confirm_email_change(
     (old_email, password): (&str, Secret<String>),
     addr: &str,
     now: Timestamp,
-) -> Result<Account, AccountError> {
+) -> Result<(Account, SessionsEnded), AccountError> {
     let store = env.store;
     if !links::plausible(token) {
         return Err(AccountError::LinkInvalid);
@@ -279,12 +281,13 @@ pub async fn confirm_email_change(
     let new_email = link.payload.ok_or(AccountError::LinkInvalid)?;
     store.set_email(&account.id, &new_email, now).await?;
     // R-SEC-3: a new login name, so every session and refresh token ends; the next login uses it.
-    end_everything(env, &account.id, now).await?;
+    let ended = end_everything(env, &account.id, now).await?;
     Event::new("email.change", now).by_account(&account.id).from(addr).note(store).await;
-    Ok(Account {
+    let account = Account {
         email: new_email,
         ..account
-    })
+    };
+    Ok((account, ended))
 }
 
 /// Withdraws consent for one service (R-SVC-3): its refresh tokens stop working at once.
@@ -303,9 +306,9 @@ pub async fn delete(
     addr: &str,
     locale: Locale,
     now: Timestamp,
-) -> Result<(), AccountError> {
+) -> Result<SessionsEnded, AccountError> {
     confirm_password(env, "account.delete", account, password, addr, now).await?;
-    end_everything(env, &account.id, now).await?;
+    let ended = end_everything(env, &account.id, now).await?;
     env.store.delete_account(&account.id).await?;
     Event::new("account.delete", now)
         .by_account(&account.id)
@@ -314,5 +317,5 @@ pub async fn delete(
         .await;
     let ctx = json!({ "given_name": account.given_name });
     env.mailer.send(MailKind::AccountDeleted, &account.email, locale, &ctx, now).await?;
-    Ok(())
+    Ok(ended)
 }

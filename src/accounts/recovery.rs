@@ -10,10 +10,11 @@ use super::{Account, AccountError, Env, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::sessions::Session;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Whether the client address `addr` may ask for another reset link this hour; the same check
 /// for every address typed, made before the answer.
@@ -48,7 +49,7 @@ pub async fn request_reset(env: Env<'_>, email: &str, locale: Locale, now: Times
     let token = links::issue(store, &account.id, LinkPurpose::Reset, None, RESET_SECONDS, now).await?;
     let ctx = json!({
         "given_name": account.given_name,
-        "link": urls.with_token(links::RESET_PATH, &token),
+        "link": urls.with_token(paths::RESET, &token),
         "minutes": RESET_SECONDS / 60,
     });
     mailer.send(MailKind::PasswordReset, &account.email, locale, &ctx, now).await?;
@@ -63,23 +64,52 @@ pub async fn link_is_live(store: &Store, token: &str, purpose: LinkPurpose, now:
     Ok(store.link(&links::token_hash(token), purpose, now).await?.is_some())
 }
 
+/// Sessions that ended, with the services that held grants from them (client id, `sid`): read
+/// before the grants go, handed back to the caller, who tells the services (R-SES-5). The
+/// account module does not send logout tokens itself.
+#[must_use = "the services that held grants from these sessions must be told"]
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SessionsEnded {
+    /// The account whose sessions ended.
+    pub account_id: String,
+    /// Each service (client id) with the session (`sid`) its grant came from.
+    pub targets: Vec<(String, String)>,
+}
+
+impl SessionsEnded {
+    /// The services that hold a live grant from session `sid` of the account, or from any of its
+    /// sessions.
+    pub async fn read(store: &Store, account_id: &str, sid: Option<&str>, now: Timestamp) -> Result<SessionsEnded, StoreError> {
+        Ok(SessionsEnded {
+            account_id: account_id.to_owned(),
+            targets: store.grant_sessions(account_id, sid, now).await?,
+        })
+    }
+}
+
 /// Everything that must happen when someone else may have had the account: no session and no
 /// refresh token survives.
-pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<(), AccountError> {
+pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<SessionsEnded, AccountError> {
     end_sessions(env, account_id, None, now).await
 }
 
 /// After a credential changed (R-SEC-3): every session but the one that made the change (`keep`:
-/// its cookie and session) and every refresh token end; the services are told (R-SES-5).
-pub async fn end_sessions(env: Env<'_>, account_id: &str, keep: Option<(&str, &Session)>, now: Timestamp) -> Result<(), AccountError> {
+/// its cookie and session) and every refresh token end; what the services must be told
+/// (R-SES-5) is returned.
+pub async fn end_sessions(
+    env: Env<'_>,
+    account_id: &str,
+    keep: Option<(&str, &Session)>,
+    now: Timestamp,
+) -> Result<SessionsEnded, AccountError> {
     // Before the grants go: they name the services to tell.
-    env.backchannel.account_ended(account_id, now).await?;
+    let ended = SessionsEnded::read(env.store, account_id, None, now).await?;
     env.store.revoke_account_grants(account_id, None, now).await?;
     match keep {
         Some((cookie, session)) => env.sessions.end_others(cookie, session, now).await?,
         None => env.sessions.end_all(account_id, now).await?,
     }
-    Ok(())
+    Ok(ended)
 }
 
 /// Sets a new password through a reset link (R-SES-4). The cheap checks come first (R-SEC-1):
@@ -93,7 +123,7 @@ pub async fn reset_password(
     addr: &str,
     locale: Locale,
     now: Timestamp,
-) -> Result<Account, AccountError> {
+) -> Result<(Account, SessionsEnded), AccountError> {
     let store = env.store;
     password::check_policy(new.expose())?;
     if !link_is_live(store, token, LinkPurpose::Reset, now).await? {
@@ -107,14 +137,14 @@ pub async fn reset_password(
         .ok_or(AccountError::LinkInvalid)?;
     let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
     store.set_password(&account.id, &hash, now).await?;
-    end_everything(env, &account.id, now).await?;
+    let ended = end_everything(env, &account.id, now).await?;
     Event::new("password.reset", now)
         .by_account(&account.id)
         .from(addr)
         .note(store)
         .await;
     password_changed_mail(env, &account, locale, now).await?;
-    Ok(account)
+    Ok((account, ended))
 }
 
 /// The notice after a password change, with a block link (R-SES-6).
@@ -130,7 +160,7 @@ pub async fn password_changed_mail(env: Env<'_>, account: &Account, locale: Loca
 }
 
 /// Blocks the account behind a block link at once (R-SES-6): no login until a password reset.
-pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) -> Result<SessionsEnded, AccountError> {
     let Env { store, mailer, urls, .. } = env;
     if !links::plausible(token) {
         return Err(AccountError::LinkInvalid);
@@ -141,7 +171,7 @@ pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) ->
         .ok_or(AccountError::LinkInvalid)?;
     let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
     store.block_account(&account.id, now).await?;
-    end_everything(env, &account.id, now).await?;
+    let ended = end_everything(env, &account.id, now).await?;
     Event::new("account.block", now)
         .by_account(&account.id)
         .details("blocked by its owner's link")
@@ -149,8 +179,8 @@ pub async fn block(env: Env<'_>, token: &str, locale: Locale, now: Timestamp) ->
         .await;
     let ctx = json!({
         "given_name": account.given_name,
-        "forgot_url": urls.page(links::FORGOT_PATH),
+        "forgot_url": urls.page(paths::FORGOT),
     });
     mailer.send(MailKind::AccountBlocked, &account.email, locale, &ctx, now).await?;
-    Ok(())
+    Ok(ended)
 }

@@ -15,6 +15,7 @@ use super::{Account, AccountError, Env, check_name, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
@@ -159,8 +160,8 @@ pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) 
     if let Some(existing) = store.account_by_email(&draft.email).await? {
         let ctx = json!({
             "given_name": existing.given_name,
-            "login_url": urls.page(links::LOGIN_PATH),
-            "forgot_url": urls.page(links::FORGOT_PATH),
+            "login_url": urls.page(paths::LOGIN),
+            "forgot_url": urls.page(paths::FORGOT),
         });
         mailer.send(MailKind::AlreadyRegistered, &existing.email, locale, &ctx, now).await?;
         return Ok(());
@@ -181,7 +182,7 @@ pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) 
     store.put_registration(&pending).await?;
     let ctx = json!({
         "given_name": pending.given_name,
-        "link": urls.with_token(links::ACTIVATE_PATH, &token),
+        "link": urls.with_token(paths::ACTIVATE, &token),
         "hours": ACTIVATION_SECONDS / 3600,
     });
     mailer.send(MailKind::Activation, &pending.email, locale, &ctx, now).await?;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::tokens::TokenIssuer;
+use crate::accounts::recovery::SessionsEnded;
 use crate::clients::ClientDirectory;
 use crate::clock::Timestamp;
 use crate::keys::Keys;
@@ -66,17 +67,21 @@ impl BackchannelLogout {
 
     /// Session `sid` of the account ended; how many services will be told.
     pub async fn session_ended(&self, account_id: &str, sid: &str, now: Timestamp) -> Result<usize, StoreError> {
-        let targets = self.store.grant_sessions(account_id, Some(sid), now).await?;
-        self.notify(account_id, targets, now).await
+        let ended = SessionsEnded::read(&self.store, account_id, Some(sid), now).await?;
+        self.tell(ended, now).await
     }
 
     /// Every session of the account ended; how many services will be told.
     pub async fn account_ended(&self, account_id: &str, now: Timestamp) -> Result<usize, StoreError> {
-        let targets = self.store.grant_sessions(account_id, None, now).await?;
-        self.notify(account_id, targets, now).await
+        let ended = SessionsEnded::read(&self.store, account_id, None, now).await?;
+        self.tell(ended, now).await
     }
 
-    async fn notify(&self, account_id: &str, targets: Vec<(String, String)>, now: Timestamp) -> Result<usize, StoreError> {
+    /// Tells the services that held grants from sessions an account flow ended; how many will
+    /// be told.
+    pub async fn tell(&self, ended: SessionsEnded, now: Timestamp) -> Result<usize, StoreError> {
+        let SessionsEnded { account_id, targets } = ended;
+        let account_id = account_id.as_str();
         let mut deliveries = Vec::new();
         for (client_id, sid) in targets {
             let Some(client) = self.clients.get(&client_id, now).await? else {

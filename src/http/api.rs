@@ -17,9 +17,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::error::bearer_header;
-use super::paths;
 use crate::clock::{self, Timestamp};
 use crate::grants::access::{self, AccessError, ActiveToken};
+use crate::paths;
 use crate::protocol::scope::ACCOUNT;
 use crate::state::AppState;
 use crate::trust::TrustLevel;

@@ -1,6 +1,6 @@
 //! Error responses per audience: OAuth JSON for clients (RFC 6749 §5.2), Bearer challenges
 //! for resource requests (RFC 6750 §3). HTML error pages for people are rendered by
-//! [`super::pages::Pages::error`].
+//! [`super::pages::Render::error`].
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

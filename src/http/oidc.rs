@@ -12,7 +12,7 @@ pub mod userinfo;
 use axum::Router;
 use axum::routing::get;
 
-use super::paths;
+use crate::paths;
 use crate::state::AppState;
 
 /// Protocol routes.

@@ -8,175 +8,44 @@ pub mod password;
 pub mod profile;
 pub mod register;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Value, json};
-use tera::Tera;
 
 use super::cookies::{Cookies, SESSION};
-use super::paths;
 use crate::accounts::password::Busy;
+use crate::accounts::recovery::SessionsEnded;
 use crate::accounts::{Account, AccountError};
 use crate::clock;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::sessions::{Lookup, Session};
 use crate::state::AppState;
+use crate::templates::{STYLE, Templates};
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../templates/layout.html")),
-    ("macros.html", include_str!("../../templates/macros.html")),
-    ("mail/layout.html", include_str!("../../templates/mail/layout.html")),
-    ("pages/notice.html", include_str!("../../templates/pages/notice.html")),
-    ("pages/register.html", include_str!("../../templates/pages/register.html")),
-    (
-        "pages/register_summary.html",
-        include_str!("../../templates/pages/register_summary.html"),
-    ),
-    ("pages/confirm_link.html", include_str!("../../templates/pages/confirm_link.html")),
-    ("pages/activate.html", include_str!("../../templates/pages/activate.html")),
-    ("pages/forgot.html", include_str!("../../templates/pages/forgot.html")),
-    ("pages/reset.html", include_str!("../../templates/pages/reset.html")),
-    ("pages/profile.html", include_str!("../../templates/pages/profile.html")),
-    (
-        "pages/password_change.html",
-        include_str!("../../templates/pages/password_change.html"),
-    ),
-    ("pages/email_change.html", include_str!("../../templates/pages/email_change.html")),
-    ("pages/email_confirm.html", include_str!("../../templates/pages/email_confirm.html")),
-    ("pages/delete.html", include_str!("../../templates/pages/delete.html")),
-    ("pages/plus_request.html", include_str!("../../templates/pages/plus_request.html")),
-    ("pages/staff_login.html", include_str!("../../templates/pages/staff_login.html")),
-    (
-        "pages/staff_requests.html",
-        include_str!("../../templates/pages/staff_requests.html"),
-    ),
-    ("pages/staff_request.html", include_str!("../../templates/pages/staff_request.html")),
-    ("pages/error.html", include_str!("../../templates/pages/error.html")),
-    ("pages/login.html", include_str!("../../templates/pages/login.html")),
-    ("pages/consent.html", include_str!("../../templates/pages/consent.html")),
-    ("pages/lands.html", include_str!("../../templates/pages/lands.html")),
-    ("pages/land_refused.html", include_str!("../../templates/pages/land_refused.html")),
-    ("pages/form_post.html", include_str!("../../templates/pages/form_post.html")),
-    ("pages/logout.html", include_str!("../../templates/pages/logout.html")),
-    ("pages/logged_out.html", include_str!("../../templates/pages/logged_out.html")),
-    ("pages/home.html", include_str!("../../templates/pages/home.html")),
-    ("pages/accessibility.html", include_str!("../../templates/pages/accessibility.html")),
-    ("pages/demo.html", include_str!("../../templates/pages/demo.html")),
-    ("mail/activation.txt", include_str!("../../templates/mail/activation.txt")),
-    ("mail/activation.html", include_str!("../../templates/mail/activation.html")),
-    (
-        "mail/already_registered.txt",
-        include_str!("../../templates/mail/already_registered.txt"),
-    ),
-    (
-        "mail/already_registered.html",
-        include_str!("../../templates/mail/already_registered.html"),
-    ),
-    ("mail/password_reset.txt", include_str!("../../templates/mail/password_reset.txt")),
-    ("mail/password_reset.html", include_str!("../../templates/mail/password_reset.html")),
-    (
-        "mail/password_changed.txt",
-        include_str!("../../templates/mail/password_changed.txt"),
-    ),
-    (
-        "mail/password_changed.html",
-        include_str!("../../templates/mail/password_changed.html"),
-    ),
-    (
-        "mail/email_change_confirm.txt",
-        include_str!("../../templates/mail/email_change_confirm.txt"),
-    ),
-    (
-        "mail/email_change_confirm.html",
-        include_str!("../../templates/mail/email_change_confirm.html"),
-    ),
-    (
-        "mail/email_change_notice.txt",
-        include_str!("../../templates/mail/email_change_notice.txt"),
-    ),
-    (
-        "mail/email_change_notice.html",
-        include_str!("../../templates/mail/email_change_notice.html"),
-    ),
-    ("mail/login_locked.txt", include_str!("../../templates/mail/login_locked.txt")),
-    ("mail/login_locked.html", include_str!("../../templates/mail/login_locked.html")),
-    ("mail/account_blocked.txt", include_str!("../../templates/mail/account_blocked.txt")),
-    (
-        "mail/account_blocked.html",
-        include_str!("../../templates/mail/account_blocked.html"),
-    ),
-    ("mail/account_deleted.txt", include_str!("../../templates/mail/account_deleted.txt")),
-    (
-        "mail/account_deleted.html",
-        include_str!("../../templates/mail/account_deleted.html"),
-    ),
-    ("mail/eid_linked.txt", include_str!("../../templates/mail/eid_linked.txt")),
-    ("mail/eid_linked.html", include_str!("../../templates/mail/eid_linked.html")),
-];
-
-const CATALOGS: &[(Locale, &str)] = &[
-    (Locale::De, include_str!("../../templates/i18n/de.toml")),
-    (Locale::En, include_str!("../../templates/i18n/en.toml")),
-];
-
-const STYLE: &str = include_str!("../../templates/static/style.css");
-
-/// Templates and message catalogs, loaded once.
-#[derive(Clone)]
-pub struct Pages {
-    tera: Arc<Tera>,
-    catalogs: Arc<HashMap<Locale, Value>>,
+/// The page responses every handler builds from the templates.
+pub trait Render {
+    /// A full HTML response.
+    fn page<C: Serialize>(&self, status: StatusCode, template: &str, locale: Locale, logged_in: bool, ctx: &C) -> Response;
+    /// A page that only tells something (`title_key`, `text_key` from the catalog), with an
+    /// optional link onwards (path, catalog key of its text).
+    fn notice(&self, locale: Locale, title_key: &str, text_key: &str, link: Option<(&str, &str)>) -> Response;
+    /// The page behind a mailed link: it explains and asks, and only its button (a POST to
+    /// `action`) acts, so mail scanners that follow links use nothing up. `keys` are the
+    /// catalog keys of title, text and button.
+    fn confirm_link(&self, locale: Locale, keys: [&str; 3], action: &str, token: &str, csrf: &str) -> Response;
+    /// An error page with a catalog message.
+    fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response;
 }
 
-impl Pages {
-    /// Compiles the templates and reads the catalogs; fails on any syntax error.
-    pub fn load() -> Result<Pages, String> {
-        let mut tera = Tera::default();
-        tera.add_raw_templates(TEMPLATES.iter().copied()).map_err(|e| format!("{e:?}"))?;
-        tera.autoescape_on(vec![".html"]);
-        let mut catalogs = HashMap::new();
-        for (locale, text) in CATALOGS {
-            let table: toml::Table = toml::from_str(text).map_err(|e| format!("catalog {}: {e}", locale.tag()))?;
-            catalogs.insert(*locale, serde_json::to_value(table).map_err(|e| e.to_string())?);
-        }
-        Ok(Pages {
-            tera: Arc::new(tera),
-            catalogs: Arc::new(catalogs),
-        })
-    }
-
-    /// A message from the catalog.
-    pub fn text(&self, locale: Locale, key: &str) -> String {
-        self.catalogs
-            .get(&locale)
-            .and_then(|c| c.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or(key)
-            .to_string()
-    }
-
-    /// Renders a template with `ctx` plus the catalog (`t`), language and login state.
-    pub fn render<C: Serialize>(&self, template: &str, locale: Locale, logged_in: bool, ctx: &C) -> Result<String, String> {
-        let mut value = serde_json::to_value(ctx).map_err(|e| e.to_string())?;
-        let Some(obj) = value.as_object_mut() else {
-            return Err("page context must be an object".into());
-        };
-        obj.insert("t".into(), self.catalogs.get(&locale).cloned().unwrap_or(Value::Null));
-        obj.insert("lang".into(), locale.tag().into());
-        obj.insert("logged_in".into(), logged_in.into());
-        let context = tera::Context::from_value(value).map_err(|e| e.to_string())?;
-        self.tera.render(template, &context).map_err(|e| format!("{e:?}"))
-    }
-
-    /// A full HTML response.
-    pub fn page<C: Serialize>(&self, status: StatusCode, template: &str, locale: Locale, logged_in: bool, ctx: &C) -> Response {
+impl Render for Templates {
+    fn page<C: Serialize>(&self, status: StatusCode, template: &str, locale: Locale, logged_in: bool, ctx: &C) -> Response {
         match self.render(template, locale, logged_in, ctx) {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
@@ -186,9 +55,7 @@ impl Pages {
         }
     }
 
-    /// A page that only tells something (`title_key`, `text_key` from the catalog), with an
-    /// optional link onwards (path, catalog key of its text).
-    pub fn notice(&self, locale: Locale, title_key: &str, text_key: &str, link: Option<(&str, &str)>) -> Response {
+    fn notice(&self, locale: Locale, title_key: &str, text_key: &str, link: Option<(&str, &str)>) -> Response {
         let ctx = json!({
             "title": self.text(locale, title_key),
             "message": self.text(locale, text_key),
@@ -198,10 +65,7 @@ impl Pages {
         self.page(StatusCode::OK, "pages/notice.html", locale, false, &ctx)
     }
 
-    /// The page behind a mailed link: it explains and asks, and only its button (a POST to
-    /// `action`) acts, so mail scanners that follow links use nothing up. `keys` are the
-    /// catalog keys of title, text and button.
-    pub fn confirm_link(&self, locale: Locale, keys: [&str; 3], action: &str, token: &str, csrf: &str) -> Response {
+    fn confirm_link(&self, locale: Locale, keys: [&str; 3], action: &str, token: &str, csrf: &str) -> Response {
         let ctx = json!({
             "title": self.text(locale, keys[0]),
             "message": self.text(locale, keys[1]),
@@ -213,8 +77,7 @@ impl Pages {
         self.page(StatusCode::OK, "pages/confirm_link.html", locale, false, &ctx)
     }
 
-    /// An error page with a catalog message.
-    pub fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response {
+    fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response {
         self.page(
             status,
             "pages/error.html",
@@ -222,6 +85,14 @@ impl Pages {
             false,
             &json!({ "message": self.text(locale, message_key), "detail": detail }),
         )
+    }
+}
+
+/// Tells the services about the sessions an account flow ended (R-SES-5). A failure is logged,
+/// not shown: the change the user made stands, and their refresh tokens are revoked already.
+pub async fn tell_services(state: &AppState, ended: SessionsEnded, now: clock::Timestamp) {
+    if let Err(e) = state.backchannel.tell(ended, now).await {
+        tracing::error!(error = %e, "could not look up the services to tell about the logout");
     }
 }
 
@@ -286,7 +157,7 @@ pub async fn remember_lang(State(state): State<AppState>, req: axum::extract::Re
 
 /// The form's problems for a template: `errors` (field → message, shown at the field) and
 /// `error_list` (the summary at the top, each entry linking to its field).
-pub fn form_errors(pages: &Pages, locale: Locale, errors: &[(&str, &str)]) -> Value {
+pub fn form_errors(pages: &Templates, locale: Locale, errors: &[(&str, &str)]) -> Value {
     let mut by_field = serde_json::Map::new();
     let mut list = Vec::new();
     for (field, key) in errors {
@@ -516,93 +387,4 @@ pub async fn style() -> Response {
 /// Any unknown path.
 pub async fn not_found(State(state): State<AppState>) -> Response {
     state.pages.error(StatusCode::NOT_FOUND, Locale::De, "err_not_found", None)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_template_renders_in_both_languages() {
-        let pages = Pages::load().unwrap();
-        let ctx = stringify!({
-            "message": "m", "detail": "d", "request_id": "r", "client_name": "Dienst", "expired": true, "error": "e",
-            "csrf": "c", "txn": "t", "email": "a@b.de", "digest": "d", "items": [{"key": "given_name", "label": "Vorname", "value": "Erika", "required": true}], "land": "Land B", "choose": true,
-            "lands": [{"id": "b", "name": "Land B", "logo": "LB", "issuer": "https://b", "available": true}], "reason": "level", "action": "https://rp/cb",
-            "fields": [["code", "x"]], "nonce": "n", "client_id": "c", "post_logout_redirect_uri": "https://rp/",
-            "state": "s", "demo": true, "claims": [["sub", "x"]], "userinfo": [["sub", "x"]], "logout_url": "/logout?x=1",
-            "errors": {"email": "bad", "consent": "c", "confirm": "c", "address": "a"}, "error_list": [["email", "bad"]],
-            "form": {"title": "Dr.", "given_name": "Erika", "family_name": "M", "birthdate": "1964-08-12", "street": "S",
-                     "house_number": "1", "postal_code": "5", "city": "K", "country": "DE", "phone_number": "1", "delivery_consent": true},
-            "password_kept": true, "given_name": "Erika", "family_name": "M", "title": "T", "token": "tok", "button": "b",
-            "link": "https://idp/x?token=1", "block_link": "https://idp/block?token=1", "login_url": "https://idp/login",
-            "forgot_url": "https://idp/password/forgot", "new_email": "n@b.de", "current_email": "a@b.de", "email_repeat": "a@b.de",
-            "plus": true, "delivery_consent_at": "2026-01-01 10:00 UTC", "notice": "n", "next": "/profile",
-            "consents": [{"client_id": "c", "name": "Dienst", "items": ["Vorname"], "granted_at": "2026-01-01 10:00 UTC"}],
-            "link_href": "/login", "link_text": "Anmelden",
-            "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true,
-            "plus_request_at": "2026-01-01 10:00 UTC", "username": "clerk", "staff_name": "Clara", "account_id": "a1", "birthdate": "1964-08-12",
-            "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE",
-            "identity": {"name": "Erika Mustermann", "birthdate": "1964-08-12", "address": "Heidestraße 17, 51147 Köln"}
-        })
-        .to_string();
-        let ctx: Value = serde_json::from_str(&ctx).unwrap();
-        for (name, _) in TEMPLATES
-            .iter()
-            .filter(|(n, _)| !matches!(*n, "layout.html" | "macros.html" | "mail/layout.html"))
-        {
-            for locale in [Locale::De, Locale::En] {
-                let html = pages.render(name, locale, true, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
-                if !name.ends_with(".txt") {
-                    assert!(html.contains(&format!("lang=\"{}\"", locale.tag())), "{name}");
-                }
-                assert!(!html.contains("{{"), "{name}: unrendered text");
-            }
-        }
-    }
-
-    #[test]
-    fn every_mail_kind_has_text_html_and_subject_in_both_languages() {
-        let pages = Pages::load().unwrap();
-        for kind in crate::mail::MailKind::ALL {
-            for locale in [Locale::De, Locale::En] {
-                for ext in ["txt", "html"] {
-                    let name = format!("mail/{}.{ext}", kind.name());
-                    pages
-                        .render(
-                            &name,
-                            locale,
-                            false,
-                            &json!({"given_name": "E", "link": "l", "block_link": "b", "login_url": "u", "forgot_url": "f", "new_email": "n"}),
-                        )
-                        .unwrap_or_else(|e| panic!("{name}: {e}"));
-                }
-                let subject = format!("mail_{}_subject", kind.name());
-                assert_ne!(pages.text(locale, &subject), subject);
-            }
-        }
-    }
-
-    #[test]
-    fn catalogs_have_the_same_keys() {
-        let pages = Pages::load().unwrap();
-        let keys = |l: Locale| {
-            pages.catalogs[&l]
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .collect::<std::collections::BTreeSet<_>>()
-        };
-        assert_eq!(keys(Locale::De), keys(Locale::En));
-    }
-
-    #[test]
-    fn autoescape_is_on() {
-        let pages = Pages::load().unwrap();
-        let html = pages
-            .render("pages/error.html", Locale::De, false, &json!({"message": "<script>x</script>"}))
-            .unwrap();
-        assert!(html.contains("&lt;script&gt;"));
-    }
 }

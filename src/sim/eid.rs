@@ -17,11 +17,12 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{MARKER, escape};
+use super::escape;
 use crate::config::SigningAlg;
 use crate::keys::jws::{self, PrivateKey};
 use crate::keys::new_private_key;
 use crate::secret::{Secret, constant_time_eq, hmac_b64, random_token, sha256_b64};
+use crate::upstream::SIMULATOR_MARKER;
 
 /// The level the eID reaches (BSI TR-03107-1 "hoch").
 pub const ACR_HOCH: &str = "http://bsi.bund.de/eID/LoA/hoch";
@@ -239,7 +240,7 @@ async fn discovery(State(s): State<Shared>) -> Json<Value> {
         "authorization_response_iss_parameter_supported": true,
         "claims_supported": ["sub", "given_name", "family_name", "birth_family_name", "birthdate", "place_of_birth",
             "address", "nationalities", "document_type", "academic_title", "restricted_id"],
-        MARKER: true,
+        SIMULATOR_MARKER: true,
     }))
 }
 

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::grants::claims::user_claims;
-use crate::http::paths;
 use crate::keys::Keys;
+use crate::paths;
 use crate::protocol::scope;
 use crate::state::AppState;
 use crate::trust::acr_values_supported;

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
+use crate::http::pages::Render;
 use crate::protocol::authorize::Locale;
 use crate::protocol::params::Params;
 use crate::sessions::Lookup;

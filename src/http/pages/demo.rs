@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
 use crate::clock::Timestamp;
-use crate::http::paths;
+use crate::http::pages::Render;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::{random_token, sha256_b64};
 use crate::state::AppState;

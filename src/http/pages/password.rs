@@ -12,13 +12,13 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::register::{TokenForm, TokenQuery};
-use super::{CheckedForm, PageLocale, failure_page, form_errors, merged, token_form, unavailable};
+use super::{CheckedForm, PageLocale, Render, failure_page, form_errors, merged, tell_services, token_form, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::recovery;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
-use crate::http::paths;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -139,9 +139,12 @@ pub async fn reset(
     }
     let now = state.clock.now();
     match recovery::reset_password(state.account_env(), &f.token, f.password, &addr, locale, now).await {
-        Ok(_) => state
-            .pages
-            .notice(locale, "reset_done_title", "reset_done_text", Some((paths::LOGIN, "login_title"))),
+        Ok((_, ended)) => {
+            tell_services(&state, ended, now).await;
+            state
+                .pages
+                .notice(locale, "reset_done_title", "reset_done_text", Some((paths::LOGIN, "login_title")))
+        }
         Err(AccountError::WeakPassword(v)) => reset_form(
             &state,
             &browser,
@@ -179,10 +182,14 @@ pub async fn block_page(
 /// `POST /block`: blocks the account at once (R-SES-6).
 #[instrument(skip_all)]
 pub async fn block(State(state): State<AppState>, PageLocale(locale): PageLocale, CheckedForm(f): CheckedForm<TokenForm>) -> Response {
-    match recovery::block(state.account_env(), &f.token, locale, state.clock.now()).await {
-        Ok(()) => state
-            .pages
-            .notice(locale, "blocked_title", "blocked_text", Some((paths::FORGOT, "forgot_title"))),
+    let now = state.clock.now();
+    match recovery::block(state.account_env(), &f.token, locale, now).await {
+        Ok(ended) => {
+            tell_services(&state, ended, now).await;
+            state
+                .pages
+                .notice(locale, "blocked_title", "blocked_text", Some((paths::FORGOT, "forgot_title")))
+        }
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_block_link", None),
         Err(e) => unavailable(&state, locale, &e),
     }

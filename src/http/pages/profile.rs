@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{CheckedForm, Citizen, PageLocale, failure_page, form_errors, merged, unavailable};
+use super::{CheckedForm, Citizen, PageLocale, Render, failure_page, form_errors, merged, tell_services, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
@@ -21,7 +21,7 @@ use crate::clock::Timestamp;
 use crate::grants::claims::consent_items;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
-use crate::http::paths;
+use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -314,7 +314,10 @@ pub async fn change_password(
     }
     let signed_in = (&account, (cookie.as_str(), &session));
     match profile::change_password(state.account_env(), signed_in, (f.current, f.password), &addr, locale, now).await {
-        Ok(()) => Redirect::to(&format!("{}?done=password", paths::PROFILE)).into_response(),
+        Ok(ended) => {
+            tell_services(&state, ended, now).await;
+            Redirect::to(&format!("{}?done=password", paths::PROFILE)).into_response()
+        }
         Err(AccountError::WeakPassword(v)) => retry(("password", v.message_key())),
         Err(AccountError::Denied(d)) => retry(("current", current_password_key(&d))),
         Err(e) => failure_page(&state, locale, &e),
@@ -453,12 +456,15 @@ pub async fn email_confirm(
         )
     };
     match profile::confirm_email_change(state.account_env(), &f.token, (&f.email, f.password), &addr, now).await {
-        Ok(_) => state.pages.notice(
-            locale,
-            "email_changed_title",
-            "email_changed_text",
-            Some((paths::PROFILE, "profile_title")),
-        ),
+        Ok((_, ended)) => {
+            tell_services(&state, ended, now).await;
+            state.pages.notice(
+                locale,
+                "email_changed_title",
+                "email_changed_text",
+                Some((paths::PROFILE, "profile_title")),
+            )
+        }
         Err(AccountError::Denied(d)) => retry(d.message_key()),
         Err(AccountError::Blocked) => retry("login_failed"),
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_email_link", None),
@@ -505,7 +511,8 @@ pub async fn delete(
         return retry(("confirm", "field_delete_confirm"));
     }
     match profile::delete(state.account_env(), &account, f.password, &addr, locale, now).await {
-        Ok(()) => {
+        Ok(ended) => {
+            tell_services(&state, ended, now).await;
             let mut res = state.pages.notice(locale, "deleted_title", "deleted_text", None);
             res.headers_mut()
                 .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
