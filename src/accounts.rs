@@ -10,15 +10,15 @@ pub mod recovery;
 pub mod registration;
 pub mod throttle;
 
-use serde::{Deserialize, Serialize};
-
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::paths;
 use crate::protocol::authorize::Locale;
-use crate::secret::{Secret, random_token};
+use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
+
+pub use crate::model::account::{Account, AccountKind, Address};
 
 /// What the self-service flows use besides their inputs: storage, sessions to end, mail to
 /// send, and the URLs links in mails point to. Telling services about ended sessions is not
@@ -37,105 +37,6 @@ pub struct Env<'a> {
     pub throttle: &'a throttle::Throttle,
     /// The bounded password-hashing pool (R-SEC-1).
     pub hasher: &'a password::Hasher,
-}
-
-/// Citizens and organisation users are told apart because services admit one kind or both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccountKind {
-    /// A person acting for themselves.
-    Citizen,
-}
-
-impl AccountKind {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountKind::Citizen => "citizen",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        (s == "citizen").then_some(AccountKind::Citizen)
-    }
-}
-
-/// A postal address (OIDC `address` claim).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
-    /// Street name.
-    pub street: String,
-    /// House number, with suffixes or ranges.
-    pub house_number: String,
-    /// Postal code.
-    pub postal_code: String,
-    /// Town.
-    pub city: String,
-    /// ISO 3166-1 alpha-2 country code.
-    pub country: String,
-}
-
-/// One account as stored.
-#[derive(Debug, Clone)]
-pub struct Account {
-    /// Internal id; never shown to services (they see a per-service `sub`).
-    pub id: String,
-    /// The login name, lower-case.
-    pub email: String,
-    /// argon2id PHC string.
-    pub password_hash: Secret<String>,
-    /// Citizen or organisation user.
-    pub kind: AccountKind,
-    /// How far the identity is verified: `Basic` or `Plus` for citizens.
-    pub level: TrustLevel,
-    /// Given name(s).
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// Date of birth, `YYYY-MM-DD`.
-    pub birthdate: Option<String>,
-    /// Postal address.
-    pub address: Option<Address>,
-    /// Phone number (E.164), where known.
-    pub phone_number: Option<String>,
-    /// Whether the email address was confirmed.
-    pub email_verified: bool,
-    /// Created.
-    pub created_at: Timestamp,
-    /// Last changed.
-    pub updated_at: Timestamp,
-    /// Academic title (a locked field for Plus accounts).
-    pub title: Option<String>,
-    /// When the account was blocked through a block link (R-SES-6); no login until a reset.
-    pub blocked_at: Option<Timestamp>,
-    /// When the user opened electronic delivery (*Zugangseröffnung*, R-PRO-4), if they did.
-    pub delivery_consent_at: Option<Timestamp>,
-}
-
-impl Account {
-    /// A new basic citizen account with a confirmed email and nothing but names: the starting
-    /// point of every way an account comes into being.
-    pub fn citizen(email: String, password_hash: Secret<String>, given_name: String, family_name: String, now: Timestamp) -> Account {
-        Account {
-            id: random_token(16),
-            email,
-            password_hash,
-            kind: AccountKind::Citizen,
-            level: TrustLevel::Basic,
-            given_name,
-            family_name,
-            birthdate: None,
-            address: None,
-            phone_number: None,
-            email_verified: true,
-            created_at: now,
-            updated_at: now,
-            title: None,
-            blocked_at: None,
-            delivery_consent_at: None,
-        }
-    }
 }
 
 /// What an operator or a registration supplies to create an account.

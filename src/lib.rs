@@ -17,6 +17,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod model;
 pub mod paths;
 pub mod protocol;
 pub mod proxies;

@@ -20,27 +20,10 @@ use crate::secret::random_token;
 use crate::store::{Store, StoreError};
 use crate::templates::Templates;
 
+pub use crate::model::mail::QueuedMail;
+
 /// Queued mails older than this are dropped: every link they carry has expired.
 const MAX_AGE_SECONDS: i64 = 72 * 3600;
-
-/// One mail waiting for delivery, already formatted (RFC 5322).
-#[derive(Debug, Clone)]
-pub struct QueuedMail {
-    /// Queue id.
-    pub id: String,
-    /// Envelope sender.
-    pub sender: String,
-    /// Envelope recipient.
-    pub recipient: String,
-    /// The whole message.
-    pub message: String,
-    /// Which template it came from (for logs; never the recipient).
-    pub kind: String,
-    /// Delivery attempts so far.
-    pub attempts: i64,
-    /// When the next attempt is due.
-    pub next_attempt_at: Timestamp,
-}
 
 /// The mails the product sends; each has `mail/<name>.txt`, `mail/<name>.html` and a subject
 /// `mail_<name>_subject` in the catalogs.

@@ -156,7 +156,7 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
 /// Binds an address as the five columns street, house_number, postal_code, city, country
 /// (all null without an address), in that order.
-fn bind_address<'q>(q: AnyQuery<'q>, a: Option<&crate::accounts::Address>) -> AnyQuery<'q> {
+fn bind_address<'q>(q: AnyQuery<'q>, a: Option<&crate::model::account::Address>) -> AnyQuery<'q> {
     q.bind(a.map(|x| x.street.clone()))
         .bind(a.map(|x| x.house_number.clone()))
         .bind(a.map(|x| x.postal_code.clone()))

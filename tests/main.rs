@@ -17,6 +17,7 @@ mod federation;
 mod flows;
 mod fuzz;
 mod hashing;
+mod layering;
 mod mail;
 mod nodes;
 mod ops;

@@ -11,58 +11,7 @@ use crate::secret::hmac_b64;
 use crate::store::Store;
 use crate::trust::TrustLevel;
 
-/// How an identity was verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    /// `eid` or `kundenzentrum`.
-    pub method: String,
-    /// When.
-    pub verified_at: Timestamp,
-    /// Birth name.
-    pub birth_name: Option<String>,
-    /// Place of birth.
-    pub place_of_birth: Option<String>,
-    /// Nationality (ISO 3166-1 alpha-2).
-    pub nationality: Option<String>,
-    /// Document type (`ID`, `AR`, …).
-    pub document_type: Option<String>,
-}
-
-/// An account's eID link.
-#[derive(Debug, Clone)]
-pub struct EidLink {
-    /// Keyed hash of the pseudonym.
-    pub pseudonym_hash: String,
-    /// Whether eID login is on.
-    pub login_enabled: bool,
-    /// Linked at.
-    pub linked_at: Timestamp,
-}
-
-/// The data groups read from the card, as the eID service's claims carry them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EidData {
-    /// Restricted identification, when transferred.
-    pub pseudonym: Option<String>,
-    /// Given names.
-    pub given_names: String,
-    /// Family names.
-    pub family_names: String,
-    /// Birth name.
-    pub birth_name: Option<String>,
-    /// Date of birth.
-    pub date_of_birth: String,
-    /// Place of birth.
-    pub place_of_birth: Option<String>,
-    /// Place of residence.
-    pub address: Option<Address>,
-    /// Nationality.
-    pub nationality: Option<String>,
-    /// Document type.
-    pub document_type: Option<String>,
-    /// Academic title.
-    pub academic_title: Option<String>,
-}
+pub use crate::model::account::{EidData, EidLink, Verification};
 
 /// Why an eID flow failed.
 #[derive(Debug, thiserror::Error)]

@@ -6,6 +6,8 @@ use crate::paths;
 use crate::secret::{random_token, sha256_b64};
 use crate::store::{Store, StoreError};
 
+pub use crate::model::account::{LinkPurpose, StoredLink};
+
 /// Activation links live 24 hours (R-REG-4).
 pub const ACTIVATION_SECONDS: i64 = 24 * 3600;
 /// Reset links live one hour (R-SES-4).
@@ -14,51 +16,6 @@ pub const RESET_SECONDS: i64 = 3600;
 pub const EMAIL_CHANGE_SECONDS: i64 = 24 * 3600;
 /// Block links work for 30 days: long enough to react to a mail read late.
 pub const BLOCK_SECONDS: i64 = 30 * 24 * 3600;
-
-/// What a stored link does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkPurpose {
-    /// Set a new password.
-    Reset,
-    /// Confirm a new email address (payload: the address).
-    EmailChange,
-    /// Block the account.
-    Block,
-}
-
-impl LinkPurpose {
-    /// Stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LinkPurpose::Reset => "reset",
-            LinkPurpose::EmailChange => "email_change",
-            LinkPurpose::Block => "block",
-        }
-    }
-
-    /// Parses the stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "reset" => Some(LinkPurpose::Reset),
-            "email_change" => Some(LinkPurpose::EmailChange),
-            "block" => Some(LinkPurpose::Block),
-            _ => None,
-        }
-    }
-}
-
-/// A link as stored.
-#[derive(Debug, Clone)]
-pub struct StoredLink {
-    /// Whose account.
-    pub account_id: String,
-    /// What it does.
-    pub purpose: LinkPurpose,
-    /// Extra data (the new address of an email change).
-    pub payload: Option<String>,
-    /// End of validity.
-    pub expires_at: Timestamp,
-}
 
 /// The stored form of a link token.
 pub fn token_hash(token: &str) -> String {

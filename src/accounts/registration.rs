@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::eid::{self, EidData};
+use super::eid::{self};
 use super::links::{self, ACTIVATION_SECONDS};
 use super::password::Hasher;
 use super::throttle::{AddressAction, Throttle};
@@ -20,40 +20,7 @@ use crate::protocol::authorize::Locale;
 use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
 
-/// A registration waiting for its activation link.
-#[derive(Debug, Clone)]
-pub struct PendingRegistration {
-    /// Row id.
-    pub id: String,
-    /// Hash of the link's token.
-    pub token_hash: String,
-    /// Normalised email.
-    pub email: String,
-    /// argon2id hash of the chosen password.
-    pub password_hash: Secret<String>,
-    /// Given name(s).
-    pub given_name: String,
-    /// Family name.
-    pub family_name: String,
-    /// Language of the pages and mails (`de`, `en`).
-    pub locale: String,
-    /// R-REG-5: the identity read from the eID, for a registration as Servicekonto Plus.
-    pub identity: Option<EidIdentity>,
-    /// Created.
-    pub created_at: Timestamp,
-    /// End of the link's validity.
-    pub expires_at: Timestamp,
-}
-
-/// An identity read from the eID for a registration as Servicekonto Plus (R-REG-5): the card's
-/// data (without the pseudonym itself) and the pseudonym's keyed hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EidIdentity {
-    /// The card's data; `pseudonym` is always `None` here.
-    pub data: EidData,
-    /// The stored form of the pseudonym, when it was transferred.
-    pub link: Option<String>,
-}
+pub use crate::model::account::{EidIdentity, PendingRegistration};
 
 /// What the registration form carries.
 #[derive(Debug, Clone, Default, Deserialize)]

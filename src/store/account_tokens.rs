@@ -4,8 +4,8 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
-use crate::accounts::links::{LinkPurpose, StoredLink};
 use crate::clock::Timestamp;
+use crate::model::account::{LinkPurpose, StoredLink};
 
 const T: &str = "account_tokens";
 

@@ -3,8 +3,8 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, bind_address, col};
-use crate::accounts::{Account, AccountKind, Address};
 use crate::clock::Timestamp;
+use crate::model::account::{Account, AccountKind, Address};
 use crate::secret::Secret;
 use crate::trust::TrustLevel;
 

@@ -3,8 +3,8 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
-use crate::audit::{Event, Query};
 use crate::clock::Timestamp;
+use crate::model::audit::{Event, Query};
 use crate::secret::random_token;
 
 const T: &str = "audit_events";

@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
-use crate::clients::{Client, stored};
+use crate::model::client::{Client, stored};
 use crate::protocol::scope::Scopes;
 use crate::trust::TrustLevel;
 

@@ -3,8 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, bind_address, col};
-use crate::accounts::Account;
-use crate::accounts::eid::{EidLink, Verification};
+use crate::model::account::{Account, EidLink, Verification};
 
 impl Store {
     /// Makes the account Plus with verified data in one transaction: the locked fields, the

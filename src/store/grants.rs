@@ -6,7 +6,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
-use crate::grants::{FederatedLogin, Grant};
+use crate::model::grant::{FederatedLogin, Grant};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 

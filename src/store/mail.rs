@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
-use crate::mail::QueuedMail;
+use crate::model::mail::QueuedMail;
 
 const T: &str = "mail_queue";
 

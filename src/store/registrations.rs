@@ -3,8 +3,8 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
-use crate::accounts::registration::PendingRegistration;
 use crate::clock::Timestamp;
+use crate::model::account::PendingRegistration;
 use crate::secret::Secret;
 
 const T: &str = "registrations";

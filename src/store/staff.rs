@@ -3,9 +3,9 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
-use crate::accounts::Address;
+use crate::model::account::Address;
+use crate::model::staff::{Role, Staff, UpgradeRequest};
 use crate::secret::Secret;
-use crate::staff::{Role, Staff, UpgradeRequest};
 
 fn staff_from_row(row: &AnyRow) -> Result<Staff, StoreError> {
     const T: &str = "staff";
