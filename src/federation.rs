@@ -9,9 +9,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::audit::Event;
+use crate::clients::Client;
 use crate::clock::Timestamp;
-use crate::grants::claims::is_releasable;
+use crate::grants::claims::{VERIFIED_CLAIMS, is_releasable};
+use crate::grants::decide::{Decision, decide_federated};
+use crate::protocol::authorize::AuthorizeRequest;
 use crate::protocol::claims::ClaimsRequest;
+use crate::store::Store;
 use crate::trust::{Method, TrustLevel};
 use crate::upstream::Identity;
 
@@ -47,7 +52,7 @@ impl FederatedIdentity {
         let claims = identity
             .claims
             .iter()
-            .filter(|(k, v)| (is_releasable(k) || *k == VERIFIED) && !v.is_null())
+            .filter(|(k, v)| (is_releasable(k) || *k == VERIFIED_CLAIMS) && !v.is_null())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Some(FederatedIdentity {
@@ -61,25 +66,37 @@ impl FederatedIdentity {
     }
 }
 
-const VERIFIED: &str = "verified_claims";
+/// Why a Land's answer logs nobody in.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The answer names no subject.
+    Invalid,
+    /// The Land's level is below what the service or the request needs (R-FED-3); the
+    /// identity, to say which level it had.
+    LevelTooLow(Box<FederatedIdentity>),
+}
 
-/// R-ACR-7 for a Land's identity: the Land's `verified_claims` (how and at what level it
-/// verified the data), narrowed to the claims released with the same values; `None` when none
-/// of them is released.
-pub fn verified_claims(asserted: &Map<String, Value>, released: &Map<String, Value>) -> Option<Value> {
-    let mut verified = asserted.get(VERIFIED)?.as_object()?.clone();
-    let claims: Map<String, Value> = verified
-        .get("claims")?
-        .as_object()?
-        .iter()
-        .filter(|(k, v)| released.get(*k) == Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if claims.is_empty() {
-        return None;
+/// Admits a login through another Land (`land`, its display name) for an authorization request:
+/// the identity must name a subject and its level, never raised, must meet what the service and
+/// the request need (R-FED-1, -3). Audited either way.
+pub async fn admit(
+    store: &Store,
+    (request, client): (&AuthorizeRequest, &Client),
+    (identity, land): (&Identity, &str),
+    addr: &str,
+    now: Timestamp,
+) -> Result<FederatedIdentity, Refusal> {
+    let fed = FederatedIdentity::from_upstream(identity, land, now).ok_or(Refusal::Invalid)?;
+    let event = Event::new("login.federated", now)
+        .from(addr)
+        .details(format!("upstream {} for client {}", fed.upstream, client.id));
+    if let Decision::Deny(e) = decide_federated(request, client, fed.level, true) {
+        event.outcome("level_too_low").note(store).await;
+        tracing::info!(upstream = %fed.upstream, level = fed.level.name(), reason = %e.description, "federated login below the level needed");
+        return Err(Refusal::LevelTooLow(Box::new(fed)));
     }
-    verified.insert("claims".into(), Value::Object(claims));
-    Some(Value::Object(verified))
+    event.note(store).await;
+    Ok(fed)
 }
 
 /// The attributes a partner's request marks essential (OIDC Core §5.5.1): shown at the
@@ -122,20 +139,6 @@ mod tests {
         assert_eq!(f.claims.len(), 1, "{:?}", f.claims);
         assert_eq!(f.claims["given_name"], "Ayşe");
         assert!(FederatedIdentity::from_upstream(&identity(TrustLevel::Basic, json!({})), "Land B", 100).is_none());
-    }
-
-    #[test]
-    fn r_acr_7_a_lands_verification_travels_with_the_released_claims_only() {
-        let asserted = json!({
-            "given_name": "Ayşe", "family_name": "Yılmaz",
-            "verified_claims": { "verification": { "trust_framework": "eidas" }, "claims": { "given_name": "Ayşe", "family_name": "Yılmaz" } },
-        });
-        let asserted = asserted.as_object().unwrap();
-        let released = json!({ "given_name": "Ayşe" });
-        let v = verified_claims(asserted, released.as_object().unwrap()).unwrap();
-        assert_eq!(v["claims"], json!({ "given_name": "Ayşe" }));
-        assert_eq!(v["verification"]["trust_framework"], "eidas");
-        assert!(verified_claims(asserted, json!({ "email": "a@b" }).as_object().unwrap()).is_none());
     }
 
     #[test]

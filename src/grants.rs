@@ -6,7 +6,9 @@ pub mod access;
 pub mod claims;
 pub mod codes;
 pub mod decide;
+pub mod exchange;
 pub mod logout;
+pub mod revocation;
 pub mod tokens;
 
 use crate::protocol::claims::ClaimsRequest;

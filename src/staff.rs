@@ -12,7 +12,7 @@ use crate::accounts::{Account, AccountError, Address, check_address, check_date,
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::secret::{KeyRing, Secret, random_token};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 use totp::Enrollment;
 
@@ -147,6 +147,38 @@ pub async fn request_upgrade(
     };
     store.put_upgrade_request(&request).await?;
     Ok(())
+}
+
+/// A request waiting for a clerk, with the account it is for.
+pub async fn request_to_check(store: &Store, account_id: &str) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
+    match store.upgrade_request(account_id).await? {
+        Some(request) => Ok(store.account(account_id).await?.map(|account| (request, account))),
+        None => Ok(None),
+    }
+}
+
+/// A clerk opens a request: the citizen's data are shown only once the view is in the audit log
+/// (opening a citizen's data is a staff action too).
+pub async fn open_request(
+    store: &Store,
+    staff: &Staff,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
+    let Some(found) = request_to_check(store, account_id).await? else {
+        return Ok(None);
+    };
+    Event::new("staff.view_request", now)
+        .by_staff(&staff.username)
+        .account(Some(account_id))
+        .record(store)
+        .await?;
+    Ok(Some(found))
+}
+
+/// A clerk logs out (audited; the session itself is the caller's cookie).
+pub async fn log_out(store: &Store, staff: &Staff, now: Timestamp) {
+    Event::new("staff.logout", now).by_staff(&staff.username).note(store).await;
 }
 
 /// A digest of what the clerk is shown for a request (names, title, date of birth, address,

@@ -120,6 +120,14 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
     let seen: Vec<(Option<&str>, &str)> = logins.iter().map(|e| (e.account_id.as_deref(), e.outcome.as_str())).collect();
     let me = Some(a.id.as_str());
     assert_eq!(seen, [(me, "ok"), (None, "not_linked"), (None, "not_linked"), (me, "ok")]);
+    // Switching eID login off is the owner's security change, audited with where it came from.
+    let off = app.audit("eid.login_off").await;
+    assert_eq!(off.len(), 1);
+    assert_eq!(
+        (off[0].actor.as_str(), off[0].account_id.as_deref()),
+        (format!("account:{}", a.id).as_str(), me)
+    );
+    assert!(off[0].client_addr.is_some());
 }
 
 #[tokio::test]

@@ -6,9 +6,10 @@
 use serde_json::{Map, Value};
 
 use super::{Account, AccountError, Address};
+use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::secret::hmac_b64;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
 pub use crate::model::account::{EidData, EidLink, Verification};
@@ -174,7 +175,7 @@ pub async fn upgrade(store: &Store, key: &[u8], account: &Account, data: &EidDat
 
 /// R-SES-1 / R-EID-3: the account behind a card, if eID login is on for it.
 pub async fn login(store: &Store, key: &[u8], data: &EidData, addr: &str, now: Timestamp) -> Result<Account, EidError> {
-    let event = || crate::audit::Event::new("login.eid", now).from(addr);
+    let event = || Event::new("login.eid", now).from(addr);
     let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
     let account = match store.account_by_pseudonym(&hash).await? {
         Some((id, true)) => store.account(&id).await?,
@@ -200,6 +201,14 @@ pub enum Synced {
     Refreshed,
     /// A new card of the same person: re-linked and refreshed.
     Relinked,
+}
+
+/// Switches eID login off at the owner's request (R-EID-3), audited; a new sync switches it on
+/// again.
+pub async fn disable_login(store: &Store, account_id: &str, addr: &str, now: Timestamp) -> Result<(), StoreError> {
+    store.disable_eid_login(account_id).await?;
+    Event::new("eid.login_off", now).by_account(account_id).from(addr).note(store).await;
+    Ok(())
 }
 
 /// R-EID-4: refreshes the locked fields from the card. A different pseudonym (a new card) is

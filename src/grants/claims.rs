@@ -215,6 +215,28 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
     items
 }
 
+/// The claim that says how data were verified (OpenID Connect for Identity Assurance).
+pub const VERIFIED_CLAIMS: &str = "verified_claims";
+
+/// R-ACR-7 for a Land's identity: the Land's `verified_claims` (how and at what level it
+/// verified the data), narrowed to the claims released with the same values; `None` when none
+/// of them is released.
+pub fn land_verified_claims(asserted: &Map<String, Value>, released: &Map<String, Value>) -> Option<Value> {
+    let mut verified = asserted.get(VERIFIED_CLAIMS)?.as_object()?.clone();
+    let claims: Map<String, Value> = verified
+        .get("claims")?
+        .as_object()?
+        .iter()
+        .filter(|(k, v)| released.get(*k) == Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if claims.is_empty() {
+        return None;
+    }
+    verified.insert("claims".into(), Value::Object(claims));
+    Some(Value::Object(verified))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +315,19 @@ mod tests {
         assert_eq!(c["given_name"], "Ayşe");
         assert!(!c.contains_key("email"), "email was not in scope");
         assert!(!c.contains_key("birthdate"), "null is no value");
+    }
+
+    #[test]
+    fn r_acr_7_a_lands_verification_travels_with_the_released_claims_only() {
+        let asserted = json!({
+            "given_name": "Ayşe", "family_name": "Yılmaz",
+            "verified_claims": { "verification": { "trust_framework": "eidas" }, "claims": { "given_name": "Ayşe", "family_name": "Yılmaz" } },
+        });
+        let asserted = asserted.as_object().unwrap();
+        let released = json!({ "given_name": "Ayşe" });
+        let v = land_verified_claims(asserted, released.as_object().unwrap()).unwrap();
+        assert_eq!(v["claims"], json!({ "given_name": "Ayşe" }));
+        assert_eq!(v["verification"]["trust_framework"], "eidas");
+        assert!(land_verified_claims(asserted, json!({ "email": "a@b" }).as_object().unwrap()).is_none());
     }
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::ephemeral::EphemeralError;
+use crate::grants::exchange::ExchangeError;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::store::StoreError;
 
@@ -32,6 +33,20 @@ impl From<EphemeralError> for OAuthJson {
     fn from(e: EphemeralError) -> Self {
         tracing::error!(error = %e, "ephemeral store failure");
         OAuthJson(OAuthError::unavailable())
+    }
+}
+
+impl From<ExchangeError> for OAuthJson {
+    fn from(e: ExchangeError) -> Self {
+        match e {
+            ExchangeError::Refused(e) => OAuthJson(e),
+            ExchangeError::Store(e) => e.into(),
+            ExchangeError::Ephemeral(e) => e.into(),
+            ExchangeError::Signing(e) => {
+                tracing::error!(error = %e, "token signing failed");
+                OAuthJson(OAuthError::server_error())
+            }
+        }
     }
 }
 

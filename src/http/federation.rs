@@ -19,8 +19,7 @@ use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_er
 use super::pages::{CheckedForm, unavailable};
 use crate::clients::Client;
 use crate::clock::Timestamp;
-use crate::federation::FederatedIdentity;
-use crate::grants::decide::{Decision, decide_federated};
+use crate::federation::{self, Refusal};
 use crate::http::pages::Render;
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -146,25 +145,20 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
         .get(&identity.upstream)
         .map(|u| u.display_name.clone())
         .unwrap_or_default();
-    let Some(fed) = FederatedIdentity::from_upstream(identity, &land, now) else {
-        return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_upstream_invalid", None);
+    let fed = match federation::admit(&state.store, (&txn.request, &client), (identity, &land), addr, now).await {
+        Ok(fed) => fed,
+        Err(Refusal::Invalid) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_upstream_invalid", None),
+        Err(Refusal::LevelTooLow(fed)) => {
+            state.metrics.logins.with_label_values(&["fed", "level"]).inc();
+            let message = state
+                .pages
+                .text(locale, "land_level_too_low")
+                .replace("{land}", &land)
+                .replace("{level}", &state.pages.text(locale, &format!("level_{}", fed.level.name())));
+            return refused(state, browser, txn_id, locale, message, AbortReason::Level);
+        }
     };
-    let event = crate::audit::Event::new("login.federated", now)
-        .from(addr)
-        .details(format!("upstream {} for client {}", fed.upstream, client.id));
-    if let Decision::Deny(e) = decide_federated(&txn.request, &client, fed.level, true) {
-        event.outcome("level_too_low").note(&state.store).await;
-        tracing::info!(upstream = %fed.upstream, level = fed.level.name(), reason = %e.description, "federated login below the level needed");
-        state.metrics.logins.with_label_values(&["fed", "level"]).inc();
-        let message = state
-            .pages
-            .text(locale, "land_level_too_low")
-            .replace("{land}", &land)
-            .replace("{level}", &state.pages.text(locale, &format!("level_{}", fed.level.name())));
-        return refused(state, browser, txn_id, locale, message, AbortReason::Level);
-    }
     state.metrics.logins.with_label_values(&["fed", "success"]).inc();
-    event.note(&state.store).await;
     txn.federated = Some(fed);
     txn.fresh_login = true;
     txn.fresh_consent = false;

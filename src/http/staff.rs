@@ -15,15 +15,15 @@ use tracing::instrument;
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
 use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, merged, unavailable, with_retry_after};
-use crate::accounts::AccountError;
-use crate::audit::Event;
+use crate::accounts::{Account, AccountError};
 use crate::http::pages::Render;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::sessions::Lookup;
-use crate::staff::{self, Decision, Role, Staff};
+use crate::staff::{self, Decision, Role, Staff, UpgradeRequest};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::trust::{Method, TrustLevel};
 
 /// Routes of the staff pages, answered only from the configured networks.
@@ -146,10 +146,7 @@ pub async fn logout(
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        Event::new("staff.logout", state.clock.now())
-            .by_staff(&member.username)
-            .note(&state.store)
-            .await;
+        staff::log_out(&state.store, &member, state.clock.now()).await;
     }
     if let Some(c) = cookies.get(STAFF_SESSION) {
         let _ = state.sessions.destroy(c).await;
@@ -185,18 +182,19 @@ pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocal
     state.pages.page(StatusCode::OK, "pages/staff_requests.html", locale, false, &ctx)
 }
 
-async fn request_view(
+/// The request page for what `found` holds: a request and its account, none, or a failed read.
+fn request_view(
     state: &AppState,
     cookies: &Cookies,
-    account_id: &str,
+    found: Result<Option<(UpgradeRequest, Account)>, StoreError>,
     locale: Locale,
     status: StatusCode,
     errors: &[(&str, &str)],
 ) -> Response {
-    let (request, account) = match (state.store.upgrade_request(account_id).await, state.store.account(account_id).await) {
-        (Ok(Some(r)), Ok(Some(a))) => (r, a),
-        (Ok(_), Ok(_)) => return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
-        (Err(e), _) | (_, Err(e)) => return unavailable(state, locale, &e),
+    let (request, account) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Err(e) => return unavailable(state, locale, &e),
     };
     let a = &request.address;
     let ctx = merged(
@@ -227,18 +225,8 @@ pub async fn request_page(
         Ok(s) => s,
         Err(res) => return res,
     };
-    let res = request_view(&state, &cookies, &account_id, locale, StatusCode::OK, &[]).await;
-    // Opening a citizen's data is a staff action too.
-    if res.status() == StatusCode::OK
-        && let Err(e) = Event::new("staff.view_request", state.clock.now())
-            .by_staff(&member.username)
-            .account(Some(&account_id))
-            .record(&state.store)
-            .await
-    {
-        return unavailable(&state, locale, &e);
-    }
-    res
+    let found = staff::open_request(&state.store, &member, &account_id, state.clock.now()).await;
+    request_view(&state, &cookies, found, locale, StatusCode::OK, &[])
 }
 
 /// Form of the clerk's decision.
@@ -279,27 +267,27 @@ pub async fn decide(
     match staff::decide(&state.store, &member, &account_id, decision, state.clock.now()).await {
         Ok(_) => Redirect::to(paths::STAFF_HOME).into_response(),
         Err(AccountError::InvalidField(_)) => {
+            let found = staff::request_to_check(&state.store, &account_id).await;
             request_view(
                 &state,
                 &cookies,
-                &account_id,
+                found,
                 locale,
                 StatusCode::BAD_REQUEST,
                 &[("last_digits", "field_document_invalid")],
             )
-            .await
         }
         Err(AccountError::Stale) => {
             // Shown again as it is now, for a fresh look.
+            let found = staff::request_to_check(&state.store, &account_id).await;
             request_view(
                 &state,
                 &cookies,
-                &account_id,
+                found,
                 locale,
                 StatusCode::CONFLICT,
                 &[("last_digits", "staff_data_changed")],
             )
-            .await
         }
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
         Err(e) => unavailable(&state, locale, &e),

@@ -272,10 +272,11 @@ pub async fn callback(
 pub async fn eid_off(
     State(state): State<AppState>,
     Citizen { account, .. }: Citizen,
+    ClientAddr(addr): ClientAddr,
     PageLocale(locale): PageLocale,
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
-    match state.store.disable_eid_login(&account.id).await {
+    match eid::disable_login(&state.store, &account.id, &addr, state.clock.now()).await {
         Ok(()) => Redirect::to(&format!("{}?done=eid_off", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),
     }
