@@ -13,6 +13,30 @@ const OWN_SERVERS: &[&str] = &["sim"];
 /// Crates of the web and command-line edge.
 const WEB_CRATES: &[&str] = &["axum", "tower", "tower_http", "hyper", "clap"];
 
+/// Store methods that change what is stored, by the start of their name.
+const WRITES: &[&str] = &[
+    "insert_",
+    "update_",
+    "delete_",
+    "remove_",
+    "revoke_",
+    "rotate_",
+    "replace_",
+    "set_",
+    "save_",
+    "put_",
+    "take_",
+    "purge_",
+    "queue_",
+    "claim_",
+    "record_",
+    "drop_",
+    "disable_",
+    "block_",
+    "mail_delivered",
+    "mail_failed",
+];
+
 /// Each top-level module with the source of its files (tests cut off).
 fn modules() -> BTreeMap<String, Vec<(PathBuf, String)>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -125,6 +149,24 @@ fn web_crates(code: &str) -> BTreeSet<&'static str> {
     found
 }
 
+/// The writes to the store that `code` makes itself: a store method that changes data, or an
+/// audit event written here.
+fn store_writes(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("store.") {
+        rest = &rest[i + "store.".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        if WRITES.iter().any(|w| name.starts_with(w)) {
+            found.push(format!("store.{name}"));
+        }
+    }
+    if code.contains("Event::new(") {
+        found.push("an audit event".into());
+    }
+    found
+}
+
 /// The import graph of top-level modules (edges to itself left out).
 fn graph(modules: &BTreeMap<String, Vec<(PathBuf, String)>>) -> BTreeMap<String, BTreeSet<String>> {
     modules
@@ -203,6 +245,21 @@ fn the_top_level_modules_form_no_import_cycle() {
 }
 
 #[test]
+fn no_handler_writes_to_the_store() {
+    let mut offences = Vec::new();
+    for (path, code) in &modules()["http"] {
+        for write in store_writes(code) {
+            offences.push(format!("src/{}: {write}", path.display()));
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "handlers call one domain function instead:\n{}",
+        offences.join("\n")
+    );
+}
+
+#[test]
 fn the_reader_finds_grouped_imports_paths_and_cycles() {
     let code = "use crate::{accounts::{self, Account}, store};\nlet x = crate::paths::LOGIN;\nuse crate::clock;\n$crate::ignored::x";
     let found: Vec<String> = crate_modules(code).into_iter().collect();
@@ -221,4 +278,6 @@ fn the_reader_finds_grouped_imports_paths_and_cycles() {
         .map(|(k, v)| (k.to_string(), BTreeSet::from([v.to_string()])))
         .collect();
     assert_eq!(a_cycle(&acyclic), None);
+    let writes = store_writes("state.store.account(&id); state.store.revoke_grant(&g, now); Event::new(\"x\", now)");
+    assert_eq!(writes, ["store.revoke_grant", "an audit event"]);
 }
