@@ -154,9 +154,17 @@ fn web_crates(code: &str) -> BTreeSet<&'static str> {
 fn store_writes(code: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut rest = code;
-    while let Some(i) = rest.find("store.") {
-        rest = &rest[i + "store.".len()..];
-        let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    while let Some(i) = rest.find("store") {
+        let before = rest[..i].chars().next_back();
+        rest = &rest[i + "store".len()..];
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        // `state.store.x(…)`, also over several lines.
+        let Some(call) = rest.trim_start().strip_prefix('.') else {
+            continue;
+        };
+        let name: String = call.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         if WRITES.iter().any(|w| name.starts_with(w)) {
             found.push(format!("store.{name}"));
         }
@@ -278,6 +286,6 @@ fn the_reader_finds_grouped_imports_paths_and_cycles() {
         .map(|(k, v)| (k.to_string(), BTreeSet::from([v.to_string()])))
         .collect();
     assert_eq!(a_cycle(&acyclic), None);
-    let writes = store_writes("state.store.account(&id); state.store.revoke_grant(&g, now); Event::new(\"x\", now)");
+    let writes = store_writes("state.store.account(&id); state\n    .store\n    .revoke_grant(&g, now); Event::new(\"x\", now)");
     assert_eq!(writes, ["store.revoke_grant", "an audit event"]);
 }

@@ -22,12 +22,18 @@ const NOW: i64 = 1_800_000_000;
 
 /// A migrated store of its own, with the database removed when the test ends.
 async fn store() -> (Store, Backing, std::path::PathBuf) {
+    let (store, backing, dir, _) = store_and_url().await;
+    (store, backing, dir)
+}
+
+/// [`store`], with the database's URL for a raw connection.
+async fn store_and_url() -> (Store, Backing, std::path::PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("sk-store-{}", random_token(8)));
     std::fs::create_dir_all(&dir).unwrap();
     let (backing, url, _) = Backing::create(&dir).await;
     let store = Store::connect(&url, std::time::Duration::from_secs(5)).await.unwrap();
     store.migrate().await.unwrap();
-    (store, backing, dir)
+    (store, backing, dir, url)
 }
 
 fn account(email: &str) -> Account {
@@ -342,4 +348,36 @@ async fn store_sealed_signing_keys_are_listed_and_deleted() {
     assert_eq!(store.signing_key_ids().await.unwrap(), ["kid-2"]);
     assert!(store.claim_once("claim:test", NOW).await.unwrap());
     assert!(!store.claim_once("claim:test", NOW).await.unwrap(), "claimed once across nodes");
+}
+
+#[tokio::test]
+async fn r_svc_3_a_consent_that_cannot_be_read_is_not_overwritten() {
+    let (store, _backing, _dir, url) = store_and_url().await;
+    let a = account("erika@example.de");
+    store.insert_account(&a).await.unwrap();
+    store.insert_client(&client("dienst-1")).await.unwrap();
+    let given = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("openid").unwrap(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(given.to_string(), "openid");
+    let given = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("email").unwrap(), NOW)
+        .await
+        .unwrap();
+    assert_eq!(given.to_string(), "email openid", "a consent grows");
+    // A row this release cannot read (written by hand, or by a newer release).
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query("update consents set scope = 'openid \"broken' where account_id = $1")
+        .bind(&a.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let refused = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("profile").unwrap(), NOW + 1).await;
+    assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
+    let kept: String = sqlx::query_scalar("select scope from consents where account_id = $1")
+        .bind(&a.id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, "openid \"broken", "nothing was overwritten");
 }

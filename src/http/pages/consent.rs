@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::unavailable;
 use crate::federation::essential;
 use crate::grants::claims::{ClaimSource, consent_items, release};
-use crate::grants::consent_set;
+use crate::grants::{consent_set, give_consent};
 use crate::http::cookies::{Browser, Cookies};
 use crate::http::oidc::authorize::{Transaction, load_txn, save_txn, send_error, session_cookie, txn_error_page};
 use crate::http::pages::Render;
@@ -166,18 +166,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
                     .collect();
             } else if let Some(session) = &session {
                 let wanted = consent_set(&txn.request.scope, &txn.request.claims);
-                let earlier = state
-                    .store
-                    .consent(&session.account_id, &txn.request.client_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                if let Err(e) = state
-                    .store
-                    .save_consent(&session.account_id, &txn.request.client_id, &earlier.union(&wanted), now)
-                    .await
-                {
+                if let Err(e) = give_consent(&state.store, &session.account_id, &txn.request.client_id, &wanted, now).await {
                     return unavailable(&state, locale, &e);
                 }
             }
