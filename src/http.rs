@@ -28,6 +28,9 @@ use tracing::Level;
 use crate::paths;
 use crate::state::AppState;
 
+/// The header that carries each request's id, in and out; error pages name it.
+pub const REQUEST_ID: &str = "x-request-id";
+
 /// Largest request body we read (forms and token requests are small).
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -44,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     if demo {
         router = router.merge(pages::demo::routes());
     }
-    let request_id = HeaderName::from_static("x-request-id");
+    let request_id = HeaderName::from_static(REQUEST_ID);
     router
         .route(paths::STYLE, get(pages::style))
         .route(paths::HEALTHZ, get(ops::healthz))
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::METRICS, get(ops::metrics))
         .route_layer(middleware::from_fn_with_state(state.metrics.clone(), ops::track))
         .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), pages::error_pages))
         .layer(middleware::from_fn_with_state(state.clone(), pages::remember_lang))
         .layer(middleware::from_fn_with_state(state.config.issuer_is_https(), security_headers))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -66,7 +70,7 @@ pub fn router(state: AppState) -> Router {
                     // The path only: queries carry state, hints and personal data.
                     let id = req
                         .headers()
-                        .get("x-request-id")
+                        .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-")
                         .to_owned();

@@ -102,3 +102,27 @@ fn the_threat_model_names_only_tests_that_exist() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_error_page_names_the_request_id_its_response_carries_and_keeps_the_handlers_headers() {
+    let app = TestApp::start().await;
+    let http = app.http();
+    let res = http.get(app.url("/authorize?client_id=nobody")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        res.headers().contains_key("content-security-policy"),
+        "error pages get the page headers"
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains(&format!("<code>{id}</code>")), "{body}");
+    assert!(body.contains("Vorgangsnummer"), "{body}");
+
+    // The unknown page is an error page too. (A full hashing pool's page keeps its
+    // Retry-After: tests/hashing.rs.)
+    let res = http.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(res.text().await.unwrap().contains(&id));
+}

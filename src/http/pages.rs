@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::REQUEST_ID;
 use super::cookies::{Cookies, SESSION};
 use crate::accounts::password::Busy;
 use crate::accounts::recovery::SessionsEnded;
@@ -40,7 +41,7 @@ pub trait Render {
     /// `action`) acts, so mail scanners that follow links use nothing up. `keys` are the
     /// catalog keys of title, text and button.
     fn confirm_link(&self, locale: Locale, keys: [&str; 3], action: &str, token: &str, csrf: &str) -> Response;
-    /// An error page with a catalog message.
+    /// An error page with a catalog message: a [`PageError`], rendered with the request's id.
     fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response;
 }
 
@@ -78,14 +79,64 @@ impl Render for Templates {
     }
 
     fn error(&self, status: StatusCode, locale: Locale, message_key: &str, detail: Option<String>) -> Response {
-        self.page(
+        PageError {
             status,
-            "pages/error.html",
             locale,
-            false,
-            &json!({ "message": self.text(locale, message_key), "detail": detail }),
-        )
+            message_key: message_key.to_owned(),
+            detail,
+        }
+        .into_response()
     }
+}
+
+/// An error page for people, the web layer's one error type for them: the status and the
+/// catalog's message. It leaves the handler as a response without a body; [`error_pages`]
+/// renders it with the request's id, which the person can quote to the helpdesk, and keeps the
+/// headers the handler set (`Retry-After`, cookies).
+#[derive(Debug, Clone)]
+pub struct PageError {
+    /// The status.
+    pub status: StatusCode,
+    /// The page's language.
+    pub locale: Locale,
+    /// The catalog key of the message.
+    pub message_key: String,
+    /// More, already in the page's language.
+    pub detail: Option<String>,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut res = self.status.into_response();
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+/// Renders the [`PageError`] a handler answered with, naming the request id that
+/// `SetRequestIdLayer` gave the request.
+pub async fn error_pages(State(state): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let res = next.run(req).await;
+    let Some(error) = res.extensions().get::<PageError>().cloned() else {
+        return res;
+    };
+    let (mut parts, _) = res.into_parts();
+    parts.extensions.remove::<PageError>();
+    let ctx = json!({
+        "message": state.pages.text(error.locale, &error.message_key),
+        "detail": error.detail,
+        "request_id": request_id,
+    });
+    let (page, body) = state
+        .pages
+        .page(error.status, "pages/error.html", error.locale, false, &ctx)
+        .into_parts();
+    parts.status = page.status;
+    for (name, value) in &page.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// Tells the services about the sessions an account flow ended (R-SES-5). A failure is logged,
