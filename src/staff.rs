@@ -149,6 +149,17 @@ pub async fn request_upgrade(
     Ok(())
 }
 
+/// The requests waiting for a clerk, oldest first, each with the account it is for.
+pub async fn requests_to_check(store: &Store) -> Result<Vec<(UpgradeRequest, Account)>, StoreError> {
+    let mut found = Vec::new();
+    for request in store.upgrade_requests().await? {
+        if let Some(account) = store.account(&request.account_id).await? {
+            found.push((request, account));
+        }
+    }
+    Ok(found)
+}
+
 /// A request waiting for a clerk, with the account it is for.
 pub async fn request_to_check(store: &Store, account_id: &str) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
     match store.upgrade_request(account_id).await? {

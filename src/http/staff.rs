@@ -3,7 +3,7 @@
 //! opens none of these pages, and a staff session opens no citizen page.
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -68,6 +68,20 @@ async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: 
         Ok(Some(_)) => Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_staff_role", None)),
         Ok(None) => Err(to_login()),
         Err(e) => Err(unavailable(state, locale, &e)),
+    }
+}
+
+/// The signed-in Kundenzentrum clerk of a staff page (R-EID-2). Without a staff session the
+/// browser goes to the staff login; a member with another role is refused.
+pub struct Clerk(pub Staff);
+
+impl FromRequestParts<AppState> for Clerk {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(cookies) = Cookies::from_request_parts(parts, state).await;
+        let Ok(PageLocale(locale)) = PageLocale::from_request_parts(parts, state).await;
+        require_staff(state, &cookies, Role::Kundenzentrum, locale).await.map(Clerk)
     }
 }
 
@@ -145,6 +159,7 @@ pub async fn logout(
     PageLocale(locale): PageLocale,
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
+    // Whoever holds the session is logged out; the audit names them if they still are staff.
     if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
         staff::log_out(&state.store, &member, state.clock.now()).await;
     }
@@ -158,21 +173,15 @@ pub async fn logout(
 }
 
 /// `GET /staff/`: the open requests.
-pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
-    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
-    let list = match state.store.upgrade_requests().await {
+pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Clerk(member): Clerk) -> Response {
+    let list = match staff::requests_to_check(&state.store).await {
         Ok(l) => l,
         Err(e) => return unavailable(&state, locale, &e),
     };
-    let mut rows = Vec::new();
-    for r in list {
-        if let Ok(Some(a)) = state.store.account(&r.account_id).await {
-            rows.push(json!({ "account_id": a.id, "name": format!("{} {}", a.given_name, a.family_name), "birthdate": r.birthdate }));
-        }
-    }
+    let rows: Vec<_> = list
+        .iter()
+        .map(|(r, a)| json!({ "account_id": a.id, "name": format!("{} {}", a.given_name, a.family_name), "birthdate": r.birthdate }))
+        .collect();
     let ctx = json!({
         "csrf": Browser::from_cookies(&cookies).csrf_token(&state.secrets.csrf_key),
         "staff_name": member.name,
@@ -219,12 +228,9 @@ pub async fn request_page(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
+    Clerk(member): Clerk,
     Path(account_id): Path<String>,
 ) -> Response {
-    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
-        Ok(s) => s,
-        Err(res) => return res,
-    };
     let found = staff::open_request(&state.store, &member, &account_id, state.clock.now()).await;
     request_view(&state, &cookies, found, locale, StatusCode::OK, &[])
 }
@@ -251,6 +257,8 @@ pub async fn decide(
     Path(account_id): Path<String>,
     CheckedForm(f): CheckedForm<DecideForm>,
 ) -> Response {
+    // Not the Clerk extractor: a forged form is refused before anything about the session is
+    // told, and the form is the last extractor.
     let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
         Ok(s) => s,
         Err(res) => return res,
