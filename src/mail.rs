@@ -13,7 +13,7 @@ use lettre::{Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Me
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::clock::{self, Timestamp};
+use crate::clock::{Clock, Timestamp};
 use crate::config::{Config, SmtpTls};
 use crate::protocol::authorize::Locale;
 use crate::secret::random_token;
@@ -251,12 +251,13 @@ impl Mailer {
         Ok(delivered)
     }
 
-    /// Delivers queued mail as it arrives and retries failures with growing delays.
-    pub fn spawn_worker(&self) {
+    /// Delivers queued mail as it arrives and retries failures with growing delays, on the
+    /// application's `clock` (a test that moves it moves the retries).
+    pub fn spawn_worker(&self, clock: Clock) {
         let mailer = self.clone();
         tokio::spawn(async move {
             loop {
-                let now = clock::now();
+                let now = clock.now();
                 if let Err(e) = mailer.deliver_due(now).await {
                     tracing::error!(error = %e, "mail queue unavailable");
                 }

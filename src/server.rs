@@ -40,7 +40,7 @@ pub fn spawn_background(state: &AppState) {
             }
         }
     });
-    state.mailer.spawn_worker();
+    state.mailer.spawn_worker(state.clock.clone());
     let store = state.store.clone();
     let clock = state.clock.clone();
     let audit_days = state.config.audit.retention_days;

@@ -271,12 +271,12 @@ pub async fn callback(
 /// `POST /profile/eid/off`: switches eID login off (R-EID-3); a new sync switches it on again.
 pub async fn eid_off(
     State(state): State<AppState>,
-    Citizen { account, .. }: Citizen,
+    Citizen { account, now, .. }: Citizen,
     ClientAddr(addr): ClientAddr,
     PageLocale(locale): PageLocale,
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
-    match eid::disable_login(&state.store, &account.id, &addr, state.clock.now()).await {
+    match eid::disable_login(&state.store, &account.id, &addr, now).await {
         Ok(()) => Redirect::to(&format!("{}?done=eid_off", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),
     }

@@ -166,7 +166,7 @@ async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> 
     let (Some(id_token), Some(access)) = (tokens["id_token"].as_str(), tokens["access_token"].as_str()) else {
         return fail(format!("token endpoint answered {}", tokens["error"]));
     };
-    let claims = match state.keys.verify(id_token, state.clock.now()) {
+    let claims = match state.keys.verify(id_token, now) {
         Ok((_, c))
             if c["iss"] == state.config.issuer
                 && c["aud"] == CLIENT_ID
