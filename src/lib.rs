@@ -14,6 +14,7 @@ pub mod federation;
 pub mod fetch;
 pub mod grants;
 pub mod http;
+pub mod idempotency;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

@@ -6,5 +6,6 @@ pub mod account;
 pub mod audit;
 pub mod client;
 pub mod grant;
+pub mod idempotency;
 pub mod mail;
 pub mod staff;

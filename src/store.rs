@@ -8,6 +8,7 @@ mod clients;
 mod consents;
 mod eid;
 mod grants;
+mod idempotency;
 mod keys;
 mod mail;
 mod registrations;

@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod api_helpers;
 mod audit;
 mod authorize;
 mod backchannel;

@@ -381,3 +381,54 @@ async fn r_svc_3_a_consent_that_cannot_be_read_is_not_overwritten() {
         .unwrap();
     assert_eq!(kept, "openid \"broken", "nothing was overwritten");
 }
+
+#[tokio::test]
+async fn store_idempotency_keys_are_claimed_once_answered_released_and_purged() {
+    use servicekonto::model::idempotency::StoredAnswer;
+    let (store, _backing, _dir) = store().await;
+    let id = ("client:a|sub:x", "key-1");
+    assert!(store.claim_idempotency_key(id, "print", NOW, NOW + 60).await.unwrap());
+    assert!(
+        !store.claim_idempotency_key(id, "print", NOW, NOW + 60).await.unwrap(),
+        "claimed once"
+    );
+    assert!(
+        store
+            .claim_idempotency_key(("client:b|sub:x", "key-1"), "print", NOW, NOW + 60)
+            .await
+            .unwrap(),
+        "per caller"
+    );
+    let record = store.idempotency_record(id, NOW).await.unwrap().unwrap();
+    assert_eq!(
+        (record.fingerprint.as_str(), record.answer.is_none(), record.created_at),
+        ("print", true, NOW)
+    );
+    let answer = StoredAnswer {
+        status: 201,
+        content_type: Some("application/json".into()),
+        location: Some("/x/1".into()),
+        body: "{\"id\":1}".into(),
+    };
+    store.record_idempotent_answer(id, &answer).await.unwrap();
+    assert_eq!(
+        store.idempotency_record(id, NOW).await.unwrap().unwrap().answer,
+        Some(answer.clone())
+    );
+    store.release_idempotency_key(id, NOW + 10).await.unwrap();
+    assert!(
+        store.idempotency_record(id, NOW).await.unwrap().is_some(),
+        "an answered key is not released"
+    );
+    assert!(store.idempotency_record(id, NOW + 61).await.unwrap().is_none(), "expired");
+    assert!(
+        store.claim_idempotency_key(id, "other", NOW + 61, NOW + 120).await.unwrap(),
+        "free after its time"
+    );
+    store.release_idempotency_key(id, NOW + 62).await.unwrap();
+    assert!(
+        store.idempotency_record(id, NOW + 61).await.unwrap().is_none(),
+        "released while unanswered"
+    );
+    assert_eq!(store.purge_idempotency_keys(NOW + 61).await.unwrap(), 1, "client b's key");
+}

@@ -4,6 +4,10 @@
 //! problem+json, with the RFC 6750 challenge and the RFC 9470 step-up where they apply; the
 //! OpenAPI 3.1 document is generated from the types the handlers return.
 
+pub mod idempotent;
+pub mod paging;
+pub mod preconditions;
+
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -66,6 +70,14 @@ pub enum ApiError {
     StepUp(TrustLevel),
     /// Nothing here for this caller: unknown, or somebody else's (R-API-5).
     NotFound,
+    /// A malformed parameter (a cursor, a limit, an `Idempotency-Key`), said for the developer.
+    BadRequest(String),
+    /// `If-Match` names another version than the current one (RFC 9110 §13.1.1).
+    PreconditionFailed,
+    /// The first request with this `Idempotency-Key` still runs.
+    KeyInUse,
+    /// The `Idempotency-Key` was used for a different request.
+    KeyReused,
     /// A backing store failed.
     Unavailable,
 }
@@ -95,6 +107,22 @@ impl ApiError {
                 format!("this operation needs a login at {}", level.acr()),
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, None, "no such resource".into()),
+            ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, None, why.clone()),
+            ApiError::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                None,
+                "the resource changed since it was read; read it again".into(),
+            ),
+            ApiError::KeyInUse => (
+                StatusCode::CONFLICT,
+                None,
+                "a request with this Idempotency-Key is still running; retry later".into(),
+            ),
+            ApiError::KeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                "this Idempotency-Key was used for a different request".into(),
+            ),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, None, "try again shortly".into()),
         }
     }
@@ -110,8 +138,20 @@ impl ApiError {
                 "{realm}, error=\"insufficient_user_authentication\", acr_values=\"{}\"",
                 level.acr()
             ),
-            ApiError::NotFound | ApiError::Unavailable => return None,
+            ApiError::NotFound
+            | ApiError::BadRequest(_)
+            | ApiError::PreconditionFailed
+            | ApiError::KeyInUse
+            | ApiError::KeyReused
+            | ApiError::Unavailable => return None,
         })
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failure");
+        ApiError::Unavailable
     }
 }
 
@@ -137,7 +177,7 @@ impl IntoResponse for ApiError {
         if let Some(v) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
-        if matches!(self, ApiError::Unavailable) {
+        if matches!(self, ApiError::Unavailable | ApiError::KeyInUse) {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
         res
