@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod authorization;
 pub mod cli;
 pub mod clients;
 pub mod clock;

@@ -15,8 +15,9 @@ use serde_json::json;
 use tracing::instrument;
 
 use super::cookies::{Browser, Cookies};
-use super::oidc::authorize::{Transaction, load_txn, save_txn, send_error, txn_error_page};
+use super::oidc::authorize::{send_error, txn_error_page};
 use super::pages::{CheckedForm, unavailable};
+use crate::authorization::{self, Transaction};
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::federation::{self, Refusal};
@@ -40,7 +41,7 @@ pub fn routes() -> Router<AppState> {
 /// The transaction `id` and its client, when the client allows logins through other Länder
 /// (R-FED-2); else the page to show.
 pub async fn interop_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<(Transaction, Arc<Client>), Response> {
-    let txn = load_txn(state, id, browser, now)
+    let txn = authorization::load(&state.ephemeral, id, &browser.binding(), now)
         .await
         .map_err(|e| txn_error_page(state, e, Locale::De))?;
     let locale = txn.request.locale;
@@ -162,7 +163,7 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
     txn.federated = Some(fed);
     txn.fresh_login = true;
     txn.fresh_consent = false;
-    match save_txn(state, Some(txn_id.to_string()), &txn, now).await {
+    match authorization::save(&state.ephemeral, Some(txn_id.to_string()), &txn, now).await {
         Ok(_) => Redirect::to(&format!("{}?txn={txn_id}", paths::AUTHORIZE_RESUME)).into_response(),
         Err(e) => unavailable(state, locale, &e),
     }
@@ -180,7 +181,7 @@ pub struct AbortForm {
 pub async fn abort(State(state): State<AppState>, cookies: Cookies, CheckedForm(f): CheckedForm<AbortForm>) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    let txn = match load_txn(&state, &f.txn, &browser, now).await {
+    let txn = match authorization::load(&state.ephemeral, &f.txn, &browser.binding(), now).await {
         Ok(t) => t,
         Err(e) => return txn_error_page(&state, e, Locale::De),
     };

@@ -16,11 +16,12 @@ use tracing::instrument;
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, SESSION};
 use super::federation::{self, AbortReason, interop_txn};
-use super::oidc::authorize::{load_txn, txn_error_page};
+use super::oidc::authorize::txn_error_page;
 use super::pages::login::logged_in;
 use super::pages::{CheckedForm, Citizen, OnlyToken, PageLocale, require_account, unavailable};
 use crate::accounts::eid::{self, EidData, EidError, Synced};
 use crate::accounts::registration::EidIdentity;
+use crate::authorization;
 use crate::config::UpstreamKind;
 use crate::http::pages::Render;
 use crate::http::pages::register::keep_identity;
@@ -61,7 +62,7 @@ pub async fn start(
     let (purpose, account_id) = match f.purpose.as_str() {
         "login" => {
             if let Some(txn) = &f.txn
-                && let Err(e) = load_txn(&state, txn, &browser, now).await
+                && let Err(e) = authorization::load(&state.ephemeral, txn, &browser.binding(), now).await
             {
                 return txn_error_page(&state, e, locale);
             }
@@ -213,7 +214,7 @@ pub async fn callback(
             };
             state.metrics.logins.with_label_values(&["eid", "success"]).inc();
             let txn = match txn {
-                Some(txn_id) => match load_txn(&state, &txn_id, &browser, now).await {
+                Some(txn_id) => match authorization::load(&state.ephemeral, &txn_id, &browser.binding(), now).await {
                     Ok(t) => Some((txn_id, t)),
                     Err(e) => return txn_error_page(&state, e, locale),
                 },

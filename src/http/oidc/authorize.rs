@@ -1,13 +1,14 @@
-//! The authorization endpoint and the transaction that carries a request through login and
-//! consent. An invalid client or redirect URI ends on an HTML page; every other outcome goes
-//! back to the client's redirect URI with `state` and `iss` (RFC 9207).
+//! The authorization endpoint, and the browser's side of the transaction
+//! ([`authorization::Transaction`]) that carries a request through login and consent. An invalid
+//! client or redirect URI ends on an HTML page; every other outcome goes back to the client's
+//! redirect URI with `state` and `iss` (RFC 9207).
 
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::accounts::throttle::AddressAction;
+use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Transaction, TxnError};
 use crate::clients::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::ephemeral::EphemeralError;
@@ -19,45 +20,13 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::pages::Render;
 use crate::paths;
-use crate::protocol::authorize::{self, AuthorizeRequest, Locale, ResponseMode, TargetError};
+use crate::protocol::authorize::{self, Locale, ResponseMode, TargetError};
 use crate::protocol::params::Params;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
 use crate::sessions::Lookup;
 use crate::state::AppState;
 use crate::trust::{Method, TrustLevel};
-
-/// An authorization request waiting for login or consent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Transaction {
-    /// The checked request.
-    pub request: AuthorizeRequest,
-    /// The browser it belongs to (hash of the browser cookie), bound on first use.
-    pub browser: Option<String>,
-    /// A login happened within this transaction.
-    pub fresh_login: bool,
-    /// Consent was given within this transaction.
-    pub fresh_consent: bool,
-    /// When it is abandoned.
-    pub expires_at: Timestamp,
-    /// The client is a federation partner: no single sign-on, consent on every transfer
-    /// (R-FED-4).
-    #[serde(default)]
-    pub partner: bool,
-    /// For a partner: the cookie value of the session opened by a login within this
-    /// transaction. It is never sent as a cookie and ends with the transaction.
-    #[serde(default)]
-    pub own_session: Option<String>,
-    /// The person logged in through another Land within this transaction (R-FED-1).
-    #[serde(default)]
-    pub federated: Option<FederatedIdentity>,
-    /// Attributes the user deselected at a partner's consent (R-FED-4).
-    #[serde(default)]
-    pub withheld: Vec<String>,
-    /// The client address that started it, until it is first kept (counts it, R-SEC-2).
-    #[serde(skip)]
-    pub origin: Option<String>,
-}
 
 /// The session a transaction runs under: for a federation partner only one opened within the
 /// transaction (no single sign-on in interoperable use, R-FED-4), else the browser's.
@@ -101,7 +70,7 @@ pub async fn open_session(
 /// Ends a transaction that reached its answer, with a partner's session opened for it.
 pub async fn close_txn(state: &AppState, id: Option<&str>, txn: &Transaction) {
     if let Some(id) = id {
-        end_txn(state, id).await;
+        authorization::end(&state.ephemeral, id).await;
     }
     if let Some(own) = &txn.own_session
         && let Err(e) = state.sessions.destroy(own).await
@@ -110,92 +79,12 @@ pub async fn close_txn(state: &AppState, id: Option<&str>, txn: &Transaction) {
     }
 }
 
-/// Why a transaction could not be continued.
-#[derive(Debug)]
-pub enum TxnError {
-    /// Unknown or expired.
-    Unknown,
-    /// Started in another browser.
-    OtherBrowser,
-    /// The store failed.
-    Unavailable(EphemeralError),
-}
-
-fn txn_key(id: &str) -> String {
-    format!("authz:{id}")
-}
-
-/// Stores a transaction under `id` (a new id when `None`); returns the id.
-pub async fn save_txn(state: &AppState, id: Option<String>, txn: &Transaction, now: Timestamp) -> Result<String, EphemeralError> {
-    let id = id.unwrap_or_else(|| random_token(16));
-    state.ephemeral.put_json(&txn_key(&id), txn, txn.expires_at, now).await?;
-    Ok(id)
-}
-
-/// The most a stored transaction may take (R-SEC-2); a request that needs more is refused.
-pub const MAX_TXN_BYTES: usize = 16 * 1024;
-
-/// Why a new transaction was not kept.
-enum NotKept {
-    /// Its address, or all addresses together, started too many this hour (R-SEC-2).
-    Limited,
-    /// The store failed.
-    Unavailable(EphemeralError),
-}
-
-/// Keeps a transaction; a new one only within what its client address and all addresses
-/// together may make us keep (R-SEC-2). Requests answered at once (a code for a live session)
-/// keep nothing and count nothing.
-async fn keep_txn(state: &AppState, id: Option<String>, txn: &Transaction, now: Timestamp) -> Result<String, NotKept> {
-    if id.is_none()
-        && let Some(addr) = &txn.origin
-    {
-        match state.throttle.allow_from(AddressAction::Authorize, addr, now).await {
-            Ok(true) => {}
-            Ok(false) => return Err(NotKept::Limited),
-            Err(e) => return Err(NotKept::Unavailable(e)),
-        }
-    }
-    save_txn(state, id, txn, now).await.map_err(NotKept::Unavailable)
-}
-
 /// The client's answer when a new transaction was not kept for the limits.
 fn too_many() -> OAuthError {
     OAuthError::new(
         OAuthErrorCode::TemporarilyUnavailable,
         "too many authorization requests; try again later",
     )
-}
-
-/// Loads a transaction for this browser, binding it to the browser on first use.
-pub async fn load_txn(state: &AppState, id: &str, browser: &Browser, now: Timestamp) -> Result<Transaction, TxnError> {
-    if id.len() > 64 {
-        return Err(TxnError::Unknown);
-    }
-    let mut txn: Transaction = state
-        .ephemeral
-        .get_json(&txn_key(id), now)
-        .await
-        .map_err(TxnError::Unavailable)?
-        .ok_or(TxnError::Unknown)?;
-    match &txn.browser {
-        Some(b) if *b != browser.binding() => Err(TxnError::OtherBrowser),
-        Some(_) => Ok(txn),
-        None => {
-            txn.browser = Some(browser.binding());
-            save_txn(state, Some(id.to_string()), &txn, now)
-                .await
-                .map_err(TxnError::Unavailable)?;
-            Ok(txn)
-        }
-    }
-}
-
-/// Deletes a finished transaction.
-pub async fn end_txn(state: &AppState, id: &str) {
-    if let Err(e) = state.ephemeral.delete(&txn_key(id)).await {
-        tracing::warn!(error = %e, "could not delete authorization transaction");
-    }
 }
 
 /// The HTML page for a transaction that cannot go on.
@@ -291,7 +180,7 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
     if via_post {
         // A cross-site POST carries no SameSite=Lax cookies; continuing with a GET makes the
         // session visible again.
-        return match keep_txn(&state, None, &txn, now).await {
+        return match authorization::keep(&state.ephemeral, &state.throttle, None, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::AUTHORIZE_RESUME)).into_response(),
             Err(NotKept::Limited) => send_error(&state, None, &txn, &too_many()).await,
             Err(NotKept::Unavailable(e)) => txn_error_page(&state, TxnError::Unavailable(e), locale),
@@ -313,7 +202,7 @@ pub struct ResumeQuery {
 pub async fn resume(State(state): State<AppState>, cookies: Cookies, Query(q): Query<ResumeQuery>) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    match load_txn(&state, &q.txn, &browser, now).await {
+    match authorization::load(&state.ephemeral, &q.txn, &browser.binding(), now).await {
         Ok(txn) => {
             let mut res = proceed(&state, Some(q.txn), txn, &cookies, &browser, now).await;
             browser.persist(res.headers_mut(), state.config.issuer_is_https());
@@ -410,7 +299,7 @@ pub async fn proceed(
                 paths::LOGIN
             };
             txn.browser.get_or_insert_with(|| browser.binding());
-            match keep_txn(state, id, &txn, now).await {
+            match authorization::keep(&state.ephemeral, &state.throttle, id, &txn, now).await {
                 Ok(id) => {
                     let expired = if expired && page == paths::LOGIN { "&expired=1" } else { "" };
                     Redirect::to(&format!("{page}?txn={id}{expired}")).into_response()
@@ -481,7 +370,7 @@ async fn proceed_federated(
             send_code(state, id.as_deref(), &txn, &record, now).await
         }
         Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
-        Decision::Consent | Decision::Login(_) => match keep_txn(state, id, &txn, now).await {
+        Decision::Consent | Decision::Login(_) => match authorization::keep(&state.ephemeral, &state.throttle, id, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::CONSENT)).into_response(),
             Err(NotKept::Limited) => send_error(state, None, &txn, &too_many()).await,
             Err(NotKept::Unavailable(e)) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),

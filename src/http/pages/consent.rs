@@ -14,11 +14,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::unavailable;
+use crate::authorization::{self, Transaction};
 use crate::federation::essential;
 use crate::grants::claims::{ClaimSource, consent_items, release};
 use crate::grants::{consent_set, give_consent};
 use crate::http::cookies::{Browser, Cookies};
-use crate::http::oidc::authorize::{Transaction, load_txn, save_txn, send_error, session_cookie, txn_error_page};
+use crate::http::oidc::authorize::{send_error, session_cookie, txn_error_page};
 use crate::http::pages::Render;
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -65,7 +66,7 @@ fn readable(state: &AppState, locale: Locale, v: &Value) -> String {
 pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Query<ConsentQuery>) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    let txn = match load_txn(&state, &q.txn, &browser, now).await {
+    let txn = match authorization::load(&state.ephemeral, &q.txn, &browser.binding(), now).await {
         Ok(t) => t,
         Err(e) => return txn_error_page(&state, e, Locale::De),
     };
@@ -142,7 +143,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
         return state.pages.error(StatusCode::FORBIDDEN, Locale::De, "err_csrf", None);
     }
     let id = field("txn").to_string();
-    let mut txn = match load_txn(&state, &id, &browser, now).await {
+    let mut txn = match authorization::load(&state.ephemeral, &id, &browser.binding(), now).await {
         Ok(t) => t,
         Err(e) => return txn_error_page(&state, e, Locale::De),
     };
@@ -171,7 +172,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
                 }
             }
             txn.fresh_consent = true;
-            match save_txn(&state, Some(id.clone()), &txn, now).await {
+            match authorization::save(&state.ephemeral, Some(id.clone()), &txn, now).await {
                 Ok(_) => resume(&id),
                 Err(e) => unavailable(&state, locale, &e),
             }

@@ -10,10 +10,11 @@ use tracing::instrument;
 
 use super::{CheckedForm, LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
+use crate::authorization::{self, Transaction};
 use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
-use crate::http::oidc::authorize::{Transaction, load_txn, open_session, save_txn, txn_error_page};
+use crate::http::oidc::authorize::{open_session, txn_error_page};
 use crate::http::pages::Render;
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -80,7 +81,7 @@ pub async fn show(
     };
     let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or(page_locale);
     if let Some(id) = q.txn {
-        let txn = match load_txn(&state, &id, &browser, now).await {
+        let txn = match authorization::load(&state.ephemeral, &id, &browser.binding(), now).await {
             Ok(t) => t,
             Err(e) => return txn_error_page(&state, e, locale),
         };
@@ -129,7 +130,7 @@ pub async fn submit(
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
     let txn = match &form.txn {
-        Some(id) => match load_txn(&state, id, &browser, now).await {
+        Some(id) => match authorization::load(&state.ephemeral, id, &browser.binding(), now).await {
             Ok(t) => Some((id.clone(), t)),
             Err(e) => return txn_error_page(&state, e, Locale::De),
         },
@@ -200,7 +201,7 @@ pub async fn logged_in(
             t.fresh_login = true;
             // A local login replaces a Land's identity chosen earlier in this transaction.
             t.federated = None;
-            if let Err(e) = save_txn(state, Some(id.clone()), &t, now).await {
+            if let Err(e) = authorization::save(&state.ephemeral, Some(id.clone()), &t, now).await {
                 return unavailable(state, locale, &e);
             }
             (format!("{}?txn={id}", paths::AUTHORIZE_RESUME), cookie)
