@@ -67,9 +67,25 @@ pub enum AccountError {
     /// The password breaks R-REG-2.
     #[error("password rejected: {0}")]
     WeakPassword(#[from] password::PolicyViolation),
-    /// A required field is empty or too long.
-    #[error("invalid {0}")]
-    InvalidField(&'static str),
+    /// A field is empty, too long or malformed.
+    #[error("invalid {}", .0.name())]
+    Invalid(Field),
+    /// The new email address is the current one (R-PRO-2).
+    #[error("the new email address is the current one")]
+    SameEmail,
+    /// A Servicekonto Plus needs a date of birth and an address.
+    #[error("birthdate and address are required for Plus")]
+    PlusNeedsBirthdateAndAddress,
+    /// The account is a Servicekonto Plus already.
+    #[error("the account is Plus already")]
+    AlreadyPlus,
+    /// The document the clerk saw is not one that confirms an identity, or its digits are
+    /// malformed.
+    #[error("invalid document")]
+    InvalidDocument,
+    /// No staff member has this username.
+    #[error("no such staff member")]
+    UnknownStaff,
     /// The email is already registered.
     #[error("email already registered")]
     EmailTaken,
@@ -77,8 +93,8 @@ pub enum AccountError {
     #[error("account blocked")]
     Blocked,
     /// A locked field of a Plus account was to be changed (R-PRO-1).
-    #[error("{0} is locked for Servicekonto Plus")]
-    Locked(&'static str),
+    #[error("{} is locked for Servicekonto Plus", .0.name())]
+    Locked(Field),
     /// The link is unknown, used or expired.
     #[error("link unknown, used or expired")]
     LinkInvalid,
@@ -109,6 +125,79 @@ pub enum AccountError {
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
+}
+
+/// A field of the account forms, as the checks name it when they refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// Academic title.
+    Title,
+    /// Given name(s).
+    GivenName,
+    /// Family name.
+    FamilyName,
+    /// A staff member's full name.
+    Name,
+    /// A staff member's login name.
+    Username,
+    /// The email address.
+    Email,
+    /// Date of birth.
+    Birthdate,
+    /// The address as a whole (a locked field).
+    Address,
+    /// Street.
+    Street,
+    /// House number.
+    HouseNumber,
+    /// Postal code.
+    PostalCode,
+    /// Town.
+    City,
+    /// Country.
+    Country,
+    /// Phone number.
+    PhoneNumber,
+}
+
+impl Field {
+    /// The form field's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Title => "title",
+            Field::GivenName => "given_name",
+            Field::FamilyName => "family_name",
+            Field::Name => "name",
+            Field::Username => "username",
+            Field::Email => "email",
+            Field::Birthdate => "birthdate",
+            Field::Address => "address",
+            Field::Street => "street",
+            Field::HouseNumber => "house_number",
+            Field::PostalCode => "postal_code",
+            Field::City => "city",
+            Field::Country => "country",
+            Field::PhoneNumber => "phone_number",
+        }
+    }
+
+    /// The field's name with the catalog key of its problem, as a form shows it.
+    pub fn error(self) -> (&'static str, &'static str) {
+        (self.name(), self.message_key())
+    }
+
+    /// The catalog key that explains what the field needs.
+    pub fn message_key(self) -> &'static str {
+        match self {
+            Field::Email => "field_email_invalid",
+            Field::Birthdate => "field_date_invalid",
+            Field::PhoneNumber => "field_phone_invalid",
+            Field::Address | Field::Street | Field::HouseNumber | Field::PostalCode | Field::City | Field::Country => {
+                "field_address_incomplete"
+            }
+            Field::Title | Field::GivenName | Field::FamilyName | Field::Name | Field::Username => "field_name_invalid",
+        }
+    }
 }
 
 impl From<password::HashError> for AccountError {
@@ -167,10 +256,10 @@ impl From<crate::ephemeral::EphemeralError> for AccountError {
 }
 
 /// Checks a name-like field: trimmed, 1–100 characters, no control characters, no `<` or `>`.
-pub fn check_name(field: &'static str, value: &str) -> Result<String, AccountError> {
+pub fn check_name(field: Field, value: &str) -> Result<String, AccountError> {
     let v = value.trim();
     if v.is_empty() || v.chars().count() > 100 || v.chars().any(|c| c.is_control() || c == '<' || c == '>') {
-        return Err(AccountError::InvalidField(field));
+        return Err(AccountError::Invalid(field));
     }
     Ok(v.to_string())
 }
@@ -178,10 +267,10 @@ pub fn check_name(field: &'static str, value: &str) -> Result<String, AccountErr
 /// Checks a date of birth: `YYYY-MM-DD`, a real date, not in the future.
 pub fn check_date(value: &str, now: Timestamp) -> Result<String, AccountError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(value.trim(), format).map_err(|_| AccountError::InvalidField("birthdate"))?;
+    let date = time::Date::parse(value.trim(), format).map_err(|_| AccountError::Invalid(Field::Birthdate))?;
     let today = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(date);
     if date > today || date.year() < 1880 {
-        return Err(AccountError::InvalidField("birthdate"));
+        return Err(AccountError::Invalid(Field::Birthdate));
     }
     Ok(value.trim().to_string())
 }
@@ -189,11 +278,11 @@ pub fn check_date(value: &str, now: Timestamp) -> Result<String, AccountError> {
 /// Checks an address; every part is required.
 pub fn check_address(a: Address) -> Result<Address, AccountError> {
     Ok(Address {
-        street: check_name("street", &a.street)?,
-        house_number: check_name("house_number", &a.house_number)?,
-        postal_code: check_name("postal_code", &a.postal_code)?,
-        city: check_name("city", &a.city)?,
-        country: check_name("country", &a.country)?,
+        street: check_name(Field::Street, &a.street)?,
+        house_number: check_name(Field::HouseNumber, &a.house_number)?,
+        postal_code: check_name(Field::PostalCode, &a.postal_code)?,
+        city: check_name(Field::City, &a.city)?,
+        country: check_name(Field::Country, &a.country)?,
     })
 }
 
@@ -215,12 +304,12 @@ pub async fn with_verification(store: &Store, account_id: &str) -> Result<Option
 pub async fn create(store: &Store, hasher: &password::Hasher, new: NewAccount, now: Timestamp) -> Result<Account, AccountError> {
     let email = normalize_email(&new.email)?;
     password::check_policy(new.password.expose())?;
-    let given_name = check_name("given_name", &new.given_name)?;
-    let family_name = check_name("family_name", &new.family_name)?;
+    let given_name = check_name(Field::GivenName, &new.given_name)?;
+    let family_name = check_name(Field::FamilyName, &new.family_name)?;
     let birthdate = new.birthdate.as_deref().map(|d| check_date(d, now)).transpose()?;
     let address = new.address.map(check_address).transpose()?;
     if new.plus && (birthdate.is_none() || address.is_none()) {
-        return Err(AccountError::InvalidField("birthdate and address (required for Plus)"));
+        return Err(AccountError::PlusNeedsBirthdateAndAddress);
     }
     let password_hash = hasher.hash(new.password).await?;
     let account = Account {
@@ -317,6 +406,27 @@ async fn tell_owner_of_lock(env: Env<'_>, account: &Account, locale: Locale, now
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_pro_1_a_refused_field_names_itself_and_what_it_needs() {
+        let address = Address {
+            street: "Heidestraße".into(),
+            house_number: "17".into(),
+            postal_code: "51147".into(),
+            city: " ".into(),
+            country: "DE".into(),
+        };
+        assert!(matches!(check_address(address), Err(AccountError::Invalid(Field::City))));
+        assert_eq!(Field::City.error(), ("city", "field_address_incomplete"));
+        assert!(matches!(
+            check_name(Field::GivenName, "<b>"),
+            Err(AccountError::Invalid(Field::GivenName))
+        ));
+        assert_eq!(Field::GivenName.error(), ("given_name", "field_name_invalid"));
+        assert!(matches!(check_date("2999-01-01", 0), Err(AccountError::Invalid(Field::Birthdate))));
+        assert_eq!(Field::Birthdate.error(), ("birthdate", "field_date_invalid"));
+        assert_eq!(Field::PhoneNumber.error(), ("phone_number", "field_phone_invalid"));
+    }
 
     #[test]
     fn r_reg_1_email_is_normalised_and_refuses_angle_brackets() {

@@ -434,7 +434,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             let enrollment = crate::staff::reset_totp((&store, &secrets.staff_totp_key), &username)
                 .await
                 .map_err(|e| match e {
-                    crate::accounts::AccountError::InvalidField(_) => format!("no staff member {username}"),
+                    crate::accounts::AccountError::UnknownStaff => format!("no staff member {username}"),
                     other => other.to_string(),
                 })?;
             operator_event(&store, Event::new("staff.reset_totp", now).by_operator().details(username.clone())).await?;

@@ -8,7 +8,7 @@ pub mod totp;
 use crate::accounts::eid::Verification;
 use crate::accounts::password::{self, Hasher};
 use crate::accounts::throttle::{Denied, Throttle};
-use crate::accounts::{Account, AccountError, Address, check_address, check_date, check_name};
+use crate::accounts::{Account, AccountError, Address, Field, check_address, check_date, check_name};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::secret::{KeyRing, Secret, random_token};
@@ -44,12 +44,12 @@ pub async fn create(
     role: Role,
     now: Timestamp,
 ) -> Result<(Staff, Enrollment), AccountError> {
-    let username = check_name("username", &username.to_lowercase())?;
-    let name = check_name("name", name)?;
+    let username = check_name(Field::Username, &username.to_lowercase())?;
+    let name = check_name(Field::Name, name)?;
     password::check_policy(password.expose())?;
     let password_hash = hasher.hash(password).await?;
     let id = random_token(12);
-    let enrollment = totp::enroll(&username).ok_or(AccountError::InvalidField("username"))?;
+    let enrollment = totp::enroll(&username).ok_or(AccountError::Invalid(Field::Username))?;
     let staff = Staff {
         totp_secret: Some(totp_key.seal(id.as_bytes(), enrollment.seed.expose())),
         id,
@@ -67,11 +67,8 @@ pub async fn create(
 /// stop working at once.
 pub async fn reset_totp((store, totp_key): (&Store, &KeyRing), username: &str) -> Result<Enrollment, AccountError> {
     let username = username.trim().to_lowercase();
-    let staff = store
-        .staff_by_username(&username)
-        .await?
-        .ok_or(AccountError::InvalidField("username"))?;
-    let enrollment = totp::enroll(&username).ok_or(AccountError::InvalidField("username"))?;
+    let staff = store.staff_by_username(&username).await?.ok_or(AccountError::UnknownStaff)?;
+    let enrollment = totp::enroll(&username).ok_or(AccountError::Invalid(Field::Username))?;
     store
         .set_staff_totp(&username, &totp_key.seal(staff.id.as_bytes(), enrollment.seed.expose()))
         .await?;
@@ -137,7 +134,7 @@ pub async fn request_upgrade(
     now: Timestamp,
 ) -> Result<(), AccountError> {
     if account.level >= TrustLevel::Plus {
-        return Err(AccountError::InvalidField("already plus"));
+        return Err(AccountError::AlreadyPlus);
     }
     let request = UpgradeRequest {
         account_id: account.id.clone(),
@@ -230,7 +227,7 @@ pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: De
             }
             let digits_ok = (2..=6).contains(&last_digits.len()) && last_digits.chars().all(|c| c.is_ascii_alphanumeric());
             if !matches!(document_type.as_str(), "ID" | "PP" | "AR") || !digits_ok {
-                return Err(AccountError::InvalidField("document"));
+                return Err(AccountError::InvalidDocument);
             }
             let updated = Account {
                 level: TrustLevel::Plus,

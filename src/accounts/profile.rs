@@ -8,7 +8,7 @@ use serde_json::json;
 use super::links::{self, EMAIL_CHANGE_SECONDS, LinkPurpose};
 use super::recovery::{SessionsEnded, end_everything, end_sessions, password_changed_mail};
 use super::throttle::Denied;
-use super::{Account, AccountError, Address, Env, check_address, check_date, check_name, normalize_email, password};
+use super::{Account, AccountError, Address, Env, Field, check_address, check_date, check_name, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -57,7 +57,7 @@ pub struct ProfileForm {
     pub delivery_consent: Option<String>,
 }
 
-fn optional(field: &'static str, v: &str) -> Result<Option<String>, AccountError> {
+fn optional(field: Field, v: &str) -> Result<Option<String>, AccountError> {
     if v.trim().is_empty() {
         Ok(None)
     } else {
@@ -72,9 +72,9 @@ pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Ti
     if store.upgrade_request(&account.id).await?.is_some() {
         return Err(AccountError::RequestOpen);
     }
-    let title = optional("title", &form.title)?;
-    let given_name = check_name("given_name", &form.given_name)?;
-    let family_name = check_name("family_name", &form.family_name)?;
+    let title = optional(Field::Title, &form.title)?;
+    let given_name = check_name(Field::GivenName, &form.given_name)?;
+    let family_name = check_name(Field::FamilyName, &form.family_name)?;
     let birthdate = if form.birthdate.trim().is_empty() {
         None
     } else {
@@ -92,20 +92,20 @@ pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Ti
             country: form.country.trim().to_uppercase(),
         })?)
     };
-    let phone_number = optional("phone_number", &form.phone_number)?;
+    let phone_number = optional(Field::PhoneNumber, &form.phone_number)?;
     if phone_number.as_deref().is_some_and(|p| {
         !p.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '/' | '(' | ')'))
     }) {
-        return Err(AccountError::InvalidField("phone_number"));
+        return Err(AccountError::Invalid(Field::PhoneNumber));
     }
     if account.level >= TrustLevel::Plus {
         for (field, same) in [
-            ("title", title == account.title),
-            ("given_name", given_name == account.given_name),
-            ("family_name", family_name == account.family_name),
-            ("birthdate", birthdate == account.birthdate),
-            ("address", address == account.address),
+            (Field::Title, title == account.title),
+            (Field::GivenName, given_name == account.given_name),
+            (Field::FamilyName, family_name == account.family_name),
+            (Field::Birthdate, birthdate == account.birthdate),
+            (Field::Address, address == account.address),
         ] {
             if !same {
                 return Err(AccountError::Locked(field));
@@ -200,7 +200,7 @@ pub async fn request_email_change(
     } = env;
     let new_email = normalize_email(new_email)?;
     if new_email == account.email {
-        return Err(AccountError::InvalidField("email_same"));
+        return Err(AccountError::SameEmail);
     }
     if !throttle.allow_mail(&new_email, now).await? {
         tracing::warn!("email-change mail limit reached for an address; nothing sent");

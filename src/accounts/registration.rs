@@ -11,7 +11,7 @@ use super::eid::{self};
 use super::links::{self, ACTIVATION_SECONDS};
 use super::password::Hasher;
 use super::throttle::{AddressAction, Throttle};
-use super::{Account, AccountError, Env, check_name, normalize_email, password};
+use super::{Account, AccountError, Env, Field, check_name, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
 use crate::mail::MailKind;
@@ -78,9 +78,9 @@ pub async fn check(
         form.family_name = id.data.family_names.clone();
     }
     let mut errors = Vec::new();
-    let given_name = check_name("given_name", &form.given_name).map_err(|_| errors.push(("given_name", "field_name_invalid")));
-    let family_name = check_name("family_name", &form.family_name).map_err(|_| errors.push(("family_name", "field_name_invalid")));
-    let email = normalize_email(&form.email).map_err(|_| errors.push(("email", "field_email_invalid")));
+    let given_name = check_name(Field::GivenName, &form.given_name).map_err(|_| errors.push(Field::GivenName.error()));
+    let family_name = check_name(Field::FamilyName, &form.family_name).map_err(|_| errors.push(Field::FamilyName.error()));
+    let email = normalize_email(&form.email).map_err(|_| errors.push(Field::Email.error()));
     let keep = earlier.filter(|_| form.password.expose().is_empty() && form.password_repeat.expose().is_empty());
     if keep.is_none() {
         if let Err(v) = password::check_policy(form.password.expose()) {

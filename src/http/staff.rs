@@ -274,7 +274,7 @@ pub async fn decide(
     };
     match staff::decide(&state.store, &member, &account_id, decision, state.clock.now()).await {
         Ok(_) => Redirect::to(paths::STAFF_HOME).into_response(),
-        Err(AccountError::InvalidField(_)) => {
+        Err(AccountError::InvalidDocument) => {
             let found = staff::request_to_check(&state.store, &account_id).await;
             request_view(
                 &state,

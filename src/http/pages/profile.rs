@@ -187,14 +187,9 @@ pub struct SaveForm {
 
 fn profile_field_error(e: &AccountError) -> Option<(&'static str, &'static str)> {
     match e {
-        AccountError::Locked(field) => Some((field, "field_locked")),
+        AccountError::Locked(field) => Some((field.name(), "field_locked")),
         AccountError::RequestOpen => Some(("given_name", "field_request_open")),
-        AccountError::InvalidField("birthdate") => Some(("birthdate", "field_date_invalid")),
-        AccountError::InvalidField("phone_number") => Some(("phone_number", "field_phone_invalid")),
-        AccountError::InvalidField(field @ ("street" | "house_number" | "postal_code" | "city" | "country")) => {
-            Some((field, "field_address_incomplete"))
-        }
-        AccountError::InvalidField(field) => Some((field, "field_name_invalid")),
+        AccountError::Invalid(field) => Some(field.error()),
         _ => None,
     }
 }
@@ -382,7 +377,7 @@ pub async fn change_email(
     match profile::request_email_change(state.account_env(), &account, &f.email, locale, now).await {
         Ok(()) => Redirect::to(&format!("{}?done=email", paths::PROFILE)).into_response(),
         Err(AccountError::InvalidEmail) => retry(("email", "field_email_invalid")),
-        Err(AccountError::InvalidField(_)) => retry(("email", "field_email_same")),
+        Err(AccountError::SameEmail) => retry(("email", "field_email_same")),
         Err(e) => unavailable(&state, locale, &e),
     }
 }
