@@ -151,6 +151,11 @@ impl TokenIssuer {
         vec![self.config.issuer.clone(), self.config.api_url()]
     }
 
+    /// The issuer the tokens name.
+    pub fn issuer(&self) -> &str {
+        &self.config.issuer
+    }
+
     /// Whether an access token names the API among its audiences (R-API-2).
     pub fn is_for_api(&self, claims: &AccessClaims) -> bool {
         claims.aud.contains(&self.config.api_url())

@@ -9,11 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::clock::Timestamp;
-use crate::grants::access::{self, AccessError, ActiveToken};
-use crate::grants::claims::{release, verified_claims};
+use crate::grants::access::{self, AccessError, ActiveToken, UserinfoError};
 use crate::http::error::{BearerError, bearer_header};
 use crate::protocol::params::Params;
-use crate::protocol::scope::Scopes;
 use crate::state::AppState;
 
 /// Checks an access token for userinfo and introspection, as a Bearer error.
@@ -60,37 +58,13 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
 async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<Value, BearerError> {
     let token = bearer_token(headers, method, body)?;
     let active = check_access_token(state, &token, now).await?;
-    let scope = Scopes::parse(&active.claims.scope).map_err(|_| BearerError::InvalidToken)?;
-    if !scope.contains("openid") {
-        return Err(BearerError::InsufficientScope);
-    }
-    if let Some(login) = active.federated {
-        // Only what the user consented to pass on was kept (R-FED-3).
-        let mut out = login.claims;
-        out.insert("sub".into(), active.claims.sub.into());
-        return Ok(Value::Object(out));
-    }
-    let Some(grant) = active.grant else {
-        return Err(BearerError::InsufficientScope);
-    };
-    let account = match state.store.account(&grant.account_id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return Err(BearerError::InvalidToken),
-        Err(e) => {
+    match access::userinfo(&state.store, active).await {
+        Ok(claims) => Ok(Value::Object(claims)),
+        Err(UserinfoError::InsufficientScope) => Err(BearerError::InsufficientScope),
+        Err(UserinfoError::Invalid) => Err(BearerError::InvalidToken),
+        Err(UserinfoError::Store(e)) => {
             tracing::error!(error = %e, "store failure");
-            return Err(BearerError::Unavailable);
-        }
-    };
-    let mut out = release(&account, &scope, &grant.claims.userinfo, &grant.withheld);
-    if account.level >= crate::trust::TrustLevel::Plus {
-        let verification = state.store.verification(&account.id).await.map_err(|e| {
-            tracing::error!(error = %e, "store failure");
-            BearerError::Unavailable
-        })?;
-        if let Some(v) = verified_claims(&account, verification.as_ref(), &out) {
-            out.insert("verified_claims".into(), v);
+            Err(BearerError::Unavailable)
         }
     }
-    out.insert("sub".into(), active.claims.sub.into());
-    Ok(Value::Object(out))
 }
