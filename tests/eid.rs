@@ -580,3 +580,19 @@ async fn r_eid_4_a_plus_account_cannot_take_another_persons_card_by_an_upgrade()
     let (status, _) = card_login(&app, "ayse").await;
     assert_ne!(status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn r_ses_6_a_blocked_account_cannot_log_in_with_its_card_and_the_refusal_is_audited() {
+    let (app, _sim) = app_with_eid().await;
+    let (_, a) = upgraded(&app).await;
+    app.state.store.block_account(&a.id, app.state.clock.now()).await.unwrap();
+    let (status, body) = card_login(&app, "erika").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("gesperrt"), "{body}");
+    let logins = app.audit("login.eid").await;
+    let last = logins.last().unwrap();
+    assert_eq!(
+        (last.account_id.as_deref(), last.outcome.as_str()),
+        (Some(a.id.as_str()), "blocked")
+    );
+}

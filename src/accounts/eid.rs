@@ -3,14 +3,18 @@
 //! the sync that refreshes the locked fields — re-linking a new card's pseudonym only when the
 //! identity matches.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::{Account, AccountError, Address};
+use super::recovery::SessionsEnded;
+use super::{Account, AccountError, Address, Env};
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::mail::MailKind;
+use crate::model::account::EidIdentity;
+use crate::protocol::authorize::Locale;
 use crate::secret::hmac_b64;
 use crate::store::{Store, StoreError};
-use crate::trust::TrustLevel;
+use crate::trust::{Method, TrustLevel};
 
 pub use crate::model::account::{EidData, EidLink, Verification};
 
@@ -36,9 +40,21 @@ pub enum EidError {
     /// through the sync and its identity check (R-EID-4).
     #[error("the account is Servicekonto Plus already")]
     AlreadyPlus,
+    /// The account behind the card is blocked (R-SES-6): no login until a password reset.
+    #[error("the account is blocked")]
+    Blocked,
+    /// A registration with a card that already has an account (R-REG-5).
+    #[error("this card already has an account")]
+    AlreadyRegistered,
     /// Storage failed.
     #[error(transparent)]
     Account(#[from] AccountError),
+}
+
+impl From<crate::ephemeral::EphemeralError> for EidError {
+    fn from(e: crate::ephemeral::EphemeralError) -> Self {
+        EidError::Account(e.into())
+    }
 }
 
 impl From<crate::store::StoreError> for EidError {
@@ -173,25 +189,94 @@ pub async fn upgrade(store: &Store, key: &[u8], account: &Account, data: &EidDat
     Ok(updated)
 }
 
-/// R-SES-1 / R-EID-3: the account behind a card, if eID login is on for it.
-pub async fn login(store: &Store, key: &[u8], data: &EidData, addr: &str, now: Timestamp) -> Result<Account, EidError> {
+/// Logs in with the card (R-EID-3): the account linked to its pseudonym, with eID login on and
+/// not blocked, at the level the eID reaches — `eid` for a verified account, never more than
+/// the upstream's `upstream_level` says (R-ACR-1). Audited either way.
+pub async fn login(
+    store: &Store,
+    key: &[u8],
+    (data, upstream_level): (&EidData, TrustLevel),
+    addr: &str,
+    now: Timestamp,
+) -> Result<(Account, TrustLevel), EidError> {
     let event = || Event::new("login.eid", now).from(addr);
     let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
     let account = match store.account_by_pseudonym(&hash).await? {
         Some((id, true)) => store.account(&id).await?,
         _ => None,
     };
-    match account {
-        Some(account) => {
-            let outcome = if account.blocked_at.is_some() { "blocked" } else { "ok" };
-            event().by_account(&account.id).outcome(outcome).note(store).await;
-            Ok(account)
-        }
-        None => {
-            event().outcome("not_linked").note(store).await;
-            Err(EidError::NotLinked)
+    let Some(account) = account else {
+        event().outcome("not_linked").note(store).await;
+        return Err(EidError::NotLinked);
+    };
+    if account.blocked_at.is_some() {
+        event().by_account(&account.id).outcome("blocked").note(store).await;
+        return Err(EidError::Blocked);
+    }
+    event().by_account(&account.id).note(store).await;
+    let level = if account.level >= TrustLevel::Plus {
+        upstream_level.min(Method::Eid.ceiling())
+    } else {
+        TrustLevel::Basic
+    };
+    Ok((account, level))
+}
+
+/// The card's identity for a registration as Servicekonto Plus (R-REG-5), without the pseudonym
+/// itself; refused when the card already has an account.
+pub async fn identity_for_registration(store: &Store, key: &[u8], data: EidData) -> Result<EidIdentity, EidError> {
+    let link = link_for(key, &data);
+    if let Some(h) = &link
+        && store.account_by_pseudonym(h).await?.is_some()
+    {
+        return Err(EidError::AlreadyRegistered);
+    }
+    Ok(EidIdentity {
+        data: EidData { pseudonym: None, ..data },
+        link,
+    })
+}
+
+/// What an upgrade or a sync of the signed-in account did.
+#[derive(Debug)]
+pub enum Applied {
+    /// The locked fields were refreshed from the card (a new card re-linked).
+    Synced,
+    /// The account became Servicekonto Plus; its sessions ended (R-EID-1: the user logs in
+    /// again), and the services that relied on them are to be told (R-SES-5).
+    Upgraded(SessionsEnded),
+}
+
+/// Upgrades the signed-in `account` with the card (`upgrade`), or syncs it (R-EID-1, R-EID-4).
+/// A new pseudonym link is a sensitive change: its owner gets a mail with a block link
+/// (R-SES-6).
+pub async fn upgrade_or_sync(
+    env: Env<'_>,
+    key: &[u8],
+    (account, data): (&Account, &EidData),
+    upgrade_it: bool,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<Applied, EidError> {
+    let relinked = if upgrade_it {
+        upgrade(env.store, key, account, data, now).await?;
+        data.pseudonym.is_some()
+    } else {
+        sync(env.store, key, account, data, now).await? == Synced::Relinked
+    };
+    if relinked {
+        let block = env.urls.block_link(env.store, &account.id, now).await;
+        let ctx = json!({ "given_name": account.given_name, "block_link": block.unwrap_or_default() });
+        if let Err(e) = env.mailer.send(MailKind::EidLinked, &account.email, locale, &ctx, now).await {
+            tracing::error!(error = %e, "could not queue the eID link notice");
         }
     }
+    if !upgrade_it {
+        return Ok(Applied::Synced);
+    }
+    let ended = SessionsEnded::read(env.store, &account.id, None, now).await?;
+    env.sessions.end_all(&account.id, now).await?;
+    Ok(Applied::Upgraded(ended))
 }
 
 /// What a sync did.

@@ -71,12 +71,6 @@ impl BackchannelLogout {
         self.tell(ended, now).await
     }
 
-    /// Every session of the account ended; how many services will be told.
-    pub async fn account_ended(&self, account_id: &str, now: Timestamp) -> Result<usize, StoreError> {
-        let ended = SessionsEnded::read(&self.store, account_id, None, now).await?;
-        self.tell(ended, now).await
-    }
-
     /// Tells the services that held grants from sessions an account flow ended; how many will
     /// be told.
     pub async fn tell(&self, ended: SessionsEnded, now: Timestamp) -> Result<usize, StoreError> {

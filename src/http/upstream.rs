@@ -10,7 +10,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::json;
 use tracing::instrument;
 
 use super::client_addr::ClientAddr;
@@ -18,14 +17,12 @@ use super::cookies::{self, Browser, Cookies, SESSION};
 use super::federation::{self, AbortReason, interop_txn};
 use super::oidc::authorize::txn_error_page;
 use super::pages::login::logged_in;
-use super::pages::{CheckedForm, Citizen, OnlyToken, PageLocale, require_account, unavailable};
-use crate::accounts::eid::{self, EidData, EidError, Synced};
-use crate::accounts::registration::EidIdentity;
+use super::pages::{CheckedForm, Citizen, OnlyToken, PageLocale, require_account, tell_services, unavailable};
+use crate::accounts::eid::{self, Applied, EidData, EidError};
 use crate::authorization;
 use crate::config::UpstreamKind;
 use crate::http::pages::Render;
 use crate::http::pages::register::keep_identity;
-use crate::mail::MailKind;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::state::AppState;
@@ -129,6 +126,8 @@ fn eid_refusal(state: &AppState, locale: Locale, e: &EidError) -> Response {
         EidError::Mismatch => (StatusCode::CONFLICT, "err_eid_mismatch"),
         EidError::NoPseudonym => (StatusCode::BAD_REQUEST, "err_eid_no_pseudonym"),
         EidError::AlreadyPlus => (StatusCode::CONFLICT, "err_eid_already_plus"),
+        EidError::Blocked => (StatusCode::FORBIDDEN, "login_blocked"),
+        EidError::AlreadyRegistered => (StatusCode::CONFLICT, "err_eid_already_registered"),
         EidError::Missing(_) => (StatusCode::BAD_REQUEST, "err_upstream_invalid"),
         EidError::Account(inner) => return unavailable(state, locale, inner),
     };
@@ -177,17 +176,9 @@ pub async fn callback(
         Purpose::Federate { .. } => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
         Purpose::Register => {
             // R-REG-5: the card's identity waits for the rest of the registration form.
-            let link = eid::link_for(key, &data);
-            if let Some(h) = &link {
-                match state.store.account_by_pseudonym(h).await {
-                    Ok(Some(_)) => return state.pages.error(StatusCode::CONFLICT, locale, "err_eid_already_registered", None),
-                    Ok(None) => {}
-                    Err(e) => return unavailable(&state, locale, &e),
-                }
-            }
-            let identity = EidIdentity {
-                data: EidData { pseudonym: None, ..data },
-                link,
+            let identity = match eid::identity_for_registration(&state.store, key, data).await {
+                Ok(i) => i,
+                Err(e) => return eid_refusal(&state, locale, &e),
             };
             match keep_identity(&state, &browser, &identity, now).await {
                 Ok(()) => Redirect::to(paths::REGISTER).into_response(),
@@ -195,22 +186,12 @@ pub async fn callback(
             }
         }
         Purpose::Login { txn } => {
-            let account = match eid::login(&state.store, key, &data, &addr, now).await {
-                Ok(a) => a,
+            let (account, level) = match eid::login(&state.store, key, (&data, identity.level), &addr, now).await {
+                Ok(x) => x,
                 Err(e) => {
                     state.metrics.logins.with_label_values(&["eid", "failure"]).inc();
                     return eid_refusal(&state, locale, &e);
                 }
-            };
-            if account.blocked_at.is_some() {
-                return state.pages.error(StatusCode::FORBIDDEN, locale, "login_blocked", None);
-            }
-            // R-ACR-1: the eID reaches `eid` for a verified account, never more than the
-            // upstream's own level says.
-            let level = if account.level >= TrustLevel::Plus {
-                identity.level.min(Method::Eid.ceiling())
-            } else {
-                TrustLevel::Basic
             };
             state.metrics.logins.with_label_values(&["eid", "success"]).inc();
             let txn = match txn {
@@ -228,43 +209,20 @@ pub async fn callback(
                 Ok(_) => return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_state", None),
                 Err(res) => return res,
             };
-            let relinked = if pending.purpose == Purpose::Upgrade {
-                if let Err(e) = eid::upgrade(&state.store, key, &account, &data, now).await {
-                    return eid_refusal(&state, locale, &e);
+            let upgrade = pending.purpose == Purpose::Upgrade;
+            match eid::upgrade_or_sync(state.account_env(), key, (&account, &data), upgrade, locale, now).await {
+                Ok(Applied::Synced) => Redirect::to(&format!("{}?done=synced", paths::PROFILE)).into_response(),
+                Ok(Applied::Upgraded(ended)) => {
+                    tell_services(&state, ended, now).await;
+                    let mut res = state
+                        .pages
+                        .notice(locale, "upgraded_title", "upgraded_text", Some((paths::LOGIN, "login_title")));
+                    res.headers_mut()
+                        .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
+                    res
                 }
-                data.pseudonym.is_some()
-            } else {
-                match eid::sync(&state.store, key, &account, &data, now).await {
-                    Ok(Synced::Refreshed) => false,
-                    Ok(Synced::Relinked) => true,
-                    Err(e) => return eid_refusal(&state, locale, &e),
-                }
-            };
-            if relinked {
-                // R-SES-6: a new eID link is a sensitive change; the mail carries a block link.
-                let block = state.urls.block_link(&state.store, &account.id, now).await;
-                let ctx = json!({ "given_name": account.given_name, "block_link": block.unwrap_or_default() });
-                if let Err(e) = state.mailer.send(MailKind::EidLinked, &account.email, locale, &ctx, now).await {
-                    tracing::error!(error = %e, "could not queue the eID link notice");
-                }
+                Err(e) => eid_refusal(&state, locale, &e),
             }
-            if pending.purpose == Purpose::Sync {
-                return Redirect::to(&format!("{}?done=synced", paths::PROFILE)).into_response();
-            }
-            // R-EID-1: after the upgrade the user logs out and logs in again; services that relied
-            // on the sessions are told (R-SES-5).
-            if let Err(e) = state.backchannel.account_ended(&account.id, now).await {
-                tracing::error!(error = %e, "could not look up the services to tell about the logout");
-            }
-            if let Err(e) = state.sessions.end_all(&account.id, now).await {
-                return unavailable(&state, locale, &e);
-            }
-            let mut res = state
-                .pages
-                .notice(locale, "upgraded_title", "upgraded_text", Some((paths::LOGIN, "login_title")));
-            res.headers_mut()
-                .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
-            res
         }
     }
 }
