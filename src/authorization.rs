@@ -1,15 +1,25 @@
 //! The authorization transaction: an authorization request waiting for login or consent, kept
 //! in the ephemeral store under a random id, bound to the browser that first continues it, and
-//! counted against its client address when it is first kept (R-SEC-2).
+//! counted against its client address when it is first kept (R-SEC-2); and [`proceed`], the
+//! decision on it — a code, an error for the client, or the login or consent page first.
 
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::throttle::{AddressAction, Throttle};
+use crate::clients::{Client, ClientDirectory};
 use crate::clock::Timestamp;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::federation::FederatedIdentity;
+use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
+use crate::grants::consent_set;
+use crate::grants::decide::{Context, Decision, decide, decide_federated};
+use crate::grants::tokens::TokenIssuer;
 use crate::protocol::authorize::AuthorizeRequest;
+use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
+use crate::sessions::{Lookup, Sessions};
+use crate::store::{Store, StoreError};
+use crate::trust::Method;
 
 /// An authorization request waiting for login or consent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,5 +135,280 @@ pub async fn load(ephemeral: &Ephemeral, id: &str, binding: &str, now: Timestamp
 pub async fn end(ephemeral: &Ephemeral, id: &str) {
     if let Err(e) = ephemeral.delete(&txn_key(id)).await {
         tracing::warn!(error = %e, "could not delete authorization transaction");
+    }
+}
+
+/// What deciding on a transaction uses.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    /// The registered services.
+    pub clients: &'a ClientDirectory,
+    /// Accounts and consents.
+    pub store: &'a Store,
+    /// Login sessions.
+    pub sessions: &'a Sessions,
+    /// Transactions and codes.
+    pub ephemeral: &'a Ephemeral,
+    /// How many transactions an address may start (R-SEC-2).
+    pub throttle: &'a Throttle,
+    /// Subjects and `id_token_hint`s.
+    pub tokens: &'a TokenIssuer,
+    /// Whether an eID upstream is configured (a step-up through it is possible).
+    pub eid_configured: bool,
+    /// How long a code lives.
+    pub code_seconds: i64,
+}
+
+/// Where the browser goes next for a transaction that needs the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The login page.
+    Login,
+    /// The consent page.
+    Consent,
+}
+
+/// What became of a transaction.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A code for the client; the transaction has ended.
+    Code {
+        /// The code.
+        code: String,
+        /// The request it answers.
+        txn: Box<Transaction>,
+    },
+    /// An error for the client; the transaction has ended.
+    Refused {
+        /// The error.
+        error: OAuthError,
+        /// The request it answers.
+        txn: Box<Transaction>,
+    },
+    /// The person must log in or consent first: the transaction is kept under `id`.
+    Ask {
+        /// Login or consent.
+        step: Step,
+        /// The transaction's id.
+        id: String,
+        /// The browser's session had expired (the login page says so, R-SES-2).
+        expired: bool,
+    },
+}
+
+/// Why no outcome could be reached.
+#[derive(Debug)]
+pub enum ProceedError {
+    /// The client of the request is no longer registered.
+    UnknownClient,
+    /// The decision contradicts what it was made from (a code without a session).
+    Inconsistent,
+    /// A backing store failed.
+    Unavailable(String),
+}
+
+impl From<StoreError> for ProceedError {
+    fn from(e: StoreError) -> Self {
+        ProceedError::Unavailable(e.to_string())
+    }
+}
+
+impl From<EphemeralError> for ProceedError {
+    fn from(e: EphemeralError) -> Self {
+        ProceedError::Unavailable(e.to_string())
+    }
+}
+
+/// The client's answer when a new transaction was not kept for the limits.
+pub fn too_many() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::TemporarilyUnavailable,
+        "too many authorization requests; try again later",
+    )
+}
+
+/// Decides on transaction `id` (`None`: not kept yet) for the browser with `binding`, whose
+/// session cookie for it is `session_cookie` (a partner's own, R-FED-4): a code, an error, or
+/// the login or consent page first (R-ACR-4, R-SVC-3, R-SES-2).
+pub async fn proceed(
+    env: Env<'_>,
+    id: Option<String>,
+    mut txn: Transaction,
+    (session_cookie, binding): (Option<&str>, &str),
+    now: Timestamp,
+) -> Result<Outcome, ProceedError> {
+    let client = env
+        .clients
+        .get(&txn.request.client_id, now)
+        .await?
+        .ok_or(ProceedError::UnknownClient)?;
+    if let Some(fed) = txn.federated.clone() {
+        return proceed_federated(env, id, txn, &client, &fed, now).await;
+    }
+    let lookup = env.sessions.load(session_cookie, now).await?;
+    let expired = matches!(lookup, Lookup::Expired);
+    let session = match lookup {
+        Lookup::Active(s) => env.store.account(&s.account_id).await?.map(|a| (s, a)),
+        _ => None,
+    };
+    let stored_consent = match &session {
+        // A partner asks for consent on every transfer (R-FED-4).
+        Some(_) if txn.partner => None,
+        Some((_, a)) => env.store.consent(&a.id, &client.id).await?,
+        None => None,
+    };
+    let hint_matches = match (&txn.request.id_token_hint, &session) {
+        (Some(hint), Some((_, account))) => Some(
+            env.tokens
+                .verify_id_token_hint(hint, now)
+                .is_ok_and(|h| h.aud.contains(&client.id) && h.sub == env.tokens.subject(&client, &account.id)),
+        ),
+        _ => None,
+    };
+    // Whether a step-up through the eID is possible matters only when the session is below
+    // what the request or the service needs; the lookup stays off the common path.
+    let needed = txn
+        .request
+        .acr
+        .required_level()
+        .map_or(client.min_level, |l| l.max(client.min_level));
+    let eid_login = match &session {
+        Some((s, a)) if env.eid_configured && s.level < needed => env.store.eid_login_enabled(&a.id).await?,
+        _ => false,
+    };
+    let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
+    let ctx = Context {
+        eid_login,
+        session: session.as_ref().map(|(s, a)| (s, a)),
+        fresh_login: txn.fresh_login,
+        fresh_consent: txn.fresh_consent,
+        stored_consent: stored_consent.as_ref(),
+        consent_needed: &consent_needed,
+        hint_matches,
+    };
+    let decision = decide(&txn.request, &client, &ctx, now);
+    match decision {
+        Decision::Login(_) | Decision::Consent => {
+            let step = if matches!(decision, Decision::Consent) {
+                Step::Consent
+            } else {
+                Step::Login
+            };
+            txn.browser.get_or_insert_with(|| binding.to_owned());
+            ask(env, id, txn, step, expired && step == Step::Login, now).await
+        }
+        Decision::Deny(error) => refuse(env, id.as_deref(), txn, error).await,
+        Decision::Issue { acr } => {
+            let Some((session, account)) = &session else {
+                return Err(ProceedError::Inconsistent);
+            };
+            let subject = CodeSubject::Account {
+                account_id: account.id.clone(),
+            };
+            let record = code_record(&txn, subject, acr, session.amr(), session.auth_time, session.sid.clone());
+            issue(env, id.as_deref(), txn, &record, now).await
+        }
+    }
+}
+
+/// [`proceed`] for a person logged in through another Land (R-FED-1, -3).
+async fn proceed_federated(
+    env: Env<'_>,
+    id: Option<String>,
+    txn: Transaction,
+    client: &Client,
+    fed: &FederatedIdentity,
+    now: Timestamp,
+) -> Result<Outcome, ProceedError> {
+    let sub = env.tokens.federated_subject(client, &fed.upstream, &fed.subject);
+    let hint_names_other = txn
+        .request
+        .id_token_hint
+        .as_deref()
+        .is_some_and(|hint| env.tokens.verify_id_token_hint(hint, now).map_or(true, |h| h.sub != sub));
+    let decision = if hint_names_other {
+        Decision::Deny(OAuthError::new(
+            OAuthErrorCode::LoginRequired,
+            "the person logged in is not the one named by id_token_hint",
+        ))
+    } else {
+        decide_federated(&txn.request, client, fed.level, txn.fresh_consent)
+    };
+    match decision {
+        Decision::Issue { acr } => {
+            let release = FederatedRelease {
+                upstream: fed.upstream.clone(),
+                sub,
+                claims: fed.claims.clone(),
+            };
+            let amr = vec![Method::Fed.amr().to_string()];
+            let subject = CodeSubject::Federated(Box::new(release));
+            let record = code_record(&txn, subject, acr, amr, fed.auth_time, String::new());
+            issue(env, id.as_deref(), txn, &record, now).await
+        }
+        Decision::Deny(error) => refuse(env, id.as_deref(), txn, error).await,
+        Decision::Consent | Decision::Login(_) => ask(env, id, txn, Step::Consent, false, now).await,
+    }
+}
+
+/// Keeps the transaction for the next step; a new one only within the limits (R-SEC-2), else
+/// the client hears it is too busy.
+async fn ask(
+    env: Env<'_>,
+    id: Option<String>,
+    txn: Transaction,
+    step: Step,
+    expired: bool,
+    now: Timestamp,
+) -> Result<Outcome, ProceedError> {
+    match keep(env.ephemeral, env.throttle, id, &txn, now).await {
+        Ok(id) => Ok(Outcome::Ask { step, id, expired }),
+        Err(NotKept::Limited) => refuse(env, None, txn, too_many()).await,
+        Err(NotKept::Unavailable(e)) => Err(e.into()),
+    }
+}
+
+/// Ends the transaction with an error for the client.
+async fn refuse(env: Env<'_>, id: Option<&str>, txn: Transaction, error: OAuthError) -> Result<Outcome, ProceedError> {
+    close(env.ephemeral, env.sessions, id, &txn).await;
+    Ok(Outcome::Refused { error, txn: Box::new(txn) })
+}
+
+/// Issues the code and ends the transaction.
+async fn issue(env: Env<'_>, id: Option<&str>, txn: Transaction, record: &CodeRecord, now: Timestamp) -> Result<Outcome, ProceedError> {
+    let code = codes::issue(env.ephemeral, record, env.code_seconds, now).await?;
+    close(env.ephemeral, env.sessions, id, &txn).await;
+    Ok(Outcome::Code { code, txn: Box::new(txn) })
+}
+
+fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<String>, auth_time: Timestamp, sid: String) -> CodeRecord {
+    let request = &txn.request;
+    CodeRecord {
+        client_id: request.client_id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        subject,
+        scope: request.scope.clone(),
+        claims: request.claims.clone(),
+        acr,
+        amr,
+        auth_time,
+        sid,
+        withheld: txn.withheld.clone(),
+        // Set by `codes::issue`.
+        expires_at: 0,
+    }
+}
+
+/// Ends a transaction that reached its answer, with a partner's session opened for it.
+pub async fn close(ephemeral: &Ephemeral, sessions: &Sessions, id: Option<&str>, txn: &Transaction) {
+    if let Some(id) = id {
+        end(ephemeral, id).await;
+    }
+    if let Some(own) = &txn.own_session
+        && let Err(e) = sessions.destroy(own).await
+    {
+        tracing::warn!(error = %e, "could not end a federation partner's session");
     }
 }

@@ -8,14 +8,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Transaction, TxnError};
-use crate::clients::{Client, GrantType};
+use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Outcome, ProceedError, Step, Transaction, TxnError};
+use crate::clients::GrantType;
 use crate::clock::Timestamp;
 use crate::ephemeral::EphemeralError;
-use crate::federation::FederatedIdentity;
-use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
-use crate::grants::consent_set;
-use crate::grants::decide::{Context, Decision, decide, decide_federated};
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::pages::Render;
@@ -24,7 +20,6 @@ use crate::protocol::authorize::{self, Locale, ResponseMode, TargetError};
 use crate::protocol::params::Params;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
-use crate::sessions::Lookup;
 use crate::state::AppState;
 use crate::trust::{Method, TrustLevel};
 
@@ -65,26 +60,6 @@ pub async fn open_session(
             Ok(Some(cookie))
         }
     }
-}
-
-/// Ends a transaction that reached its answer, with a partner's session opened for it.
-pub async fn close_txn(state: &AppState, id: Option<&str>, txn: &Transaction) {
-    if let Some(id) = id {
-        authorization::end(&state.ephemeral, id).await;
-    }
-    if let Some(own) = &txn.own_session
-        && let Err(e) = state.sessions.destroy(own).await
-    {
-        tracing::warn!(error = %e, "could not end a federation partner's session");
-    }
-}
-
-/// The client's answer when a new transaction was not kept for the limits.
-fn too_many() -> OAuthError {
-    OAuthError::new(
-        OAuthErrorCode::TemporarilyUnavailable,
-        "too many authorization requests; try again later",
-    )
 }
 
 /// The HTML page for a transaction that cannot go on.
@@ -182,7 +157,7 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
         // session visible again.
         return match authorization::keep(&state.ephemeral, &state.throttle, None, &txn, now).await {
             Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::AUTHORIZE_RESUME)).into_response(),
-            Err(NotKept::Limited) => send_error(&state, None, &txn, &too_many()).await,
+            Err(NotKept::Limited) => send_error(&state, None, &txn, &authorization::too_many()).await,
             Err(NotKept::Unavailable(e)) => txn_error_page(&state, TxnError::Unavailable(e), locale),
         };
     }
@@ -212,216 +187,69 @@ pub async fn resume(State(state): State<AppState>, cookies: Cookies, Query(q): Q
     }
 }
 
-/// Runs the decision for a transaction and answers accordingly.
+/// Runs the decision for a transaction ([`authorization::proceed`]) and answers accordingly.
 /// The caller sends the browser cookie with the response (`Browser::persist`).
 pub async fn proceed(
     state: &AppState,
     id: Option<String>,
-    mut txn: Transaction,
+    txn: Transaction,
     cookies: &Cookies,
     browser: &Browser,
     now: Timestamp,
 ) -> Response {
     let locale = txn.request.locale;
-    let unavailable = |what: &dyn std::fmt::Display| {
-        tracing::error!(error = %what, "backing store failure");
-        state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
+    let cookie = session_cookie(&txn, cookies).map(str::to_owned);
+    let env = authorization::Env {
+        clients: &state.clients,
+        store: &state.store,
+        sessions: &state.sessions,
+        ephemeral: &state.ephemeral,
+        throttle: &state.throttle,
+        tokens: &state.tokens,
+        eid_configured: state.upstreams.eid().is_some(),
+        code_seconds: state.config.tokens.code_seconds,
     };
-    let client = match state.clients.get(&txn.request.client_id, now).await {
-        Ok(Some(c)) => c,
-        Ok(None) => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
-        Err(e) => return unavailable(&e),
-    };
-    if let Some(fed) = txn.federated.clone() {
-        return proceed_federated(state, id, txn, &client, &fed, now).await;
-    }
-    let lookup = match state.sessions.load(session_cookie(&txn, cookies), now).await {
-        Ok(l) => l,
-        Err(e) => return unavailable(&e),
-    };
-    let expired = matches!(lookup, Lookup::Expired);
-    let session = match lookup {
-        Lookup::Active(s) => match state.store.account(&s.account_id).await {
-            Ok(Some(a)) => Some((s, a)),
-            Ok(None) => None,
-            Err(e) => return unavailable(&e),
-        },
-        _ => None,
-    };
-    let stored_consent = match &session {
-        // A partner asks for consent on every transfer (R-FED-4).
-        Some(_) if txn.partner => None,
-        Some((_, a)) => match state.store.consent(&a.id, &client.id).await {
-            Ok(c) => c,
-            Err(e) => return unavailable(&e),
-        },
-        None => None,
-    };
-    let hint_matches = match (&txn.request.id_token_hint, &session) {
-        (Some(hint), Some((_, account))) => Some(
-            state
-                .tokens
-                .verify_id_token_hint(hint, now)
-                .is_ok_and(|h| h.aud.contains(&client.id) && h.sub == state.tokens.subject(&client, &account.id)),
-        ),
-        _ => None,
-    };
-    // Whether a step-up through the eID is possible matters only when the session is below
-    // what the request or the service needs; the lookup stays off the common path.
-    let needed = txn
-        .request
-        .acr
-        .required_level()
-        .map_or(client.min_level, |l| l.max(client.min_level));
-    let eid_login = match (&session, state.upstreams.eid()) {
-        (Some((s, a)), Some(_)) if s.level < needed => match state.store.eid_login_enabled(&a.id).await {
-            Ok(on) => on,
-            Err(e) => return unavailable(&e),
-        },
-        _ => false,
-    };
-    let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
-    let ctx = Context {
-        eid_login,
-        session: session.as_ref().map(|(s, a)| (s, a)),
-        fresh_login: txn.fresh_login,
-        fresh_consent: txn.fresh_consent,
-        stored_consent: stored_consent.as_ref(),
-        consent_needed: &consent_needed,
-        hint_matches,
-    };
-    let decision = decide(&txn.request, &client, &ctx, now);
-    match decision {
-        Decision::Login(_) | Decision::Consent => {
-            let page = if matches!(decision, Decision::Consent) {
-                paths::CONSENT
-            } else {
-                paths::LOGIN
-            };
-            txn.browser.get_or_insert_with(|| browser.binding());
-            match authorization::keep(&state.ephemeral, &state.throttle, id, &txn, now).await {
-                Ok(id) => {
-                    let expired = if expired && page == paths::LOGIN { "&expired=1" } else { "" };
-                    Redirect::to(&format!("{page}?txn={id}{expired}")).into_response()
-                }
-                Err(NotKept::Limited) => send_error(state, None, &txn, &too_many()).await,
-                Err(NotKept::Unavailable(e)) => unavailable(&e),
+    match authorization::proceed(env, id, txn, (cookie.as_deref(), &browser.binding()), now).await {
+        Ok(Outcome::Code { code, txn }) => {
+            let mut params = vec![("code", code)];
+            if let Some(s) = &txn.request.state {
+                params.push(("state", s.clone()));
             }
+            params.push(("iss", state.config.issuer.clone()));
+            respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
         }
-        Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
-        Decision::Issue { acr } => {
-            let Some((session, account)) = &session else {
-                return state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, locale, "err_internal", None);
+        Ok(Outcome::Refused { error, txn }) => respond(
+            state,
+            &txn.request.redirect_uri,
+            txn.request.response_mode,
+            error_params(&error, txn.request.state.as_deref()),
+        ),
+        Ok(Outcome::Ask { step, id, expired }) => {
+            let page = match step {
+                Step::Login => paths::LOGIN,
+                Step::Consent => paths::CONSENT,
             };
-            let record = code_record(
-                &txn,
-                CodeSubject::Account {
-                    account_id: account.id.clone(),
-                },
-                acr,
-                session.amr(),
-                session.auth_time,
-                session.sid.clone(),
-            );
-            send_code(state, id.as_deref(), &txn, &record, now).await
+            let expired = if expired { "&expired=1" } else { "" };
+            Redirect::to(&format!("{page}?txn={id}{expired}")).into_response()
         }
-    }
-}
-
-/// `proceed` for a person logged in through another Land (R-FED-1, -3).
-async fn proceed_federated(
-    state: &AppState,
-    id: Option<String>,
-    txn: Transaction,
-    client: &Client,
-    fed: &FederatedIdentity,
-    now: Timestamp,
-) -> Response {
-    let sub = state.tokens.federated_subject(client, &fed.upstream, &fed.subject);
-    let hint_names_other = txn
-        .request
-        .id_token_hint
-        .as_deref()
-        .is_some_and(|hint| state.tokens.verify_id_token_hint(hint, now).map_or(true, |h| h.sub != sub));
-    let decision = if hint_names_other {
-        Decision::Deny(OAuthError::new(
-            OAuthErrorCode::LoginRequired,
-            "the person logged in is not the one named by id_token_hint",
-        ))
-    } else {
-        decide_federated(&txn.request, client, fed.level, txn.fresh_consent)
-    };
-    match decision {
-        Decision::Issue { acr } => {
-            let release = FederatedRelease {
-                upstream: fed.upstream.clone(),
-                sub,
-                claims: fed.claims.clone(),
-            };
-            let amr = vec![Method::Fed.amr().to_string()];
-            let record = code_record(
-                &txn,
-                CodeSubject::Federated(Box::new(release)),
-                acr,
-                amr,
-                fed.auth_time,
-                String::new(),
-            );
-            send_code(state, id.as_deref(), &txn, &record, now).await
+        Err(ProceedError::UnknownClient) => state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
+        Err(ProceedError::Inconsistent) => state.pages.error(StatusCode::INTERNAL_SERVER_ERROR, locale, "err_internal", None),
+        Err(ProceedError::Unavailable(e)) => {
+            tracing::error!(error = %e, "backing store failure");
+            state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None)
         }
-        Decision::Deny(error) => send_error(state, id.as_deref(), &txn, &error).await,
-        Decision::Consent | Decision::Login(_) => match authorization::keep(&state.ephemeral, &state.throttle, id, &txn, now).await {
-            Ok(id) => Redirect::to(&format!("{}?txn={id}", paths::CONSENT)).into_response(),
-            Err(NotKept::Limited) => send_error(state, None, &txn, &too_many()).await,
-            Err(NotKept::Unavailable(e)) => txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
-        },
-    }
-}
-
-fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<String>, auth_time: Timestamp, sid: String) -> CodeRecord {
-    let request = &txn.request;
-    CodeRecord {
-        client_id: request.client_id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        code_challenge: request.code_challenge.clone(),
-        nonce: request.nonce.clone(),
-        subject,
-        scope: request.scope.clone(),
-        claims: request.claims.clone(),
-        acr,
-        amr,
-        auth_time,
-        sid,
-        withheld: txn.withheld.clone(),
-        // Set by `codes::issue`.
-        expires_at: 0,
     }
 }
 
 /// Sends an error to the client, ending the transaction.
 pub async fn send_error(state: &AppState, id: Option<&str>, txn: &Transaction, error: &OAuthError) -> Response {
-    close_txn(state, id, txn).await;
+    authorization::close(&state.ephemeral, &state.sessions, id, txn).await;
     respond(
         state,
         &txn.request.redirect_uri,
         txn.request.response_mode,
         error_params(error, txn.request.state.as_deref()),
     )
-}
-
-/// Issues the code and sends it to the client, ending the transaction.
-async fn send_code(state: &AppState, id: Option<&str>, txn: &Transaction, record: &CodeRecord, now: Timestamp) -> Response {
-    let code = match codes::issue(&state.ephemeral, record, state.config.tokens.code_seconds, now).await {
-        Ok(c) => c,
-        Err(e) => return txn_error_page(state, TxnError::Unavailable(e), txn.request.locale),
-    };
-    close_txn(state, id, txn).await;
-    let mut params = vec![("code", code)];
-    if let Some(s) = &txn.request.state {
-        params.push(("state", s.clone()));
-    }
-    params.push(("iss", state.config.issuer.clone()));
-    respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
 }
 
 fn error_params(error: &OAuthError, state: Option<&str>) -> Vec<(&'static str, String)> {
