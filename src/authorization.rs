@@ -34,23 +34,58 @@ pub struct Transaction {
     pub fresh_consent: bool,
     /// When it is abandoned.
     pub expires_at: Timestamp,
-    /// The client is a federation partner: no single sign-on, consent on every transfer
-    /// (R-FED-4).
-    #[serde(default)]
-    pub partner: bool,
-    /// For a partner: the cookie value of the session opened by a login within this
-    /// transaction. It is never sent as a cookie and ends with the transaction.
-    #[serde(default)]
-    pub own_session: Option<String>,
-    /// The person logged in through another Land within this transaction (R-FED-1).
-    #[serde(default)]
-    pub federated: Option<FederatedIdentity>,
+    /// Whose login the transaction goes on with.
+    pub subject: Subject,
     /// Attributes the user deselected at a partner's consent (R-FED-4).
     #[serde(default)]
     pub withheld: Vec<String>,
     /// The client address that started it, until it is first kept (counts it, R-SEC-2).
     #[serde(skip)]
     pub origin: Option<String>,
+}
+
+/// Whose login a transaction goes on with: one of three, never a mix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    /// The browser's own session: single sign-on.
+    Browser,
+    /// The client is a federation partner (R-FED-4): no single sign-on, only a session opened
+    /// by a login within this transaction, whose cookie value is kept here — never sent as a
+    /// cookie, ended with the transaction — and consent on every transfer.
+    Partner {
+        /// The session a login within the transaction opened.
+        own_session: Option<String>,
+    },
+    /// A person logged in through another Land within this transaction (R-FED-1); no local
+    /// session.
+    Federated {
+        /// What the Land asserted.
+        identity: FederatedIdentity,
+    },
+}
+
+impl Transaction {
+    /// Whether its client is a federation partner (R-FED-4).
+    pub fn is_partner(&self) -> bool {
+        matches!(self.subject, Subject::Partner { .. })
+    }
+
+    /// The person logged in through another Land, if that is whose login it is.
+    pub fn federated(&self) -> Option<&FederatedIdentity> {
+        match &self.subject {
+            Subject::Federated { identity } => Some(identity),
+            _ => None,
+        }
+    }
+
+    /// A partner transaction's own session.
+    pub fn own_session(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::Partner { own_session } => own_session.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a transaction could not be continued.
@@ -242,7 +277,7 @@ pub async fn proceed(
         .get(&txn.request.client_id, now)
         .await?
         .ok_or(ProceedError::UnknownClient)?;
-    if let Some(fed) = txn.federated.clone() {
+    if let Some(fed) = txn.federated().cloned() {
         return proceed_federated(env, id, txn, &client, &fed, now).await;
     }
     let lookup = env.sessions.load(session_cookie, now).await?;
@@ -253,7 +288,7 @@ pub async fn proceed(
     };
     let stored_consent = match &session {
         // A partner asks for consent on every transfer (R-FED-4).
-        Some(_) if txn.partner => None,
+        Some(_) if txn.is_partner() => None,
         Some((_, a)) => env.store.consent(&a.id, &client.id).await?,
         None => None,
     };
@@ -406,7 +441,7 @@ pub async fn close(ephemeral: &Ephemeral, sessions: &Sessions, id: Option<&str>,
     if let Some(id) = id {
         end(ephemeral, id).await;
     }
-    if let Some(own) = &txn.own_session
+    if let Some(own) = txn.own_session()
         && let Err(e) = sessions.destroy(own).await
     {
         tracing::warn!(error = %e, "could not end a federation partner's session");

@@ -17,7 +17,7 @@ use tracing::instrument;
 use super::cookies::{Browser, Cookies};
 use super::oidc::authorize::{send_error, txn_error_page};
 use super::pages::{CheckedForm, unavailable};
-use crate::authorization::{self, Transaction};
+use crate::authorization::{self, Subject, Transaction};
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::federation::{self, Refusal};
@@ -160,7 +160,7 @@ pub async fn finish(state: &AppState, browser: &Browser, txn_id: &str, identity:
         }
     };
     state.metrics.logins.with_label_values(&["fed", "success"]).inc();
-    txn.federated = Some(fed);
+    txn.subject = Subject::Federated { identity: fed };
     txn.fresh_login = true;
     txn.fresh_consent = false;
     match authorization::save(&state.ephemeral, Some(txn_id.to_string()), &txn, now).await {

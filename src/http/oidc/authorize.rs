@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Outcome, ProceedError, Step, Transaction, TxnError};
+use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Outcome, ProceedError, Step, Subject, Transaction, TxnError};
 use crate::clients::GrantType;
 use crate::clock::Timestamp;
 use crate::ephemeral::EphemeralError;
@@ -26,8 +26,8 @@ use crate::trust::{Method, TrustLevel};
 /// The session a transaction runs under: for a federation partner only one opened within the
 /// transaction (no single sign-on in interoperable use, R-FED-4), else the browser's.
 pub fn session_cookie<'a>(txn: &'a Transaction, cookies: &'a Cookies) -> Option<&'a str> {
-    if txn.partner {
-        txn.own_session.as_deref()
+    if txn.is_partner() {
+        txn.own_session()
     } else {
         cookies.get(SESSION)
     }
@@ -46,9 +46,9 @@ pub async fn open_session(
     now: Timestamp,
 ) -> Result<Option<String>, EphemeralError> {
     let (cookie, _) = state.sessions.create(account_id, level, method, now).await?;
-    match txn {
-        Some(t) if t.partner => {
-            if let Some(old) = t.own_session.replace(cookie) {
+    match txn.map(|t| &mut t.subject) {
+        Some(Subject::Partner { own_session }) => {
+            if let Some(old) = own_session.replace(cookie) {
                 state.sessions.destroy(&old).await?;
             }
             Ok(None)
@@ -141,9 +141,11 @@ async fn start(state: AppState, cookies: Cookies, addr: &str, input: String, via
         fresh_login: false,
         fresh_consent: false,
         expires_at: now + state.config.sessions.transaction_seconds,
-        partner: client.federation_partner,
-        own_session: None,
-        federated: None,
+        subject: if client.federation_partner {
+            Subject::Partner { own_session: None }
+        } else {
+            Subject::Browser
+        },
         withheld: Vec::new(),
         origin: Some(addr.to_string()),
     };

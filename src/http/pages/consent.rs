@@ -74,7 +74,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
     // Without a live session (or a Land's identity) the decision sends the user to login first.
     let session = match state.sessions.load(session_cookie(&txn, &cookies), now).await {
         Ok(Lookup::Active(s)) => Some(s),
-        _ if txn.federated.is_some() => None,
+        _ if txn.federated().is_some() => None,
         _ => return resume(&q.txn),
     };
     let client = match state.clients.get(&txn.request.client_id, now).await {
@@ -82,7 +82,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_unknown_client", None),
     };
     let label = |c: &str| state.pages.text(locale, &format!("claim_{c}"));
-    let (items, land): (Vec<Value>, Option<String>) = match &txn.federated {
+    let (items, land): (Vec<Value>, Option<String>) = match txn.federated() {
         Some(fed) => {
             let values = passed_on(&fed.claims, &txn);
             let items = items(&txn)
@@ -100,7 +100,7 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         }
         None => {
             // A partner's consent shows the values another Land will receive (R-FED-4).
-            let account = match (&session, txn.partner) {
+            let account = match (&session, txn.is_partner()) {
                 (Some(s), true) => match state.store.account(&s.account_id).await {
                     Ok(a) => a,
                     Err(e) => return unavailable(&state, locale, &e),
@@ -125,11 +125,11 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         "client_name": client.name,
         "items": items,
         "land": land,
-        "choose": txn.partner,
+        "choose": txn.is_partner(),
     });
     state
         .pages
-        .page(StatusCode::OK, "pages/consent.html", locale, txn.federated.is_none(), &ctx)
+        .page(StatusCode::OK, "pages/consent.html", locale, txn.federated().is_none(), &ctx)
 }
 
 /// `POST /consent`: `csrf`, `txn`, `decision` (`allow`/`deny`) and, at a partner's consent,
@@ -148,7 +148,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
         Err(e) => return txn_error_page(&state, e, Locale::De),
     };
     let locale = txn.request.locale;
-    let session = if txn.federated.is_some() {
+    let session = if txn.federated().is_some() {
         None
     } else {
         match state.sessions.load(session_cookie(&txn, &cookies), now).await {
@@ -158,7 +158,7 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
     };
     match field("decision") {
         "allow" => {
-            if txn.partner {
+            if txn.is_partner() {
                 // R-FED-4: what the user deselected is never released; nothing is remembered.
                 let required = essential(&txn.request.claims);
                 txn.withheld = items(&txn)

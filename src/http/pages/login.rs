@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use super::{CheckedForm, LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
-use crate::authorization::{self, Transaction};
+use crate::authorization::{self, Subject, Transaction};
 use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
@@ -200,7 +200,9 @@ pub async fn logged_in(
             };
             t.fresh_login = true;
             // A local login replaces a Land's identity chosen earlier in this transaction.
-            t.federated = None;
+            if t.federated().is_some() {
+                t.subject = Subject::Browser;
+            }
             if let Err(e) = authorization::save(&state.ephemeral, Some(id.clone()), &t, now).await {
                 return unavailable(state, locale, &e);
             }
