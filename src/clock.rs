@@ -10,11 +10,24 @@ pub fn now() -> Timestamp {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// The current time in milliseconds, where one second is too coarse to order two events
-/// (a session that started just after all sessions of its account were ended).
+/// Milliseconds since the Unix epoch, where one second is too coarse to order two events (a
+/// session that started just after all sessions of its account were ended). A type of its own,
+/// so it is never taken for a [`Timestamp`] in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Millis(pub i64);
+
+impl Millis {
+    /// One millisecond later.
+    pub fn next(self) -> Millis {
+        Millis(self.0.saturating_add(1))
+    }
+}
+
+/// The current time in milliseconds.
 #[allow(clippy::disallowed_methods)]
-pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+pub fn now_ms() -> Millis {
+    Millis(i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
 }
 
 /// `at` as an RFC 3339 UTC time (`2026-12-02T08:00:00Z`), the form every API and log shows.
@@ -44,8 +57,8 @@ impl Clock {
     }
 
     /// The current time in milliseconds.
-    pub fn now_ms(&self) -> i64 {
-        now_ms() + self.offset.load(std::sync::atomic::Ordering::Relaxed) * 1000
+    pub fn now_ms(&self) -> Millis {
+        Millis(now_ms().0 + self.offset.load(std::sync::atomic::Ordering::Relaxed) * 1000)
     }
 
     /// Moves this clock, and every clone of it, `seconds` forward (tests).
@@ -65,6 +78,6 @@ mod tests {
         let before = copy.now();
         clock.advance(3600);
         assert!(copy.now() >= before + 3600);
-        assert!(copy.now_ms() >= (before + 3600) * 1000);
+        assert!(copy.now_ms() >= Millis((before + 3600) * 1000));
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Timestamp;
+use crate::clock::{Millis, Timestamp};
 use crate::config::SessionConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::secret::{random_token, sha256_b64};
@@ -33,7 +33,7 @@ pub struct Session {
     pub last_seen: Timestamp,
     /// Login time in milliseconds, to order the session against [`Sessions::end_all`].
     #[serde(default)]
-    pub started_ms: i64,
+    pub started_ms: Millis,
 }
 
 impl Session {
@@ -131,7 +131,7 @@ impl Sessions {
             self.ephemeral.delete(&k).await?;
             return Ok(Lookup::Expired);
         }
-        if let Some(cut) = self.ephemeral.get_json::<i64>(&cut_key(&session.account_id), now).await?
+        if let Some(cut) = self.ephemeral.get_json::<Millis>(&cut_key(&session.account_id), now).await?
             && session.started_ms <= cut
         {
             self.ephemeral.delete(&k).await?;
@@ -173,7 +173,7 @@ impl Sessions {
     pub async fn end_others(&self, cookie: &str, session: &Session, now: Timestamp) -> Result<(), EphemeralError> {
         self.end_all(&session.account_id, now).await?;
         let kept = Session {
-            started_ms: self.clock.now_ms() + 1,
+            started_ms: self.clock.now_ms().next(),
             ..session.clone()
         };
         self.ephemeral.put_json(&key(cookie), &kept, self.expires_at(&kept), now).await
@@ -191,7 +191,7 @@ impl Sessions {
         if session.sid != sid || !self.is_live(&session, now) {
             return Ok(false);
         }
-        let cut = self.ephemeral.get_json::<i64>(&cut_key(&session.account_id), now).await?;
+        let cut = self.ephemeral.get_json::<Millis>(&cut_key(&session.account_id), now).await?;
         Ok(cut.is_none_or(|cut| session.started_ms > cut))
     }
 

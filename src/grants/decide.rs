@@ -214,7 +214,7 @@ mod tests {
             auth_time,
             created_at: auth_time,
             last_seen: auth_time,
-            started_ms: 0,
+            started_ms: crate::clock::Millis(0),
         }
     }
 

@@ -34,7 +34,7 @@ impl Store {
         // in order even within one millisecond (a failure and the lock it sets).
         .bind(format!(
             "{:013}-{:010}-{}",
-            crate::clock::now_ms(),
+            crate::clock::now_ms().0,
             AUDIT_SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10_000_000_000,
             random_token(6)
         ))
