@@ -1,0 +1,63 @@
+//! The caller of an operation: our access token from the `Authorization` header only, checked
+//! (signature, `typ`, issuer, audience, expiry, revocation), with the operation's scope and level.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::ApiError;
+use crate::clock::Timestamp;
+use crate::grants::access::{self, AccessError, ActiveToken};
+use crate::http::error::bearer_header;
+use crate::state::AppState;
+use crate::trust::TrustLevel;
+
+/// The caller of an operation: a checked access token, and the time of the request.
+pub struct Caller {
+    /// The token, verified and not revoked.
+    pub token: ActiveToken,
+    /// When the request came (read once).
+    pub now: Timestamp,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // RFC 9700 §4.3.2: never a token in the query, not even beside a header.
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")))
+        {
+            return Err(ApiError::InvalidRequest);
+        }
+        let token = bearer_header(&parts.headers)
+            .map_err(|_| ApiError::InvalidRequest)?
+            .ok_or(ApiError::Unauthenticated)?;
+        let now = state.clock.now();
+        let token = access::check(&state.tokens, &state.store, token, now).await.map_err(|e| match e {
+            AccessError::Invalid => ApiError::InvalidToken,
+            AccessError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::Unavailable
+            }
+        })?;
+        if !state.tokens.is_for_api(&token.claims) {
+            return Err(ApiError::InvalidToken);
+        }
+        Ok(Caller { token, now })
+    }
+}
+
+impl Caller {
+    /// Refuses the caller unless the token carries `scope` and its login reached `level`.
+    pub fn require(&self, scope: &'static str, level: TrustLevel) -> Result<(), ApiError> {
+        if !self.token.scopes().contains(scope) {
+            return Err(ApiError::InsufficientScope(scope));
+        }
+        if self.token.level().unwrap_or(TrustLevel::Basic) < level {
+            return Err(ApiError::StepUp(level));
+        }
+        Ok(())
+    }
+}
