@@ -172,6 +172,17 @@ async fn r_ses_3_logout_confirms_without_a_hint_and_refuses_bad_hints_and_unregi
         .walk(&authorize_url(&app, &id, &[("prompt", "none")]), None, Consent::Allow)
         .await;
     assert!(still.param("code").is_some(), "showing the question logs nobody out");
+    // A confirmation without this browser's CSRF token (forged by another site) only asks again.
+    let other = app.browser().csrf().await;
+    for form in [vec![("confirm", "yes")], vec![("csrf", other.as_str()), ("confirm", "yes")]] {
+        let res = browser.http.post(app.url("/logout")).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains("name=\"confirm\""));
+    }
+    let still = browser
+        .walk(&authorize_url(&app, &id, &[("prompt", "none")]), None, Consent::Allow)
+        .await;
+    assert!(still.param("code").is_some(), "a forged confirmation logs nobody out");
     let res = browser
         .http
         .post(app.url("/logout"))
