@@ -60,4 +60,11 @@ impl Caller {
         }
         Ok(())
     }
+
+    /// Whose `Idempotency-Key`s these are ([`super::idempotent::once`]): the service and the
+    /// person its token stands for, so two services, or one service for two people, never
+    /// share a key.
+    pub fn idempotency_scope(&self) -> String {
+        format!("{}|{}", self.token.claims.client_id, self.token.claims.sub)
+    }
 }

@@ -50,8 +50,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// Runs `create` for the first request with `key` from `caller` (the client and subject of its
-/// token) whose operation and body give `fingerprint` ([`idempotency::fingerprint`]), and keeps
+/// Runs `create` for the first request with `key` from `caller` ([`super::Caller::idempotency_scope`])
+/// whose operation and body give `fingerprint` ([`idempotency::fingerprint`]), and keeps
 /// its answer; a retry gets that answer, a different request with the key 422, a retry while
 /// the first still runs 409. An answer of 5xx (nothing was created) keeps nothing, so the retry
 /// runs again.
