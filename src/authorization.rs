@@ -376,7 +376,7 @@ async fn proceed_federated(
                 sub,
                 claims: fed.claims.clone(),
             };
-            let amr = vec![Method::Fed.amr().to_string()];
+            let amr = vec![Method::Fed];
             let subject = CodeSubject::Federated(Box::new(release));
             let record = code_record(&txn, subject, acr, amr, fed.auth_time, String::new());
             issue(env, id.as_deref(), txn, &record, now).await
@@ -416,7 +416,7 @@ async fn issue(env: Env<'_>, id: Option<&str>, txn: Transaction, record: &CodeRe
     Ok(Outcome::Code { code, txn: Box::new(txn) })
 }
 
-fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<String>, auth_time: Timestamp, sid: String) -> CodeRecord {
+fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<Method>, auth_time: Timestamp, sid: String) -> CodeRecord {
     let request = &txn.request;
     CodeRecord {
         client_id: request.client_id.clone(),

@@ -37,9 +37,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// The `amr` values.
-    pub fn amr(&self) -> Vec<String> {
-        self.methods.iter().map(|m| m.amr().to_string()).collect()
+    /// The methods it was authenticated with (`amr`).
+    pub fn amr(&self) -> Vec<Method> {
+        self.methods.clone()
     }
 }
 

@@ -85,7 +85,7 @@ fn grant(account_id: &str, client_id: &str) -> Grant {
         scope: Scopes::parse("openid profile").unwrap(),
         claims: ClaimsRequest::default(),
         acr: "urn:servicekonto:acr:basic".into(),
-        amr: vec!["pwd".into()],
+        amr: vec![servicekonto::trust::Method::Pwd],
         auth_time: NOW,
         sid: random_token(12),
         created_at: NOW,

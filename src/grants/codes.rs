@@ -10,6 +10,7 @@ use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 use crate::secret::{constant_time_eq, random_token, sha256_b64};
+use crate::trust::Method;
 
 /// How long the redemption marker outlives the code.
 const USED_MARKER_SECONDS: i64 = 600;
@@ -34,7 +35,7 @@ pub struct CodeRecord {
     /// Reported `acr`.
     pub acr: String,
     /// `amr` values.
-    pub amr: Vec<String>,
+    pub amr: Vec<Method>,
     /// Authentication time.
     pub auth_time: Timestamp,
     /// Login session id (empty for a login through another Land: no session stands behind it).
@@ -219,7 +220,7 @@ mod tests {
             scope: Scopes::parse("openid").unwrap(),
             claims: ClaimsRequest::default(),
             acr: "urn:servicekonto:acr:basic".into(),
-            amr: vec!["pwd".into()],
+            amr: vec![Method::Pwd],
             auth_time: 0,
             sid: "s".into(),
             withheld: vec![],

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, Keys};
 use crate::protocol::scope::Scopes;
 use crate::secret::{KeyRing, b64, random_token};
+use crate::trust::Method;
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
@@ -98,7 +99,7 @@ struct UserTokens<'a> {
     sub: String,
     scope: &'a Scopes,
     acr: &'a str,
-    amr: &'a [String],
+    amr: &'a [Method],
     auth_time: Timestamp,
     sid: Option<&'a str>,
     id_claims: Map<String, Value>,
@@ -259,7 +260,7 @@ impl TokenIssuer {
             put("iat", now.into());
             put("auth_time", t.auth_time.into());
             put("acr", t.acr.into());
-            put("amr", t.amr.into());
+            put("amr", t.amr.iter().map(|m| Value::from(m.amr())).collect::<Vec<_>>().into());
             if let Some(sid) = t.sid {
                 put("sid", sid.into());
             }

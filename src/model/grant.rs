@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
+use crate::trust::Method;
 
 /// One redeemed authorization: the subject of refresh tokens and the anchor of access-token
 /// revocation.
@@ -23,7 +24,7 @@ pub struct Grant {
     /// The `acr` reported in the ID token.
     pub acr: String,
     /// The `amr` values.
-    pub amr: Vec<String>,
+    pub amr: Vec<Method>,
     /// Time of the authentication.
     pub auth_time: Timestamp,
     /// Login session id (the ID token's `sid`).
