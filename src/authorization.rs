@@ -19,7 +19,7 @@ use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
 use crate::sessions::{Lookup, Sessions};
 use crate::store::{Store, StoreError};
-use crate::trust::Method;
+use crate::trust::{Acr, Method};
 
 /// An authorization request waiting for login or consent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -416,7 +416,7 @@ async fn issue(env: Env<'_>, id: Option<&str>, txn: Transaction, record: &CodeRe
     Ok(Outcome::Code { code, txn: Box::new(txn) })
 }
 
-fn code_record(txn: &Transaction, subject: CodeSubject, acr: String, amr: Vec<Method>, auth_time: Timestamp, sid: String) -> CodeRecord {
+fn code_record(txn: &Transaction, subject: CodeSubject, acr: Acr, amr: Vec<Method>, auth_time: Timestamp, sid: String) -> CodeRecord {
     let request = &txn.request;
     CodeRecord {
         client_id: request.client_id.clone(),

@@ -70,6 +70,52 @@ impl TrustLevel {
     }
 }
 
+/// An `acr` value we report: one of [`acr_values_supported`] — our own for a level, or the synonym
+/// a client asked for (R-ACR-2) — so no other text can reach a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Acr(&'static str);
+
+impl Acr {
+    /// Our own value for `level`.
+    pub fn of(level: TrustLevel) -> Acr {
+        Acr(level.acr())
+    }
+
+    /// `value` if it is one of the supported values (not the short level names).
+    pub fn parse(value: &str) -> Option<Acr> {
+        ACR_TABLE.iter().find(|(v, _)| *v == value).map(|(v, _)| Acr(v))
+    }
+
+    /// The value.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The level it stands for.
+    pub fn level(self) -> TrustLevel {
+        ACR_TABLE.iter().find(|(v, _)| *v == self.0).map_or(TrustLevel::Basic, |(_, l)| *l)
+    }
+}
+
+impl Serialize for Acr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Acr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Acr, D::Error> {
+        let value = String::deserialize(d)?;
+        Acr::parse(&value).ok_or_else(|| serde::de::Error::custom(format!("not a supported acr value: {value}")))
+    }
+}
+
+impl std::fmt::Display for Acr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// Every value discovery advertises in `acr_values_supported`.
 pub fn acr_values_supported() -> Vec<&'static str> {
     ACR_TABLE.iter().map(|(v, _)| *v).collect()
@@ -154,25 +200,38 @@ impl AcrRequest {
     /// value when `acr` is essential with values; we then name the strongest requested value
     /// the session meets, preferring our own URN at the session's level. Otherwise the session's
     /// own level is named (R-ACR-1).
-    pub fn reported_acr(&self, level: TrustLevel) -> String {
+    pub fn reported_acr(&self, level: TrustLevel) -> Acr {
         if self.essential {
             let met = self
                 .values
                 .iter()
-                .filter_map(|v| TrustLevel::parse(v).map(|l| (l, v)))
-                .filter(|(l, _)| *l <= level)
-                .max_by_key(|(l, v)| (*l, v.as_str() == level.acr()));
-            if let Some((_, v)) = met {
-                return v.clone();
+                .filter_map(|v| Acr::parse(v))
+                .filter(|a| a.level() <= level)
+                .max_by_key(|a| (a.level(), a.as_str() == level.acr()));
+            if let Some(a) = met {
+                return a;
             }
         }
-        level.acr().to_string()
+        Acr::of(level)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_acr_2_only_supported_acr_values_synonyms_included_can_be_reported_or_read_back() {
+        let alias = Acr::parse("http://eidas.europa.eu/LoA/substantial").unwrap();
+        assert_eq!(alias.level(), TrustLevel::Elster);
+        assert_eq!(Acr::of(TrustLevel::Plus).as_str(), "urn:servicekonto:acr:plus");
+        assert_eq!(Acr::parse("plus"), None, "short names are configuration, not acr values");
+        assert_eq!(Acr::parse("urn:other:acr"), None);
+        let json = serde_json::to_string(&alias).unwrap();
+        assert_eq!(json, "\"http://eidas.europa.eu/LoA/substantial\"");
+        assert_eq!(serde_json::from_str::<Acr>(&json).unwrap(), alias);
+        assert!(serde_json::from_str::<Acr>("\"urn:other:acr\"").is_err());
+    }
 
     #[test]
     fn r_acr_6_eid_counts_thirty_minutes_and_five_idle_then_one_level_lower() {
@@ -222,7 +281,7 @@ mod tests {
             essential: true,
         };
         assert_eq!(req.required_level(), Some(TrustLevel::Plus));
-        assert_eq!(req.reported_acr(TrustLevel::Plus), "urn:servicekonto:acr:plus");
+        assert_eq!(req.reported_acr(TrustLevel::Plus).as_str(), "urn:servicekonto:acr:plus");
     }
 
     #[test]
@@ -231,12 +290,12 @@ mod tests {
             values: vec!["STORK-QAA-Level-1".into()],
             essential: false,
         };
-        assert_eq!(voluntary.reported_acr(TrustLevel::Plus), "urn:servicekonto:acr:plus");
+        assert_eq!(voluntary.reported_acr(TrustLevel::Plus).as_str(), "urn:servicekonto:acr:plus");
         let essential = AcrRequest {
             values: vec!["STORK-QAA-Level-1".into()],
             essential: true,
         };
-        assert_eq!(essential.reported_acr(TrustLevel::Basic), "STORK-QAA-Level-1");
+        assert_eq!(essential.reported_acr(TrustLevel::Basic).as_str(), "STORK-QAA-Level-1");
     }
 
     #[test]

@@ -84,7 +84,7 @@ fn grant(account_id: &str, client_id: &str) -> Grant {
         client_id: client_id.into(),
         scope: Scopes::parse("openid profile").unwrap(),
         claims: ClaimsRequest::default(),
-        acr: "urn:servicekonto:acr:basic".into(),
+        acr: servicekonto::trust::Acr::of(TrustLevel::Basic),
         amr: vec![servicekonto::trust::Method::Pwd],
         auth_time: NOW,
         sid: random_token(12),

@@ -10,7 +10,7 @@ use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 use crate::secret::{constant_time_eq, random_token, sha256_b64};
-use crate::trust::Method;
+use crate::trust::{Acr, Method};
 
 /// How long the redemption marker outlives the code.
 const USED_MARKER_SECONDS: i64 = 600;
@@ -33,7 +33,7 @@ pub struct CodeRecord {
     /// Claims parameter.
     pub claims: ClaimsRequest,
     /// Reported `acr`.
-    pub acr: String,
+    pub acr: Acr,
     /// `amr` values.
     pub amr: Vec<Method>,
     /// Authentication time.
@@ -209,6 +209,7 @@ pub fn pkce_matches(challenge: &str, verifier: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::trust::TrustLevel;
 
     fn record() -> CodeRecord {
         CodeRecord {
@@ -219,7 +220,7 @@ mod tests {
             subject: CodeSubject::Account { account_id: "a".into() },
             scope: Scopes::parse("openid").unwrap(),
             claims: ClaimsRequest::default(),
-            acr: "urn:servicekonto:acr:basic".into(),
+            acr: Acr::of(TrustLevel::Basic),
             amr: vec![Method::Pwd],
             auth_time: 0,
             sid: "s".into(),

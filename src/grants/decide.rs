@@ -9,7 +9,7 @@ use crate::protocol::authorize::AuthorizeRequest;
 use crate::protocol::scope::Scopes;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::sessions::Session;
-use crate::trust::{Method, TrustLevel, achieved_level};
+use crate::trust::{Acr, Method, TrustLevel, achieved_level};
 
 /// Why the user must (re-)authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub enum Decision {
     /// Issue a code with this `acr`.
     Issue {
         /// The `acr` to report.
-        acr: String,
+        acr: Acr,
     },
     /// Send an error back to the client.
     Deny(OAuthError),
@@ -318,7 +318,7 @@ mod tests {
         assert_eq!(
             run_eid(&req, &cl, Some((&eid, &plus)), true, true, 200),
             Decision::Issue {
-                acr: "urn:servicekonto:acr:eid".into()
+                acr: Acr::of(TrustLevel::Eid)
             }
         );
     }
@@ -407,7 +407,7 @@ mod tests {
         assert_eq!(
             run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
             Decision::Issue {
-                acr: "urn:servicekonto:acr:plus".into()
+                acr: Acr::of(TrustLevel::Plus)
             }
         );
         r.acr.essential = true;
@@ -443,7 +443,7 @@ mod tests {
         assert_eq!(
             decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, true),
             Decision::Issue {
-                acr: "urn:servicekonto:acr:plus".into()
+                acr: Acr::of(TrustLevel::Plus)
             }
         );
         let Decision::Deny(e) = decide_federated(&r, &client(TrustLevel::Plus), TrustLevel::Basic, true) else {
@@ -457,7 +457,7 @@ mod tests {
         assert_eq!(
             decide_federated(&r, &client(TrustLevel::Basic), TrustLevel::Plus, true),
             Decision::Issue {
-                acr: "urn:servicekonto:acr:plus".into()
+                acr: Acr::of(TrustLevel::Plus)
             },
             "voluntary: the level reached, not the one asked for"
         );

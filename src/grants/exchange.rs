@@ -202,7 +202,7 @@ async fn issue_for_code(
                 upstream: release.upstream.clone(),
                 sub: release.sub.clone(),
                 claims,
-                acr: record.acr.clone(),
+                acr: record.acr,
                 created_at: now,
                 expires_at: now + env.config.access_token_seconds,
             };
@@ -217,7 +217,7 @@ async fn issue_for_code(
         client_id: client.id.clone(),
         scope: record.scope.clone(),
         claims: record.claims.clone(),
-        acr: record.acr.clone(),
+        acr: record.acr,
         amr: record.amr.clone(),
         auth_time: record.auth_time,
         sid: record.sid.clone(),

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::keys::{KeyError, Keys};
 use crate::protocol::scope::Scopes;
 use crate::secret::{KeyRing, b64, random_token};
-use crate::trust::Method;
+use crate::trust::{Acr, Method};
 
 /// The token endpoint's success response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
@@ -98,7 +98,7 @@ pub struct IdTokenHint {
 struct UserTokens<'a> {
     sub: String,
     scope: &'a Scopes,
-    acr: &'a str,
+    acr: Acr,
     amr: &'a [Method],
     auth_time: Timestamp,
     sid: Option<&'a str>,
@@ -188,7 +188,7 @@ impl TokenIssuer {
             UserTokens {
                 sub: self.subject(client, &account.id),
                 scope: &grant.scope,
-                acr: &grant.acr,
+                acr: grant.acr,
                 amr: &grant.amr,
                 auth_time: grant.auth_time,
                 sid: Some(&grant.sid),
@@ -217,7 +217,7 @@ impl TokenIssuer {
             UserTokens {
                 sub: login.sub.clone(),
                 scope: &record.scope,
-                acr: &login.acr,
+                acr: login.acr,
                 amr: &record.amr,
                 auth_time: record.auth_time,
                 sid: None,
@@ -259,7 +259,7 @@ impl TokenIssuer {
             put("exp", (now + self.config.tokens.id_token_seconds).into());
             put("iat", now.into());
             put("auth_time", t.auth_time.into());
-            put("acr", t.acr.into());
+            put("acr", t.acr.as_str().into());
             put("amr", t.amr.iter().map(|m| Value::from(m.amr())).collect::<Vec<_>>().into());
             if let Some(sid) = t.sid {
                 put("sid", sid.into());

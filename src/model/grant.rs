@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
-use crate::trust::Method;
+use crate::trust::{Acr, Method};
 
 /// One redeemed authorization: the subject of refresh tokens and the anchor of access-token
 /// revocation.
@@ -22,7 +22,7 @@ pub struct Grant {
     /// The claims parameter of the authorization request.
     pub claims: ClaimsRequest,
     /// The `acr` reported in the ID token.
-    pub acr: String,
+    pub acr: Acr,
     /// The `amr` values.
     pub amr: Vec<Method>,
     /// Time of the authentication.
@@ -54,7 +54,7 @@ pub struct FederatedLogin {
     /// The claims released to userinfo.
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// The `acr` reported.
-    pub acr: String,
+    pub acr: Acr,
     /// Created.
     pub created_at: Timestamp,
     /// When its access tokens expire and it is purged.

@@ -9,6 +9,7 @@ use crate::clock::Timestamp;
 use crate::model::grant::{FederatedLogin, Grant};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
+use crate::trust::Acr;
 
 const T: &str = "grants";
 macro_rules! columns {
@@ -28,7 +29,7 @@ fn from_row(row: &AnyRow) -> Result<Grant, StoreError> {
             Some(c) => serde_json::from_str(&c).map_err(|_| StoreError::Corrupt(T))?,
             None => ClaimsRequest::default(),
         },
-        acr: col(row, "acr", T)?,
+        acr: Acr::parse(&col::<String>(row, "acr", T)?).ok_or(StoreError::Corrupt(T))?,
         amr: serde_json::from_str(&col::<String>(row, "amr", T)?).map_err(|_| StoreError::Corrupt(T))?,
         auth_time: col(row, "auth_time", T)?,
         sid: col(row, "sid", T)?,
@@ -107,7 +108,7 @@ impl Store {
         .bind(&g.client_id)
         .bind(g.scope.to_string())
         .bind(claims)
-        .bind(&g.acr)
+        .bind(g.acr.as_str())
         .bind(serde_json::to_string(&g.amr).map_err(|_| StoreError::Corrupt(T))?)
         .bind(g.auth_time)
         .bind(&g.sid)
@@ -293,7 +294,7 @@ impl Store {
         .bind(&f.upstream)
         .bind(&f.sub)
         .bind(serde_json::to_string(&f.claims).map_err(|_| StoreError::Corrupt("federated_logins"))?)
-        .bind(&f.acr)
+        .bind(f.acr.as_str())
         .bind(f.created_at)
         .bind(f.expires_at)
         .execute(&self.pool)
@@ -319,7 +320,7 @@ impl Store {
                 upstream: col(&r, "upstream", F)?,
                 sub: col(&r, "sub", F)?,
                 claims: serde_json::from_str(&col::<String>(&r, "claims", F)?).map_err(|_| StoreError::Corrupt(F))?,
-                acr: col(&r, "acr", F)?,
+                acr: Acr::parse(&col::<String>(&r, "acr", F)?).ok_or(StoreError::Corrupt(F))?,
                 created_at: col(&r, "created_at", F)?,
                 expires_at: col(&r, "expires_at", F)?,
             })
