@@ -418,3 +418,27 @@ async fn r_sec_4_staff_pages_answer_only_the_configured_networks() {
     let seed = staff_add(&inside, "clara", "kundenzentrum");
     staff_browser(&inside, "clara", &seed).await;
 }
+
+#[tokio::test]
+async fn r_eid_2_a_plus_account_cannot_ask_for_the_in_person_check_and_nothing_is_stored() {
+    let app = TestApp::start().await;
+    let a = app.account("plus@example.de", true).await;
+    let b = app.browser();
+    b.login("plus@example.de", PASSWORD).await;
+    let (status, body) = b
+        .submit(
+            "/profile/plus-request",
+            &[
+                ("birthdate", "1964-08-12"),
+                ("street", "Heidestraße"),
+                ("house_number", "17"),
+                ("postal_code", "51147"),
+                ("city", "Köln"),
+                ("country", "DE"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("bereits ein Servicekonto Plus"), "{body}");
+    assert!(app.state.store.upgrade_request(&a.id).await.unwrap().is_none());
+}

@@ -116,7 +116,8 @@ impl IntoResponse for PageError {
 /// Renders the [`PageError`] a handler answered with, naming the request id that
 /// `SetRequestIdLayer` gave the request.
 pub async fn error_pages(State(state): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // A reference-counted copy: every request passes here, few are errors.
+    let request_id = req.headers().get(REQUEST_ID).cloned();
     let res = next.run(req).await;
     let Some(error) = res.extensions().get::<PageError>().cloned() else {
         return res;
@@ -126,7 +127,7 @@ pub async fn error_pages(State(state): State<AppState>, req: axum::extract::Requ
     let ctx = json!({
         "message": state.pages.text(error.locale, &error.message_key),
         "detail": error.detail,
-        "request_id": request_id,
+        "request_id": request_id.as_ref().and_then(|v| v.to_str().ok()),
     });
     let (page, body) = state
         .pages

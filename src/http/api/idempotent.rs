@@ -74,11 +74,12 @@ where
         return res;
     }
     let (parts, body) = res.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_ANSWER).await else {
-        tracing::error!("an answer too large to keep for idempotent replay");
-        let _ = idempotency::finish(store, caller, &key.0, None, now).await;
-        return ApiError::Unavailable.into_response();
-    };
+    // The object exists now, so the key is never given back: an answer too large to keep (or a
+    // body that broke off) is kept, and sent, as its status and `Location` only.
+    let bytes = to_bytes(body, MAX_ANSWER).await.unwrap_or_else(|_| {
+        tracing::error!("an answer too large to keep for idempotent replay; kept without its body");
+        Default::default()
+    });
     let header_text = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let answer = StoredAnswer {
         status: parts.status.as_u16(),

@@ -568,6 +568,7 @@ pub async fn plus_request(
     });
     match crate::staff::request_upgrade(&state.store, &account, &p.birthdate, address, now).await {
         Ok(()) => Redirect::to(&format!("{}?done=plus_request", paths::PROFILE)).into_response(),
+        Err(AccountError::AlreadyPlus) => state.pages.error(StatusCode::CONFLICT, locale, "err_already_plus", None),
         Err(e) => match profile_field_error(&e) {
             Some(err) => simple_form(
                 &state,
