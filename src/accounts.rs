@@ -12,6 +12,7 @@ pub mod throttle;
 
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -288,7 +289,7 @@ pub fn check_address(a: Address) -> Result<Address, AccountError> {
 
 /// What the account API shows of the account behind a user grant: the account and, for a
 /// Servicekonto Plus, how its identity was verified. `None` when the account is gone.
-pub async fn with_verification(store: &Store, account_id: &str) -> Result<Option<(Account, Option<eid::Verification>)>, StoreError> {
+pub async fn with_verification(store: &Store, account_id: &AccountId) -> Result<Option<(Account, Option<eid::Verification>)>, StoreError> {
     let Some(account) = store.account(account_id).await? else {
         return Ok(None);
     };
@@ -369,7 +370,7 @@ pub async fn log_in(
         Err(denied) => {
             if denied.is_refusal() {
                 let target = account_for_login(env, login).await;
-                let event = event().account(target.as_ref().map(|a| a.id.as_str()));
+                let event = event().account(target.as_ref().map(|a| &a.id));
                 denied.audit(env.store, event, "wrong_password").await;
                 if denied.newly_locked()
                     && let Some(account) = &target

@@ -14,6 +14,7 @@ use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
 use crate::grants::consent_set;
 use crate::grants::decide::{Context, Decision, decide, decide_federated};
 use crate::grants::tokens::TokenIssuer;
+use crate::ids::SessionId;
 use crate::protocol::authorize::AuthorizeRequest;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
@@ -283,7 +284,10 @@ pub async fn proceed(
     let lookup = env.sessions.load(session_cookie, now).await?;
     let expired = matches!(lookup, Lookup::Expired);
     let session = match lookup {
-        Lookup::Active(s) => env.store.account(&s.account_id).await?.map(|a| (s, a)),
+        Lookup::Active(s) => match s.account_id() {
+            Some(id) => env.store.account(id).await?.map(|a| (s, a)),
+            None => None,
+        },
         _ => None,
     };
     let stored_consent = match &session {
@@ -296,7 +300,7 @@ pub async fn proceed(
         (Some(hint), Some((_, account))) => Some(
             env.tokens
                 .verify_id_token_hint(hint, now)
-                .is_ok_and(|h| h.aud.contains(&client.id) && h.sub == env.tokens.subject(&client, &account.id)),
+                .is_ok_and(|h| h.aud.iter().any(|a| client.id == a.as_str()) && h.sub == env.tokens.subject(&client, &account.id)),
         ),
         _ => None,
     };
@@ -340,7 +344,7 @@ pub async fn proceed(
             let subject = CodeSubject::Account {
                 account_id: account.id.clone(),
             };
-            let record = code_record(&txn, subject, acr, session.amr(), session.auth_time, session.sid.clone());
+            let record = code_record(&txn, subject, acr, session.amr(), session.auth_time, Some(session.sid.clone()));
             issue(env, id.as_deref(), txn, &record, now).await
         }
     }
@@ -378,7 +382,7 @@ async fn proceed_federated(
             };
             let amr = vec![Method::Fed];
             let subject = CodeSubject::Federated(Box::new(release));
-            let record = code_record(&txn, subject, acr, amr, fed.auth_time, String::new());
+            let record = code_record(&txn, subject, acr, amr, fed.auth_time, None);
             issue(env, id.as_deref(), txn, &record, now).await
         }
         Decision::Deny(error) => refuse(env, id.as_deref(), txn, error).await,
@@ -416,7 +420,14 @@ async fn issue(env: Env<'_>, id: Option<&str>, txn: Transaction, record: &CodeRe
     Ok(Outcome::Code { code, txn: Box::new(txn) })
 }
 
-fn code_record(txn: &Transaction, subject: CodeSubject, acr: Acr, amr: Vec<Method>, auth_time: Timestamp, sid: String) -> CodeRecord {
+fn code_record(
+    txn: &Transaction,
+    subject: CodeSubject,
+    acr: Acr,
+    amr: Vec<Method>,
+    auth_time: Timestamp,
+    sid: Option<SessionId>,
+) -> CodeRecord {
     let request = &txn.request;
     CodeRecord {
         client_id: request.client_id.clone(),

@@ -13,6 +13,7 @@ use crate::audit::Event;
 use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
 use crate::clock;
 use crate::config::{Config, LogFormat};
+use crate::ids::{AccountId, ClientId};
 use crate::keys::Keys;
 use crate::secret::Secret;
 use crate::secrets::ServerSecrets;
@@ -331,10 +332,10 @@ async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), S
                     .await
                     .map_err(|e| e.to_string())?
                     .map(|acc| acc.id)
-                    .unwrap_or(email),
+                    .unwrap_or(AccountId::new(email)),
             )
         }
-        other => other,
+        other => other.map(AccountId::new),
     };
     let query = crate::audit::Query {
         since,
@@ -363,7 +364,7 @@ async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), S
                 e.actor,
                 e.action,
                 e.outcome,
-                dash(&e.account_id),
+                dash(&e.account_id.as_ref().map(AccountId::to_string)),
                 dash(&e.client_addr),
                 dash(&e.details)
             )
@@ -564,7 +565,7 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
             let (client, secret) = clients::register(&store, (&secrets.client_secret_pepper, &secrets.pairwise_subject_key), new, now)
                 .await
                 .map_err(|e| e.to_string())?;
-            operator_event(&store, Event::new("client.add", now).by_operator().details(client.id.clone())).await?;
+            operator_event(&store, Event::new("client.add", now).by_operator().details(client.id.as_str())).await?;
             let mut out = json!({ "client_id": client.id, "auth_method": client.auth_method.as_str() });
             let mut text = format!("client_id: {}", client.id);
             if let Some(s) = secret {
@@ -600,8 +601,9 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Resul
             Ok(())
         }
         ClientCommand::Remove { client_id } => {
+            let client_id = ClientId::new(client_id);
             if store.remove_client(&client_id).await.map_err(|e| e.to_string())? {
-                operator_event(&store, Event::new("client.remove", now).by_operator().details(client_id.clone())).await?;
+                operator_event(&store, Event::new("client.remove", now).by_operator().details(client_id.as_str())).await?;
                 emit(j, json!({ "removed": client_id }), format!("client {client_id} removed"));
                 Ok(())
             } else {

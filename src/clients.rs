@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::clock::Timestamp;
+use crate::ids::ClientId;
 use crate::protocol::scope::{self, Scopes};
 use crate::secret::{KeyRing, Secret, random_token};
 use crate::store::{Store, StoreError};
@@ -164,9 +165,11 @@ pub async fn register(
         Scopes::parse(&new.scopes.join(" ")).map_err(ClientError::Invalid)?
     };
     let id = match new.client_id {
-        Some(id) if !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)) => id,
+        Some(id) if !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)) => {
+            ClientId::new(id)
+        }
         Some(_) => return invalid("client id must be 1-100 unreserved characters"),
-        None => random_token(16),
+        None => ClientId::random(),
     };
     let secret = new
         .auth_method
@@ -206,7 +209,7 @@ pub async fn register(
 #[derive(Clone)]
 pub struct ClientDirectory {
     store: Store,
-    cache: Arc<RwLock<HashMap<String, Cached>>>,
+    cache: Arc<RwLock<HashMap<ClientId, Cached>>>,
     ttl: i64,
     subject_key: KeyRing,
 }
@@ -230,7 +233,7 @@ impl ClientDirectory {
     }
 
     /// The client with this id.
-    pub async fn get(&self, id: &str, now: Timestamp) -> Result<Option<Arc<Client>>, StoreError> {
+    pub async fn get(&self, id: &ClientId, now: Timestamp) -> Result<Option<Arc<Client>>, StoreError> {
         if let Ok(cache) = self.cache.read()
             && let Some((fetched, client)) = cache.get(id)
             && now - fetched < self.ttl
@@ -245,7 +248,7 @@ impl ClientDirectory {
             // Registered by a node with a newer key version: this one cannot form its subjects,
             // and a wrong `sub` would be worse than no answer.
             tracing::error!(
-                client_id = id,
+                client_id = id.as_str(),
                 version = client.subject_key_version,
                 "client needs a pairwise_subject_key version this node lacks"
             );
@@ -257,20 +260,20 @@ impl ClientDirectory {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
             }
-            cache.insert(id.to_string(), (now, client.clone()));
+            cache.insert(id.clone(), (now, client.clone()));
         }
         Ok(Some(client))
     }
 
     /// Replaces a client's secret hash by `renewed` if it is still `stored` (a pepper rotation).
-    pub async fn replace_secret_hash(&self, id: &str, stored: &str, renewed: &str) -> Result<(), StoreError> {
+    pub async fn replace_secret_hash(&self, id: &ClientId, stored: &str, renewed: &str) -> Result<(), StoreError> {
         self.store.replace_client_secret_hash(id, stored, renewed).await?;
         self.forget(id);
         Ok(())
     }
 
     /// Drops a cached client (after a change made by this process).
-    pub fn forget(&self, id: &str) {
+    pub fn forget(&self, id: &ClientId) {
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(id);
         }

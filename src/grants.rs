@@ -12,6 +12,7 @@ pub mod revocation;
 pub mod tokens;
 
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 use crate::store::{Store, StoreError};
@@ -25,7 +26,13 @@ pub const PARTNER_RETENTION_SECONDS: i64 = 7 * 86_400;
 /// The user allows the service what the request asks (R-SVC-3): the consent kept for the
 /// account and client grows by it. A consent that cannot be read is never overwritten: the
 /// failure is returned and nothing is written.
-pub async fn give_consent(store: &Store, account_id: &str, client_id: &str, wanted: &Scopes, now: Timestamp) -> Result<Scopes, StoreError> {
+pub async fn give_consent(
+    store: &Store,
+    account_id: &AccountId,
+    client_id: &ClientId,
+    wanted: &Scopes,
+    now: Timestamp,
+) -> Result<Scopes, StoreError> {
     let earlier = store.consent(account_id, client_id).await?.unwrap_or_default();
     let given = earlier.union(wanted);
     store.save_consent(account_id, client_id, &given, now).await?;

@@ -16,6 +16,7 @@ pub mod fetch;
 pub mod grants;
 pub mod http;
 pub mod idempotency;
+pub mod ids;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

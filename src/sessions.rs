@@ -8,19 +8,61 @@ use serde::{Deserialize, Serialize};
 use crate::clock::{Millis, Timestamp};
 use crate::config::SessionConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::ids::{AccountId, SessionId, StaffId};
 use crate::secret::{random_token, sha256_b64};
 use crate::trust::{Method, TrustLevel, decayed};
 
 /// How long an expired session is remembered to show the "session expired" page.
 const EXPIRED_NOTICE_SECONDS: i64 = 3600;
 
+/// Whose a session is: a citizen's account, or a staff member of the Kundenzentrum (who has no
+/// account and reaches only the staff pages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum Holder {
+    /// An account.
+    Account(AccountId),
+    /// A staff member.
+    Staff(StaffId),
+}
+
+/// Stored as the bare account id or `staff:` and the member's id, the form sessions had before
+/// this type, so sessions live on across the upgrade. An account id never holds a `:`.
+const STAFF_PREFIX: &str = "staff:";
+
+impl From<Holder> for String {
+    fn from(h: Holder) -> String {
+        h.key()
+    }
+}
+
+impl From<String> for Holder {
+    fn from(s: String) -> Holder {
+        match s.strip_prefix(STAFF_PREFIX) {
+            Some(id) => Holder::Staff(StaffId::new(id)),
+            None => Holder::Account(AccountId::new(s)),
+        }
+    }
+}
+
+impl Holder {
+    /// The stored form, also the key of the cut-off of [`Sessions::end_all`].
+    fn key(&self) -> String {
+        match self {
+            Holder::Account(id) => id.to_string(),
+            Holder::Staff(id) => format!("{STAFF_PREFIX}{id}"),
+        }
+    }
+}
+
 /// A logged-in browser.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     /// Session id (`sid` in ID tokens); not the cookie value.
-    pub sid: String,
-    /// The account.
-    pub account_id: String,
+    pub sid: SessionId,
+    /// Whose session it is.
+    #[serde(rename = "account_id")]
+    pub holder: Holder,
     /// Level the authentication achieved (R-ACR-1).
     pub level: TrustLevel,
     /// Methods used.
@@ -40,6 +82,22 @@ impl Session {
     /// The methods it was authenticated with (`amr`).
     pub fn amr(&self) -> Vec<Method> {
         self.methods.clone()
+    }
+
+    /// The account, for a citizen's session; `None` for a staff member's.
+    pub fn account_id(&self) -> Option<&AccountId> {
+        match &self.holder {
+            Holder::Account(id) => Some(id),
+            Holder::Staff(_) => None,
+        }
+    }
+
+    /// The staff member, for a staff session.
+    pub fn staff_id(&self) -> Option<&StaffId> {
+        match &self.holder {
+            Holder::Staff(id) => Some(id),
+            Holder::Account(_) => None,
+        }
     }
 }
 
@@ -68,12 +126,12 @@ fn key(cookie: &str) -> String {
     format!("session:{}", sha256_b64(cookie.as_bytes()))
 }
 
-fn sid_key(sid: &str) -> String {
+fn sid_key(sid: &SessionId) -> String {
     format!("session-sid:{sid}")
 }
 
-fn cut_key(account_id: &str) -> String {
-    format!("session-cut:{account_id}")
+fn cut_key(holder: &Holder) -> String {
+    format!("session-cut:{}", holder.key())
 }
 
 impl Sessions {
@@ -95,15 +153,15 @@ impl Sessions {
     /// id every time, so a session id planted before login is worthless (session fixation).
     pub async fn create(
         &self,
-        account_id: &str,
+        holder: Holder,
         level: TrustLevel,
         method: Method,
         now: Timestamp,
     ) -> Result<(String, Session), EphemeralError> {
         let cookie = random_token(32);
         let session = Session {
-            sid: random_token(16),
-            account_id: account_id.to_string(),
+            sid: SessionId::random(),
+            holder,
             level,
             methods: vec![method],
             auth_time: now,
@@ -131,7 +189,7 @@ impl Sessions {
             self.ephemeral.delete(&k).await?;
             return Ok(Lookup::Expired);
         }
-        if let Some(cut) = self.ephemeral.get_json::<Millis>(&cut_key(&session.account_id), now).await?
+        if let Some(cut) = self.ephemeral.get_json::<Millis>(&cut_key(&session.holder), now).await?
             && session.started_ms <= cut
         {
             self.ephemeral.delete(&k).await?;
@@ -160,18 +218,16 @@ impl Sessions {
 
     /// Ends every session of an account, on every node (password reset, blocking, deletion):
     /// sessions that started before now are refused from now on.
-    pub async fn end_all(&self, account_id: &str, now: Timestamp) -> Result<(), EphemeralError> {
+    pub async fn end_all(&self, holder: &Holder, now: Timestamp) -> Result<(), EphemeralError> {
         let until = now + self.config.absolute_seconds + EXPIRED_NOTICE_SECONDS;
-        self.ephemeral
-            .put_json(&cut_key(account_id), &self.clock.now_ms(), until, now)
-            .await
+        self.ephemeral.put_json(&cut_key(holder), &self.clock.now_ms(), until, now).await
     }
 
     /// Ends every session of an account but the one behind `cookie` (a password or email
     /// change, R-SEC-3): the cut-off as in [`Sessions::end_all`], and the kept session restamped
     /// after it, so it goes on.
     pub async fn end_others(&self, cookie: &str, session: &Session, now: Timestamp) -> Result<(), EphemeralError> {
-        self.end_all(&session.account_id, now).await?;
+        self.end_all(&session.holder, now).await?;
         let kept = Session {
             started_ms: self.clock.now_ms().next(),
             ..session.clone()
@@ -181,17 +237,17 @@ impl Sessions {
 
     /// Whether the session `sid` is still live at `now` (not logged out, not idle or too old,
     /// not cut off): a refresh token without `offline_access` lives only as long as its session.
-    pub async fn is_alive(&self, sid: &str, now: Timestamp) -> Result<bool, EphemeralError> {
+    pub async fn is_alive(&self, sid: &SessionId, now: Timestamp) -> Result<bool, EphemeralError> {
         let Some(at) = self.ephemeral.get_json::<String>(&sid_key(sid), now).await? else {
             return Ok(false);
         };
         let Some(session) = self.ephemeral.get_json::<Session>(&at, now).await? else {
             return Ok(false);
         };
-        if session.sid != sid || !self.is_live(&session, now) {
+        if session.sid != *sid || !self.is_live(&session, now) {
             return Ok(false);
         }
-        let cut = self.ephemeral.get_json::<Millis>(&cut_key(&session.account_id), now).await?;
+        let cut = self.ephemeral.get_json::<Millis>(&cut_key(&session.holder), now).await?;
         Ok(cut.is_none_or(|cut| session.started_ms > cut))
     }
 
@@ -204,6 +260,18 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn account(id: &str) -> Holder {
+        Holder::Account(AccountId::new(id))
+    }
+
+    #[test]
+    fn a_holder_is_stored_as_before_and_a_staff_member_is_never_an_account() {
+        let staff = Holder::Staff(StaffId::new("s1"));
+        assert_eq!(serde_json::to_string(&staff).unwrap(), "\"staff:s1\"");
+        assert_eq!(serde_json::from_str::<Holder>("\"staff:s1\"").unwrap(), staff);
+        assert_eq!(serde_json::from_str::<Holder>("\"abc\"").unwrap(), account("abc"));
+    }
 
     fn sessions() -> Sessions {
         Sessions::new(
@@ -224,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn r_ses_2_session_expires_after_twenty_idle_minutes() {
         let s = sessions();
-        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
         assert!(matches!(s.load(Some(&cookie), 1000).await.unwrap(), Lookup::Active(_)));
         // Activity at 1000 moves the idle window.
         assert!(matches!(s.load(Some(&cookie), 2100).await.unwrap(), Lookup::Active(_)));
@@ -235,7 +303,7 @@ mod tests {
     #[tokio::test]
     async fn r_ses_2_session_has_an_absolute_lifetime() {
         let s = sessions();
-        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
         let mut t = 0;
         while t < 43200 {
             t += 1000;
@@ -250,12 +318,12 @@ mod tests {
     #[tokio::test]
     async fn end_all_ends_earlier_sessions_of_the_account_only() {
         let s = sessions();
-        let (a1, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
-        let (b, _) = s.create("b", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (a1, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (b, _) = s.create(account("b"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        s.end_all("a", 1).await.unwrap();
+        s.end_all(&account("a"), 1).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        let (a2, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 1).await.unwrap();
+        let (a2, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 1).await.unwrap();
         assert!(matches!(s.load(Some(&a1), 2).await.unwrap(), Lookup::None));
         assert!(matches!(s.load(Some(&b), 2).await.unwrap(), Lookup::Active(_)));
         assert!(matches!(s.load(Some(&a2), 2).await.unwrap(), Lookup::Active(_)));
@@ -264,7 +332,7 @@ mod tests {
     #[tokio::test]
     async fn r_acr_6_an_eid_session_decays_to_plus_and_lives_on() {
         let s = sessions();
-        let (cookie, _) = s.create("a", TrustLevel::Eid, Method::Eid, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Eid, Method::Eid, 0).await.unwrap();
         let Lookup::Active(at_200) = s.load(Some(&cookie), 200).await.unwrap() else {
             panic!()
         };
@@ -284,7 +352,7 @@ mod tests {
     #[tokio::test]
     async fn r_ses_3_logout_destroys_the_session() {
         let s = sessions();
-        let (cookie, _) = s.create("a", TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
         s.destroy(&cookie).await.unwrap();
         assert!(matches!(s.load(Some(&cookie), 1).await.unwrap(), Lookup::None));
     }

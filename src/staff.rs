@@ -11,7 +11,8 @@ use crate::accounts::throttle::{Denied, Throttle};
 use crate::accounts::{Account, AccountError, Address, Field, check_address, check_date, check_name};
 use crate::audit::Event;
 use crate::clock::Timestamp;
-use crate::secret::{KeyRing, Secret, random_token};
+use crate::ids::{AccountId, StaffId};
+use crate::secret::{KeyRing, Secret};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 use totp::Enrollment;
@@ -48,10 +49,10 @@ pub async fn create(
     let name = check_name(Field::Name, name)?;
     password::check_policy(password.expose())?;
     let password_hash = hasher.hash(password).await?;
-    let id = random_token(12);
+    let id = StaffId::random();
     let enrollment = totp::enroll(&username).ok_or(AccountError::Invalid(Field::Username))?;
     let staff = Staff {
-        totp_secret: Some(totp_key.seal(id.as_bytes(), enrollment.seed.expose())),
+        totp_secret: Some(totp_key.seal(id.as_str().as_bytes(), enrollment.seed.expose())),
         id,
         username,
         password_hash,
@@ -70,7 +71,7 @@ pub async fn reset_totp((store, totp_key): (&Store, &KeyRing), username: &str) -
     let staff = store.staff_by_username(&username).await?.ok_or(AccountError::UnknownStaff)?;
     let enrollment = totp::enroll(&username).ok_or(AccountError::Invalid(Field::Username))?;
     store
-        .set_staff_totp(&username, &totp_key.seal(staff.id.as_bytes(), enrollment.seed.expose()))
+        .set_staff_totp(&username, &totp_key.seal(staff.id.as_str().as_bytes(), enrollment.seed.expose()))
         .await?;
     Ok(enrollment)
 }
@@ -103,7 +104,7 @@ pub async fn authenticate(
     let Some(seed) = staff
         .totp_secret
         .as_deref()
-        .and_then(|sealed| totp_key.open(staff.id.as_bytes(), sealed))
+        .and_then(|sealed| totp_key.open(staff.id.as_str().as_bytes(), sealed))
     else {
         event().outcome("no_second_factor").note(store).await;
         return Err(AccountError::NoSecondFactor);
@@ -158,7 +159,7 @@ pub async fn requests_to_check(store: &Store) -> Result<Vec<(UpgradeRequest, Acc
 }
 
 /// A request waiting for a clerk, with the account it is for.
-pub async fn request_to_check(store: &Store, account_id: &str) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
+pub async fn request_to_check(store: &Store, account_id: &AccountId) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
     match store.upgrade_request(account_id).await? {
         Some(request) => Ok(store.account(account_id).await?.map(|account| (request, account))),
         None => Ok(None),
@@ -170,7 +171,7 @@ pub async fn request_to_check(store: &Store, account_id: &str) -> Result<Option<
 pub async fn open_request(
     store: &Store,
     staff: &Staff,
-    account_id: &str,
+    account_id: &AccountId,
     now: Timestamp,
 ) -> Result<Option<(UpgradeRequest, Account)>, StoreError> {
     let Some(found) = request_to_check(store, account_id).await? else {
@@ -213,7 +214,13 @@ pub fn shown_digest(account: &Account, request: &UpgradeRequest) -> String {
 /// date of birth and address and a verification by `kundenzentrum`; either way the request is
 /// closed and the action audited. A confirmation whose digest is not that of the data now
 /// stored decides nothing ([`AccountError::Stale`]).
-pub async fn decide(store: &Store, staff: &Staff, account_id: &str, decision: Decision, now: Timestamp) -> Result<Account, AccountError> {
+pub async fn decide(
+    store: &Store,
+    staff: &Staff,
+    account_id: &AccountId,
+    decision: Decision,
+    now: Timestamp,
+) -> Result<Account, AccountError> {
     let request = store.upgrade_request(account_id).await?.ok_or(AccountError::LinkInvalid)?;
     let account = store.account(account_id).await?.ok_or(AccountError::LinkInvalid)?;
     match decision {

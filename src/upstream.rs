@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::fetch::Fetcher;
+use crate::ids::AccountId;
 use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -102,7 +103,7 @@ pub struct Pending {
     /// What for.
     pub purpose: Purpose,
     /// The account it is for (upgrade, sync).
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The browser it belongs to.
     pub browser: String,
     nonce: String,
@@ -249,7 +250,7 @@ impl Upstreams {
         &self,
         id: &str,
         purpose: Purpose,
-        account_id: Option<String>,
+        account_id: Option<AccountId>,
         browser: String,
         now: Timestamp,
     ) -> Result<String, UpstreamError> {

@@ -83,7 +83,7 @@ async fn r_sec_6_logins_failures_and_password_changes_are_logged_with_address_an
         assert!(e["time"].as_str().unwrap().ends_with('Z'));
     }
     assert_eq!(by_email["events"][1]["actor"], format!("account:{}", account.id));
-    let (_, by_id) = cli(&app, &["audit", "--account", &account.id]);
+    let (_, by_id) = cli(&app, &["audit", "--account", account.id.as_str()]);
     assert_eq!(by_id, by_email, "the account's id finds the same events");
 
     // The unknown name's failure is logged too, without naming anyone.

@@ -5,6 +5,7 @@
 use reqwest::StatusCode;
 
 use crate::support::*;
+use servicekonto::ids::AccountId;
 
 /// Every form that changes something, with fields that would change it given a valid token.
 const FORMS: &[(&str, &[(&str, &str)])] = &[
@@ -61,7 +62,7 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
 ];
 
 /// What a forged form could have changed.
-async fn snapshot(app: &TestApp, account_id: &str) -> String {
+async fn snapshot(app: &TestApp, account_id: &AccountId) -> String {
     let a = app.state.store.account(account_id).await.unwrap().unwrap();
     let consents = app.state.store.consents_of(account_id).await.unwrap().len();
     format!(

@@ -117,14 +117,17 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
 
     // R-SEC-6: every eID login is audited, the refused ones without naming an account.
     let logins = app.audit("login.eid").await;
-    let seen: Vec<(Option<&str>, &str)> = logins.iter().map(|e| (e.account_id.as_deref(), e.outcome.as_str())).collect();
+    let seen: Vec<(Option<&str>, &str)> = logins
+        .iter()
+        .map(|e| (e.account_id.as_ref().map(|a| a.as_str()), e.outcome.as_str()))
+        .collect();
     let me = Some(a.id.as_str());
     assert_eq!(seen, [(me, "ok"), (None, "not_linked"), (None, "not_linked"), (me, "ok")]);
     // Switching eID login off is the owner's security change, audited with where it came from.
     let off = app.audit("eid.login_off").await;
     assert_eq!(off.len(), 1);
     assert_eq!(
-        (off[0].actor.as_str(), off[0].account_id.as_deref()),
+        (off[0].actor.as_str(), off[0].account_id.as_ref().map(|a| a.as_str())),
         (format!("account:{}", a.id).as_str(), me)
     );
     assert!(off[0].client_addr.is_some());
@@ -592,7 +595,7 @@ async fn r_ses_6_a_blocked_account_cannot_log_in_with_its_card_and_the_refusal_i
     let logins = app.audit("login.eid").await;
     let last = logins.last().unwrap();
     assert_eq!(
-        (last.account_id.as_deref(), last.outcome.as_str()),
+        (last.account_id.as_ref().map(|a| a.as_str()), last.outcome.as_str()),
         (Some(a.id.as_str()), "blocked")
     );
 }

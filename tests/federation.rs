@@ -311,7 +311,7 @@ async fn r_fed_4_per_transaction_data_is_purged_within_7_days() {
             .await
             .unwrap()
             .into_iter()
-            .map(|(c, _)| c)
+            .map(|(c, _)| c.to_string())
             .collect();
         c.sort();
         c

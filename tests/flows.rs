@@ -230,8 +230,8 @@ async fn pairwise_subjects_differ_per_client_and_public_subjects_do_not() {
     }
     // Same host for both pairwise clients: the sector is the redirect host, so they agree.
     assert_eq!(subs[0], subs[1]);
-    assert_ne!(subs[0], account.id);
-    assert_eq!(subs[2], account.id);
+    assert_ne!(subs[0], account.id.as_str());
+    assert_eq!(subs[2], account.id.as_str());
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 use servicekonto::clients::{GrantType, SubjectType};
 use servicekonto::config::{Config, SecretsConfig};
+use servicekonto::ids::{AccountId, ClientId};
 use servicekonto::secret::{KeyRing, Secret, b64, random_bytes};
 use sqlx::Row;
 
@@ -192,7 +193,8 @@ async fn r_sec_7_a_new_pairwise_key_version_serves_only_services_registered_afte
         (old.subject_key_version, new.subject_key_version, same_sector.subject_key_version),
         (1, 2, 1)
     );
-    let sub = |c: &servicekonto::clients::Client, ring: &KeyRing| servicekonto::grants::claims::subject(c, "account-1", ring);
+    let sub =
+        |c: &servicekonto::clients::Client, ring: &KeyRing| servicekonto::grants::claims::subject(c, &AccountId::from("account-1"), ring);
     assert_eq!(
         sub(&old, v1_ring),
         sub(&old, &rotated),
@@ -204,8 +206,8 @@ async fn r_sec_7_a_new_pairwise_key_version_serves_only_services_registered_afte
         "a sector keeps one subject per person"
     );
     // A node without version 2 does not serve the service registered under it.
-    assert!(app.state.clients.get("new", 0).await.unwrap().is_none());
-    assert!(app.state.clients.get("old", 0).await.unwrap().is_some());
+    assert!(app.state.clients.get(&ClientId::from("new"), 0).await.unwrap().is_none());
+    assert!(app.state.clients.get(&ClientId::from("old"), 0).await.unwrap().is_some());
 }
 
 #[tokio::test]

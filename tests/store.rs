@@ -8,6 +8,7 @@ use servicekonto::accounts::registration::PendingRegistration;
 use servicekonto::accounts::{Account, Address};
 use servicekonto::clients::{AuthMethod, Client, GrantType, SubjectType};
 use servicekonto::grants::Grant;
+use servicekonto::ids::{ClientId, GrantId, SessionId, StaffId};
 use servicekonto::mail::QueuedMail;
 use servicekonto::protocol::claims::ClaimsRequest;
 use servicekonto::protocol::scope::Scopes;
@@ -56,6 +57,11 @@ fn address() -> Address {
     }
 }
 
+/// The id of test client `dienst-N`.
+fn dienst(n: u8) -> ClientId {
+    ClientId::new(format!("dienst-{n}"))
+}
+
 fn client(id: &str) -> Client {
     Client {
         id: id.into(),
@@ -79,7 +85,7 @@ fn client(id: &str) -> Client {
 
 fn grant(account_id: &str, client_id: &str) -> Grant {
     Grant {
-        id: random_token(12),
+        id: GrantId::random(),
         account_id: account_id.into(),
         client_id: client_id.into(),
         scope: Scopes::parse("openid profile").unwrap(),
@@ -87,7 +93,7 @@ fn grant(account_id: &str, client_id: &str) -> Grant {
         acr: servicekonto::trust::Acr::of(TrustLevel::Basic),
         amr: vec![servicekonto::trust::Method::Pwd],
         auth_time: NOW,
-        sid: random_token(12),
+        sid: SessionId::random(),
         created_at: NOW,
         expires_at: NOW + 3600,
         revoked_at: None,
@@ -124,7 +130,7 @@ async fn store_clients_read_back_with_every_field_and_removal_takes_grants_and_c
     let (store, _backing, _dir) = store().await;
     let c = client("dienst-1");
     store.insert_client(&c).await.unwrap();
-    let read = store.client("dienst-1").await.unwrap().unwrap();
+    let read = store.client(&dienst(1)).await.unwrap().unwrap();
     assert_eq!(
         (
             read.subject_key_version,
@@ -136,29 +142,29 @@ async fn store_clients_read_back_with_every_field_and_removal_takes_grants_and_c
     );
     assert!(matches!(store.insert_client(&c).await, Err(StoreError::Conflict(_))));
     store
-        .replace_client_secret_hash("dienst-1", "not-the-stored-one", "2.new")
+        .replace_client_secret_hash(&dienst(1), "not-the-stored-one", "2.new")
         .await
         .unwrap();
     assert_eq!(
-        store.client("dienst-1").await.unwrap().unwrap().secret_hash.as_deref(),
+        store.client(&dienst(1)).await.unwrap().unwrap().secret_hash.as_deref(),
         Some("1.hash")
     );
-    store.replace_client_secret_hash("dienst-1", "1.hash", "2.new").await.unwrap();
+    store.replace_client_secret_hash(&dienst(1), "1.hash", "2.new").await.unwrap();
     assert_eq!(
-        store.client("dienst-1").await.unwrap().unwrap().secret_hash.as_deref(),
+        store.client(&dienst(1)).await.unwrap().unwrap().secret_hash.as_deref(),
         Some("2.new")
     );
 
     let a = account("erika@example.de");
     store.insert_account(&a).await.unwrap();
-    store.save_consent(&a.id, "dienst-1", &c.scopes, NOW).await.unwrap();
-    let g = grant(&a.id, "dienst-1");
+    store.save_consent(&a.id, &dienst(1), &c.scopes, NOW).await.unwrap();
+    let g = grant(a.id.as_str(), "dienst-1");
     store.insert_grant(&g, Some("refresh-hash")).await.unwrap();
-    assert!(store.remove_client("dienst-1").await.unwrap());
-    assert!(store.client("dienst-1").await.unwrap().is_none());
+    assert!(store.remove_client(&dienst(1)).await.unwrap());
+    assert!(store.client(&dienst(1)).await.unwrap().is_none());
     assert!(store.grant(&g.id).await.unwrap().is_none());
-    assert!(store.consent(&a.id, "dienst-1").await.unwrap().is_none());
-    assert!(!store.remove_client("dienst-1").await.unwrap());
+    assert!(store.consent(&a.id, &dienst(1)).await.unwrap().is_none());
+    assert!(!store.remove_client(&dienst(1)).await.unwrap());
 }
 
 #[tokio::test]
@@ -168,20 +174,20 @@ async fn store_grants_rotate_refresh_tokens_once_and_a_replay_revokes_the_chain(
     store.insert_account(&a).await.unwrap();
     store.insert_client(&client("dienst-1")).await.unwrap();
     store.insert_client(&client("dienst-2")).await.unwrap();
-    let g = grant(&a.id, "dienst-1");
+    let g = grant(a.id.as_str(), "dienst-1");
     store.insert_grant(&g, Some("r1")).await.unwrap();
     assert_eq!(store.grant(&g.id).await.unwrap().unwrap().withheld, ["birthdate"]);
     assert!(matches!(
-        store.rotate_refresh("r1", "r2", "dienst-2", NOW).await.unwrap(),
+        store.rotate_refresh("r1", "r2", &dienst(2), NOW).await.unwrap(),
         RotateOutcome::Invalid
     ));
     assert!(matches!(
-        store.rotate_refresh("r1", "r2", "dienst-1", NOW).await.unwrap(),
+        store.rotate_refresh("r1", "r2", &dienst(1), NOW).await.unwrap(),
         RotateOutcome::Rotated(_)
     ));
     assert_eq!(store.refresh_token_grant("r2", NOW).await.unwrap().unwrap().id, g.id);
     assert!(matches!(
-        store.rotate_refresh("r1", "r3", "dienst-1", NOW).await.unwrap(),
+        store.rotate_refresh("r1", "r3", &dienst(1), NOW).await.unwrap(),
         RotateOutcome::Reused
     ));
     assert!(
@@ -193,14 +199,14 @@ async fn store_grants_rotate_refresh_tokens_once_and_a_replay_revokes_the_chain(
     store.revoke_access_token("jti-1", NOW + 60).await.unwrap();
     assert!(store.access_token_revoked("jti-1").await.unwrap());
     assert!(!store.access_token_revoked("jti-2").await.unwrap());
-    let other = grant(&a.id, "dienst-2");
+    let other = grant(a.id.as_str(), "dienst-2");
     store.insert_grant(&other, None).await.unwrap();
     // Every session a service relied on until its grant expires, revoked or not: the sessions
     // Back-Channel Logout tells services about.
-    let mut both = vec![("dienst-1".to_string(), g.sid.clone()), ("dienst-2".to_string(), other.sid.clone())];
+    let mut both = vec![(dienst(1), g.sid.clone()), (dienst(2), other.sid.clone())];
     both.sort();
     assert_eq!(store.grant_sessions(&a.id, None, NOW).await.unwrap(), both);
-    let only = [("dienst-2".to_string(), other.sid.clone())];
+    let only = [(dienst(2), other.sid.clone())];
     assert_eq!(store.grant_sessions(&a.id, Some(&other.sid), NOW).await.unwrap(), only);
     assert_eq!(store.revoke_account_grants(&a.id, None, NOW).await.unwrap(), 1, "only the live one");
     assert!(store.grant(&other.id).await.unwrap().unwrap().revoked_at.is_some());
@@ -214,19 +220,19 @@ async fn store_consents_are_per_account_and_client_and_replaced_not_duplicated()
     let a = account("erika@example.de");
     store.insert_account(&a).await.unwrap();
     store.insert_client(&client("dienst-1")).await.unwrap();
-    assert!(store.consent(&a.id, "dienst-1").await.unwrap().is_none());
+    assert!(store.consent(&a.id, &dienst(1)).await.unwrap().is_none());
     store
-        .save_consent(&a.id, "dienst-1", &Scopes::parse("openid").unwrap(), NOW)
+        .save_consent(&a.id, &dienst(1), &Scopes::parse("openid").unwrap(), NOW)
         .await
         .unwrap();
     store
-        .save_consent(&a.id, "dienst-1", &Scopes::parse("openid email").unwrap(), NOW + 1)
+        .save_consent(&a.id, &dienst(1), &Scopes::parse("openid email").unwrap(), NOW + 1)
         .await
         .unwrap();
-    assert_eq!(store.consent(&a.id, "dienst-1").await.unwrap().unwrap().to_string(), "email openid");
+    assert_eq!(store.consent(&a.id, &dienst(1)).await.unwrap().unwrap().to_string(), "email openid");
     assert_eq!(store.consents_of(&a.id).await.unwrap().len(), 1);
-    assert!(store.delete_consent(&a.id, "dienst-1").await.unwrap());
-    assert!(!store.delete_consent(&a.id, "dienst-1").await.unwrap());
+    assert!(store.delete_consent(&a.id, &dienst(1)).await.unwrap());
+    assert!(!store.delete_consent(&a.id, &dienst(1)).await.unwrap());
 }
 
 #[tokio::test]
@@ -279,7 +285,7 @@ async fn store_registrations_and_links_are_taken_once_and_expire() {
 async fn store_staff_keep_their_sealed_seed_and_take_each_totp_step_once() {
     let (store, _backing, _dir) = store().await;
     let s = Staff {
-        id: random_token(12),
+        id: StaffId::from(random_token(12)),
         username: "clara".into(),
         password_hash: Secret::new("$argon2id$stub".into()),
         name: "Clara Schalter".into(),
@@ -356,11 +362,11 @@ async fn r_svc_3_a_consent_that_cannot_be_read_is_not_overwritten() {
     let a = account("erika@example.de");
     store.insert_account(&a).await.unwrap();
     store.insert_client(&client("dienst-1")).await.unwrap();
-    let given = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("openid").unwrap(), NOW)
+    let given = servicekonto::grants::give_consent(&store, &a.id, &dienst(1), &Scopes::parse("openid").unwrap(), NOW)
         .await
         .unwrap();
     assert_eq!(given.to_string(), "openid");
-    let given = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("email").unwrap(), NOW)
+    let given = servicekonto::grants::give_consent(&store, &a.id, &dienst(1), &Scopes::parse("email").unwrap(), NOW)
         .await
         .unwrap();
     assert_eq!(given.to_string(), "email openid", "a consent grows");
@@ -372,7 +378,7 @@ async fn r_svc_3_a_consent_that_cannot_be_read_is_not_overwritten() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let refused = servicekonto::grants::give_consent(&store, &a.id, "dienst-1", &Scopes::parse("profile").unwrap(), NOW + 1).await;
+    let refused = servicekonto::grants::give_consent(&store, &a.id, &dienst(1), &Scopes::parse("profile").unwrap(), NOW + 1).await;
     assert!(matches!(refused, Err(StoreError::Corrupt(_))), "{refused:?}");
     let kept: String = sqlx::query_scalar("select scope from consents where account_id = $1")
         .bind(&a.id)

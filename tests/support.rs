@@ -249,7 +249,7 @@ impl TestApp {
         let (client, secret) = clients::register(&self.state.store, self.client_keys(), new, servicekonto::clock::now())
             .await
             .unwrap();
-        (client.id, secret.map(|s| s.expose().clone()))
+        (client.id.to_string(), secret.map(|s| s.expose().clone()))
     }
 
     /// Creates an account (Plus with birthdate and address when `plus`).

@@ -9,10 +9,12 @@ use super::recovery::SessionsEnded;
 use super::{Account, AccountError, Address, Env};
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::mail::MailKind;
 use crate::model::account::EidIdentity;
 use crate::protocol::authorize::Locale;
 use crate::secret::hmac_b64;
+use crate::sessions::Holder;
 use crate::store::{Store, StoreError};
 use crate::trust::{Method, TrustLevel};
 
@@ -154,10 +156,10 @@ pub fn link_for(key: &[u8], data: &EidData) -> Option<String> {
 }
 
 /// Refuses a pseudonym that is already linked to another account.
-pub async fn ensure_not_elsewhere(store: &Store, account_id: &str, hash: Option<&str>) -> Result<(), EidError> {
+pub async fn ensure_not_elsewhere(store: &Store, account_id: &AccountId, hash: Option<&str>) -> Result<(), EidError> {
     if let Some(h) = hash
         && let Some((other, _)) = store.account_by_pseudonym(h).await?
-        && other != account_id
+        && other != *account_id
     {
         return Err(EidError::LinkedElsewhere);
     }
@@ -275,7 +277,7 @@ pub async fn upgrade_or_sync(
         return Ok(Applied::Synced);
     }
     let ended = SessionsEnded::read(env.store, &account.id, None, now).await?;
-    env.sessions.end_all(&account.id, now).await?;
+    env.sessions.end_all(&Holder::Account(account.id.clone()), now).await?;
     Ok(Applied::Upgraded(ended))
 }
 
@@ -290,7 +292,7 @@ pub enum Synced {
 
 /// Switches eID login off at the owner's request (R-EID-3), audited; a new sync switches it on
 /// again.
-pub async fn disable_login(store: &Store, account_id: &str, addr: &str, now: Timestamp) -> Result<(), StoreError> {
+pub async fn disable_login(store: &Store, account_id: &AccountId, addr: &str, now: Timestamp) -> Result<(), StoreError> {
     store.disable_eid_login(account_id).await?;
     Event::new("eid.login_off", now).by_account(account_id).from(addr).note(store).await;
     Ok(())

@@ -2,6 +2,7 @@
 //! carries a random token; only its hash is stored, and each link works once.
 
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::paths;
 use crate::secret::{random_token, sha256_b64};
 use crate::store::{Store, StoreError};
@@ -30,7 +31,7 @@ pub fn plausible(token: &str) -> bool {
 /// Stores a new link and returns its token.
 pub async fn issue(
     store: &Store,
-    account_id: &str,
+    account_id: &AccountId,
     purpose: LinkPurpose,
     payload: Option<String>,
     lifetime: i64,
@@ -38,7 +39,7 @@ pub async fn issue(
 ) -> Result<String, StoreError> {
     let token = random_token(32);
     let link = StoredLink {
-        account_id: account_id.to_string(),
+        account_id: account_id.clone(),
         purpose,
         payload,
         expires_at: now + lifetime,
@@ -72,7 +73,7 @@ impl Urls {
     }
 
     /// A fresh block link for the account (R-SES-6), for mails about sensitive changes.
-    pub async fn block_link(&self, store: &Store, account_id: &str, now: Timestamp) -> Result<String, StoreError> {
+    pub async fn block_link(&self, store: &Store, account_id: &AccountId, now: Timestamp) -> Result<String, StoreError> {
         let token = issue(store, account_id, LinkPurpose::Block, None, BLOCK_SECONDS, now).await?;
         Ok(self.with_token(paths::BLOCK, &token))
     }

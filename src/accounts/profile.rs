@@ -11,6 +11,7 @@ use super::throttle::Denied;
 use super::{Account, AccountError, Address, Env, Field, check_address, check_date, check_name, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId};
 use crate::mail::MailKind;
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -291,7 +292,7 @@ pub async fn confirm_email_change(
 }
 
 /// Withdraws consent for one service (R-SVC-3): its refresh tokens stop working at once.
-pub async fn withdraw_consent(store: &Store, account_id: &str, client_id: &str, now: Timestamp) -> Result<bool, AccountError> {
+pub async fn withdraw_consent(store: &Store, account_id: &AccountId, client_id: &ClientId, now: Timestamp) -> Result<bool, AccountError> {
     let had = store.delete_consent(account_id, client_id).await?;
     store.revoke_account_grants(account_id, Some(client_id), now).await?;
     Ok(had)

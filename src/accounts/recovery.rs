@@ -9,11 +9,12 @@ use super::throttle::{AddressAction, Throttle};
 use super::{Account, AccountError, Env, normalize_email, password};
 use crate::audit::Event;
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId, SessionId};
 use crate::mail::MailKind;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
-use crate::sessions::Session;
+use crate::sessions::{Holder, Session};
 use crate::store::{Store, StoreError};
 
 /// Whether the client address `addr` may ask for another reset link this hour; the same check
@@ -68,20 +69,20 @@ pub async fn link_is_live(store: &Store, token: &str, purpose: LinkPurpose, now:
 /// before the grants go, handed back to the caller, who tells the services (R-SES-5). The
 /// account module does not send logout tokens itself.
 #[must_use = "the services that held grants from these sessions must be told"]
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct SessionsEnded {
     /// The account whose sessions ended.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Each service (client id) with the session (`sid`) its grant came from.
-    pub targets: Vec<(String, String)>,
+    pub targets: Vec<(ClientId, SessionId)>,
 }
 
 impl SessionsEnded {
     /// The services that hold a live grant from session `sid` of the account, or from any of its
     /// sessions.
-    pub async fn read(store: &Store, account_id: &str, sid: Option<&str>, now: Timestamp) -> Result<SessionsEnded, StoreError> {
+    pub async fn read(store: &Store, account_id: &AccountId, sid: Option<&SessionId>, now: Timestamp) -> Result<SessionsEnded, StoreError> {
         Ok(SessionsEnded {
-            account_id: account_id.to_owned(),
+            account_id: account_id.clone(),
             targets: store.grant_sessions(account_id, sid, now).await?,
         })
     }
@@ -89,7 +90,7 @@ impl SessionsEnded {
 
 /// Everything that must happen when someone else may have had the account: no session and no
 /// refresh token survives.
-pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> Result<SessionsEnded, AccountError> {
+pub async fn end_everything(env: Env<'_>, account_id: &AccountId, now: Timestamp) -> Result<SessionsEnded, AccountError> {
     end_sessions(env, account_id, None, now).await
 }
 
@@ -98,7 +99,7 @@ pub async fn end_everything(env: Env<'_>, account_id: &str, now: Timestamp) -> R
 /// (R-SES-5) is returned.
 pub async fn end_sessions(
     env: Env<'_>,
-    account_id: &str,
+    account_id: &AccountId,
     keep: Option<(&str, &Session)>,
     now: Timestamp,
 ) -> Result<SessionsEnded, AccountError> {
@@ -107,7 +108,7 @@ pub async fn end_sessions(
     env.store.revoke_account_grants(account_id, None, now).await?;
     match keep {
         Some((cookie, session)) => env.sessions.end_others(cookie, session, now).await?,
-        None => env.sessions.end_all(account_id, now).await?,
+        None => env.sessions.end_all(&Holder::Account(account_id.clone()), now).await?,
     }
     Ok(ended)
 }

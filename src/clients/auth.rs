@@ -14,6 +14,7 @@ use super::{AuthMethod, Client, ClientDirectory};
 use crate::clock::Timestamp;
 use crate::ephemeral::Ephemeral;
 use crate::fetch::Fetcher;
+use crate::ids::ClientId;
 use crate::keys::jws::{PublicKey, Unverified};
 use crate::protocol::OAuthError;
 use crate::protocol::params::Params;
@@ -156,7 +157,7 @@ impl ClientAuthenticator {
         let unknown = || OAuthError::invalid_client("client authentication failed");
         let load = |id: String| async move {
             self.clients
-                .get(&id, now)
+                .get(&ClientId::new(id), now)
                 .await
                 .map_err(|_| OAuthError::unavailable())?
                 .ok_or_else(unknown)
@@ -205,10 +206,10 @@ impl ClientAuthenticator {
         }
     }
 
-    async fn check_assertion(&self, client_id: &str, claims: &Value, now: Timestamp) -> Result<(), OAuthError> {
+    async fn check_assertion(&self, client_id: &ClientId, claims: &Value, now: Timestamp) -> Result<(), OAuthError> {
         let bad = |why: &str| OAuthError::invalid_client(format!("client assertion {why}"));
         let s = |name: &str| claims.get(name).and_then(Value::as_str);
-        if s("iss") != Some(client_id) || s("sub") != Some(client_id) {
+        if s("iss") != Some(client_id.as_str()) || s("sub") != Some(client_id.as_str()) {
             return Err(bad("iss and sub must be the client_id"));
         }
         let aud_ok = match claims.get("aud") {

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::accounts::Account;
 use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
+use crate::ids::AccountId;
 use crate::protocol::claims::ClaimSpec;
 pub use crate::protocol::scope::SCOPE_CLAIMS;
 use crate::protocol::scope::{ACCOUNT, OFFLINE_ACCESS, Scopes};
@@ -25,7 +26,7 @@ pub fn is_releasable(name: &str) -> bool {
 
 /// The `sub` a client knows the account by: a keyed hash of sector and account for pairwise
 /// clients, the account id for public ones.
-pub fn subject(client: &Client, account_id: &str, pairwise_key: &KeyRing) -> String {
+pub fn subject(client: &Client, account_id: &AccountId, pairwise_key: &KeyRing) -> String {
     match client.subject_type {
         SubjectType::Public => account_id.to_string(),
         SubjectType::Pairwise => keyed_subject(client, pairwise_key, &format!("{}|{account_id}", client.sector())),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::ids::{AccountId, ClientId, GrantId, SessionId};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 use crate::secret::{constant_time_eq, random_token, sha256_b64};
@@ -19,7 +20,7 @@ const USED_MARKER_SECONDS: i64 = 600;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeRecord {
     /// Client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Redirect URI of the request.
     pub redirect_uri: String,
     /// PKCE S256 challenge.
@@ -38,8 +39,8 @@ pub struct CodeRecord {
     pub amr: Vec<Method>,
     /// Authentication time.
     pub auth_time: Timestamp,
-    /// Login session id (empty for a login through another Land: no session stands behind it).
-    pub sid: String,
+    /// Login session id; `None` for a login through another Land: no session stands behind it.
+    pub sid: Option<SessionId>,
     /// Attributes deselected at a federation partner's consent (R-FED-4).
     #[serde(default)]
     pub withheld: Vec<String>,
@@ -55,7 +56,7 @@ pub enum CodeSubject {
     /// A local account.
     Account {
         /// Its id.
-        account_id: String,
+        account_id: AccountId,
     },
     /// A person logged in through another Land, who has no local account (R-FED-3).
     Federated(Box<FederatedRelease>),
@@ -76,9 +77,9 @@ pub struct FederatedRelease {
 #[derive(Debug)]
 pub enum Redemption {
     /// First use: the record, and the grant id reserved for it.
-    Fresh(Box<CodeRecord>, String),
+    Fresh(Box<CodeRecord>, GrantId),
     /// Used before by the same client: the grant the first use created, to revoke.
-    Replayed(String),
+    Replayed(GrantId),
     /// Presented with bindings that do not match; the code is left as it was (not used up, and
     /// a replay by another client revokes nothing of the rightful client's).
     Refused(Refusal),
@@ -107,7 +108,7 @@ pub enum Refusal {
 #[derive(Debug, Clone, Copy)]
 pub struct Presented<'a> {
     /// The authenticated client.
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     /// `redirect_uri` of the token request.
     pub redirect_uri: Option<&'a str>,
     /// `code_verifier` of the token request.
@@ -117,7 +118,7 @@ pub struct Presented<'a> {
 impl CodeRecord {
     /// Checks the request's bindings against what the code was issued for.
     fn admits(&self, p: &Presented<'_>) -> Result<(), Refusal> {
-        if self.client_id != p.client_id {
+        if self.client_id != *p.client_id {
             return Err(Refusal::OtherClient);
         }
         if p.redirect_uri != Some(self.redirect_uri.as_str()) {
@@ -135,8 +136,8 @@ impl CodeRecord {
 /// What a used code leaves behind: who used it and the grant it made.
 #[derive(Debug, Serialize, Deserialize)]
 struct UsedMarker {
-    client_id: String,
-    grant_id: String,
+    client_id: ClientId,
+    grant_id: GrantId,
 }
 
 fn code_key(code: &str) -> String {
@@ -176,7 +177,7 @@ pub async fn redeem(ephemeral: &Ephemeral, code: &str, presented: Presented<'_>,
     match ephemeral.take_json::<CodeRecord>(&code_key(code), now).await? {
         Some(record) if record.expires_at <= now => Ok(Redemption::Unknown),
         Some(record) => {
-            let grant_id = random_token(16);
+            let grant_id = GrantId::random();
             let marker = UsedMarker {
                 client_id: record.client_id.clone(),
                 grant_id: grant_id.clone(),
@@ -185,7 +186,7 @@ pub async fn redeem(ephemeral: &Ephemeral, code: &str, presented: Presented<'_>,
             Ok(Redemption::Fresh(Box::new(record), grant_id))
         }
         None => Ok(match ephemeral.get_json::<UsedMarker>(&used_key(code), now).await? {
-            Some(m) if m.client_id == presented.client_id => Redemption::Replayed(m.grant_id),
+            Some(m) if m.client_id == *presented.client_id => Redemption::Replayed(m.grant_id),
             Some(_) => Redemption::Refused(Refusal::OtherClient),
             None => Redemption::Unknown,
         }),
@@ -223,30 +224,34 @@ mod tests {
             acr: Acr::of(TrustLevel::Basic),
             amr: vec![Method::Pwd],
             auth_time: 0,
-            sid: "s".into(),
+            sid: Some("s".into()),
             withheld: vec![],
             expires_at: 0,
         }
     }
 
-    const AS_ISSUED: Presented<'static> = Presented {
-        client_id: "c",
-        redirect_uri: Some("https://rp/cb"),
-        code_verifier: None,
-    };
+    static CLIENT: std::sync::LazyLock<ClientId> = std::sync::LazyLock::new(|| ClientId::new("c"));
+
+    fn as_issued() -> Presented<'static> {
+        Presented {
+            client_id: &CLIENT,
+            redirect_uri: Some("https://rp/cb"),
+            code_verifier: None,
+        }
+    }
 
     #[tokio::test]
     async fn codes_are_single_use_and_replays_name_the_grant() {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
-        let Redemption::Fresh(_, grant) = redeem(&e, &code, AS_ISSUED, 1).await.unwrap() else {
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), 1).await.unwrap() else {
             panic!("first use")
         };
-        match redeem(&e, &code, AS_ISSUED, 30).await.unwrap() {
+        match redeem(&e, &code, as_issued(), 30).await.unwrap() {
             Redemption::Replayed(g) => assert_eq!(g, grant),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(redeem(&e, "nope", AS_ISSUED, 1).await.unwrap(), Redemption::Unknown));
+        assert!(matches!(redeem(&e, "nope", as_issued(), 1).await.unwrap(), Redemption::Unknown));
     }
 
     #[tokio::test]
@@ -254,16 +259,16 @@ mod tests {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
         let other = Presented {
-            client_id: "x",
-            ..AS_ISSUED
+            client_id: &ClientId::from("x"),
+            ..as_issued()
         };
         let wrong_uri = Presented {
             redirect_uri: Some("https://rp/other"),
-            ..AS_ISSUED
+            ..as_issued()
         };
         let verifier = Presented {
             code_verifier: Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            ..AS_ISSUED
+            ..as_issued()
         };
         for (p, why) in [
             (other, Refusal::OtherClient),
@@ -272,7 +277,7 @@ mod tests {
         ] {
             assert!(matches!(redeem(&e, &code, p, 1).await.unwrap(), Redemption::Refused(r) if r == why));
         }
-        let Redemption::Fresh(_, grant) = redeem(&e, &code, AS_ISSUED, 2).await.unwrap() else {
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), 2).await.unwrap() else {
             panic!("still usable")
         };
         // Another client replaying it revokes nothing; the rightful client's replay names the grant.
@@ -280,21 +285,21 @@ mod tests {
             redeem(&e, &code, other, 3).await.unwrap(),
             Redemption::Refused(Refusal::OtherClient)
         ));
-        assert!(matches!(redeem(&e, &code, AS_ISSUED, 3).await.unwrap(), Redemption::Replayed(g) if g == grant));
+        assert!(matches!(redeem(&e, &code, as_issued(), 3).await.unwrap(), Redemption::Replayed(g) if g == grant));
     }
 
     #[tokio::test]
     async fn a_code_put_back_after_an_outage_works_once_more_until_its_own_end() {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
-        let Redemption::Fresh(record, _) = redeem(&e, &code, AS_ISSUED, 1).await.unwrap() else {
+        let Redemption::Fresh(record, _) = redeem(&e, &code, as_issued(), 1).await.unwrap() else {
             panic!("first use")
         };
         restore(&e, &code, &record, 2).await.unwrap();
-        assert!(matches!(redeem(&e, &code, AS_ISSUED, 3).await.unwrap(), Redemption::Fresh(..)));
+        assert!(matches!(redeem(&e, &code, as_issued(), 3).await.unwrap(), Redemption::Fresh(..)));
         restore(&e, &code, &record, 4).await.unwrap();
         assert!(
-            matches!(redeem(&e, &code, AS_ISSUED, 61).await.unwrap(), Redemption::Unknown),
+            matches!(redeem(&e, &code, as_issued(), 61).await.unwrap(), Redemption::Unknown),
             "not longer than issued"
         );
     }
@@ -303,7 +308,7 @@ mod tests {
     async fn codes_expire() {
         let e = Ephemeral::memory();
         let code = issue(&e, &record(), 60, 0).await.unwrap();
-        assert!(matches!(redeem(&e, &code, AS_ISSUED, 61).await.unwrap(), Redemption::Unknown));
+        assert!(matches!(redeem(&e, &code, as_issued(), 61).await.unwrap(), Redemption::Unknown));
     }
 
     #[test]

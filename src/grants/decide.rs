@@ -182,6 +182,7 @@ mod tests {
     use crate::protocol::authorize::{Locale, Prompt, ResponseMode};
     use crate::protocol::claims::ClaimsRequest;
     use crate::secret::Secret;
+    use crate::sessions::Holder;
     use crate::trust::AcrRequest;
 
     fn account(level: TrustLevel) -> Account {
@@ -208,7 +209,7 @@ mod tests {
     fn session(level: TrustLevel, auth_time: Timestamp) -> Session {
         Session {
             sid: "s".into(),
-            account_id: "a".into(),
+            holder: Holder::Account("a".into()),
             level,
             methods: vec![Method::Pwd],
             auth_time,

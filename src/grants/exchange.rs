@@ -12,6 +12,7 @@ use crate::clients::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::config::TokenConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
+use crate::ids::{AccountId, GrantId};
 use crate::keys::KeyError;
 use crate::protocol::scope::{self, OFFLINE_ACCESS, Scopes};
 use crate::protocol::token::TokenRequest;
@@ -169,7 +170,7 @@ pub async fn exchange(
 
 /// The account a code or refresh token stands for, if it may still get tokens: it exists and
 /// is not blocked (R-SES-6, R-SEC-3: a code issued just before a block is worthless after it).
-async fn usable_account(store: &Store, account_id: &str) -> Result<Account, ExchangeError> {
+async fn usable_account(store: &Store, account_id: &AccountId) -> Result<Account, ExchangeError> {
     let account = store
         .account(account_id)
         .await?
@@ -186,7 +187,7 @@ async fn issue_for_code(
     env: Env<'_>,
     client: &Client,
     record: &CodeRecord,
-    grant_id: String,
+    grant_id: GrantId,
     now: Timestamp,
 ) -> Result<TokenResponse, ExchangeError> {
     let account_id = match &record.subject {
@@ -197,7 +198,7 @@ async fn issue_for_code(
                 claims.insert("verified_claims".into(), v);
             }
             let login = FederatedLogin {
-                id: grant_id,
+                id: grant_id.to_string(),
                 client_id: client.id.clone(),
                 upstream: release.upstream.clone(),
                 sub: release.sub.clone(),
@@ -210,6 +211,11 @@ async fn issue_for_code(
             return Ok(env.tokens.for_federated(&login, record, release, client, now)?);
         }
     };
+    // A code for an account is always issued in a session.
+    let sid = record
+        .sid
+        .clone()
+        .ok_or_else(|| OAuthError::invalid_grant("the code is invalid or expired"))?;
     let account = usable_account(env.store, account_id).await?;
     let grant = Grant {
         id: grant_id,
@@ -220,7 +226,7 @@ async fn issue_for_code(
         acr: record.acr,
         amr: record.amr.clone(),
         auth_time: record.auth_time,
-        sid: record.sid.clone(),
+        sid,
         created_at: now,
         // A partner's grant is per-transaction personal data (R-FED-4).
         expires_at: now

@@ -13,6 +13,7 @@ use super::tokens::TokenIssuer;
 use crate::accounts::recovery::SessionsEnded;
 use crate::clients::ClientDirectory;
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, SessionId};
 use crate::keys::Keys;
 use crate::secret::random_token;
 use crate::store::{Store, StoreError};
@@ -66,7 +67,7 @@ impl BackchannelLogout {
     }
 
     /// Session `sid` of the account ended; how many services will be told.
-    pub async fn session_ended(&self, account_id: &str, sid: &str, now: Timestamp) -> Result<usize, StoreError> {
+    pub async fn session_ended(&self, account_id: &AccountId, sid: &SessionId, now: Timestamp) -> Result<usize, StoreError> {
         let ended = SessionsEnded::read(&self.store, account_id, Some(sid), now).await?;
         self.tell(ended, now).await
     }
@@ -75,7 +76,6 @@ impl BackchannelLogout {
     /// be told.
     pub async fn tell(&self, ended: SessionsEnded, now: Timestamp) -> Result<usize, StoreError> {
         let SessionsEnded { account_id, targets } = ended;
-        let account_id = account_id.as_str();
         let mut deliveries = Vec::new();
         for (client_id, sid) in targets {
             let Some(client) = self.clients.get(&client_id, now).await? else {
@@ -86,12 +86,12 @@ impl BackchannelLogout {
             };
             let claims = LogoutClaims {
                 iss: &self.issuer,
-                sub: self.tokens.subject(&client, account_id),
-                aud: &client.id,
+                sub: self.tokens.subject(&client, &account_id),
+                aud: client.id.as_str(),
                 iat: now,
                 exp: now + TOKEN_SECONDS,
                 jti: random_token(16),
-                sid: &sid,
+                sid: sid.as_str(),
                 events: json!({ EVENT: {} }),
             };
             match self.keys.sign_logout_token(&claims) {

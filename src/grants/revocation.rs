@@ -18,7 +18,7 @@ pub async fn revoke(keys: &Keys, store: &Store, client: &Client, token: &str, no
             let jti = claims.get("jti").and_then(|v| v.as_str());
             let exp = claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(now);
             if let (Some(c), Some(jti)) = (client_id, jti)
-                && c == client.id
+                && client.id == *c
                 && exp > now
             {
                 store.revoke_access_token(jti, exp).await?;

@@ -13,6 +13,7 @@ use crate::accounts::Account;
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::config::Config;
+use crate::ids::{AccountId, ClientId, GrantId, SessionId};
 use crate::keys::{KeyError, Keys};
 use crate::protocol::scope::Scopes;
 use crate::secret::{KeyRing, b64, random_token};
@@ -49,7 +50,7 @@ pub struct AccessClaims {
     #[serde(deserialize_with = "one_or_many")]
     pub aud: Vec<String>,
     /// The client it was issued to.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Granted scopes.
     pub scope: String,
     /// Unique id, for revocation.
@@ -66,7 +67,7 @@ pub struct AccessClaims {
     pub acr: Option<String>,
     /// The grant it belongs to (user tokens); revoking the grant revokes the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gid: Option<String>,
+    pub gid: Option<GrantId>,
     /// The login through another Land it belongs to (R-FED-3); gone when that is purged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<String>,
@@ -91,7 +92,7 @@ pub struct IdTokenHint {
     /// The client(s) it was issued to.
     pub aud: Vec<String>,
     /// Login session.
-    pub sid: Option<String>,
+    pub sid: Option<SessionId>,
 }
 
 /// What user tokens say, for a grant or a federated login.
@@ -101,9 +102,9 @@ struct UserTokens<'a> {
     acr: Acr,
     amr: &'a [Method],
     auth_time: Timestamp,
-    sid: Option<&'a str>,
+    sid: Option<&'a SessionId>,
     id_claims: Map<String, Value>,
-    gid: Option<String>,
+    gid: Option<GrantId>,
     fid: Option<String>,
     nonce: Option<&'a str>,
     refresh_token: Option<String>,
@@ -163,7 +164,7 @@ impl TokenIssuer {
     }
 
     /// The `sub` a client knows an account by.
-    pub fn subject(&self, client: &Client, account_id: &str) -> String {
+    pub fn subject(&self, client: &Client, account_id: &AccountId) -> String {
         subject(client, account_id, &self.pairwise_key)
     }
 
@@ -254,15 +255,15 @@ impl TokenIssuer {
             };
             put("iss", self.config.issuer.clone().into());
             put("sub", t.sub.into());
-            put("aud", client.id.clone().into());
-            put("azp", client.id.clone().into());
+            put("aud", client.id.as_str().into());
+            put("azp", client.id.as_str().into());
             put("exp", (now + self.config.tokens.id_token_seconds).into());
             put("iat", now.into());
             put("auth_time", t.auth_time.into());
             put("acr", t.acr.as_str().into());
             put("amr", t.amr.iter().map(|m| Value::from(m.amr())).collect::<Vec<_>>().into());
             if let Some(sid) = t.sid {
-                put("sid", sid.into());
+                put("sid", sid.as_str().into());
             }
             put("at_hash", at_hash(&access_token).into());
             if let Some(n) = t.nonce {
@@ -286,7 +287,7 @@ impl TokenIssuer {
     pub fn for_client(&self, client: &Client, scope: &Scopes, now: Timestamp) -> Result<TokenResponse, KeyError> {
         let access = AccessClaims {
             iss: self.config.issuer.clone(),
-            sub: client.id.clone(),
+            sub: client.id.to_string(),
             aud: self.audiences(),
             client_id: client.id.clone(),
             scope: scope.to_string(),
@@ -340,7 +341,7 @@ impl TokenIssuer {
         Ok(IdTokenHint {
             sub,
             aud,
-            sid: claims.get("sid").and_then(Value::as_str).map(str::to_owned),
+            sid: claims.get("sid").and_then(Value::as_str).map(SessionId::new),
         })
     }
 }

@@ -290,7 +290,10 @@ pub async fn require_account(
                 .error(StatusCode::SERVICE_UNAVAILABLE, Locale::De, "err_unavailable", None));
         }
     };
-    match state.store.account(&session.account_id).await {
+    let Some(account_id) = session.account_id() else {
+        return Err(login(false));
+    };
+    match state.store.account(account_id).await {
         Ok(Some(a)) if a.blocked_at.is_none() => Ok((session, a)),
         Ok(_) => Err(login(false)),
         Err(e) => {
@@ -400,7 +403,10 @@ pub fn failure_page(state: &AppState, locale: Locale, error: &AccountError) -> R
 async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let now = state.clock.now();
     let (email, expired) = match state.sessions.load(cookies.get(SESSION), now).await {
-        Ok(Lookup::Active(s)) => (state.store.account(&s.account_id).await.ok().flatten().map(|a| a.email), false),
+        Ok(Lookup::Active(s)) => match s.account_id() {
+            Some(id) => (state.store.account(id).await.ok().flatten().map(|a| a.email), false),
+            None => (None, false),
+        },
         Ok(Lookup::Expired) => (None, true),
         _ => (None, false),
     };

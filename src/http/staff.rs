@@ -17,10 +17,11 @@ use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
 use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, merged, unavailable, with_retry_after};
 use crate::accounts::{Account, AccountError};
 use crate::http::pages::Render;
+use crate::ids::AccountId;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
-use crate::sessions::Lookup;
+use crate::sessions::{Holder, Lookup};
 use crate::staff::{self, Decision, Role, Staff, UpgradeRequest};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -60,7 +61,7 @@ async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: 
         Ok(_) => return Err(to_login()),
         Err(e) => return Err(unavailable(state, locale, &e)),
     };
-    let Some(id) = session.account_id.strip_prefix("staff:") else {
+    let Some(id) = session.staff_id() else {
         return Err(to_login());
     };
     match state.store.staff(id).await {
@@ -138,7 +139,7 @@ pub async fn login(
     };
     let (cookie, _) = match state
         .sessions
-        .create(&format!("staff:{}", member.id), TrustLevel::Basic, Method::Pwd, now)
+        .create(Holder::Staff(member.id.clone()), TrustLevel::Basic, Method::Pwd, now)
         .await
     {
         Ok(s) => s,
@@ -229,7 +230,7 @@ pub async fn request_page(
     cookies: Cookies,
     PageLocale(locale): PageLocale,
     Clerk(member): Clerk,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
 ) -> Response {
     let found = staff::open_request(&state.store, &member, &account_id, state.clock.now()).await;
     request_view(&state, &cookies, found, locale, StatusCode::OK, &[])
@@ -254,7 +255,7 @@ pub async fn decide(
     State(state): State<AppState>,
     cookies: Cookies,
     PageLocale(locale): PageLocale,
-    Path(account_id): Path<String>,
+    Path(account_id): Path<AccountId>,
     CheckedForm(f): CheckedForm<DecideForm>,
 ) -> Response {
     // Not the Clerk extractor: a forged form is refused before anything about the session is

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::secret::{Secret, random_token};
+use crate::ids::AccountId;
+use crate::secret::Secret;
 use crate::trust::TrustLevel;
 
 /// Citizens and organisation users are told apart because services admit one kind or both.
@@ -48,7 +49,7 @@ pub struct Address {
 #[derive(Debug, Clone)]
 pub struct Account {
     /// Internal id; never shown to services (they see a per-service `sub`).
-    pub id: String,
+    pub id: AccountId,
     /// The login name, lower-case.
     pub email: String,
     /// argon2id PHC string.
@@ -86,7 +87,7 @@ impl Account {
     /// point of every way an account comes into being.
     pub fn citizen(email: String, password_hash: Secret<String>, given_name: String, family_name: String, now: Timestamp) -> Account {
         Account {
-            id: random_token(16),
+            id: AccountId::random(),
             email,
             password_hash,
             kind: AccountKind::Citizen,
@@ -195,7 +196,7 @@ impl LinkPurpose {
 #[derive(Debug, Clone)]
 pub struct StoredLink {
     /// Whose account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// What it does.
     pub purpose: LinkPurpose,
     /// Extra data (the new address of an email change).

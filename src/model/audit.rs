@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 
 /// One security event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,7 +15,7 @@ pub struct Event {
     /// What, as `area.verb` (`login.password`, `password.change`, `key.revoke`, …).
     pub action: String,
     /// The account concerned, if any.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// The client address the request came from (absent for the CLI).
     pub client_addr: Option<String>,
     /// `ok` or why not (`wrong_password`, `locked`, `blocked`, …).
@@ -38,9 +39,9 @@ impl Event {
     }
 
     /// Done by the account itself (also the account concerned).
-    pub fn by_account(mut self, account_id: &str) -> Event {
+    pub fn by_account(mut self, account_id: &AccountId) -> Event {
         self.actor = format!("account:{account_id}");
-        self.account_id = Some(account_id.into());
+        self.account_id = Some(account_id.clone());
         self
     }
 
@@ -57,8 +58,8 @@ impl Event {
     }
 
     /// Concerning an account (when the actor is someone else).
-    pub fn account(mut self, account_id: Option<&str>) -> Event {
-        self.account_id = account_id.map(str::to_owned);
+    pub fn account(mut self, account_id: Option<&AccountId>) -> Event {
+        self.account_id = account_id.cloned();
         self
     }
 
@@ -87,7 +88,7 @@ pub struct Query {
     /// Events at or after this time.
     pub since: Timestamp,
     /// Only events concerning this account.
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     /// Only actions starting with this (`login.` for every login).
     pub action: Option<String>,
     /// At most this many, the newest.

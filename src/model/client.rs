@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::ids::ClientId;
 use crate::protocol::scope::Scopes;
 use crate::trust::TrustLevel;
 
@@ -102,7 +103,7 @@ impl SubjectType {
 #[derive(Debug, Clone)]
 pub struct Client {
     /// `client_id`.
-    pub id: String,
+    pub id: ClientId,
     /// Display name on the consent page.
     pub name: String,
     /// HMAC of the secret, for secret-based methods.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId, GrantId, SessionId};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
 use crate::trust::{Acr, Method};
@@ -12,11 +13,11 @@ use crate::trust::{Acr, Method};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Grant {
     /// Id (also the `gid` claim of access tokens).
-    pub id: String,
+    pub id: GrantId,
     /// The account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// Granted scopes.
     pub scope: Scopes,
     /// The claims parameter of the authorization request.
@@ -28,7 +29,7 @@ pub struct Grant {
     /// Time of the authentication.
     pub auth_time: Timestamp,
     /// Login session id (the ID token's `sid`).
-    pub sid: String,
+    pub sid: SessionId,
     /// Created.
     pub created_at: Timestamp,
     /// When its refresh tokens stop working.
@@ -46,7 +47,7 @@ pub struct FederatedLogin {
     /// Id (the `fid` claim of its access tokens).
     pub id: String,
     /// The service.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The Land it came through (upstream id).
     pub upstream: String,
     /// The `sub` the service knows the person by.

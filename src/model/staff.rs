@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::Address;
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, StaffId};
 use crate::secret::Secret;
 
 /// What a staff member may do.
@@ -39,7 +40,7 @@ impl Role {
 #[derive(Debug, Clone)]
 pub struct Staff {
     /// Id.
-    pub id: String,
+    pub id: StaffId,
     /// Login name.
     pub username: String,
     /// argon2id hash.
@@ -59,7 +60,7 @@ pub struct Staff {
 #[derive(Debug, Clone)]
 pub struct UpgradeRequest {
     /// The account.
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Date of birth as entered.
     pub birthdate: String,
     /// Address as entered.

@@ -8,6 +8,7 @@ use super::claims::ClaimsRequest;
 use super::params::Params;
 use super::scope::Scopes;
 use super::{OAuthError, OAuthErrorCode};
+use crate::ids::ClientId;
 use crate::trust::AcrRequest;
 
 /// How the authorization response travels back (OAuth 2.0 Multiple Response Types, Form Post).
@@ -68,7 +69,7 @@ impl Locale {
 #[derive(Debug, Clone)]
 pub struct Target {
     /// `client_id`.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// `redirect_uri`, compared exactly with the registered ones.
     pub redirect_uri: String,
 }
@@ -97,7 +98,7 @@ pub struct RedirectError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
     /// The client.
-    pub client_id: String,
+    pub client_id: ClientId,
     /// The registered redirect URI it named.
     pub redirect_uri: String,
     /// How to answer.
@@ -131,7 +132,7 @@ pub fn parse_target(params: &Params) -> Result<Target, TargetError> {
     let client_id = params.get("client_id").ok_or(TargetError::MissingClient)?;
     let redirect_uri = params.get("redirect_uri").ok_or(TargetError::MissingRedirectUri)?;
     Ok(Target {
-        client_id: client_id.to_string(),
+        client_id: ClientId::new(client_id),
         redirect_uri: redirect_uri.to_string(),
     })
 }

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::model::account::{LinkPurpose, StoredLink};
 
 const T: &str = "account_tokens";
@@ -71,7 +72,7 @@ impl Store {
     }
 
     /// Deletes an account's links of one purpose (a new reset link replaces older ones).
-    pub async fn delete_links(&self, account_id: &str, purpose: LinkPurpose) -> Result<(), StoreError> {
+    pub async fn delete_links(&self, account_id: &AccountId, purpose: LinkPurpose) -> Result<(), StoreError> {
         sqlx::query("delete from account_tokens where account_id = $1 and purpose = $2")
             .bind(account_id)
             .bind(purpose.as_str())

@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, bind_address, col};
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::model::account::{Account, AccountKind, Address};
 use crate::secret::Secret;
 use crate::trust::TrustLevel;
@@ -113,7 +114,7 @@ impl Store {
 
     /// Sets a new password hash and lifts a block (a reset is the fresh verification that
     /// unblocking needs, R-SES-6).
-    pub async fn set_password(&self, account_id: &str, hash: &Secret<String>, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn set_password(&self, account_id: &AccountId, hash: &Secret<String>, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("update accounts set password_hash = $1, blocked_at = null, updated_at = $2 where account_id = $3")
             .bind(hash.expose())
             .bind(now)
@@ -124,7 +125,7 @@ impl Store {
     }
 
     /// Blocks the account (R-SES-6).
-    pub async fn block_account(&self, account_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn block_account(&self, account_id: &AccountId, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("update accounts set blocked_at = $1, updated_at = $1 where account_id = $2 and blocked_at is null")
             .bind(now)
             .bind(account_id)
@@ -134,7 +135,7 @@ impl Store {
     }
 
     /// Moves the account to a new login email; a taken email is a `Conflict`.
-    pub async fn set_email(&self, account_id: &str, email: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn set_email(&self, account_id: &AccountId, email: &str, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("update accounts set email = $1, email_verified = 1, updated_at = $2 where account_id = $3")
             .bind(email)
             .bind(now)
@@ -145,7 +146,7 @@ impl Store {
     }
 
     /// Deletes the account; consents, grants, refresh tokens and links go with it (foreign keys).
-    pub async fn delete_account(&self, account_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_account(&self, account_id: &AccountId) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         // Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
         for q in [
@@ -169,7 +170,7 @@ impl Store {
     }
 
     /// The account with this id.
-    pub async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         let row = sqlx::query(concat!("select ", columns!(), " from accounts where account_id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)

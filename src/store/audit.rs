@@ -4,6 +4,7 @@ use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
+use crate::ids::AccountId;
 use crate::model::audit::{Event, Query};
 use crate::secret::random_token;
 
@@ -51,9 +52,9 @@ impl Store {
     }
 
     /// The events concerning an account, oldest first.
-    pub async fn audit_of(&self, account_id: &str) -> Result<Vec<Event>, StoreError> {
+    pub async fn audit_of(&self, account_id: &AccountId) -> Result<Vec<Event>, StoreError> {
         self.audit_events(&Query {
-            account_id: Some(account_id.into()),
+            account_id: Some(account_id.clone()),
             limit: u32::MAX,
             ..Query::default()
         })

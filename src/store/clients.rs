@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
+use crate::ids::ClientId;
 use crate::model::client::{Client, stored};
 use crate::protocol::scope::Scopes;
 use crate::trust::TrustLevel;
@@ -74,7 +75,7 @@ impl Store {
 
     /// Replaces a client's secret hash, only if it is still `stored` (another node may have
     /// replaced it already).
-    pub async fn replace_client_secret_hash(&self, id: &str, stored: &str, renewed: &str) -> Result<(), StoreError> {
+    pub async fn replace_client_secret_hash(&self, id: &ClientId, stored: &str, renewed: &str) -> Result<(), StoreError> {
         sqlx::query("update clients set secret_hash = $1 where client_id = $2 and secret_hash = $3")
             .bind(renewed)
             .bind(id)
@@ -85,7 +86,7 @@ impl Store {
     }
 
     /// The client with this id.
-    pub async fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+    pub async fn client(&self, id: &ClientId) -> Result<Option<Client>, StoreError> {
         let row = sqlx::query(concat!("select ", columns!(), " from clients where client_id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -102,7 +103,7 @@ impl Store {
     }
 
     /// Removes a client with its consents and grants; `false` when there was none.
-    pub async fn remove_client(&self, id: &str) -> Result<bool, StoreError> {
+    pub async fn remove_client(&self, id: &ClientId) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         for q in [
             "delete from refresh_tokens where grant_id in (select grant_id from grants where client_id = $1)",

@@ -4,11 +4,12 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId};
 use crate::protocol::scope::Scopes;
 
 impl Store {
     /// The scopes the account has consented to for the client.
-    pub async fn consent(&self, account_id: &str, client_id: &str) -> Result<Option<Scopes>, StoreError> {
+    pub async fn consent(&self, account_id: &AccountId, client_id: &ClientId) -> Result<Option<Scopes>, StoreError> {
         let row = sqlx::query("select scope from consents where account_id = $1 and client_id = $2")
             .bind(account_id)
             .bind(client_id)
@@ -23,7 +24,7 @@ impl Store {
     }
 
     /// Every consent of an account: (client id, scopes, granted at), oldest first.
-    pub async fn consents_of(&self, account_id: &str) -> Result<Vec<(String, Scopes, Timestamp)>, StoreError> {
+    pub async fn consents_of(&self, account_id: &AccountId) -> Result<Vec<(ClientId, Scopes, Timestamp)>, StoreError> {
         let rows = sqlx::query("select client_id, scope, granted_at from consents where account_id = $1 order by granted_at, client_id")
             .bind(account_id)
             .fetch_all(&self.pool)
@@ -37,7 +38,7 @@ impl Store {
     }
 
     /// Withdraws consent; `true` when there was one.
-    pub async fn delete_consent(&self, account_id: &str, client_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_consent(&self, account_id: &AccountId, client_id: &ClientId) -> Result<bool, StoreError> {
         let n = sqlx::query("delete from consents where account_id = $1 and client_id = $2")
             .bind(account_id)
             .bind(client_id)
@@ -48,7 +49,13 @@ impl Store {
     }
 
     /// Records consent to `scope` (replacing the earlier set).
-    pub async fn save_consent(&self, account_id: &str, client_id: &str, scope: &Scopes, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn save_consent(
+        &self,
+        account_id: &AccountId,
+        client_id: &ClientId,
+        scope: &Scopes,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "insert into consents (account_id, client_id, scope, granted_at) values ($1, $2, $3, $4) \
              on conflict (account_id, client_id) do update set scope = excluded.scope, granted_at = excluded.granted_at",

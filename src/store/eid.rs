@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, bind_address, col};
+use crate::ids::AccountId;
 use crate::model::account::{Account, EidLink, Verification};
 
 impl Store {
@@ -58,7 +59,7 @@ impl Store {
     }
 
     /// The verification record of an account.
-    pub async fn verification(&self, account_id: &str) -> Result<Option<Verification>, StoreError> {
+    pub async fn verification(&self, account_id: &AccountId) -> Result<Option<Verification>, StoreError> {
         let row = sqlx::query(
             "select method, verified_at, birth_name, place_of_birth, nationality, document_type from verifications where account_id = $1",
         )
@@ -79,7 +80,7 @@ impl Store {
     }
 
     /// The eID link of an account.
-    pub async fn eid_link(&self, account_id: &str) -> Result<Option<EidLink>, StoreError> {
+    pub async fn eid_link(&self, account_id: &AccountId) -> Result<Option<EidLink>, StoreError> {
         let row = sqlx::query("select pseudonym_hash, login_enabled, linked_at from eid_links where account_id = $1")
             .bind(account_id)
             .fetch_optional(&self.pool)
@@ -95,7 +96,7 @@ impl Store {
     }
 
     /// The account linked to a pseudonym, with whether eID login is on.
-    pub async fn account_by_pseudonym(&self, hash: &str) -> Result<Option<(String, bool)>, StoreError> {
+    pub async fn account_by_pseudonym(&self, hash: &str) -> Result<Option<(AccountId, bool)>, StoreError> {
         let row = sqlx::query("select account_id, login_enabled from eid_links where pseudonym_hash = $1")
             .bind(hash)
             .fetch_optional(&self.pool)
@@ -105,7 +106,7 @@ impl Store {
     }
 
     /// Switches eID login off (R-EID-3); on again only through a new sync.
-    pub async fn disable_eid_login(&self, account_id: &str) -> Result<(), StoreError> {
+    pub async fn disable_eid_login(&self, account_id: &AccountId) -> Result<(), StoreError> {
         sqlx::query("update eid_links set login_enabled = 0 where account_id = $1")
             .bind(account_id)
             .execute(&self.pool)
@@ -114,7 +115,7 @@ impl Store {
     }
 
     /// Whether eID login is on for the account.
-    pub async fn eid_login_enabled(&self, account_id: &str) -> Result<bool, StoreError> {
+    pub async fn eid_login_enabled(&self, account_id: &AccountId) -> Result<bool, StoreError> {
         Ok(self.eid_link(account_id).await?.is_some_and(|l| l.login_enabled))
     }
 }

@@ -6,6 +6,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Store, StoreError, col};
 use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId, GrantId, SessionId};
 use crate::model::grant::{FederatedLogin, Grant};
 use crate::protocol::claims::ClaimsRequest;
 use crate::protocol::scope::Scopes;
@@ -57,7 +58,7 @@ pub enum RotateOutcome {
 async fn insert_refresh(
     tx: &mut Transaction<'_, Any>,
     hash: &str,
-    grant_id: &str,
+    grant_id: &GrantId,
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
@@ -71,7 +72,7 @@ async fn insert_refresh(
     Ok(())
 }
 
-async fn revoke_in(tx: &mut Transaction<'_, Any>, grant_id: &str, now: Timestamp) -> Result<(), StoreError> {
+async fn revoke_in(tx: &mut Transaction<'_, Any>, grant_id: &GrantId, now: Timestamp) -> Result<(), StoreError> {
     sqlx::query("update grants set revoked_at = $1 where grant_id = $2 and revoked_at is null")
         .bind(now)
         .bind(grant_id)
@@ -129,7 +130,7 @@ impl Store {
     }
 
     /// The grant with this id.
-    pub async fn grant(&self, id: &str) -> Result<Option<Grant>, StoreError> {
+    pub async fn grant(&self, id: &GrantId) -> Result<Option<Grant>, StoreError> {
         let row = sqlx::query(concat!("select ", columns!(), " from grants where grant_id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -138,7 +139,7 @@ impl Store {
     }
 
     /// Revokes a grant: its access tokens stop working and its refresh tokens are deleted.
-    pub async fn revoke_grant(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn revoke_grant(&self, id: &GrantId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         revoke_in(&mut tx, id, now).await?;
         tx.commit().await?;
@@ -148,7 +149,7 @@ impl Store {
     /// Spends refresh token `old` and stores `new` in its place, atomically: of concurrent
     /// callers exactly one rotates; a token presented a second time revokes the whole chain.
     /// Only tokens of `client_id`'s grants count; another client's token is `Invalid`.
-    pub async fn rotate_refresh(&self, old: &str, new: &str, client_id: &str, now: Timestamp) -> Result<RotateOutcome, StoreError> {
+    pub async fn rotate_refresh(&self, old: &str, new: &str, client_id: &ClientId, now: Timestamp) -> Result<RotateOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "update refresh_tokens set used_at = $1 where token_hash = $2 and used_at is null and expires_at > $1 \
@@ -169,7 +170,7 @@ impl Store {
             .await?;
             let outcome = match previous {
                 Some(row) if row.try_get::<Option<i64>, _>("used_at")?.is_some() => {
-                    let grant_id: String = row.try_get("grant_id")?;
+                    let grant_id: GrantId = row.try_get("grant_id")?;
                     revoke_in(&mut tx, &grant_id, now).await?;
                     RotateOutcome::Reused
                 }
@@ -178,7 +179,7 @@ impl Store {
             tx.commit().await?;
             return Ok(outcome);
         };
-        let grant_id: String = spent.try_get("grant_id")?;
+        let grant_id: GrantId = spent.try_get("grant_id")?;
         let row = sqlx::query(concat!("select ", columns!(), " from grants where grant_id = $1"))
             .bind(&grant_id)
             .fetch_optional(&mut *tx)
@@ -230,16 +231,21 @@ impl Store {
 
     /// Revokes every live grant of an account, or only those for one client: access tokens stop
     /// working at userinfo and introspection, refresh tokens are deleted.
-    pub async fn revoke_account_grants(&self, account_id: &str, client_id: Option<&str>, now: Timestamp) -> Result<u64, StoreError> {
+    pub async fn revoke_account_grants(
+        &self,
+        account_id: &AccountId,
+        client_id: Option<&ClientId>,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
-        let ids: Vec<String> =
+        let ids: Vec<GrantId> =
             sqlx::query("select grant_id from grants where account_id = $1 and revoked_at is null and ($2 is null or client_id = $2)")
                 .bind(account_id)
                 .bind(client_id)
                 .fetch_all(&mut *tx)
                 .await?
                 .iter()
-                .map(|r| r.try_get::<String, _>("grant_id"))
+                .map(|r| r.try_get::<GrantId, _>("grant_id"))
                 .collect::<Result<_, _>>()?;
         for id in &ids {
             revoke_in(&mut tx, id, now).await?;
@@ -250,7 +256,12 @@ impl Store {
 
     /// The (client, session id) pairs with a live grant of the account, from session `sid` only
     /// when given: the services that relied on those sessions (Back-Channel Logout).
-    pub async fn grant_sessions(&self, account_id: &str, sid: Option<&str>, now: Timestamp) -> Result<Vec<(String, String)>, StoreError> {
+    pub async fn grant_sessions(
+        &self,
+        account_id: &AccountId,
+        sid: Option<&SessionId>,
+        now: Timestamp,
+    ) -> Result<Vec<(ClientId, SessionId)>, StoreError> {
         let rows = sqlx::query(
             "select distinct client_id, sid from grants where account_id = $1 and ($2 is null or sid = $2) and expires_at >= $3 \
              order by client_id, sid",

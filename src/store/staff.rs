@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, col};
+use crate::ids::{AccountId, StaffId};
 use crate::model::account::Address;
 use crate::model::staff::{Role, Staff, UpgradeRequest};
 use crate::secret::Secret;
@@ -68,7 +69,7 @@ impl Store {
 
     /// Takes TOTP time step `step` for a staff member: `true` only if no code of this or a later
     /// step was accepted before, atomically across nodes (RFC 6238 §5.2: a code works once).
-    pub async fn take_totp_step(&self, staff_id: &str, step: i64) -> Result<bool, StoreError> {
+    pub async fn take_totp_step(&self, staff_id: &StaffId, step: i64) -> Result<bool, StoreError> {
         let n = sqlx::query("update staff set totp_last_step = $1 where staff_id = $2 and totp_last_step < $1")
             .bind(step)
             .bind(staff_id)
@@ -89,7 +90,7 @@ impl Store {
     }
 
     /// A staff member by id.
-    pub async fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
+    pub async fn staff(&self, id: &StaffId) -> Result<Option<Staff>, StoreError> {
         let row =
             sqlx::query("select staff_id, username, password_hash, name, role, created_at, totp_secret from staff where staff_id = $1")
                 .bind(id)
@@ -120,7 +121,7 @@ impl Store {
     }
 
     /// An account's open upgrade request.
-    pub async fn upgrade_request(&self, account_id: &str) -> Result<Option<UpgradeRequest>, StoreError> {
+    pub async fn upgrade_request(&self, account_id: &AccountId) -> Result<Option<UpgradeRequest>, StoreError> {
         let row = sqlx::query(
             "select account_id, birthdate, street, house_number, postal_code, city, country, requested_at from upgrade_requests where account_id = $1",
         )
@@ -142,7 +143,7 @@ impl Store {
     }
 
     /// Closes a request.
-    pub async fn delete_upgrade_request(&self, account_id: &str) -> Result<(), StoreError> {
+    pub async fn delete_upgrade_request(&self, account_id: &AccountId) -> Result<(), StoreError> {
         sqlx::query("delete from upgrade_requests where account_id = $1")
             .bind(account_id)
             .execute(&self.pool)

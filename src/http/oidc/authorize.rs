@@ -15,11 +15,13 @@ use crate::ephemeral::EphemeralError;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::pages::Render;
+use crate::ids::AccountId;
 use crate::paths;
 use crate::protocol::authorize::{self, Locale, ResponseMode, TargetError};
 use crate::protocol::params::Params;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
+use crate::sessions::Holder;
 use crate::state::AppState;
 use crate::trust::{Method, TrustLevel};
 
@@ -40,12 +42,15 @@ pub async fn open_session(
     state: &AppState,
     cookies: &Cookies,
     txn: Option<&mut Transaction>,
-    account_id: &str,
+    account_id: &AccountId,
     level: TrustLevel,
     method: Method,
     now: Timestamp,
 ) -> Result<Option<String>, EphemeralError> {
-    let (cookie, _) = state.sessions.create(account_id, level, method, now).await?;
+    let (cookie, _) = state
+        .sessions
+        .create(Holder::Account(account_id.clone()), level, method, now)
+        .await?;
     match txn.map(|t| &mut t.subject) {
         Some(Subject::Partner { own_session }) => {
             if let Some(old) = own_session.replace(cookie) {

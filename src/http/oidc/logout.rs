@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::http::pages::Render;
+use crate::ids::ClientId;
 use crate::protocol::authorize::Locale;
 use crate::protocol::params::Params;
 use crate::sessions::Lookup;
@@ -33,8 +34,8 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
     };
     let client_id = match (params.get("client_id"), &hint) {
         (Some(id), Some(h)) if !h.aud.iter().any(|a| a == id) => return error("err_bad_id_token_hint"),
-        (Some(id), _) => Some(id.to_string()),
-        (None, Some(h)) => h.aud.first().cloned(),
+        (Some(id), _) => Some(ClientId::new(id)),
+        (None, Some(h)) => h.aud.first().map(ClientId::new),
         (None, None) => None,
     };
     let client = match &client_id {
@@ -67,7 +68,9 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
     let browser = Browser::from_cookies(&cookies);
     if let Some(session) = &session {
         let hint_is_this_session = match (&hint, &client) {
-            (Some(h), Some(c)) => h.sid.as_deref() == Some(session.sid.as_str()) || h.sub == state.tokens.subject(c, &session.account_id),
+            (Some(h), Some(c)) => {
+                h.sid.as_ref() == Some(&session.sid) || session.account_id().is_some_and(|a| h.sub == state.tokens.subject(c, a))
+            }
             _ => false,
         };
         let confirmed = method == Method::POST
@@ -96,7 +99,9 @@ pub async fn logout(State(state): State<AppState>, method: Method, cookies: Cook
             return state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_unavailable", None);
         }
         // R-SES-5: every service that relied on this session is told.
-        if let Err(e) = state.backchannel.session_ended(&session.account_id, &session.sid, now).await {
+        if let Some(account_id) = session.account_id()
+            && let Err(e) = state.backchannel.session_ended(account_id, &session.sid, now).await
+        {
             tracing::error!(error = %e, "could not look up the services to tell about the logout");
         }
     }

@@ -24,7 +24,7 @@ use crate::http::pages::Render;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::protocol::{OAuthError, OAuthErrorCode};
-use crate::sessions::Lookup;
+use crate::sessions::{Lookup, Session};
 use crate::state::AppState;
 
 /// Query of `GET /consent`.
@@ -100,8 +100,8 @@ pub async fn show(State(state): State<AppState>, cookies: Cookies, Query(q): Que
         }
         None => {
             // A partner's consent shows the values another Land will receive (R-FED-4).
-            let account = match (&session, txn.is_partner()) {
-                (Some(s), true) => match state.store.account(&s.account_id).await {
+            let account = match (session.as_ref().and_then(Session::account_id), txn.is_partner()) {
+                (Some(id), true) => match state.store.account(id).await {
                     Ok(a) => a,
                     Err(e) => return unavailable(&state, locale, &e),
                 },
@@ -165,9 +165,9 @@ pub async fn submit(State(state): State<AppState>, cookies: Cookies, Form(fields
                     .into_iter()
                     .filter(|c| !required.contains(c) && field(&format!("attr_{c}")) != "on")
                     .collect();
-            } else if let Some(session) = &session {
+            } else if let Some(account_id) = session.as_ref().and_then(Session::account_id) {
                 let wanted = consent_set(&txn.request.scope, &txn.request.claims);
-                if let Err(e) = give_consent(&state.store, &session.account_id, &txn.request.client_id, &wanted, now).await {
+                if let Err(e) = give_consent(&state.store, account_id, &txn.request.client_id, &wanted, now).await {
                     return unavailable(&state, locale, &e);
                 }
             }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
 use crate::clock::Timestamp;
 use crate::http::pages::Render;
+use crate::ids::ClientId;
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::{random_token, sha256_b64};
@@ -25,7 +26,7 @@ pub const CLIENT_ID: &str = "demo";
 
 /// Registers the demo client if it is missing.
 pub async fn ensure_client(state: &AppState, now: Timestamp) -> Result<(), StoreError> {
-    if state.store.client(CLIENT_ID).await?.is_some() {
+    if state.store.client(&ClientId::new(CLIENT_ID)).await?.is_some() {
         return Ok(());
     }
     let new = NewClient {

@@ -16,6 +16,7 @@ use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
 use crate::http::oidc::authorize::{open_session, txn_error_page};
 use crate::http::pages::Render;
+use crate::ids::{AccountId, ClientId};
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -45,7 +46,7 @@ pub struct LoginPage {
 }
 
 /// Whether the login for `client_id` offers "Mit anderem Servicekonto" (R-FED-2).
-async fn offers_lands(state: &AppState, client_id: &str, now: clock::Timestamp) -> bool {
+async fn offers_lands(state: &AppState, client_id: &ClientId, now: clock::Timestamp) -> bool {
     state.upstreams.lands().next().is_some() && matches!(state.clients.get(client_id, now).await, Ok(Some(c)) if c.allow_interop)
 }
 
@@ -187,7 +188,7 @@ pub async fn logged_in(
     state: &AppState,
     cookies: &Cookies,
     txn: Option<(String, Transaction)>,
-    (account_id, level, method): (&str, TrustLevel, Method),
+    (account_id, level, method): (&AccountId, TrustLevel, Method),
     next: Option<String>,
     now: clock::Timestamp,
     locale: Locale,

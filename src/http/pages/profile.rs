@@ -21,6 +21,7 @@ use crate::clock::Timestamp;
 use crate::grants::claims::consent_items;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
+use crate::ids::{AccountId, ClientId};
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -65,7 +66,7 @@ fn account_values(a: &Account) -> Value {
     })
 }
 
-async fn consents(state: &AppState, account_id: &str, locale: Locale, now: Timestamp) -> Result<Vec<Value>, Response> {
+async fn consents(state: &AppState, account_id: &AccountId, locale: Locale, now: Timestamp) -> Result<Vec<Value>, Response> {
     let rows = state
         .store
         .consents_of(account_id)
@@ -75,7 +76,7 @@ async fn consents(state: &AppState, account_id: &str, locale: Locale, now: Times
     for (client_id, scope, granted_at) in rows {
         let name = match state.clients.get(&client_id, now).await {
             Ok(Some(c)) => c.name.clone(),
-            _ => client_id.clone(),
+            _ => client_id.to_string(),
         };
         let claims = scope
             .iter()
@@ -233,7 +234,7 @@ pub async fn withdraw(
     PageLocale(locale): PageLocale,
     CheckedForm(f): CheckedForm<WithdrawForm>,
 ) -> Response {
-    match profile::withdraw_consent(&state.store, &account.id, &f.client_id, now).await {
+    match profile::withdraw_consent(&state.store, &account.id, &ClientId::new(f.client_id), now).await {
         Ok(_) => Redirect::to(&format!("{}?done=withdrawn", paths::PROFILE)).into_response(),
         Err(e) => unavailable(&state, locale, &e),
     }
