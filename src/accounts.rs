@@ -269,7 +269,9 @@ pub fn check_name(field: Field, value: &str) -> Result<String, AccountError> {
 pub fn check_date(value: &str, now: Timestamp) -> Result<String, AccountError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(value.trim(), format).map_err(|_| AccountError::Invalid(Field::Birthdate))?;
-    let today = time::OffsetDateTime::from_unix_timestamp(now).map(|t| t.date()).unwrap_or(date);
+    let today = time::OffsetDateTime::from_unix_timestamp(now.seconds())
+        .map(|t| t.date())
+        .unwrap_or(date);
     if date > today || date.year() < 1880 {
         return Err(AccountError::Invalid(Field::Birthdate));
     }
@@ -424,7 +426,10 @@ mod tests {
             Err(AccountError::Invalid(Field::GivenName))
         ));
         assert_eq!(Field::GivenName.error(), ("given_name", "field_name_invalid"));
-        assert!(matches!(check_date("2999-01-01", 0), Err(AccountError::Invalid(Field::Birthdate))));
+        assert!(matches!(
+            check_date("2999-01-01", Timestamp(0)),
+            Err(AccountError::Invalid(Field::Birthdate))
+        ));
         assert_eq!(Field::Birthdate.error(), ("birthdate", "field_date_invalid"));
         assert_eq!(Field::PhoneNumber.error(), ("phone_number", "field_phone_invalid"));
     }

@@ -50,10 +50,10 @@ pub fn parse_since(text: &str, now: Timestamp) -> Option<Timestamp> {
     }
     let format = time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(text, &format) {
-        return Some(t.unix_timestamp());
+        return Some(Timestamp(t.unix_timestamp()));
     }
     let date = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp())
+    Some(Timestamp(date.midnight().assume_utc().unix_timestamp()))
 }
 
 #[cfg(test)]
@@ -62,7 +62,7 @@ mod tests {
 
     #[test]
     fn since_takes_dates_times_and_ages() {
-        let now = 1_764_662_400; // 2025-12-02T08:00:00Z
+        let now = Timestamp(1_764_662_400); // 2025-12-02T08:00:00Z
         assert_eq!(parse_since("24h", now), Some(now - 86_400));
         assert_eq!(parse_since("7d", now), Some(now - 7 * 86_400));
         assert_eq!(parse_since("90m", now), Some(now - 5400));

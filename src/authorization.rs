@@ -443,7 +443,7 @@ fn code_record(
         sid,
         withheld: txn.withheld.clone(),
         // Set by `codes::issue`.
-        expires_at: 0,
+        expires_at: Timestamp::default(),
     }
 }
 

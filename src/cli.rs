@@ -314,7 +314,7 @@ async fn operator_event(store: &Store, event: Event) -> Result<(), String> {
         .map_err(|e| format!("{action} done, but the audit log could not record it: {e}"))
 }
 
-async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), String> {
+async fn audit(a: AuditArgs, config: &Config, j: bool, now: clock::Timestamp) -> Result<(), String> {
     let since = crate::audit::parse_since(&a.since, now).ok_or_else(|| {
         format!(
             "--since {:?}: give a date (2026-12-01), a UTC time (2026-12-01T08:00:00Z) or an age (24h, 7d)",
@@ -344,7 +344,7 @@ async fn audit(a: AuditArgs, config: &Config, j: bool, now: i64) -> Result<(), S
         limit: a.limit,
     };
     let events = crate::audit::query(&store, &query).await.map_err(|e| e.to_string())?;
-    let time = |at: i64| clock::rfc3339(at).unwrap_or_default();
+    let time = |at: clock::Timestamp| clock::rfc3339(at).unwrap_or_default();
     let list: Vec<Value> = events
         .iter()
         .map(|e| {
@@ -540,7 +540,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn client(cmd: ClientCommand, config: &Config, j: bool, now: i64) -> Result<(), String> {
+async fn client(cmd: ClientCommand, config: &Config, j: bool, now: clock::Timestamp) -> Result<(), String> {
     let store = open_store(config).await?;
     match cmd {
         ClientCommand::Add(a) => {

@@ -236,7 +236,7 @@ impl ClientDirectory {
     pub async fn get(&self, id: &ClientId, now: Timestamp) -> Result<Option<Arc<Client>>, StoreError> {
         if let Ok(cache) = self.cache.read()
             && let Some((fetched, client)) = cache.get(id)
-            && now - fetched < self.ttl
+            && now - *fetched < self.ttl
         {
             return Ok(Some(client.clone()));
         }

@@ -45,6 +45,7 @@ impl FederatedIdentity {
             .claims
             .get("auth_time")
             .and_then(Value::as_i64)
+            .map(Timestamp)
             .filter(|t| *t <= now)
             .unwrap_or(now);
         // Only user data we know how to release, and how the Land verified it; the Land's
@@ -132,13 +133,13 @@ mod tests {
             TrustLevel::Plus,
             json!({ "sub": "b-123", "iss": "https://b", "nonce": "n", "given_name": "Ayşe", "auth_time": 50, "birthdate": null }),
         );
-        let f = FederatedIdentity::from_upstream(&id, "Land B", 100).unwrap();
+        let f = FederatedIdentity::from_upstream(&id, "Land B", Timestamp(100)).unwrap();
         assert_eq!(f.level, TrustLevel::Plus);
         assert_eq!(f.subject, "b-123");
-        assert_eq!(f.auth_time, 50);
+        assert_eq!(f.auth_time, Timestamp(50));
         assert_eq!(f.claims.len(), 1, "{:?}", f.claims);
         assert_eq!(f.claims["given_name"], "Ayşe");
-        assert!(FederatedIdentity::from_upstream(&identity(TrustLevel::Basic, json!({})), "Land B", 100).is_none());
+        assert!(FederatedIdentity::from_upstream(&identity(TrustLevel::Basic, json!({})), "Land B", Timestamp(100)).is_none());
     }
 
     #[test]

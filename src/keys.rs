@@ -295,7 +295,7 @@ fn parse_kid(kid: &str) -> Option<(SigningAlg, Timestamp)> {
         "es256" => SigningAlg::ES256,
         _ => return None,
     };
-    let created = parts.next()?.parse().ok()?;
+    let created = Timestamp(parts.next()?.parse().ok()?);
     parts.next()?;
     Some((alg, created))
 }
@@ -342,7 +342,7 @@ mod tests {
     #[tokio::test]
     async fn first_open_generates_private_files_and_rotation_keeps_old_key_published() {
         let dir = temp_dir("rot");
-        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::ES256, 600, 1_000)
+        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::ES256, 600, Timestamp(1_000))
             .await
             .unwrap();
         let set = keys.current();
@@ -354,55 +354,63 @@ mod tests {
             assert_eq!(f.unwrap().metadata().unwrap().permissions().mode() & 0o777, 0o600);
         }
         let old_token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
-        let new = keys.rotate(2_000).await.unwrap();
+        let new = keys.rotate(Timestamp(2_000)).await.unwrap();
         assert_eq!(new.len(), 2);
         let set = keys.current();
         assert!(new.contains(&set.active(SigningAlg::ES256).unwrap().kid));
-        assert_eq!(set.jwks(2_100, 600)["keys"].as_array().unwrap().len(), 4);
-        assert!(keys.verify(&old_token, 2_100).is_ok());
-        assert_eq!(set.jwks(2_700, 600)["keys"].as_array().unwrap().len(), 2);
-        let jwks = set.jwks(2_100, 600).to_string();
+        assert_eq!(set.jwks(Timestamp(2_100), 600)["keys"].as_array().unwrap().len(), 4);
+        assert!(keys.verify(&old_token, Timestamp(2_100)).is_ok());
+        assert_eq!(set.jwks(Timestamp(2_700), 600)["keys"].as_array().unwrap().len(), 2);
+        let jwks = set.jwks(Timestamp(2_100), 600).to_string();
         assert!(!jwks.contains("\"d\""), "private members never published");
     }
 
     #[tokio::test]
     async fn client_assertions_carry_a_typ_of_their_own() {
-        let keys = Keys::open(KeySource::Dir(temp_dir("typ")), SigningAlg::RS256, 600, 1_000)
+        let keys = Keys::open(KeySource::Dir(temp_dir("typ")), SigningAlg::RS256, 600, Timestamp(1_000))
             .await
             .unwrap();
         let assertion = keys.sign_client_assertion(&json!({"iss": "sk"})).unwrap();
-        let (typ, _) = keys.verify(&assertion, 1_000).unwrap();
+        let (typ, _) = keys.verify(&assertion, Timestamp(1_000)).unwrap();
         assert_eq!(typ.as_deref(), Some("client-authentication+jwt"));
-        let (typ, _) = keys.verify(&keys.sign_id_token(&json!({"iss": "sk"})).unwrap(), 1_000).unwrap();
+        let (typ, _) = keys
+            .verify(&keys.sign_id_token(&json!({"iss": "sk"})).unwrap(), Timestamp(1_000))
+            .unwrap();
         assert_eq!(typ.as_deref(), Some("JWT"));
     }
 
     #[tokio::test]
     async fn r_sec_5_a_retired_key_verifies_nothing() {
-        let keys = Keys::open(KeySource::Dir(temp_dir("ret")), SigningAlg::RS256, 600, 1_000)
+        let keys = Keys::open(KeySource::Dir(temp_dir("ret")), SigningAlg::RS256, 600, Timestamp(1_000))
             .await
             .unwrap();
         let old_token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
-        keys.rotate(2_000).await.unwrap();
-        assert!(keys.verify(&old_token, 2_599).is_ok(), "still published");
-        assert!(keys.verify(&old_token, 2_601).is_err(), "retired: loaded, but verifies nothing");
+        keys.rotate(Timestamp(2_000)).await.unwrap();
+        assert!(keys.verify(&old_token, Timestamp(2_599)).is_ok(), "still published");
+        assert!(
+            keys.verify(&old_token, Timestamp(2_601)).is_err(),
+            "retired: loaded, but verifies nothing"
+        );
     }
 
     #[tokio::test]
     async fn r_sec_5_a_revoked_key_verifies_nothing_and_leaves_the_jwks_and_an_active_one_is_replaced() {
         let dir = temp_dir("rev");
-        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::RS256, 600, 1_000)
+        let keys = Keys::open(KeySource::Dir(dir.clone()), SigningAlg::RS256, 600, Timestamp(1_000))
             .await
             .unwrap();
         let token = keys.sign_access_token(&json!({"sub": "x"})).unwrap();
         let kid = keys.current().active(SigningAlg::RS256).unwrap().kid.clone();
-        let successor = keys.revoke(&kid, 1_100).await.unwrap().unwrap();
-        assert!(keys.verify(&token, 1_101).is_err());
+        let successor = keys.revoke(&kid, Timestamp(1_100)).await.unwrap().unwrap();
+        assert!(keys.verify(&token, Timestamp(1_101)).is_err());
         let set = keys.current();
         assert_eq!(set.active(SigningAlg::RS256).unwrap().kid, successor);
-        assert!(!set.jwks(1_101, 600).to_string().contains(&kid));
+        assert!(!set.jwks(Timestamp(1_101), 600).to_string().contains(&kid));
         assert!(!dir.join(format!("{kid}.pem")).exists(), "gone from the storage");
         assert!(keys.sign_id_token(&json!({"sub": "x"})).is_ok(), "signing goes on");
-        assert!(matches!(keys.revoke("rs256-1-nope", 1_200).await, Err(KeyError::Unknown(_))));
+        assert!(matches!(
+            keys.revoke("rs256-1-nope", Timestamp(1_200)).await,
+            Err(KeyError::Unknown(_))
+        ));
     }
 }

@@ -292,58 +292,64 @@ mod tests {
     #[tokio::test]
     async fn r_ses_2_session_expires_after_twenty_idle_minutes() {
         let s = sessions();
-        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
-        assert!(matches!(s.load(Some(&cookie), 1000).await.unwrap(), Lookup::Active(_)));
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, Timestamp(0)).await.unwrap();
+        assert!(matches!(s.load(Some(&cookie), Timestamp(1000)).await.unwrap(), Lookup::Active(_)));
         // Activity at 1000 moves the idle window.
-        assert!(matches!(s.load(Some(&cookie), 2100).await.unwrap(), Lookup::Active(_)));
-        assert!(matches!(s.load(Some(&cookie), 2100 + 1201).await.unwrap(), Lookup::Expired));
-        assert!(matches!(s.load(Some(&cookie), 2100 + 1202).await.unwrap(), Lookup::None));
+        assert!(matches!(s.load(Some(&cookie), Timestamp(2100)).await.unwrap(), Lookup::Active(_)));
+        assert!(matches!(
+            s.load(Some(&cookie), Timestamp(2100 + 1201)).await.unwrap(),
+            Lookup::Expired
+        ));
+        assert!(matches!(s.load(Some(&cookie), Timestamp(2100 + 1202)).await.unwrap(), Lookup::None));
     }
 
     #[tokio::test]
     async fn r_ses_2_session_has_an_absolute_lifetime() {
         let s = sessions();
-        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, Timestamp(0)).await.unwrap();
         let mut t = 0;
         while t < 43200 {
             t += 1000;
             if t > 43200 {
                 break;
             }
-            assert!(matches!(s.load(Some(&cookie), t).await.unwrap(), Lookup::Active(_)), "at {t}");
+            assert!(
+                matches!(s.load(Some(&cookie), Timestamp(t)).await.unwrap(), Lookup::Active(_)),
+                "at {t}"
+            );
         }
-        assert!(matches!(s.load(Some(&cookie), 43201).await.unwrap(), Lookup::Expired));
+        assert!(matches!(s.load(Some(&cookie), Timestamp(43201)).await.unwrap(), Lookup::Expired));
     }
 
     #[tokio::test]
     async fn end_all_ends_earlier_sessions_of_the_account_only() {
         let s = sessions();
-        let (a1, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
-        let (b, _) = s.create(account("b"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (a1, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, Timestamp(0)).await.unwrap();
+        let (b, _) = s.create(account("b"), TrustLevel::Basic, Method::Pwd, Timestamp(0)).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        s.end_all(&account("a"), 1).await.unwrap();
+        s.end_all(&account("a"), Timestamp(1)).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        let (a2, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 1).await.unwrap();
-        assert!(matches!(s.load(Some(&a1), 2).await.unwrap(), Lookup::None));
-        assert!(matches!(s.load(Some(&b), 2).await.unwrap(), Lookup::Active(_)));
-        assert!(matches!(s.load(Some(&a2), 2).await.unwrap(), Lookup::Active(_)));
+        let (a2, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, Timestamp(1)).await.unwrap();
+        assert!(matches!(s.load(Some(&a1), Timestamp(2)).await.unwrap(), Lookup::None));
+        assert!(matches!(s.load(Some(&b), Timestamp(2)).await.unwrap(), Lookup::Active(_)));
+        assert!(matches!(s.load(Some(&a2), Timestamp(2)).await.unwrap(), Lookup::Active(_)));
     }
 
     #[tokio::test]
     async fn r_acr_6_an_eid_session_decays_to_plus_and_lives_on() {
         let s = sessions();
-        let (cookie, _) = s.create(account("a"), TrustLevel::Eid, Method::Eid, 0).await.unwrap();
-        let Lookup::Active(at_200) = s.load(Some(&cookie), 200).await.unwrap() else {
+        let (cookie, _) = s.create(account("a"), TrustLevel::Eid, Method::Eid, Timestamp(0)).await.unwrap();
+        let Lookup::Active(at_200) = s.load(Some(&cookie), Timestamp(200)).await.unwrap() else {
             panic!()
         };
         assert_eq!(at_200.level, TrustLevel::Eid);
         // 301 s without activity: still a session, but only Plus.
-        let Lookup::Active(later) = s.load(Some(&cookie), 200 + 301).await.unwrap() else {
+        let Lookup::Active(later) = s.load(Some(&cookie), Timestamp(200 + 301)).await.unwrap() else {
             panic!()
         };
         assert_eq!(later.level, TrustLevel::Plus);
-        assert_eq!(later.auth_time, 0, "auth_time stays the time of the real authentication");
-        let Lookup::Active(again) = s.load(Some(&cookie), 520).await.unwrap() else {
+        assert_eq!(later.auth_time, Timestamp(0), "auth_time stays the time of the real authentication");
+        let Lookup::Active(again) = s.load(Some(&cookie), Timestamp(520)).await.unwrap() else {
             panic!()
         };
         assert_eq!(again.level, TrustLevel::Plus, "a decayed level does not come back");
@@ -352,8 +358,8 @@ mod tests {
     #[tokio::test]
     async fn r_ses_3_logout_destroys_the_session() {
         let s = sessions();
-        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, 0).await.unwrap();
+        let (cookie, _) = s.create(account("a"), TrustLevel::Basic, Method::Pwd, Timestamp(0)).await.unwrap();
         s.destroy(&cookie).await.unwrap();
-        assert!(matches!(s.load(Some(&cookie), 1).await.unwrap(), Lookup::None));
+        assert!(matches!(s.load(Some(&cookie), Timestamp(1)).await.unwrap(), Lookup::None));
     }
 }

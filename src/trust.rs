@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Timestamp;
+
 /// How far the state trusts an authentication or an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -167,7 +169,13 @@ pub fn achieved_level(account_level: TrustLevel, method: Method) -> TrustLevel {
 /// authentication counts for `total` seconds after it happened and `idle` seconds without
 /// activity; afterwards the session lives on one level lower (`eid` → `plus`, `elster` →
 /// `basic`), so a request for the higher level triggers a step-up.
-pub fn decayed(level: TrustLevel, auth_time: i64, last_seen: i64, now: i64, limits: [(TrustLevel, i64, i64); 2]) -> TrustLevel {
+pub fn decayed(
+    level: TrustLevel,
+    auth_time: Timestamp,
+    last_seen: Timestamp,
+    now: Timestamp,
+    limits: [(TrustLevel, i64, i64); 2],
+) -> TrustLevel {
     for (high, total, idle) in limits {
         if level == high && (now - auth_time > total || now - last_seen > idle) {
             return match high {
@@ -237,13 +245,31 @@ mod tests {
     fn r_acr_6_eid_counts_thirty_minutes_and_five_idle_then_one_level_lower() {
         let limits = [(TrustLevel::Eid, 1800, 300), (TrustLevel::Elster, 7200, 1800)];
         let eid = TrustLevel::Eid;
-        assert_eq!(decayed(eid, 0, 1500, 1790, limits), eid, "active within both limits");
-        assert_eq!(decayed(eid, 0, 1500, 1801, limits), TrustLevel::Plus, "30 minutes in total");
-        assert_eq!(decayed(eid, 0, 0, 301, limits), TrustLevel::Plus, "5 minutes without activity");
-        assert_eq!(decayed(TrustLevel::Elster, 0, 6000, 7000, limits), TrustLevel::Elster);
-        assert_eq!(decayed(TrustLevel::Elster, 0, 0, 1801, limits), TrustLevel::Basic);
         assert_eq!(
-            decayed(TrustLevel::Plus, 0, 0, 40000, limits),
+            decayed(eid, Timestamp(0), Timestamp(1500), Timestamp(1790), limits),
+            eid,
+            "active within both limits"
+        );
+        assert_eq!(
+            decayed(eid, Timestamp(0), Timestamp(1500), Timestamp(1801), limits),
+            TrustLevel::Plus,
+            "30 minutes in total"
+        );
+        assert_eq!(
+            decayed(eid, Timestamp(0), Timestamp(0), Timestamp(301), limits),
+            TrustLevel::Plus,
+            "5 minutes without activity"
+        );
+        assert_eq!(
+            decayed(TrustLevel::Elster, Timestamp(0), Timestamp(6000), Timestamp(7000), limits),
+            TrustLevel::Elster
+        );
+        assert_eq!(
+            decayed(TrustLevel::Elster, Timestamp(0), Timestamp(0), Timestamp(1801), limits),
+            TrustLevel::Basic
+        );
+        assert_eq!(
+            decayed(TrustLevel::Plus, Timestamp(0), Timestamp(0), Timestamp(40000), limits),
             TrustLevel::Plus,
             "password levels do not decay"
         );

@@ -191,7 +191,7 @@ impl Upstreams {
     pub async fn reachable(&self, id: &str, wait: std::time::Duration, now: Timestamp) -> bool {
         let Some(cfg) = self.get(id) else { return false };
         if let Ok(down) = self.down.lock()
-            && down.get(id).is_some_and(|at| now - at < DOWN_SECONDS)
+            && down.get(id).is_some_and(|at| now - *at < DOWN_SECONDS)
         {
             return false;
         }

@@ -8,6 +8,7 @@ use axum::routing::get;
 use reqwest::StatusCode;
 use serde_json::json;
 use servicekonto::clients::{AuthMethod, GrantType};
+use servicekonto::clock::Timestamp;
 use servicekonto::config::SigningAlg;
 use servicekonto::keys::jws::{self, PrivateKey};
 use servicekonto::secret::random_token;
@@ -231,7 +232,7 @@ async fn a_client_jwks_uri_must_be_https_or_loopback_http() {
             allow_interop: false,
             federation_partner: false,
         };
-        let registered = servicekonto::clients::register(&app.state.store, app.client_keys(), new, 0).await;
+        let registered = servicekonto::clients::register(&app.state.store, app.client_keys(), new, Timestamp(0)).await;
         assert_eq!(registered.is_ok(), ok, "{uri}");
     }
 }

@@ -3,6 +3,7 @@
 
 use reqwest::StatusCode;
 use servicekonto::clients::{GrantType, SubjectType};
+use servicekonto::clock::Timestamp;
 use servicekonto::config::{Config, SecretsConfig};
 use servicekonto::ids::{AccountId, ClientId};
 use servicekonto::secret::{KeyRing, Secret, b64, random_bytes};
@@ -183,10 +184,15 @@ async fn r_sec_7_a_new_pairwise_key_version_serves_only_services_registered_afte
         allow_interop: false,
         federation_partner: false,
     };
-    let register = |new| servicekonto::clients::register(&app.state.store, (pepper, &rotated), new, 0);
-    let (old, _) = servicekonto::clients::register(&app.state.store, (pepper, v1_ring), spec("https://a.example/cb", "old"), 0)
-        .await
-        .unwrap();
+    let register = |new| servicekonto::clients::register(&app.state.store, (pepper, &rotated), new, Timestamp(0));
+    let (old, _) = servicekonto::clients::register(
+        &app.state.store,
+        (pepper, v1_ring),
+        spec("https://a.example/cb", "old"),
+        Timestamp(0),
+    )
+    .await
+    .unwrap();
     let (new, _) = register(spec("https://b.example/cb", "new")).await.unwrap();
     let (same_sector, _) = register(spec("https://a.example/other", "sibling")).await.unwrap();
     assert_eq!(
@@ -206,8 +212,8 @@ async fn r_sec_7_a_new_pairwise_key_version_serves_only_services_registered_afte
         "a sector keeps one subject per person"
     );
     // A node without version 2 does not serve the service registered under it.
-    assert!(app.state.clients.get(&ClientId::from("new"), 0).await.unwrap().is_none());
-    assert!(app.state.clients.get(&ClientId::from("old"), 0).await.unwrap().is_some());
+    assert!(app.state.clients.get(&ClientId::from("new"), Timestamp(0)).await.unwrap().is_none());
+    assert!(app.state.clients.get(&ClientId::from("old"), Timestamp(0)).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use servicekonto::accounts::links::{LinkPurpose, StoredLink};
 use servicekonto::accounts::registration::PendingRegistration;
 use servicekonto::accounts::{Account, Address};
 use servicekonto::clients::{AuthMethod, Client, GrantType, SubjectType};
+use servicekonto::clock::Timestamp;
 use servicekonto::grants::Grant;
 use servicekonto::ids::{ClientId, GrantId, SessionId, StaffId};
 use servicekonto::mail::QueuedMail;
@@ -19,7 +20,7 @@ use servicekonto::trust::TrustLevel;
 
 use crate::support::Backing;
 
-const NOW: i64 = 1_800_000_000;
+const NOW: Timestamp = Timestamp(1_800_000_000);
 
 /// A migrated store of its own, with the database removed when the test ends.
 async fn store() -> (Store, Backing, std::path::PathBuf) {

@@ -254,7 +254,7 @@ mod tests {
     }
 
     async fn checked(f: &Fixture, form: RegistrationForm, earlier: Option<&Draft>) -> Result<Draft, Vec<FieldError>> {
-        check(f.deps(), form, (earlier, None), "192.0.2.1", 0).await.unwrap()
+        check(f.deps(), form, (earlier, None), "192.0.2.1", Timestamp(0)).await.unwrap()
     }
 
     #[tokio::test]
@@ -299,7 +299,7 @@ mod tests {
         let held = f.hasher.reserve().unwrap();
         // A broken form is answered with its field errors although the pool is full.
         assert!(checked(&f, form("abc", "abc"), None).await.is_err());
-        let r = check(f.deps(), form("ABab1234", "ABab1234"), (None, None), "192.0.2.1", 0).await;
+        let r = check(f.deps(), form("ABab1234", "ABab1234"), (None, None), "192.0.2.1", Timestamp(0)).await;
         assert!(matches!(r, Err(AccountError::Busy(_))), "{r:?}");
         drop(held);
         assert!(checked(&f, form("ABab1234", "ABab1234"), None).await.is_ok());

@@ -156,7 +156,7 @@ impl Throttle {
     async fn remaining(&self, key: &str, now: Timestamp) -> Result<Option<i64>, EphemeralError> {
         Ok(self
             .ephemeral
-            .get_json::<i64>(key, now)
+            .get_json::<Timestamp>(key, now)
             .await?
             .filter(|until| *until > now)
             .map(|until| until - now))
@@ -317,7 +317,7 @@ impl Throttle {
         // hours of the clock, one key per action.
         match total {
             Some(total) => {
-                let hour = now - now.rem_euclid(3600);
+                let hour = now - now.seconds().rem_euclid(3600);
                 let all = self.ephemeral.count(&format!("anon-{kind}:{hour}"), hour + 3600, now).await?;
                 Ok(all <= total)
             }
@@ -375,24 +375,30 @@ mod tests {
     async fn failures_first_delay_then_lock_the_name() {
         let f = Fixture::new(throttle(3, 6, 50), Hasher::new(1, 4)).await;
         for _ in 0..2 {
-            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
+            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(0)).await, Err(Denied::WRONG));
         }
-        assert_eq!(f.try_login("A@b.de ", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Err(Denied::Wait(2)));
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 1).await, Err(Denied::Wait(1)));
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await, Err(Denied::WRONG));
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 2).await, Err(Denied::Wait(3)));
-        assert!(f.try_login("a@b.de", "1.2.3.4", "wrong", 10).await.is_err());
+        assert_eq!(f.try_login("A@b.de ", "1.2.3.4", "wrong", Timestamp(0)).await, Err(Denied::WRONG));
         assert_eq!(
-            f.try_login("a@b.de", "1.2.3.4", "wrong", 20).await,
+            f.try_login("a@b.de", "1.2.3.4", "ABab1234", Timestamp(0)).await,
+            Err(Denied::Wait(2))
+        );
+        assert_eq!(
+            f.try_login("a@b.de", "1.2.3.4", "ABab1234", Timestamp(1)).await,
+            Err(Denied::Wait(1))
+        );
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(2)).await, Err(Denied::WRONG));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(2)).await, Err(Denied::Wait(3)));
+        assert!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(10)).await.is_err());
+        assert_eq!(
+            f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(20)).await,
             Err(Denied::Wrong { newly_locked: true })
         );
         assert_eq!(
-            f.try_login("a@b.de", "5.6.7.8", "ABab1234", 20).await,
+            f.try_login("a@b.de", "5.6.7.8", "ABab1234", Timestamp(20)).await,
             Err(Denied::Locked { newly: false })
         );
-        assert_eq!(f.try_login("other@b.de", "1.2.3.4", "ABab1234", 20).await, Ok(()));
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 921).await, Ok(()));
+        assert_eq!(f.try_login("other@b.de", "1.2.3.4", "ABab1234", Timestamp(20)).await, Ok(()));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", Timestamp(921)).await, Ok(()));
     }
 
     #[tokio::test]
@@ -401,7 +407,7 @@ mod tests {
         let guesses: Vec<_> = (0..30)
             .map(|i| {
                 let f = f.clone();
-                tokio::spawn(async move { f.try_login("a@b.de", "1.2.3.4", &format!("guess{i}"), 0).await })
+                tokio::spawn(async move { f.try_login("a@b.de", "1.2.3.4", &format!("guess{i}"), Timestamp(0)).await })
             })
             .collect();
         let mut checked = 0;
@@ -414,7 +420,7 @@ mod tests {
         }
         assert!(checked <= 6, "{checked} guesses were checked");
         assert_eq!(
-            f.try_login("a@b.de", "9.9.9.9", "ABab1234", 1).await,
+            f.try_login("a@b.de", "9.9.9.9", "ABab1234", Timestamp(1)).await,
             Err(Denied::Locked { newly: false })
         );
     }
@@ -424,12 +430,15 @@ mod tests {
         let f = Fixture::new(throttle(1, 5, 1), Hasher::new(1, 0)).await;
         let held = f.hasher.reserve().unwrap();
         for _ in 0..5 {
-            assert!(matches!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::Busy(_))));
+            assert!(matches!(
+                f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(0)).await,
+                Err(Denied::Busy(_))
+            ));
         }
         drop(held);
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(0)).await, Err(Denied::WRONG));
         assert!(matches!(
-            f.try_login("a@b.de", "1.2.3.5", "ABab1234", 0).await,
+            f.try_login("a@b.de", "1.2.3.5", "ABab1234", Timestamp(0)).await,
             Err(Denied::Wait(_))
         ));
     }
@@ -438,30 +447,33 @@ mod tests {
     async fn an_address_failing_for_many_names_is_locked_but_its_successes_count_nothing() {
         let f = Fixture::new(throttle(3, 10, 3), Hasher::new(1, 4)).await;
         for i in 0..10 {
-            assert_eq!(f.try_login(&format!("ok{i}@b.de"), "9.9.9.9", "ABab1234", 0).await, Ok(()));
+            assert_eq!(
+                f.try_login(&format!("ok{i}@b.de"), "9.9.9.9", "ABab1234", Timestamp(0)).await,
+                Ok(())
+            );
         }
         for i in 0..3 {
             assert!(matches!(
-                f.try_login(&format!("u{i}@b.de"), "9.9.9.9", "wrong", 0).await,
+                f.try_login(&format!("u{i}@b.de"), "9.9.9.9", "wrong", Timestamp(0)).await,
                 Err(Denied::Wrong { .. })
             ));
         }
         assert_eq!(
-            f.try_login("new@b.de", "9.9.9.9", "ABab1234", 1).await,
+            f.try_login("new@b.de", "9.9.9.9", "ABab1234", Timestamp(1)).await,
             Err(Denied::Locked { newly: false })
         );
-        assert_eq!(f.try_login("new@b.de", "1.1.1.1", "ABab1234", 1).await, Ok(()));
+        assert_eq!(f.try_login("new@b.de", "1.1.1.1", "ABab1234", Timestamp(1)).await, Ok(()));
     }
 
     #[tokio::test]
     async fn success_clears_the_delay() {
         let f = Fixture::new(throttle(3, 10, 50), Hasher::new(1, 4)).await;
         for _ in 0..2 {
-            let _ = f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await;
+            let _ = f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(0)).await;
         }
-        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", 0).await, Ok(()));
+        assert_eq!(f.try_login("a@b.de", "1.2.3.4", "ABab1234", Timestamp(0)).await, Ok(()));
         for _ in 0..2 {
-            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", 0).await, Err(Denied::WRONG));
+            assert_eq!(f.try_login("a@b.de", "1.2.3.4", "wrong", Timestamp(0)).await, Err(Denied::WRONG));
         }
     }
 
@@ -469,44 +481,47 @@ mod tests {
     async fn mails_to_one_address_are_limited_per_hour() {
         let t = throttle(3, 6, 10);
         for _ in 0..MAILS_PER_HOUR {
-            assert!(t.allow_mail("a@b.de", 0).await.unwrap());
+            assert!(t.allow_mail("a@b.de", Timestamp(0)).await.unwrap());
         }
-        assert!(!t.allow_mail("A@b.de", 10).await.unwrap());
-        assert!(t.allow_mail("c@b.de", 10).await.unwrap());
-        assert!(t.allow_mail("a@b.de", 3601).await.unwrap());
+        assert!(!t.allow_mail("A@b.de", Timestamp(10)).await.unwrap());
+        assert!(t.allow_mail("c@b.de", Timestamp(10)).await.unwrap());
+        assert!(t.allow_mail("a@b.de", Timestamp(3601)).await.unwrap());
     }
 
     #[tokio::test]
     async fn r_sec_1_registrations_and_resets_are_limited_per_address_and_hour() {
         let t = throttle(3, 6, 10);
         for _ in 0..2 {
-            assert!(t.allow_from(AddressAction::Register, "1.2.3.4", 0).await.unwrap());
+            assert!(t.allow_from(AddressAction::Register, "1.2.3.4", Timestamp(0)).await.unwrap());
         }
-        assert!(!t.allow_from(AddressAction::Register, "1.2.3.4", 10).await.unwrap());
-        assert!(t.allow_from(AddressAction::Register, "1.2.3.5", 10).await.unwrap());
+        assert!(!t.allow_from(AddressAction::Register, "1.2.3.4", Timestamp(10)).await.unwrap());
+        assert!(t.allow_from(AddressAction::Register, "1.2.3.5", Timestamp(10)).await.unwrap());
         for _ in 0..3 {
-            assert!(t.allow_from(AddressAction::Reset, "1.2.3.4", 10).await.unwrap());
+            assert!(t.allow_from(AddressAction::Reset, "1.2.3.4", Timestamp(10)).await.unwrap());
         }
-        assert!(!t.allow_from(AddressAction::Reset, "1.2.3.4", 10).await.unwrap());
-        assert!(t.allow_from(AddressAction::Register, "1.2.3.4", 3601).await.unwrap());
+        assert!(!t.allow_from(AddressAction::Reset, "1.2.3.4", Timestamp(10)).await.unwrap());
+        assert!(t.allow_from(AddressAction::Register, "1.2.3.4", Timestamp(3601)).await.unwrap());
     }
 
     #[tokio::test]
     async fn r_sec_2_authorizations_are_bounded_per_address_and_in_all() {
         let t = throttle(3, 6, 10);
         for _ in 0..4 {
-            assert!(t.allow_from(AddressAction::Authorize, "1.2.3.4", 0).await.unwrap());
+            assert!(t.allow_from(AddressAction::Authorize, "1.2.3.4", Timestamp(0)).await.unwrap());
         }
         assert!(
-            !t.allow_from(AddressAction::Authorize, "1.2.3.4", 1).await.unwrap(),
+            !t.allow_from(AddressAction::Authorize, "1.2.3.4", Timestamp(1)).await.unwrap(),
             "this address is done"
         );
-        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.5", 1).await.unwrap());
-        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.6", 2).await.unwrap());
+        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.5", Timestamp(1)).await.unwrap());
+        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.6", Timestamp(2)).await.unwrap());
         assert!(
-            !t.allow_from(AddressAction::Authorize, "1.2.3.7", 2).await.unwrap(),
+            !t.allow_from(AddressAction::Authorize, "1.2.3.7", Timestamp(2)).await.unwrap(),
             "all addresses are done"
         );
-        assert!(t.allow_from(AddressAction::Authorize, "1.2.3.7", 3600).await.unwrap(), "a new hour");
+        assert!(
+            t.allow_from(AddressAction::Authorize, "1.2.3.7", Timestamp(3600)).await.unwrap(),
+            "a new hour"
+        );
     }
 }

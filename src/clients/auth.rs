@@ -220,11 +220,19 @@ impl ClientAuthenticator {
         if !aud_ok {
             return Err(bad("is not addressed to this server"));
         }
-        let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| bad("has no exp"))?;
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .map(Timestamp)
+            .ok_or_else(|| bad("has no exp"))?;
         if exp + SKEW < now || exp > now + MAX_ASSERTION_LIFETIME {
             return Err(bad("is expired or lives too long"));
         }
-        if claims.get("nbf").and_then(Value::as_i64).is_some_and(|nbf| nbf > now + SKEW) {
+        if claims
+            .get("nbf")
+            .and_then(Value::as_i64)
+            .is_some_and(|nbf| Timestamp(nbf) > now + SKEW)
+        {
             return Err(bad("is not yet valid"));
         }
         let jti = s("jti")
@@ -269,7 +277,7 @@ impl JwksCache {
         let cached = self.inner.lock().ok().and_then(|m| m.get(uri).cloned());
         if let Some((fetched, keys)) = &cached {
             let has_kid = kid.is_none_or(|k| keys.iter().any(|(id, _)| id.as_deref() == Some(k)));
-            if now - fetched < Self::TTL && (has_kid || now - fetched < Self::MIN_REFETCH) {
+            if now - *fetched < Self::TTL && (has_kid || now - *fetched < Self::MIN_REFETCH) {
                 return Ok(keys.clone());
             }
         }

@@ -129,45 +129,57 @@ mod tests {
     #[tokio::test]
     async fn take_is_single_use_and_respects_expiry() {
         let s = MemoryStore::default();
-        s.put("a".into(), "1".into(), 100, 0).await.unwrap();
-        assert_eq!(s.take("a".into(), 50).await.unwrap().as_deref(), Some("1"));
-        assert_eq!(s.take("a".into(), 50).await.unwrap(), None);
-        s.put("b".into(), "2".into(), 100, 0).await.unwrap();
-        assert_eq!(s.get("b".into(), 100).await.unwrap(), None);
+        s.put("a".into(), "1".into(), Timestamp(100), Timestamp(0)).await.unwrap();
+        assert_eq!(s.take("a".into(), Timestamp(50)).await.unwrap().as_deref(), Some("1"));
+        assert_eq!(s.take("a".into(), Timestamp(50)).await.unwrap(), None);
+        s.put("b".into(), "2".into(), Timestamp(100), Timestamp(0)).await.unwrap();
+        assert_eq!(s.get("b".into(), Timestamp(100)).await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn counters_count_within_their_window_and_restart_after_it() {
         let s = MemoryStore::default();
-        assert_eq!(s.incr("c".into(), 10, 0).await.unwrap(), 1);
+        assert_eq!(s.incr("c".into(), Timestamp(10), Timestamp(0)).await.unwrap(), 1);
         assert_eq!(
-            s.incr("c".into(), 99, 5).await.unwrap(),
+            s.incr("c".into(), Timestamp(99), Timestamp(5)).await.unwrap(),
             2,
             "the window is set when the counter starts"
         );
-        assert_eq!(s.incr("c".into(), 20, 10).await.unwrap(), 1, "a new window");
+        assert_eq!(s.incr("c".into(), Timestamp(20), Timestamp(10)).await.unwrap(), 1, "a new window");
     }
 
     #[tokio::test]
     async fn a_counter_gives_back_one_but_never_goes_below_zero_nor_comes_into_being() {
         let s = MemoryStore::default();
-        s.incr("c".into(), 10, 0).await.unwrap();
-        s.incr("c".into(), 10, 0).await.unwrap();
-        s.decr("c".into(), 1).await.unwrap();
-        assert_eq!(s.incr("c".into(), 10, 2).await.unwrap(), 2);
+        s.incr("c".into(), Timestamp(10), Timestamp(0)).await.unwrap();
+        s.incr("c".into(), Timestamp(10), Timestamp(0)).await.unwrap();
+        s.decr("c".into(), Timestamp(1)).await.unwrap();
+        assert_eq!(s.incr("c".into(), Timestamp(10), Timestamp(2)).await.unwrap(), 2);
         for _ in 0..3 {
-            s.decr("c".into(), 3).await.unwrap();
+            s.decr("c".into(), Timestamp(3)).await.unwrap();
         }
-        assert_eq!(s.incr("c".into(), 10, 4).await.unwrap(), 1);
-        s.decr("gone".into(), 0).await.unwrap();
-        assert_eq!(s.get("gone".into(), 0).await.unwrap(), None);
+        assert_eq!(s.incr("c".into(), Timestamp(10), Timestamp(4)).await.unwrap(), 1);
+        s.decr("gone".into(), Timestamp(0)).await.unwrap();
+        assert_eq!(s.get("gone".into(), Timestamp(0)).await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn put_if_absent_detects_replay_until_expiry() {
         let s = MemoryStore::default();
-        assert!(s.put_if_absent("j".into(), String::new(), 10, 0).await.unwrap());
-        assert!(!s.put_if_absent("j".into(), String::new(), 10, 5).await.unwrap());
-        assert!(s.put_if_absent("j".into(), String::new(), 20, 10).await.unwrap());
+        assert!(
+            s.put_if_absent("j".into(), String::new(), Timestamp(10), Timestamp(0))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.put_if_absent("j".into(), String::new(), Timestamp(10), Timestamp(5))
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.put_if_absent("j".into(), String::new(), Timestamp(20), Timestamp(10))
+                .await
+                .unwrap()
+        );
     }
 }

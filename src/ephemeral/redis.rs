@@ -84,7 +84,7 @@ impl EphemeralBackend for RedisStore {
                 .arg(key)
                 .arg(value)
                 .arg("EXAT")
-                .arg(expires_at)
+                .arg(expires_at.seconds())
                 .query_async::<()>(&mut conn)
                 .await
                 .map_err(unavailable)
@@ -107,7 +107,7 @@ impl EphemeralBackend for RedisStore {
                 .arg(value)
                 .arg("NX")
                 .arg("EXAT")
-                .arg(expires_at)
+                .arg(expires_at.seconds())
                 .query_async(&mut conn)
                 .await
                 .map_err(unavailable)?;
@@ -139,7 +139,7 @@ impl EphemeralBackend for RedisStore {
                 .arg(0)
                 .arg("NX")
                 .arg("EXAT")
-                .arg(expires_at)
+                .arg(expires_at.seconds())
                 .ignore()
                 .cmd("INCR")
                 .arg(&key)

@@ -242,6 +242,7 @@ pub fn land_verified_claims(asserted: &Map<String, Value>, released: &Map<String
 mod tests {
     use super::*;
     use crate::accounts::{AccountKind, Address};
+    use crate::clock::Timestamp;
     use crate::secret::Secret;
     use crate::trust::TrustLevel;
 
@@ -264,8 +265,8 @@ mod tests {
             }),
             phone_number: None,
             email_verified: true,
-            created_at: 0,
-            updated_at: 0,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
             title: None,
             blocked_at: None,
             delivery_consent_at: None,

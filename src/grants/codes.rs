@@ -223,10 +223,10 @@ mod tests {
             claims: ClaimsRequest::default(),
             acr: Acr::of(TrustLevel::Basic),
             amr: vec![Method::Pwd],
-            auth_time: 0,
+            auth_time: Timestamp(0),
             sid: Some("s".into()),
             withheld: vec![],
-            expires_at: 0,
+            expires_at: Timestamp(0),
         }
     }
 
@@ -243,21 +243,24 @@ mod tests {
     #[tokio::test]
     async fn codes_are_single_use_and_replays_name_the_grant() {
         let e = Ephemeral::memory();
-        let code = issue(&e, &record(), 60, 0).await.unwrap();
-        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), 1).await.unwrap() else {
+        let code = issue(&e, &record(), 60, Timestamp(0)).await.unwrap();
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), Timestamp(1)).await.unwrap() else {
             panic!("first use")
         };
-        match redeem(&e, &code, as_issued(), 30).await.unwrap() {
+        match redeem(&e, &code, as_issued(), Timestamp(30)).await.unwrap() {
             Redemption::Replayed(g) => assert_eq!(g, grant),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(redeem(&e, "nope", as_issued(), 1).await.unwrap(), Redemption::Unknown));
+        assert!(matches!(
+            redeem(&e, "nope", as_issued(), Timestamp(1)).await.unwrap(),
+            Redemption::Unknown
+        ));
     }
 
     #[tokio::test]
     async fn a_code_presented_with_other_bindings_is_refused_and_left_usable() {
         let e = Ephemeral::memory();
-        let code = issue(&e, &record(), 60, 0).await.unwrap();
+        let code = issue(&e, &record(), 60, Timestamp(0)).await.unwrap();
         let other = Presented {
             client_id: &ClientId::from("x"),
             ..as_issued()
@@ -275,31 +278,34 @@ mod tests {
             (wrong_uri, Refusal::RedirectUri),
             (verifier, Refusal::UnexpectedVerifier),
         ] {
-            assert!(matches!(redeem(&e, &code, p, 1).await.unwrap(), Redemption::Refused(r) if r == why));
+            assert!(matches!(redeem(&e, &code, p, Timestamp(1)).await.unwrap(), Redemption::Refused(r) if r == why));
         }
-        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), 2).await.unwrap() else {
+        let Redemption::Fresh(_, grant) = redeem(&e, &code, as_issued(), Timestamp(2)).await.unwrap() else {
             panic!("still usable")
         };
         // Another client replaying it revokes nothing; the rightful client's replay names the grant.
         assert!(matches!(
-            redeem(&e, &code, other, 3).await.unwrap(),
+            redeem(&e, &code, other, Timestamp(3)).await.unwrap(),
             Redemption::Refused(Refusal::OtherClient)
         ));
-        assert!(matches!(redeem(&e, &code, as_issued(), 3).await.unwrap(), Redemption::Replayed(g) if g == grant));
+        assert!(matches!(redeem(&e, &code, as_issued(), Timestamp(3)).await.unwrap(), Redemption::Replayed(g) if g == grant));
     }
 
     #[tokio::test]
     async fn a_code_put_back_after_an_outage_works_once_more_until_its_own_end() {
         let e = Ephemeral::memory();
-        let code = issue(&e, &record(), 60, 0).await.unwrap();
-        let Redemption::Fresh(record, _) = redeem(&e, &code, as_issued(), 1).await.unwrap() else {
+        let code = issue(&e, &record(), 60, Timestamp(0)).await.unwrap();
+        let Redemption::Fresh(record, _) = redeem(&e, &code, as_issued(), Timestamp(1)).await.unwrap() else {
             panic!("first use")
         };
-        restore(&e, &code, &record, 2).await.unwrap();
-        assert!(matches!(redeem(&e, &code, as_issued(), 3).await.unwrap(), Redemption::Fresh(..)));
-        restore(&e, &code, &record, 4).await.unwrap();
+        restore(&e, &code, &record, Timestamp(2)).await.unwrap();
+        assert!(matches!(
+            redeem(&e, &code, as_issued(), Timestamp(3)).await.unwrap(),
+            Redemption::Fresh(..)
+        ));
+        restore(&e, &code, &record, Timestamp(4)).await.unwrap();
         assert!(
-            matches!(redeem(&e, &code, as_issued(), 61).await.unwrap(), Redemption::Unknown),
+            matches!(redeem(&e, &code, as_issued(), Timestamp(61)).await.unwrap(), Redemption::Unknown),
             "not longer than issued"
         );
     }
@@ -307,8 +313,11 @@ mod tests {
     #[tokio::test]
     async fn codes_expire() {
         let e = Ephemeral::memory();
-        let code = issue(&e, &record(), 60, 0).await.unwrap();
-        assert!(matches!(redeem(&e, &code, as_issued(), 61).await.unwrap(), Redemption::Unknown));
+        let code = issue(&e, &record(), 60, Timestamp(0)).await.unwrap();
+        assert!(matches!(
+            redeem(&e, &code, as_issued(), Timestamp(61)).await.unwrap(),
+            Redemption::Unknown
+        ));
     }
 
     #[test]

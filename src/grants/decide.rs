@@ -198,8 +198,8 @@ mod tests {
             address: None,
             phone_number: None,
             email_verified: true,
-            created_at: 0,
-            updated_at: 0,
+            created_at: Timestamp(0),
+            updated_at: Timestamp(0),
             title: None,
             blocked_at: None,
             delivery_consent_at: None,
@@ -233,7 +233,7 @@ mod tests {
             jwks_uri: None,
             subject_type: SubjectType::Pairwise,
             subject_key_version: 1,
-            created_at: 0,
+            created_at: Timestamp(0),
             backchannel_logout_uri: None,
             allow_interop: false,
             federation_partner: false,
@@ -292,32 +292,32 @@ mod tests {
     #[test]
     fn r_eid_5_a_service_demanding_eid_steps_a_password_session_up_only_when_eid_login_is_on() {
         let plus = account(TrustLevel::Plus);
-        let pwd = session(TrustLevel::Plus, 100);
+        let pwd = session(TrustLevel::Plus, Timestamp(100));
         let cl = client(TrustLevel::Eid);
         let req = request();
         assert_eq!(
-            run_eid(&req, &cl, Some((&pwd, &plus)), true, true, 200),
+            run_eid(&req, &cl, Some((&pwd, &plus)), true, true, Timestamp(200)),
             Decision::Login(LoginReason::StepUp)
         );
         assert!(matches!(
-            run_eid(&req, &cl, Some((&pwd, &plus)), true, false, 200),
+            run_eid(&req, &cl, Some((&pwd, &plus)), true, false, Timestamp(200)),
             Decision::Deny(_)
         ));
         let basic = account(TrustLevel::Basic);
-        let basic_session = session(TrustLevel::Basic, 100);
+        let basic_session = session(TrustLevel::Basic, Timestamp(100));
         assert!(
             matches!(
-                run_eid(&req, &cl, Some((&basic_session, &basic)), true, true, 200),
+                run_eid(&req, &cl, Some((&basic_session, &basic)), true, true, Timestamp(200)),
                 Decision::Deny(_)
             ),
             "a basic account cannot reach eid"
         );
         let eid = Session {
             methods: vec![Method::Eid],
-            ..session(TrustLevel::Eid, 100)
+            ..session(TrustLevel::Eid, Timestamp(100))
         };
         assert_eq!(
-            run_eid(&req, &cl, Some((&eid, &plus)), true, true, 200),
+            run_eid(&req, &cl, Some((&eid, &plus)), true, true, Timestamp(200)),
             Decision::Issue {
                 acr: Acr::of(TrustLevel::Eid)
             }
@@ -327,12 +327,12 @@ mod tests {
     #[test]
     fn no_session_means_login_and_prompt_none_means_login_required() {
         assert_eq!(
-            run(&request(), &client(TrustLevel::Basic), None, false, 0),
+            run(&request(), &client(TrustLevel::Basic), None, false, Timestamp(0)),
             Decision::Login(LoginReason::NoSession)
         );
         let mut r = request();
         r.prompt.none = true;
-        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), None, false, 0) else {
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), None, false, Timestamp(0)) else {
             panic!()
         };
         assert_eq!(e.code, OAuthErrorCode::LoginRequired);
@@ -340,23 +340,26 @@ mod tests {
 
     #[test]
     fn r_svc_3_consent_is_asked_once_and_prompt_consent_forces_it() {
-        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 0));
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, Timestamp(0)));
         assert_eq!(
-            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), false, 5),
+            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), false, Timestamp(5)),
             Decision::Consent
         );
         assert!(matches!(
-            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), true, 5),
+            run(&request(), &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(5)),
             Decision::Issue { .. }
         ));
         let mut r = request();
         r.prompt.consent = true;
-        assert_eq!(run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 5), Decision::Consent);
+        assert_eq!(
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(5)),
+            Decision::Consent
+        );
         r.prompt = Prompt {
             none: true,
             ..Prompt::default()
         };
-        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), false, 5) else {
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), false, Timestamp(5)) else {
             panic!()
         };
         assert_eq!(e.code, OAuthErrorCode::ConsentRequired);
@@ -364,55 +367,55 @@ mod tests {
 
     #[test]
     fn max_age_and_prompt_login_force_a_new_login() {
-        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 100));
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, Timestamp(100)));
         let mut r = request();
         r.max_age = Some(10);
         assert_eq!(
-            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 111),
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(111)),
             Decision::Login(LoginReason::TooOld)
         );
         assert!(matches!(
-            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 110),
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(110)),
             Decision::Issue { .. }
         ));
         r.max_age = None;
         r.prompt.login = true;
         assert_eq!(
-            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 110),
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(110)),
             Decision::Login(LoginReason::Forced)
         );
     }
 
     #[test]
     fn r_acr_4_client_minimum_is_enforced() {
-        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, 0));
-        let Decision::Deny(e) = run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, 1) else {
+        let (a, s) = (account(TrustLevel::Basic), session(TrustLevel::Basic, Timestamp(0)));
+        let Decision::Deny(e) = run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, Timestamp(1)) else {
             panic!()
         };
         assert_eq!(e.code, OAuthErrorCode::UnmetAuthenticationRequirements);
-        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, 0));
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, Timestamp(0)));
         assert!(matches!(
-            run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, 1),
+            run(&request(), &client(TrustLevel::Plus), Some((&s, &a)), true, Timestamp(1)),
             Decision::Issue { .. }
         ));
     }
 
     #[test]
     fn r_acr_3_essential_unreachable_is_unmet_voluntary_gets_best_level() {
-        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, 0));
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Plus, Timestamp(0)));
         let mut r = request();
         r.acr = AcrRequest {
             values: vec!["urn:servicekonto:acr:eid".into()],
             essential: false,
         };
         assert_eq!(
-            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(1)),
             Decision::Issue {
                 acr: Acr::of(TrustLevel::Plus)
             }
         );
         r.acr.essential = true;
-        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1) else {
+        let Decision::Deny(e) = run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(1)) else {
             panic!()
         };
         assert_eq!(e.code, OAuthErrorCode::UnmetAuthenticationRequirements);
@@ -421,14 +424,14 @@ mod tests {
     #[test]
     fn r_acr_3_a_session_below_what_the_account_reaches_steps_up() {
         // An account upgraded to Plus while a basic session is still open.
-        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Basic, 0));
+        let (a, s) = (account(TrustLevel::Plus), session(TrustLevel::Basic, Timestamp(0)));
         let mut r = request();
         r.acr = AcrRequest {
             values: vec!["urn:servicekonto:acr:plus".into()],
             essential: true,
         };
         assert_eq!(
-            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, 1),
+            run(&r, &client(TrustLevel::Basic), Some((&s, &a)), true, Timestamp(1)),
             Decision::Login(LoginReason::StepUp)
         );
     }

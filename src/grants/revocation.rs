@@ -16,7 +16,7 @@ pub async fn revoke(keys: &Keys, store: &Store, client: &Client, token: &str, no
         if let Ok((_, claims)) = keys.verify(token, now) {
             let client_id = claims.get("client_id").and_then(|v| v.as_str());
             let jti = claims.get("jti").and_then(|v| v.as_str());
-            let exp = claims.get("exp").and_then(|v| v.as_i64()).unwrap_or(now);
+            let exp = claims.get("exp").and_then(|v| v.as_i64()).map(Timestamp).unwrap_or(now);
             if let (Some(c), Some(jti)) = (client_id, jti)
                 && client.id == *c
                 && exp > now

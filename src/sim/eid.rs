@@ -219,7 +219,7 @@ pub async fn serve(mut config: SimConfig) -> Result<(), String> {
 
 fn now() -> i64 {
     // The simulator is a separate process playing an external service: its own clock.
-    crate::clock::now()
+    crate::clock::now().seconds()
 }
 
 async fn discovery(State(s): State<Shared>) -> Json<Value> {

@@ -172,7 +172,7 @@ async fn callback(State(state): State<AppState>, Query(cb): Query<Callback>) -> 
             if c["iss"] == state.config.issuer
                 && c["aud"] == CLIENT_ID
                 && c["nonce"] == pending.nonce.as_str()
-                && c["exp"].as_i64().is_some_and(|e| e > now) =>
+                && c["exp"].as_i64().is_some_and(|e| Timestamp(e) > now) =>
         {
             c
         }

@@ -43,7 +43,7 @@ pub fn routes() -> Router<AppState> {
 /// `YYYY-MM-DD HH:MM UTC`.
 fn format_time(t: Timestamp) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(t)
+    time::OffsetDateTime::from_unix_timestamp(t.seconds())
         .ok()
         .and_then(|d| d.format(format).ok())
         .unwrap_or_default()
