@@ -12,7 +12,7 @@ use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::federation::FederatedIdentity;
 use crate::grants::codes::{self, CodeRecord, CodeSubject, FederatedRelease};
 use crate::grants::consent_set;
-use crate::grants::decide::{Context, Decision, decide, decide_federated};
+use crate::grants::decide::{Context, Decision, NotAdmitted, decide, decide_federated};
 use crate::grants::tokens::TokenIssuer;
 use crate::ids::SessionId;
 use crate::protocol::authorize::AuthorizeRequest;
@@ -220,6 +220,9 @@ pub enum Outcome {
         error: OAuthError,
         /// The request it answers.
         txn: Box<Transaction>,
+        /// What the person is told before the client hears the error, with the service's
+        /// name (no page when `None`).
+        notice: Option<(NotAdmitted, String)>,
     },
     /// The person must log in or consent first: the transaction is kept under `id`.
     Ask {
@@ -337,6 +340,7 @@ pub async fn proceed(
             ask(env, id, txn, step, expired && step == Step::Login, now).await
         }
         Decision::Deny(error) => refuse(env, id.as_deref(), txn, error).await,
+        Decision::Refuse(why) => tell_and_refuse(env, id.as_deref(), txn, (why, client.name.clone())).await,
         Decision::Issue { acr } => {
             let Some((session, account)) = &session else {
                 return Err(ProceedError::Inconsistent);
@@ -386,6 +390,7 @@ async fn proceed_federated(
             issue(env, id.as_deref(), txn, &record, now).await
         }
         Decision::Deny(error) => refuse(env, id.as_deref(), txn, error).await,
+        Decision::Refuse(why) => tell_and_refuse(env, id.as_deref(), txn, (why, client.name.clone())).await,
         Decision::Consent | Decision::Login(_) => ask(env, id, txn, Step::Consent, false, now).await,
     }
 }
@@ -410,7 +415,21 @@ async fn ask(
 /// Ends the transaction with an error for the client.
 async fn refuse(env: Env<'_>, id: Option<&str>, txn: Transaction, error: OAuthError) -> Result<Outcome, ProceedError> {
     close(env.ephemeral, env.sessions, id, &txn).await;
-    Ok(Outcome::Refused { error, txn: Box::new(txn) })
+    Ok(Outcome::Refused {
+        error,
+        txn: Box::new(txn),
+        notice: None,
+    })
+}
+
+/// Ends the transaction with `access_denied` for the client, which the person is told first.
+async fn tell_and_refuse(env: Env<'_>, id: Option<&str>, txn: Transaction, notice: (NotAdmitted, String)) -> Result<Outcome, ProceedError> {
+    close(env.ephemeral, env.sessions, id, &txn).await;
+    Ok(Outcome::Refused {
+        error: notice.0.error(),
+        txn: Box::new(txn),
+        notice: Some(notice),
+    })
 }
 
 /// Issues the code and ends the transaction.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::accounts::{self, Address, NewAccount};
 use crate::audit::Event;
-use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
+use crate::clients::{self, Admits, AuthMethod, GrantType, NewClient, Offer, SubjectType};
 use crate::clock;
 use crate::config::{Config, LogFormat};
 use crate::ids::{AccountId, ClientId};
@@ -175,6 +175,21 @@ struct ClientAdd {
     /// sign-on, its per-transaction data kept at most 7 days (R-FED-4).
     #[arg(long)]
     federation_partner: bool,
+    /// Which kinds of account may use the service (R-SVC-1).
+    #[arg(long, value_parser = named(Admits::ALL, Admits::as_str), default_value = "citizen")]
+    account_kind: Admits,
+    /// Organisations may use the service only once the Fachliche Leitstelle released it.
+    #[arg(long)]
+    requires_approval: bool,
+    /// A role the service defines, granted by organisations to their users (repeatable).
+    #[arg(long = "role")]
+    roles: Vec<String>,
+    /// What the service does, for the catalogue (R-SVC-2).
+    #[arg(long)]
+    description: Option<String>,
+    /// What the service costs, for the catalogue.
+    #[arg(long)]
+    cost_note: Option<String>,
     /// Grant type (repeatable; default authorization_code + refresh_token).
     #[arg(long = "grant-type", value_parser = named(GrantType::ALL, GrantType::as_str))]
     grant_types: Vec<GrantType>,
@@ -553,6 +568,13 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: clock::Timest
                 backchannel_logout_uri: a.backchannel_logout_uri,
                 allow_interop: a.allow_interop,
                 federation_partner: a.federation_partner,
+                offer: Offer {
+                    admits: a.account_kind,
+                    requires_approval: a.requires_approval,
+                    roles: a.roles,
+                    description: a.description,
+                    cost_note: a.cost_note,
+                },
                 grant_types: a.grant_types,
                 auth_method: a.auth_method,
                 jwks_uri: a.jwks_uri,
@@ -589,6 +611,8 @@ async fn client(cmd: ClientCommand, config: &Config, j: bool, now: clock::Timest
                         "subject_type": c.subject_type.as_str(), "jwks_uri": c.jwks_uri,
                         "backchannel_logout_uri": c.backchannel_logout_uri,
                         "allow_interop": c.allow_interop, "federation_partner": c.federation_partner,
+                        "account_kind": c.admits.as_str(), "requires_approval": c.requires_approval,
+                        "roles": c.roles, "description": c.description, "cost_note": c.cost_note,
                     })
                 })
                 .collect();

@@ -7,12 +7,13 @@ use std::sync::{Arc, RwLock};
 
 use crate::clock::Timestamp;
 use crate::ids::ClientId;
+use crate::model::account::AccountKind;
 use crate::protocol::scope::{self, Scopes};
 use crate::secret::{KeyRing, Secret, random_token};
 use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
-pub use crate::model::client::{AuthMethod, Client, GrantType, SubjectType};
+pub use crate::model::client::{Admits, AuthMethod, Client, GrantType, SubjectType};
 
 /// What an operator gives to register a client.
 #[derive(Debug, Clone)]
@@ -45,6 +46,86 @@ pub struct NewClient {
     pub allow_interop: bool,
     /// Is another Land's Servicekonto.
     pub federation_partner: bool,
+    /// What it is and who may use it (R-SVC-1, R-SVC-2).
+    pub offer: Offer,
+}
+
+/// What a service offers, and to whom: the catalogue's entry and the organisations' terms
+/// (R-SVC-1, R-SVC-2).
+#[derive(Debug, Clone)]
+pub struct Offer {
+    /// Which kinds of account may use it.
+    pub admits: Admits,
+    /// Organisations need the Fachliche Leitstelle's release.
+    pub requires_approval: bool,
+    /// The roles it defines.
+    pub roles: Vec<String>,
+    /// What it does.
+    pub description: Option<String>,
+    /// What it costs.
+    pub cost_note: Option<String>,
+}
+
+impl Default for Offer {
+    fn default() -> Self {
+        Offer {
+            admits: Admits::Citizen,
+            requires_approval: false,
+            roles: Vec::new(),
+            description: None,
+            cost_note: None,
+        }
+    }
+}
+
+/// The most roles one service defines.
+pub const MAX_ROLES: usize = 50;
+
+/// Checks an offer and returns it with its texts trimmed (empty ones dropped).
+fn check_offer(offer: Offer, allow_interop: bool, federation_partner: bool) -> Result<Offer, ClientError> {
+    let invalid = |m: &str| Err(ClientError::Invalid(m.to_string()));
+    let for_organisations = offer.admits.admits(AccountKind::Organisation);
+    if offer.requires_approval && !for_organisations {
+        return invalid("--requires-approval applies only to services that organisations use");
+    }
+    if !offer.roles.is_empty() && !for_organisations {
+        return invalid("roles are granted by organisations: a citizens' service defines none");
+    }
+    if allow_interop && offer.admits == Admits::Organisation {
+        return invalid("only citizens log in through other Länder: a service for organisations only cannot allow it");
+    }
+    if federation_partner && offer.admits != Admits::Citizen {
+        return invalid("a federation partner logs in citizens only");
+    }
+    if offer.roles.len() > MAX_ROLES {
+        return invalid("a service defines at most 50 roles");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for role in &offer.roles {
+        let ok = (1..=64).contains(&role.len()) && role.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
+        if !ok {
+            return Err(ClientError::Invalid(format!(
+                "role {role}: 1-64 characters of letters, digits, '-', '.', '_' and ':'"
+            )));
+        }
+        if !seen.insert(role.as_str()) {
+            return Err(ClientError::Invalid(format!("role {role} is named twice")));
+        }
+    }
+    let text = |value: Option<String>, max: usize, what: &str| -> Result<Option<String>, ClientError> {
+        let value = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        match value {
+            Some(v) if v.chars().count() > max || v.contains(['<', '>']) => Err(ClientError::Invalid(format!(
+                "{what} must be at most {max} characters without < or >"
+            ))),
+            v => Ok(v),
+        }
+    };
+    Ok(Offer {
+        description: text(offer.description, 1000, "the description")?,
+        cost_note: text(offer.cost_note, 200, "the cost note")?,
+        ..offer
+    })
 }
 
 /// Why a registration was refused.
@@ -137,6 +218,7 @@ pub async fn register(
     if let Some(uri) = &new.backchannel_logout_uri {
         check_backchannel_uri(uri)?;
     }
+    let offer = check_offer(new.offer, new.allow_interop, new.federation_partner)?;
     if new.allow_interop && new.federation_partner {
         // A partner's users are ours; sending them on to a third Land would chain federations.
         return invalid("a federation partner cannot also allow logins through other Länder");
@@ -192,6 +274,11 @@ pub async fn register(
         backchannel_logout_uri: new.backchannel_logout_uri,
         allow_interop: new.allow_interop,
         federation_partner: new.federation_partner,
+        admits: offer.admits,
+        requires_approval: offer.requires_approval,
+        roles: offer.roles,
+        description: offer.description,
+        cost_note: offer.cost_note,
     };
     // The services of one sector share pairwise subjects, so a new one joins the version its
     // sector already uses rather than the newest.
@@ -201,6 +288,25 @@ pub async fn register(
     }
     store.insert_client(&client).await?;
     Ok((client, secret))
+}
+
+/// The longest search the catalogue takes.
+pub const MAX_SEARCH: usize = 100;
+
+/// The catalogue (R-SVC-2): the services people log in to whose name or description holds
+/// every word of `search` (ignoring case), by name.
+pub fn catalogue<'a>(all: &'a [Client], search: &str) -> Vec<&'a Client> {
+    let words: Vec<String> = search.split_whitespace().map(str::to_lowercase).collect();
+    let mut found: Vec<&Client> = all
+        .iter()
+        .filter(|c| c.is_listed())
+        .filter(|c| {
+            let text = format!("{} {}", c.name, c.description.as_deref().unwrap_or("")).to_lowercase();
+            words.iter().all(|w| text.contains(w.as_str()))
+        })
+        .collect();
+    found.sort_by_cached_key(|c| (c.name.to_lowercase(), c.id.to_string()));
+    found
 }
 
 /// Registered clients as the protocol endpoints read them: from the database, kept in memory

@@ -78,6 +78,8 @@ pub const PROFILE_PLUS_REQUEST: &str = "/profile/plus-request";
 pub const PROFILE_CONSENT_WITHDRAW: &str = "/profile/consents/withdraw";
 /// Start page.
 pub const HOME: &str = "/";
+/// The catalogue of online services (R-SVC-2).
+pub const SERVICES: &str = "/dienste";
 /// Accessibility statement.
 pub const ACCESSIBILITY: &str = "/barrierefreiheit";
 /// Style sheet.

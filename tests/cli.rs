@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use servicekonto::secret::random_token;
 
 struct Env {
@@ -370,4 +370,66 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(after_signal >= 1, "the request in flight at SIGTERM was answered completely");
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
+}
+
+#[test]
+fn r_svc_1_client_add_says_who_may_use_the_service_its_roles_and_its_catalogue_entry() {
+    let env = Env::new();
+    let cb = ["--redirect-uri", "https://gewerbe.example/cb"];
+    let (ok, v) = env.run(
+        &[
+            &[
+                "client",
+                "add",
+                "--name",
+                "Gewerbeanmeldung",
+                "--account-kind",
+                "organisation",
+                "--requires-approval",
+                "--role",
+                "sachbearbeitung",
+                "--role",
+                "leitung",
+                "--description",
+                "Gewerbe an-, um- und abmelden",
+                "--cost-note",
+                "20 € je Anzeige",
+            ][..],
+            &cb,
+        ]
+        .concat(),
+    );
+    assert!(ok, "{v}");
+    let (ok, v) = env.run(&[&["client", "add", "--name", "Wohngeld"][..], &cb].concat());
+    assert!(ok, "{v}");
+    for (bad, why) in [
+        (&["--requires-approval"][..], "organisations"),
+        (&["--role", "leitung"][..], "roles"),
+        (&["--account-kind", "organisation", "--allow-interop"][..], "citizens"),
+        (&["--account-kind", "any", "--role", "a b"][..], "role a b"),
+        (&["--account-kind", "any", "--role", "x", "--role", "x"][..], "twice"),
+        (&["--description", "<script>"][..], "description"),
+    ] {
+        let (ok, v) = env.run(&[&["client", "add", "--name", "Falsch"][..], bad, &cb].concat());
+        assert!(!ok, "{bad:?} was accepted: {v}");
+        assert!(v.to_string().contains(why), "{bad:?}: {v}");
+    }
+    let (_, v) = env.run(&["client", "list"]);
+    let clients = v["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 2, "a refused registration stores nothing: {v}");
+    let by_name = |n: &str| clients.iter().find(|c| c["name"] == n).unwrap().clone();
+    let g = by_name("Gewerbeanmeldung");
+    assert_eq!(
+        (&g["account_kind"], &g["requires_approval"], &g["roles"]),
+        (&json!("organisation"), &json!(true), &json!(["sachbearbeitung", "leitung"]))
+    );
+    assert_eq!(
+        (&g["description"], &g["cost_note"]),
+        (&json!("Gewerbe an-, um- und abmelden"), &json!("20 € je Anzeige"))
+    );
+    let w = by_name("Wohngeld");
+    assert_eq!(
+        (&w["account_kind"], &w["requires_approval"], &w["roles"], &w["description"]),
+        (&json!("citizen"), &json!(false), &json!([]), &Value::Null)
+    );
 }

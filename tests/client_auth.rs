@@ -231,6 +231,7 @@ async fn a_client_jwks_uri_must_be_https_or_loopback_http() {
             backchannel_logout_uri: None,
             allow_interop: false,
             federation_partner: false,
+            offer: Default::default(),
         };
         let registered = servicekonto::clients::register(&app.state.store, app.client_keys(), new, Timestamp(0)).await;
         assert_eq!(registered.is_ok(), ok, "{uri}");

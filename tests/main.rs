@@ -26,6 +26,7 @@ mod profile;
 mod recovery;
 mod registration;
 mod secrets;
+mod services;
 mod sessions;
 mod staff;
 mod store;

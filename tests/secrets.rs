@@ -183,6 +183,7 @@ async fn r_sec_7_a_new_pairwise_key_version_serves_only_services_registered_afte
         backchannel_logout_uri: None,
         allow_interop: false,
         federation_partner: false,
+        offer: Default::default(),
     };
     let register = |new| servicekonto::clients::register(&app.state.store, (pepper, &rotated), new, Timestamp(0));
     let (old, _) = servicekonto::clients::register(

@@ -6,7 +6,7 @@
 use servicekonto::accounts::links::{LinkPurpose, StoredLink};
 use servicekonto::accounts::registration::PendingRegistration;
 use servicekonto::accounts::{Account, Address};
-use servicekonto::clients::{AuthMethod, Client, GrantType, SubjectType};
+use servicekonto::clients::{Admits, AuthMethod, Client, GrantType, SubjectType};
 use servicekonto::clock::Timestamp;
 use servicekonto::grants::Grant;
 use servicekonto::ids::{ClientId, GrantId, SessionId, StaffId};
@@ -81,6 +81,11 @@ fn client(id: &str) -> Client {
         backchannel_logout_uri: Some("https://rp.example/bcl".into()),
         allow_interop: true,
         federation_partner: false,
+        admits: Admits::Any,
+        requires_approval: true,
+        roles: vec!["sachbearbeitung".into(), "leitung".into()],
+        description: Some("Gewerbe an-, um- und abmelden".into()),
+        cost_note: Some("20 € je Anzeige".into()),
     }
 }
 
@@ -140,6 +145,14 @@ async fn store_clients_read_back_with_every_field_and_removal_takes_grants_and_c
             read.scopes.to_string()
         ),
         (2, Some("https://rp.example/bcl"), true, "openid profile".to_string())
+    );
+    assert_eq!(
+        (read.admits, read.requires_approval, read.roles.clone()),
+        (Admits::Any, true, vec!["sachbearbeitung".to_string(), "leitung".to_string()])
+    );
+    assert_eq!(
+        (read.description.as_deref(), read.cost_note.as_deref()),
+        (Some("Gewerbe an-, um- und abmelden"), Some("20 € je Anzeige"))
     );
     assert!(matches!(store.insert_client(&c).await, Err(StoreError::Conflict(_))));
     store

@@ -135,6 +135,7 @@ pub struct ClientSpec {
     pub redirect_uris: Vec<String>,
     pub allow_interop: bool,
     pub federation_partner: bool,
+    pub offer: servicekonto::clients::Offer,
     pub client_id: Option<String>,
     pub secret: Option<String>,
 }
@@ -153,6 +154,7 @@ impl Default for ClientSpec {
             redirect_uris: vec![RP_CALLBACK.into()],
             allow_interop: false,
             federation_partner: false,
+            offer: Default::default(),
             client_id: None,
             secret: None,
         }
@@ -245,6 +247,7 @@ impl TestApp {
             backchannel_logout_uri: spec.backchannel_logout_uri,
             allow_interop: spec.allow_interop,
             federation_partner: spec.federation_partner,
+            offer: spec.offer,
         };
         let (client, secret) = clients::register(&self.state.store, self.client_keys(), new, servicekonto::clock::now())
             .await

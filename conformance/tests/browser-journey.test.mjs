@@ -151,6 +151,31 @@ test('browser journey: register, activate, log in at a service, change email, re
     assert.equal(info.json.email, email);
   });
 
+  await t.test('the catalogue, and a service for organisations refuses a citizen', async () => {
+    await goto(`${fx.issuer}/dienste`, 'catalogue');
+    await page.fill('#q', 'gewerbe ummelden');
+    await page.click('form[action="/dienste"] button[type=submit]');
+    await scan('catalogue search');
+    assert.deepEqual(await page.$$eval('ul.services h2', (hs) => hs.map((h) => h.textContent)), ['Gewerbeanzeige']);
+    assert.match(await page.textContent('ul.services'), /Fachliche Leitstelle/);
+    landed = undefined;
+    const state = `st-org-${Date.now()}`;
+    // The citizen's session is of the wrong kind: the login page asks for an organisation's account.
+    await page.goto(authorizeUrl({ state }, fx.organisations));
+    await scan('login for a service for organisations');
+    assert.match(await page.textContent('main'), /nur Organisationen offen/);
+    await page.fill('#email', email);
+    await page.fill('#password', password);
+    await page.click('form[action="/login"] button[type=submit]');
+    await scan('service not for this account');
+    assert.match(await page.textContent('h1'), /nicht nutzbar/);
+    await page.click('main .actions a.button');
+    await page.waitForURL('http://127.0.0.1:9/**');
+    assert.equal(landed.searchParams.get('error'), 'access_denied');
+    assert.equal(landed.searchParams.get('state'), state);
+    assert.equal(landed.searchParams.get('code'), null);
+  });
+
   await t.test('profile and email change', async () => {
     await goto(`${fx.issuer}/profile`, 'profile');
     assert.match(await page.textContent('#consents ~ ul'), /Conformance RP/);

@@ -2,8 +2,8 @@
 //! browser's session and stored consent, decide whether to ask for login, ask for consent,
 //! refuse, or issue a code. Pure: no I/O, `now` passed in.
 
-use crate::accounts::Account;
-use crate::clients::Client;
+use crate::accounts::{Account, AccountKind};
+use crate::clients::{Admits, Client};
 use crate::clock::Timestamp;
 use crate::protocol::authorize::AuthorizeRequest;
 use crate::protocol::scope::Scopes;
@@ -24,6 +24,32 @@ pub enum LoginReason {
     OtherUser,
     /// The session's level is below what is needed, and a new login can reach it (step-up).
     StepUp,
+    /// The session's account is of a kind the service does not admit; another account may be.
+    OtherKind,
+}
+
+/// Why the person cannot use the service with the account they just logged in with: a page
+/// tells them, and the client hears `access_denied`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAdmitted {
+    /// The service does not admit this kind of account (R-SVC-1).
+    AccountKind(Admits),
+}
+
+impl NotAdmitted {
+    /// What the client hears.
+    pub fn error(self) -> OAuthError {
+        match self {
+            NotAdmitted::AccountKind(admits) => OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                match admits {
+                    Admits::Citizen => "this service is for citizens only",
+                    Admits::Organisation => "this service is for organisations only",
+                    Admits::Any => "this service does not admit this account",
+                },
+            ),
+        }
+    }
 }
 
 /// What to do next.
@@ -40,6 +66,8 @@ pub enum Decision {
     },
     /// Send an error back to the client.
     Deny(OAuthError),
+    /// Tell the person why not, then send `access_denied` back to the client.
+    Refuse(NotAdmitted),
 }
 
 /// The state of the browser and the transaction when deciding.
@@ -85,6 +113,8 @@ pub fn decide(request: &AuthorizeRequest, client: &Client, ctx: &Context<'_>, no
         return match decision {
             Decision::Login(_) => Decision::Deny(OAuthError::new(OAuthErrorCode::LoginRequired, "the user must log in")),
             Decision::Consent => Decision::Deny(OAuthError::new(OAuthErrorCode::ConsentRequired, "the user must consent")),
+            // No page may be shown.
+            Decision::Refuse(why) => Decision::Deny(why.error()),
             other => other,
         };
     }
@@ -113,6 +143,14 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
         ));
     }
 
+    // R-SVC-1: the service admits this kind of account, or the person logs in with another.
+    if !client.admits.admits(account.kind) {
+        return if ctx.fresh_login {
+            Decision::Refuse(NotAdmitted::AccountKind(client.admits))
+        } else {
+            Decision::Login(LoginReason::OtherKind)
+        };
+    }
     // R-ACR-4: the service's minimum is never waived.
     if session.level < client.min_level {
         return if reachable(account, ctx.eid_login) >= client.min_level && !ctx.fresh_login {
@@ -151,6 +189,10 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
 /// (R-FED-1, -3): no session, no stored consent — the level the Land asserted must meet the
 /// service's minimum and an essential request, and the user consents to every transfer.
 pub fn decide_federated(request: &AuthorizeRequest, client: &Client, level: TrustLevel, fresh_consent: bool) -> Decision {
+    // A person logged in through another Land is a citizen (R-FED-2).
+    if !client.admits.admits(AccountKind::Citizen) {
+        return Decision::Refuse(NotAdmitted::AccountKind(client.admits));
+    }
     if level < client.min_level {
         return unmet(client.min_level, "this service");
     }
@@ -237,6 +279,11 @@ mod tests {
             backchannel_logout_uri: None,
             allow_interop: false,
             federation_partner: false,
+            admits: crate::clients::Admits::Citizen,
+            requires_approval: false,
+            roles: vec![],
+            description: None,
+            cost_note: None,
         }
     }
 
@@ -322,6 +369,74 @@ mod tests {
                 acr: Acr::of(TrustLevel::Eid)
             }
         );
+    }
+
+    #[test]
+    fn r_svc_1_a_service_for_organisations_asks_a_citizen_to_log_in_with_another_account_and_refuses_a_fresh_login() {
+        let citizen = account(TrustLevel::Basic);
+        let s = session(TrustLevel::Basic, Timestamp(0));
+        let mut cl = client(TrustLevel::Basic);
+        cl.admits = Admits::Organisation;
+        let req = request();
+        assert_eq!(
+            run(&req, &cl, Some((&s, &citizen)), true, Timestamp(10)),
+            Decision::Login(LoginReason::OtherKind)
+        );
+        let needed = req.scope.clone();
+        let fresh = Context {
+            session: Some((&s, &citizen)),
+            fresh_login: true,
+            fresh_consent: false,
+            stored_consent: Some(&needed),
+            consent_needed: &needed,
+            hint_matches: None,
+            eid_login: false,
+        };
+        let refused = decide(&req, &cl, &fresh, Timestamp(10));
+        assert_eq!(refused, Decision::Refuse(NotAdmitted::AccountKind(Admits::Organisation)));
+        let Decision::Refuse(r) = refused else { unreachable!() };
+        assert_eq!(r.error().code, OAuthErrorCode::AccessDenied);
+        // prompt=none shows no page: the client hears it at once.
+        let mut silent = request();
+        silent.prompt.none = true;
+        let Decision::Deny(e) = decide(&silent, &cl, &fresh, Timestamp(10)) else {
+            panic!("a refusal without a page")
+        };
+        assert_eq!(e.code, OAuthErrorCode::AccessDenied);
+
+        let organisation_user = Account {
+            kind: AccountKind::Organisation,
+            ..account(TrustLevel::Basic)
+        };
+        assert!(matches!(
+            run(&req, &cl, Some((&s, &organisation_user)), true, Timestamp(10)),
+            Decision::Issue { .. }
+        ));
+        cl.admits = Admits::Any;
+        assert!(matches!(
+            run(&req, &cl, Some((&s, &citizen)), true, Timestamp(10)),
+            Decision::Issue { .. }
+        ));
+        cl.admits = Admits::Citizen;
+        assert_eq!(
+            run(&req, &cl, Some((&s, &organisation_user)), true, Timestamp(10)),
+            Decision::Login(LoginReason::OtherKind)
+        );
+    }
+
+    #[test]
+    fn r_fed_2_a_person_from_another_land_is_a_citizen_and_a_service_for_organisations_refuses_them() {
+        let mut cl = client(TrustLevel::Basic);
+        cl.admits = Admits::Organisation;
+        assert_eq!(
+            decide_federated(&request(), &cl, TrustLevel::Basic, true),
+            Decision::Refuse(NotAdmitted::AccountKind(Admits::Organisation))
+        );
+        cl.admits = Admits::Any;
+        assert!(matches!(
+            decide_federated(&request(), &cl, TrustLevel::Basic, true),
+            Decision::Issue { .. }
+        ));
     }
 
     #[test]

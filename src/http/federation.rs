@@ -46,7 +46,7 @@ pub async fn interop_txn(state: &AppState, id: &str, browser: &Browser, now: Tim
         .map_err(|e| txn_error_page(state, e, Locale::De))?;
     let locale = txn.request.locale;
     match state.clients.get(&txn.request.client_id, now).await {
-        Ok(Some(c)) if c.allow_interop => Ok((txn, c)),
+        Ok(Some(c)) if c.offers_interop() => Ok((txn, c)),
         Ok(_) => Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_interop_not_allowed", None)),
         Err(e) => Err(unavailable(state, locale, &e)),
     }

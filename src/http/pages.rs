@@ -7,6 +7,7 @@ pub mod login;
 pub mod password;
 pub mod profile;
 pub mod register;
+pub mod services;
 
 use axum::Router;
 use axum::extract::State;
@@ -153,6 +154,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::HOME, get(home))
         .route(paths::ACCESSIBILITY, get(accessibility))
+        .route(paths::SERVICES, get(services::show))
         .route(paths::LOGIN, get(login::show).post(login::submit))
         .route(paths::CONSENT, get(consent::show).post(consent::submit))
         .merge(register::routes())

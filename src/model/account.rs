@@ -14,6 +14,8 @@ use crate::trust::TrustLevel;
 pub enum AccountKind {
     /// A person acting for themselves.
     Citizen,
+    /// A user of an organisation, acting for it (Servicekonto Business).
+    Organisation,
 }
 
 impl AccountKind {
@@ -21,12 +23,15 @@ impl AccountKind {
     pub fn as_str(self) -> &'static str {
         match self {
             AccountKind::Citizen => "citizen",
+            AccountKind::Organisation => "organisation",
         }
     }
 
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<Self> {
-        (s == "citizen").then_some(AccountKind::Citizen)
+        [AccountKind::Citizen, AccountKind::Organisation]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::ids::ClientId;
+use crate::model::account::AccountKind;
 use crate::protocol::scope::Scopes;
 use crate::trust::TrustLevel;
 
@@ -99,6 +100,44 @@ impl SubjectType {
     }
 }
 
+/// Which kinds of account may use a service (R-SVC-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admits {
+    /// Citizens only (the default).
+    Citizen,
+    /// Organisation users only.
+    Organisation,
+    /// Both.
+    Any,
+}
+
+impl Admits {
+    /// Every choice.
+    pub const ALL: &[Admits] = &[Admits::Citizen, Admits::Organisation, Admits::Any];
+
+    /// The registration name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Admits::Citizen => "citizen",
+            Admits::Organisation => "organisation",
+            Admits::Any => "any",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.as_str() == s)
+    }
+
+    /// Whether an account of `kind` may use the service.
+    pub fn admits(self, kind: AccountKind) -> bool {
+        matches!(
+            (self, kind),
+            (Admits::Any, _) | (Admits::Citizen, AccountKind::Citizen) | (Admits::Organisation, AccountKind::Organisation)
+        )
+    }
+}
+
 /// A registered online service.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -135,9 +174,31 @@ pub struct Client {
     /// Another Land's Servicekonto: consent on every transfer, no single sign-on, data kept at
     /// most 7 days (R-FED-4).
     pub federation_partner: bool,
+    /// Which kinds of account may use it (R-SVC-1).
+    pub admits: Admits,
+    /// Organisations may use it only once the Fachliche Leitstelle released it for them.
+    pub requires_approval: bool,
+    /// The roles it defines, which organisations grant to their users.
+    pub roles: Vec<String>,
+    /// What it does, for the catalogue (R-SVC-2).
+    pub description: Option<String>,
+    /// What it costs, for the catalogue.
+    pub cost_note: Option<String>,
 }
 
 impl Client {
+    /// Whether "Mit anderem Servicekonto" is offered for it: it allows that, and only citizens
+    /// log in through another Land (R-FED-2).
+    pub fn offers_interop(&self) -> bool {
+        self.allow_interop && self.admits.admits(AccountKind::Citizen)
+    }
+
+    /// Whether people log in to it, so it belongs in the catalogue: it uses the code flow and
+    /// is not another Land's Servicekonto.
+    pub fn is_listed(&self) -> bool {
+        self.allows(GrantType::AuthorizationCode) && !self.federation_partner
+    }
+
     /// Whether the client has no credentials (PKCE is then mandatory).
     pub fn is_public(&self) -> bool {
         self.auth_method == AuthMethod::None
@@ -175,6 +236,11 @@ pub mod stored {
     /// The stored grant types (a JSON array).
     pub fn grant_types(json: &str) -> Option<Vec<GrantType>> {
         serde_json::from_str(json).ok()
+    }
+
+    /// The stored account kinds a client admits.
+    pub fn admits(s: &str) -> Option<Admits> {
+        Admits::parse(s)
     }
 
     /// The stored subject type.

@@ -11,7 +11,7 @@ use crate::trust::TrustLevel;
 const T: &str = "clients";
 macro_rules! columns {
     () => {
-        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri, allow_interop, federation_partner, subject_key_version"
+        "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, grant_types, scopes, min_level, jwks_uri, subject_type, created_at, backchannel_logout_uri, allow_interop, federation_partner, subject_key_version, account_kind, requires_approval, roles, description, cost_note"
     };
 }
 
@@ -37,6 +37,11 @@ fn from_row(row: &AnyRow) -> Result<Client, StoreError> {
         allow_interop: col::<i64>(row, "allow_interop", T)? != 0,
         federation_partner: col::<i64>(row, "federation_partner", T)? != 0,
         subject_key_version: u32::try_from(col::<i64>(row, "subject_key_version", T)?).map_err(|_| StoreError::Corrupt(T))?,
+        admits: stored::admits(&col::<String>(row, "account_kind", T)?).ok_or(StoreError::Corrupt(T))?,
+        requires_approval: col::<i64>(row, "requires_approval", T)? != 0,
+        roles: json_list(row, "roles")?,
+        description: col(row, "description", T)?,
+        cost_note: col(row, "cost_note", T)?,
     })
 }
 
@@ -50,7 +55,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into clients (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         ))
         .bind(&c.id)
         .bind(&c.name)
@@ -68,6 +73,11 @@ impl Store {
         .bind(i64::from(c.allow_interop))
         .bind(i64::from(c.federation_partner))
         .bind(i64::from(c.subject_key_version))
+        .bind(c.admits.as_str())
+        .bind(i64::from(c.requires_approval))
+        .bind(to_json(&c.roles)?)
+        .bind(c.description.clone())
+        .bind(c.cost_note.clone())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -7,11 +7,13 @@ use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::authorization::{self, MAX_TXN_BYTES, NotKept, Outcome, ProceedError, Step, Subject, Transaction, TxnError};
-use crate::clients::GrantType;
+use crate::clients::{Admits, GrantType};
 use crate::clock::Timestamp;
 use crate::ephemeral::EphemeralError;
+use crate::grants::decide::NotAdmitted;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies, SESSION};
 use crate::http::pages::Render;
@@ -225,12 +227,17 @@ pub async fn proceed(
             params.push(("iss", state.config.issuer.clone()));
             respond(state, &txn.request.redirect_uri, txn.request.response_mode, params)
         }
-        Ok(Outcome::Refused { error, txn }) => respond(
+        Ok(Outcome::Refused { error, txn, notice: None }) => respond(
             state,
             &txn.request.redirect_uri,
             txn.request.response_mode,
             error_params(&error, txn.request.state.as_deref()),
         ),
+        Ok(Outcome::Refused {
+            error,
+            txn,
+            notice: Some((why, service)),
+        }) => not_admitted(state, &txn, &error, why, &service),
         Ok(Outcome::Ask { step, id, expired }) => {
             let page = match step {
                 Step::Login => paths::LOGIN,
@@ -270,18 +277,50 @@ fn error_params(error: &OAuthError, state: Option<&str>) -> Vec<(&'static str, S
     p
 }
 
-/// Sends authorization-response parameters to the client's redirect URI, adding `iss`.
-pub fn respond(state: &AppState, redirect_uri: &str, mode: ResponseMode, mut params: Vec<(&'static str, String)>) -> Response {
+/// The page that tells the person why they cannot use the service with this account
+/// (R-SVC-1); its button takes the error to the client, in the request's response mode.
+fn not_admitted(state: &AppState, txn: &Transaction, error: &OAuthError, why: NotAdmitted, service: &str) -> Response {
+    let r = &txn.request;
+    let params = with_iss(state, error_params(error, r.state.as_deref()));
+    let back = match r.response_mode {
+        ResponseMode::Query => match query_url(&r.redirect_uri, &params) {
+            Some(url) => json!({ "href": url.as_str() }),
+            None => return state.pages.error(StatusCode::BAD_REQUEST, r.locale, "err_bad_redirect_uri", None),
+        },
+        ResponseMode::FormPost => json!({ "action": r.redirect_uri, "fields": params }),
+    };
+    let message = match why {
+        NotAdmitted::AccountKind(Admits::Organisation) => "not_admitted_organisations_only",
+        NotAdmitted::AccountKind(Admits::Citizen) => "not_admitted_citizens_only",
+        NotAdmitted::AccountKind(Admits::Any) => "not_admitted_account",
+    };
+    let ctx = json!({ "service": service, "message": state.pages.text(r.locale, message), "back": back });
+    state
+        .pages
+        .page(StatusCode::FORBIDDEN, "pages/not_admitted.html", r.locale, true, &ctx)
+}
+
+fn with_iss(state: &AppState, mut params: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
     if !params.iter().any(|(k, _)| *k == "iss") {
         params.push(("iss", state.config.issuer.clone()));
     }
+    params
+}
+
+/// The redirect URI with the response parameters added to its query.
+fn query_url(redirect_uri: &str, params: &[(&'static str, String)]) -> Option<url::Url> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+    Some(url)
+}
+
+/// Sends authorization-response parameters to the client's redirect URI, adding `iss`.
+pub fn respond(state: &AppState, redirect_uri: &str, mode: ResponseMode, params: Vec<(&'static str, String)>) -> Response {
+    let params = with_iss(state, params);
     match mode {
-        ResponseMode::Query => match url::Url::parse(redirect_uri) {
-            Ok(mut url) => {
-                url.query_pairs_mut().extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
-                Redirect::to(url.as_str()).into_response()
-            }
-            Err(_) => state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_bad_redirect_uri", None),
+        ResponseMode::Query => match query_url(redirect_uri, &params) {
+            Some(url) => Redirect::to(url.as_str()).into_response(),
+            None => state.pages.error(StatusCode::BAD_REQUEST, Locale::De, "err_bad_redirect_uri", None),
         },
         ResponseMode::FormPost => {
             let nonce = random_token(16);

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::clients::{self, AuthMethod, GrantType, NewClient, SubjectType};
+use crate::clients::{self, AuthMethod, GrantType, NewClient, Offer, SubjectType};
 use crate::clock::Timestamp;
 use crate::http::pages::Render;
 use crate::ids::ClientId;
@@ -45,6 +45,11 @@ pub async fn ensure_client(state: &AppState, now: Timestamp) -> Result<(), Store
         // The demo shows every way in, logins through other Länder included.
         allow_interop: true,
         federation_partner: false,
+        offer: Offer {
+            description: Some("Zeigt, was ein Online-Dienst nach der Anmeldung erhält: die Angaben im ID-Token und aus dem Userinfo-Endpunkt. Nur zum Ausprobieren.".into()),
+            cost_note: Some("kostenlos".into()),
+            ..Offer::default()
+        },
     };
     match clients::register(
         &state.store,

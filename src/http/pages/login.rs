@@ -11,6 +11,7 @@ use tracing::instrument;
 use super::{CheckedForm, LANG_COOKIE, PageLocale, safe_next, unavailable, with_retry_after};
 use crate::accounts::{self, AccountError};
 use crate::authorization::{self, Subject, Transaction};
+use crate::clients::Admits;
 use crate::clock;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{self, Browser, Cookies, SESSION};
@@ -43,11 +44,13 @@ pub struct LoginPage {
     eid_required: bool,
     /// The service allows logins through other Länder and some are configured (R-FED-2).
     lands: bool,
+    /// The service admits organisation users only (R-SVC-1): the page says so.
+    organisations_only: bool,
 }
 
 /// Whether the login for `client_id` offers "Mit anderem Servicekonto" (R-FED-2).
 async fn offers_lands(state: &AppState, client_id: &ClientId, now: clock::Timestamp) -> bool {
-    state.upstreams.lands().next().is_some() && matches!(state.clients.get(client_id, now).await, Ok(Some(c)) if c.allow_interop)
+    state.upstreams.lands().next().is_some() && matches!(state.clients.get(client_id, now).await, Ok(Some(c)) if c.offers_interop())
 }
 
 /// Query of `GET /login`.
@@ -79,6 +82,7 @@ pub async fn show(
         eid: eid_button(&state),
         eid_required: false,
         lands: false,
+        organisations_only: false,
     };
     let mut locale = q.lang.as_deref().map(Locale::from_ui_locales).unwrap_or(page_locale);
     if let Some(id) = q.txn {
@@ -89,6 +93,11 @@ pub async fn show(
         locale = txn.request.locale;
         let client = state.clients.get(&txn.request.client_id, now).await.ok().flatten();
         page.client_name = client.as_ref().map(|c| c.name.clone());
+        page.organisations_only = client.as_ref().is_some_and(|c| c.admits == Admits::Organisation);
+        if page.organisations_only {
+            // The eID logs in citizens only.
+            page.eid = None;
+        }
         let needed = client.map(|c| c.min_level).max(txn.request.acr.required_level());
         page.eid_required = needed.is_some_and(|l| l >= TrustLevel::Eid);
         page.lands = offers_lands(&state, &txn.request.client_id, now).await;
@@ -143,6 +152,10 @@ pub async fn submit(
         Some((_, t)) => offers_lands(&state, &t.request.client_id, now).await,
         None => false,
     };
+    let organisations_only = match &txn {
+        Some((_, t)) => matches!(state.clients.get(&t.request.client_id, now).await, Ok(Some(c)) if c.admits == Admits::Organisation),
+        None => false,
+    };
     let retry = |status: StatusCode, key: &str| {
         let page = LoginPage {
             csrf: browser.csrf_token(&state.secrets.csrf_key),
@@ -152,9 +165,10 @@ pub async fn submit(
             error: Some(state.pages.text(locale, key)),
             expired: false,
             next: next.clone(),
-            eid: eid_button(&state),
+            eid: eid_button(&state).filter(|_| !organisations_only),
             eid_required: false,
             lands,
+            organisations_only,
         };
         state.pages.page(status, "pages/login.html", locale, false, &page)
     };
