@@ -133,6 +133,16 @@ cli('account', 'add', '--email', fixture.user.email, '--password', fixture.user.
   '--house-number', '17', '--postal-code', '51147', '--city', 'Köln');
 cli('account', 'add', '--email', fixture.other.email, '--password', fixture.other.password, '--given-name', 'Max',
   '--family-name', 'Muster');
+// An organisation whose administrator uses an administration tool (a service for organisations
+// like any other: subscribed, granted, administrators' switch on), for the API checks.
+fixture.orgAdmin = { email: 'verwaltung@musterfirma.example', password: 'Verwaltung-2026!' };
+const org = cli('org', 'add', '--name', 'Musterfirma GmbH', '--admin-email', fixture.orgAdmin.email, '--admin-password',
+  fixture.orgAdmin.password, '--admin-given-name', 'Vera', '--admin-family-name', 'Verwaltung', '--admin-phone', '+49 221 9876');
+Object.assign(fixture.orgAdmin, { org_id: org.org_id, user_id: org.user_id });
+fixture.orgTool = cli('client', 'add', '--name', 'Verwaltungswerkzeug', ...common, '--account-kind', 'organisation');
+cli('org', 'subscribe', '--org', org.org_id, '--client-id', fixture.orgTool.client_id);
+cli('org', 'admins-use-services', '--org', org.org_id, 'true');
+cli('org', 'grant', '--org', org.org_id, '--user', org.user_id, '--client-id', fixture.orgTool.client_id);
 fixture.staff = { username: 'clara', password: 'Schalter-2026!' };
 fixture.staff.totp_uri = JSON.parse(execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username,
   '--name', 'Clara Schalter', '--json'], { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } })).totp_uri;

@@ -120,6 +120,9 @@ pub enum AccountError {
     /// The data changed since the clerk was shown them; nothing was decided.
     #[error("the data changed since they were shown")]
     Stale,
+    /// The account is the last administrator of its organisation (R-ORG-5).
+    #[error("the last administrator of an organisation cannot be deleted")]
+    LastAdmin,
     /// A staff member has no second factor enrolled (R-SEC-4): an operator must enrol one.
     #[error("no second factor enrolled")]
     NoSecondFactor,
@@ -263,6 +266,18 @@ pub fn check_name(field: Field, value: &str) -> Result<String, AccountError> {
         return Err(AccountError::Invalid(field));
     }
     Ok(v.to_string())
+}
+
+/// Checks a phone number: a name-like field of digits, spaces and `+ - / ( )` only.
+pub fn check_phone(value: &str) -> Result<String, AccountError> {
+    let v = check_name(Field::PhoneNumber, value)?;
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '/' | '(' | ')'))
+    {
+        return Err(AccountError::Invalid(Field::PhoneNumber));
+    }
+    Ok(v)
 }
 
 /// Checks a date of birth: `YYYY-MM-DD`, a real date, not in the future.

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::accounts::AccountKind;
 use crate::accounts::throttle::{AddressAction, Throttle};
 use crate::clients::{Client, ClientDirectory};
 use crate::clock::Timestamp;
@@ -15,6 +16,7 @@ use crate::grants::consent_set;
 use crate::grants::decide::{Context, Decision, NotAdmitted, decide, decide_federated};
 use crate::grants::tokens::TokenIssuer;
 use crate::ids::SessionId;
+use crate::orgs;
 use crate::protocol::authorize::AuthorizeRequest;
 use crate::protocol::{OAuthError, OAuthErrorCode};
 use crate::secret::random_token;
@@ -318,8 +320,14 @@ pub async fn proceed(
         Some((s, a)) if env.eid_configured && s.level < needed => env.store.eid_login_enabled(&a.id).await?,
         _ => false,
     };
+    // One query, and only for an organisation's user (R-ORG-8).
+    let granted = match &session {
+        Some((_, a)) if a.kind == AccountKind::Organisation => orgs::access(env.store, &a.id, &client).await?.is_some(),
+        _ => false,
+    };
     let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
     let ctx = Context {
+        granted,
         eid_login,
         session: session.as_ref().map(|(s, a)| (s, a)),
         fresh_login: txn.fresh_login,

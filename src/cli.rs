@@ -13,8 +13,9 @@ use crate::audit::Event;
 use crate::clients::{self, Admits, AuthMethod, GrantType, NewClient, Offer, SubjectType};
 use crate::clock;
 use crate::config::{Config, LogFormat};
-use crate::ids::{AccountId, ClientId};
+use crate::ids::{AccountId, ClientId, OrgId};
 use crate::keys::Keys;
+use crate::orgs::{self, Admin, NewOrganisation, OrgAddress};
 use crate::secret::Secret;
 use crate::secrets::ServerSecrets;
 use crate::server;
@@ -54,6 +55,9 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Manage organisations (Servicekonto Business).
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -257,6 +261,95 @@ struct AccountAdd {
     /// Country (ISO 3166-1 alpha-2).
     #[arg(long, default_value = "DE")]
     country: String,
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Register an organisation with its first administrator, active at once.
+    Add(Box<OrgAdd>),
+    /// Subscribe an organisation to a service: released at once, or pending when the service
+    /// requires the Fachliche Leitstelle's approval.
+    Subscribe {
+        /// The organisation's id.
+        #[arg(long = "org", allow_hyphen_values = true)]
+        org_id: String,
+        /// The service's client id.
+        #[arg(long, allow_hyphen_values = true)]
+        client_id: String,
+    },
+    /// Release a pending subscription, as the Fachliche Leitstelle does.
+    Release {
+        /// The organisation's id.
+        #[arg(long = "org", allow_hyphen_values = true)]
+        org_id: String,
+        /// The service's client id.
+        #[arg(long, allow_hyphen_values = true)]
+        client_id: String,
+    },
+    /// Grant a released service to a user of the organisation directly.
+    Grant {
+        /// The organisation's id.
+        #[arg(long = "org", allow_hyphen_values = true)]
+        org_id: String,
+        /// The user's id.
+        #[arg(long = "user", allow_hyphen_values = true)]
+        user_id: String,
+        /// The service's client id.
+        #[arg(long, allow_hyphen_values = true)]
+        client_id: String,
+        /// A role the service defines (repeatable).
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Switch whether the organisation's administrators may use services.
+    AdminsUseServices {
+        /// The organisation's id.
+        #[arg(long = "org", allow_hyphen_values = true)]
+        org_id: String,
+        /// On or off.
+        #[arg(action = clap::ArgAction::Set)]
+        on: bool,
+    },
+}
+
+#[derive(Args)]
+struct OrgAdd {
+    /// The organisation's name (R-ORG-1).
+    #[arg(long)]
+    name: String,
+    /// The administrator's email, their login name (R-ORG-3).
+    #[arg(long)]
+    admin_email: String,
+    /// The administrator's password (R-REG-2).
+    #[arg(long, env = "SERVICEKONTO_ADMIN_PASSWORD")]
+    admin_password: String,
+    /// The administrator's given name.
+    #[arg(long)]
+    admin_given_name: String,
+    /// The administrator's family name.
+    #[arg(long)]
+    admin_family_name: String,
+    /// The administrator's phone number (required for administrators).
+    #[arg(long)]
+    admin_phone: String,
+    /// Handelsregisternummer (companies).
+    #[arg(long)]
+    trade_register: Option<String>,
+    /// Street (the town where there is no street).
+    #[arg(long)]
+    street: Option<String>,
+    /// House number (`0` where there is none).
+    #[arg(long)]
+    house_number: Option<String>,
+    /// Postal code.
+    #[arg(long)]
+    postal_code: Option<String>,
+    /// Town.
+    #[arg(long)]
+    city: Option<String>,
+    /// PO box (4-20 digits).
+    #[arg(long)]
+    po_box: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -502,6 +595,7 @@ pub async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Org(cmd) => org(cmd, &config, j, now).await,
         Command::Keys(cmd) => {
             let store = open_store(&config).await?;
             let source = crate::state::key_source(&config, &store).map_err(|e| e.to_string())?;
@@ -550,6 +644,133 @@ pub async fn run(cli: Cli) -> Result<(), String> {
                 .collect::<Vec<_>>()
                 .join("\n");
             emit(j, json!({ "keys": list }), text);
+            Ok(())
+        }
+    }
+}
+
+async fn org(cmd: OrgCommand, config: &Config, j: bool, now: clock::Timestamp) -> Result<(), String> {
+    let store = open_store(config).await?;
+    let client = |id: String| {
+        let store = store.clone();
+        async move {
+            store
+                .client(&ClientId::new(id.clone()))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no client {id}"))
+        }
+    };
+    match cmd {
+        OrgCommand::Add(a) => {
+            let address = match (a.street, a.house_number, a.postal_code, a.city) {
+                (Some(street), Some(house_number), Some(postal_code), Some(city)) => Some(OrgAddress {
+                    street,
+                    house_number,
+                    postal_code,
+                    city,
+                }),
+                (None, None, None, None) => None,
+                _ => return Err("give all of --street, --house-number, --postal-code and --city, or none".into()),
+            };
+            let new = NewOrganisation {
+                name: a.name,
+                trade_register: a.trade_register,
+                address,
+                po_box: a.po_box,
+                admin_email: a.admin_email,
+                admin_password: Secret::new(a.admin_password),
+                admin_given_name: a.admin_given_name,
+                admin_family_name: a.admin_family_name,
+                admin_phone: a.admin_phone,
+            };
+            let hasher = accounts::password::Hasher::new(1, 0);
+            let (org, admin) = orgs::create(&store, &hasher, new, now).await.map_err(|e| e.to_string())?;
+            let event = Event::new("org.add", now)
+                .by_operator()
+                .account(Some(&admin.id))
+                .details(org.id.as_str());
+            operator_event(&store, event).await?;
+            emit(
+                j,
+                json!({ "org_id": org.id, "user_id": admin.id, "name": org.name }),
+                format!(
+                    "organisation {} ({}) created; administrator {} ({})",
+                    org.name, org.id, admin.email, admin.id
+                ),
+            );
+            Ok(())
+        }
+        OrgCommand::Subscribe { org_id, client_id } => {
+            let service = client(client_id).await?;
+            let s = orgs::subscribe(&store, &Admin::operator(OrgId::new(org_id)), &service, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let event = Event::new("org.subscribe", now)
+                .by_operator()
+                .details(format!("{} {}", s.org_id, s.client_id));
+            operator_event(&store, event).await?;
+            let state = s.state.as_str();
+            emit(
+                j,
+                json!({ "org_id": s.org_id, "client_id": s.client_id, "state": state }),
+                format!("subscribed: {state}"),
+            );
+            Ok(())
+        }
+        OrgCommand::Release { org_id, client_id } => {
+            let (org_id, client_id) = (OrgId::new(org_id), ClientId::new(client_id));
+            orgs::release(&store, &org_id, &client_id, now)
+                .await
+                .map_err(|_| format!("no pending subscription of {org_id} to {client_id}"))?;
+            let event = Event::new("org.release", now)
+                .by_operator()
+                .details(format!("{org_id} {client_id}"));
+            operator_event(&store, event).await?;
+            emit(
+                j,
+                json!({ "org_id": org_id, "client_id": client_id, "state": "released" }),
+                "released".into(),
+            );
+            Ok(())
+        }
+        OrgCommand::Grant {
+            org_id,
+            user_id,
+            client_id,
+            roles,
+        } => {
+            let service = client(client_id).await?;
+            let user = AccountId::new(user_id);
+            orgs::grant(&store, &Admin::operator(OrgId::new(org_id.clone())), &user, &service, &roles)
+                .await
+                .map_err(|e| e.to_string())?;
+            let event = Event::new("org.grant", now)
+                .by_operator()
+                .account(Some(&user))
+                .details(format!("{org_id} {}", service.id));
+            operator_event(&store, event).await?;
+            emit(
+                j,
+                json!({ "user_id": user, "client_id": service.id, "roles": roles }),
+                "granted".into(),
+            );
+            Ok(())
+        }
+        OrgCommand::AdminsUseServices { org_id, on } => {
+            let org_id = OrgId::new(org_id);
+            orgs::set_admins_use_services(&store, &Admin::operator(org_id.clone()), on, now)
+                .await
+                .map_err(|_| format!("no organisation {org_id}"))?;
+            let event = Event::new("org.admins_use_services", now)
+                .by_operator()
+                .details(format!("{org_id} {on}"));
+            operator_event(&store, event).await?;
+            emit(
+                j,
+                json!({ "org_id": org_id, "admins_use_services": on }),
+                format!("administrators use services: {on}"),
+            );
             Ok(())
         }
     }

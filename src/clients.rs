@@ -78,6 +78,12 @@ impl Default for Offer {
     }
 }
 
+/// Whether `name` can name a role: 1–64 ASCII letters, digits and `-._:` (it reaches tokens
+/// as it is).
+pub fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c))
+}
+
 /// The most roles one service defines.
 pub const MAX_ROLES: usize = 50;
 
@@ -102,8 +108,7 @@ fn check_offer(offer: Offer, allow_interop: bool, federation_partner: bool) -> R
     }
     let mut seen = std::collections::BTreeSet::new();
     for role in &offer.roles {
-        let ok = (1..=64).contains(&role.len()) && role.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
-        if !ok {
+        if !is_role_name(role) {
             return Err(ClientError::Invalid(format!(
                 "role {role}: 1-64 characters of letters, digits, '-', '.', '_' and ':'"
             )));

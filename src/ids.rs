@@ -101,6 +101,16 @@ id!(
     StaffId,
     12
 );
+id!(
+    /// An organisation's id (Servicekonto Business), the `org_id` claim.
+    OrgId,
+    12
+);
+id!(
+    /// A group's id within an organisation.
+    GroupId,
+    12
+);
 
 #[cfg(test)]
 mod tests {

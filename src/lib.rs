@@ -21,6 +21,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod model;
+pub mod orgs;
 pub mod paths;
 pub mod protocol;
 pub mod proxies;

@@ -8,4 +8,5 @@ pub mod client;
 pub mod grant;
 pub mod idempotency;
 pub mod mail;
+pub mod org;
 pub mod staff;

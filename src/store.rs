@@ -11,6 +11,7 @@ mod grants;
 mod idempotency;
 mod keys;
 mod mail;
+mod orgs;
 mod registrations;
 mod secrets;
 mod staff;

@@ -433,3 +433,40 @@ fn r_svc_1_client_add_says_who_may_use_the_service_its_roles_and_its_catalogue_e
         (&json!("citizen"), &json!(false), &json!([]), &Value::Null)
     );
 }
+
+#[test]
+fn r_org_1_r_org_3_org_add_prints_the_organisation_and_its_administrator_and_refuses_bad_data() {
+    let env = Env::new();
+    let add = |name: &str, email: &str| {
+        env.run(&[
+            "org",
+            "add",
+            "--name",
+            name,
+            "--admin-email",
+            email,
+            "--admin-password",
+            "ABab1234!",
+            "--admin-given-name",
+            "Ada",
+            "--admin-family-name",
+            "Admin",
+            "--admin-phone",
+            "+49 221 1234",
+        ])
+    };
+    let (ok, v) = add("Müller & Söhne GmbH", "chef@mueller.example");
+    assert!(ok, "{v}");
+    assert!(v["org_id"].as_str().is_some_and(|id| !id.is_empty()), "{v}");
+    assert!(v["user_id"].as_str().is_some_and(|id| !id.is_empty()), "{v}");
+    let (ok, again) = add("Andere GmbH", "chef@mueller.example");
+    assert!(!ok && again["error"].as_str().unwrap().contains("already registered"), "{again}");
+    let (ok, bad) = add("<Böse> GmbH", "chef@boese.example");
+    assert!(!ok && bad["error"].as_str().unwrap().contains("name"), "{bad}");
+    let (ok, bad) = add("Gut GmbH", "chef@güt.example");
+    assert!(!ok && bad["error"].as_str().unwrap().contains("admin_email"), "{bad}");
+    let (_, audit) = env.run(&["audit", "--action", "org."]);
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!(events[0]["details"], v["org_id"]);
+}

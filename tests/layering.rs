@@ -29,6 +29,7 @@ const WRITES: &[&str] = &[
     "purge_",
     "queue_",
     "claim_",
+    "release_",
     "record_",
     "drop_",
     "disable_",

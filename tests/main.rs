@@ -22,6 +22,8 @@ mod layering;
 mod mail;
 mod nodes;
 mod ops;
+mod org_api;
+mod orgs;
 mod profile;
 mod recovery;
 mod registration;

@@ -452,3 +452,126 @@ async fn store_idempotency_keys_are_claimed_once_answered_released_and_purged() 
     );
     assert_eq!(store.purge_idempotency_keys(NOW + 61).await.unwrap(), 1, "client b's key");
 }
+
+fn organisation(id: &str) -> servicekonto::orgs::Organisation {
+    servicekonto::orgs::Organisation {
+        id: id.into(),
+        name: "Firma GmbH".into(),
+        trade_register: Some("HRB 1".into()),
+        address: Some(servicekonto::orgs::OrgAddress {
+            street: "Hafenstraße".into(),
+            house_number: "12a-c".into(),
+            postal_code: "20457".into(),
+            city: "Hamburg".into(),
+        }),
+        po_box: Some("123456".into()),
+        admins_use_services: false,
+        elster_id: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn store_organisations_read_back_with_members_subscriptions_groups_and_grants_in_one_access_query() {
+    use servicekonto::ids::{GroupId, OrgId};
+    use servicekonto::orgs::{Group, OrgRole, Subscription, SubscriptionState};
+    let (store, _backing, _dir) = store().await;
+    store.insert_client(&client("dienst-1")).await.unwrap();
+    let org = organisation("org-1");
+    let admin = servicekonto::accounts::Account {
+        kind: servicekonto::accounts::AccountKind::Organisation,
+        ..account("admin@firma.example")
+    };
+    store.insert_organisation(&org, &admin).await.unwrap();
+    assert_eq!(store.organisation(&OrgId::from("org-1")).await.unwrap().as_ref(), Some(&org));
+    // A taken email leaves no organisation behind.
+    let again = servicekonto::accounts::Account {
+        id: "other".into(),
+        ..admin.clone()
+    };
+    assert!(matches!(
+        store.insert_organisation(&organisation("org-2"), &again).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.organisation(&OrgId::from("org-2")).await.unwrap().is_none());
+
+    let emil = servicekonto::accounts::Account {
+        kind: servicekonto::accounts::AccountKind::Organisation,
+        ..account("emil@firma.example")
+    };
+    store.insert_org_user(&emil, &org.id, OrgRole::Employee).await.unwrap();
+    assert_eq!(store.membership(&admin.id).await.unwrap().unwrap().role, OrgRole::Admin);
+    assert_eq!(store.membership(&emil.id).await.unwrap().unwrap().org_id, org.id);
+    let d1 = dienst(1);
+    assert_eq!(store.org_access(&emil.id, &d1).await.unwrap().unwrap().subscription, None);
+    assert!(store.org_access(&"nobody".into(), &d1).await.unwrap().is_none());
+
+    store
+        .insert_subscription(&Subscription {
+            org_id: org.id.clone(),
+            client_id: d1.clone(),
+            state: SubscriptionState::Pending,
+            requested_at: NOW,
+            decided_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(store.release_subscription(&org.id, &d1, NOW + 5).await.unwrap());
+    assert!(!store.release_subscription(&org.id, &d1, NOW + 6).await.unwrap(), "released once");
+    let s = store.subscription(&org.id, &d1).await.unwrap().unwrap();
+    assert_eq!((s.state, s.decided_at), (SubscriptionState::Released, Some(NOW + 5)));
+    assert_eq!(store.subscriptions(&org.id).await.unwrap().len(), 1);
+
+    let group = Group {
+        id: GroupId::from("g-1"),
+        org_id: org.id.clone(),
+        name: "Team".into(),
+        description: Some("Beschreibung".into()),
+        created_at: NOW,
+    };
+    store.insert_group(&group).await.unwrap();
+    assert_eq!(store.group(&group.id).await.unwrap().as_ref(), Some(&group));
+    assert_eq!(store.groups(&org.id).await.unwrap(), vec![group.clone()]);
+    store.put_user_service(&emil.id, &d1, &["leitung".into()]).await.unwrap();
+    store.put_user_service(&emil.id, &d1, &["lesen".into()]).await.unwrap();
+    store.put_group_member(&group.id, &emil.id).await.unwrap();
+    store.put_group_member(&group.id, &emil.id).await.unwrap();
+    store.put_group_service(&group.id, &d1, &["sachbearbeitung".into()]).await.unwrap();
+    let rows = store.org_access(&emil.id, &d1).await.unwrap().unwrap();
+    let mut grants = rows.grants.clone();
+    grants.sort();
+    assert_eq!(grants, vec![vec!["lesen".to_string()], vec!["sachbearbeitung".to_string()]]);
+    assert_eq!(
+        (rows.org_name.as_str(), rows.role, rows.subscription),
+        ("Firma GmbH", OrgRole::Employee, Some(SubscriptionState::Released))
+    );
+    assert!(store.set_admins_use_services(&org.id, true, NOW + 7).await.unwrap());
+    assert!(store.org_access(&admin.id, &d1).await.unwrap().unwrap().admins_use_services);
+
+    assert!(store.remove_group_member(&group.id, &emil.id).await.unwrap());
+    assert!(!store.remove_group_member(&group.id, &emil.id).await.unwrap());
+    assert_eq!(store.org_access(&emil.id, &d1).await.unwrap().unwrap().grants.len(), 1);
+    store.put_group_member(&group.id, &emil.id).await.unwrap();
+    assert!(store.delete_group(&group.id).await.unwrap());
+    assert!(store.group(&group.id).await.unwrap().is_none());
+    assert_eq!(
+        store.org_access(&emil.id, &d1).await.unwrap().unwrap().grants,
+        vec![vec!["lesen".to_string()]]
+    );
+    store.put_group_service(&"g-none".into(), &d1, &[]).await.unwrap_err();
+
+    // Ending the subscription takes every grant of the service with it.
+    assert!(store.remove_subscription(&org.id, &d1).await.unwrap());
+    let rows = store.org_access(&emil.id, &d1).await.unwrap().unwrap();
+    assert_eq!((rows.subscription, rows.grants.len()), (None, 0));
+    assert!(!store.remove_user_service(&emil.id, &d1).await.unwrap());
+
+    // Deleting an account or a client takes its organisation rows.
+    store.put_user_service(&emil.id, &d1, &[]).await.unwrap();
+    assert!(store.delete_account(&emil.id).await.unwrap());
+    assert!(store.membership(&emil.id).await.unwrap().is_none());
+    store.put_user_service(&admin.id, &d1, &[]).await.unwrap();
+    assert!(store.remove_client(&d1).await.unwrap());
+    assert_eq!(store.org_access(&admin.id, &d1).await.unwrap().unwrap().grants.len(), 0);
+}

@@ -5,22 +5,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fx, codeFor, redeem } from '../harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 test('schemathesis finds nothing in /api/v1 with a user token', async () => {
   const bin = process.env.SK_SCHEMATHESIS;
   assert.ok(bin, 'SK_SCHEMATHESIS must name the schemathesis binary (scripts/test.sh installs it)');
-  const { code } = await codeFor({ scope: 'openid account' });
-  const { json: tokens } = await redeem(code);
+  // The token of an organisation's administrator: every operation reaches its domain logic, with
+  // the organisation's id in every path that names one (schemathesis.toml).
+  const { code } = await codeFor({ scope: 'openid account org:admin' }, { user: fx.orgAdmin, client: fx.orgTool });
+  const { json: tokens } = await redeem(code, fx.orgTool);
   assert.ok(tokens.access_token, JSON.stringify(tokens));
   const run = spawnSync(bin, [
+    '--config-file', join(here, '..', 'schemathesis.toml'),
     'run', `${fx.issuer}/api/v1/openapi.json`,
     '--header', `Authorization: Bearer ${tokens.access_token}`,
     '--checks', 'all',
     '--max-examples', '50',
     '--request-timeout', '10',
     '--generation-database', 'none',
-  ], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  ], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', SK_ORG_ID: fx.orgAdmin.org_id, SK_ORG_USER_ID: fx.orgAdmin.user_id }, timeout: 240_000 });
   const out = `${run.stdout}\n${run.stderr}`;
   console.log(out.slice(out.indexOf('SUMMARY')));
   assert.equal(run.status, 0, out);

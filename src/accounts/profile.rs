@@ -17,7 +17,7 @@ use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
 use crate::sessions::Session;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::trust::TrustLevel;
 
 /// The profile form. Empty optional fields clear them; an address is all or nothing.
@@ -93,13 +93,9 @@ pub async fn update(store: &Store, account: &Account, form: ProfileForm, now: Ti
             country: form.country.trim().to_uppercase(),
         })?)
     };
-    let phone_number = optional(Field::PhoneNumber, &form.phone_number)?;
-    if phone_number.as_deref().is_some_and(|p| {
-        !p.chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '/' | '(' | ')'))
-    }) {
-        return Err(AccountError::Invalid(Field::PhoneNumber));
-    }
+    let phone_number = optional(Field::PhoneNumber, &form.phone_number)?
+        .map(|p| super::check_phone(&p))
+        .transpose()?;
     if account.level >= TrustLevel::Plus {
         for (field, same) in [
             (Field::Title, title == account.title),
@@ -308,9 +304,17 @@ pub async fn delete(
     locale: Locale,
     now: Timestamp,
 ) -> Result<SessionsEnded, AccountError> {
+    // R-ORG-5: an administrator leaves only while another one stays.
+    if env.store.is_last_admin(&account.id).await? {
+        return Err(AccountError::LastAdmin);
+    }
     confirm_password(env, "account.delete", account, password, addr, now).await?;
     let ended = end_everything(env, &account.id, now).await?;
-    env.store.delete_account(&account.id).await?;
+    match env.store.delete_account(&account.id).await {
+        // Another administrator left at the same moment.
+        Err(StoreError::Conflict(_)) => return Err(AccountError::LastAdmin),
+        other => other?,
+    };
     Event::new("account.delete", now)
         .by_account(&account.id)
         .from(addr)

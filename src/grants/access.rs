@@ -4,12 +4,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::claims::{VERIFIED_CLAIMS, release, verified_claims};
+use super::claims::{VERIFIED_CLAIMS, org_claims, release, verified_claims};
 use super::tokens::{AccessClaims, TokenIssuer};
 use super::{FederatedLogin, Grant};
+use crate::accounts::AccountKind;
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::keys::jws::Unverified;
+use crate::orgs;
 use crate::protocol::scope::Scopes;
 use crate::secret::sha256_b64;
 use crate::store::{Store, StoreError};
@@ -99,6 +101,12 @@ pub async fn userinfo(store: &Store, active: ActiveToken) -> Result<Map<String, 
     let grant = active.grant.ok_or(UserinfoError::InsufficientScope)?;
     let account = store.account(&grant.account_id).await?.ok_or(UserinfoError::Invalid)?;
     let mut out = release(&account, &scope, &grant.claims.userinfo, &grant.withheld);
+    if account.kind == AccountKind::Organisation {
+        // The roles as they are now: a grant withdrawn since the token was issued ends it here.
+        let client = store.client(&grant.client_id).await?.ok_or(UserinfoError::Invalid)?;
+        let access = orgs::access(store, &account.id, &client).await?.ok_or(UserinfoError::Invalid)?;
+        out.extend(org_claims(&access));
+    }
     if account.level >= TrustLevel::Plus {
         let verification = store.verification(&account.id).await?;
         if let Some(v) = verified_claims(&account, verification.as_ref(), &out) {

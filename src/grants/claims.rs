@@ -7,9 +7,10 @@ use crate::accounts::Account;
 use crate::accounts::eid::Verification;
 use crate::clients::{Client, SubjectType};
 use crate::ids::AccountId;
+use crate::orgs::Access;
 use crate::protocol::claims::ClaimSpec;
 pub use crate::protocol::scope::SCOPE_CLAIMS;
-use crate::protocol::scope::{ACCOUNT, OFFLINE_ACCESS, Scopes};
+use crate::protocol::scope::{ACCOUNT, OFFLINE_ACCESS, ORG_ADMIN, Scopes};
 use crate::secret::KeyRing;
 use std::collections::BTreeMap;
 
@@ -107,6 +108,19 @@ fn claim_value(account: &Account, name: &str) -> Option<Value> {
         _ => return None,
     })
 }
+
+/// The claims an organisation's user carries for one service (R-ORG-10): the organisation and
+/// the roles granted for that service only.
+pub fn org_claims(access: &Access) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("org_id".into(), json!(access.org_id));
+    out.insert("org_name".into(), json!(access.org_name));
+    out.insert("service_roles".into(), json!(access.roles));
+    out
+}
+
+/// The organisation claims, for discovery's `claims_supported`.
+pub const ORG_CLAIMS: &[&str] = &["org_id", "org_name", "service_roles"];
 
 /// The claims a verification vouches for (the locked fields of a Plus account).
 pub const VERIFIABLE: &[&str] = &["given_name", "family_name", "birthdate", "address"];
@@ -212,6 +226,9 @@ pub fn consent_items(scope: &Scopes, requested: impl Iterator<Item = String>) ->
     // The account API hands out what the account holds; the consent says so in one line.
     if scope.contains(ACCOUNT) {
         items.push(ACCOUNT.to_string());
+    }
+    if scope.contains(ORG_ADMIN) {
+        items.push(ORG_ADMIN.to_string());
     }
     items
 }

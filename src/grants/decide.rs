@@ -34,6 +34,8 @@ pub enum LoginReason {
 pub enum NotAdmitted {
     /// The service does not admit this kind of account (R-SVC-1).
     AccountKind(Admits),
+    /// The organisation does not let this user use the service (R-ORG-8, -10).
+    NotGranted,
 }
 
 impl NotAdmitted {
@@ -47,6 +49,10 @@ impl NotAdmitted {
                     Admits::Organisation => "this service is for organisations only",
                     Admits::Any => "this service does not admit this account",
                 },
+            ),
+            NotAdmitted::NotGranted => OAuthError::new(
+                OAuthErrorCode::AccessDenied,
+                "the user's organisation does not grant them this service",
             ),
         }
     }
@@ -84,6 +90,9 @@ pub struct Context<'a> {
     pub consent_needed: &'a Scopes,
     /// Whether `id_token_hint` names the session's user (`None` without a hint).
     pub hint_matches: Option<bool>,
+    /// For an organisation's user: whether the organisation lets them use this service
+    /// (R-ORG-8); unused for citizens.
+    pub granted: bool,
     /// Whether the account can log in with the eID now (linked, eID login on, eID service
     /// configured): then a step-up to `eid` is reachable.
     pub eid_login: bool,
@@ -150,6 +159,10 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
         } else {
             Decision::Login(LoginReason::OtherKind)
         };
+    }
+    // R-ORG-8: an organisation's user uses only what the organisation grants them.
+    if account.kind == AccountKind::Organisation && !ctx.granted {
+        return Decision::Refuse(NotAdmitted::NotGranted);
     }
     // R-ACR-4: the service's minimum is never waived.
     if session.level < client.min_level {
@@ -331,6 +344,7 @@ mod tests {
                 consent_needed: &needed,
                 hint_matches: None,
                 eid_login,
+                granted: true,
             },
             now,
         )
@@ -391,6 +405,7 @@ mod tests {
             consent_needed: &needed,
             hint_matches: None,
             eid_login: false,
+            granted: true,
         };
         let refused = decide(&req, &cl, &fresh, Timestamp(10));
         assert_eq!(refused, Decision::Refuse(NotAdmitted::AccountKind(Admits::Organisation)));
@@ -422,6 +437,35 @@ mod tests {
             run(&req, &cl, Some((&s, &organisation_user)), true, Timestamp(10)),
             Decision::Login(LoginReason::OtherKind)
         );
+    }
+
+    #[test]
+    fn r_org_10_an_organisation_user_without_a_grant_is_refused_even_in_a_running_session() {
+        let user = Account {
+            kind: AccountKind::Organisation,
+            ..account(TrustLevel::Basic)
+        };
+        let s = session(TrustLevel::Basic, Timestamp(0));
+        let mut cl = client(TrustLevel::Basic);
+        cl.admits = Admits::Organisation;
+        let req = request();
+        let needed = req.scope.clone();
+        let ctx = |granted| Context {
+            session: Some((&s, &user)),
+            fresh_login: false,
+            fresh_consent: false,
+            stored_consent: Some(&needed),
+            consent_needed: &needed,
+            hint_matches: None,
+            eid_login: false,
+            granted,
+        };
+        assert_eq!(
+            decide(&req, &cl, &ctx(false), Timestamp(10)),
+            Decision::Refuse(NotAdmitted::NotGranted)
+        );
+        assert!(matches!(decide(&req, &cl, &ctx(true), Timestamp(10)), Decision::Issue { .. }));
+        assert_eq!(NotAdmitted::NotGranted.error().code, OAuthErrorCode::AccessDenied);
     }
 
     #[test]

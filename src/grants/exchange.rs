@@ -7,13 +7,14 @@ use super::claims::{land_verified_claims, release as release_claims};
 use super::codes::{self, CodeRecord, CodeSubject, Presented, Redemption};
 use super::tokens::{TokenIssuer, TokenResponse};
 use super::{FederatedLogin, Grant, PARTNER_RETENTION_SECONDS};
-use crate::accounts::Account;
+use crate::accounts::{Account, AccountKind};
 use crate::clients::{Client, GrantType};
 use crate::clock::Timestamp;
 use crate::config::TokenConfig;
 use crate::ephemeral::{Ephemeral, EphemeralError};
 use crate::ids::{AccountId, GrantId};
 use crate::keys::KeyError;
+use crate::orgs::{self, Access};
 use crate::protocol::scope::{self, OFFLINE_ACCESS, Scopes};
 use crate::protocol::token::TokenRequest;
 use crate::protocol::{OAuthError, OAuthErrorCode};
@@ -151,7 +152,10 @@ pub async fn exchange(
                 grant.scope = s;
             }
             let account = usable_account(env.store, &grant.account_id).await?;
-            let tokens = env.tokens.for_grant(&grant, client, &account, None, Some(new), now)?;
+            let org = org_access(env.store, &account, client).await?;
+            let tokens = env
+                .tokens
+                .for_grant(&grant, client, (&account, org.as_ref()), None, Some(new), now)?;
             Ok((tokens, GrantType::RefreshToken))
         }
         TokenRequest::ClientCredentials { scope } => {
@@ -179,6 +183,18 @@ async fn usable_account(store: &Store, account_id: &AccountId) -> Result<Account
         return Err(OAuthError::invalid_grant("the account is blocked").into());
     }
     Ok(account)
+}
+
+/// What an organisation's user may do at `client` now (R-ORG-8, -10): a grant withdrawn since
+/// the login stops the code and the refresh token; `None` for a citizen.
+async fn org_access(store: &Store, account: &Account, client: &Client) -> Result<Option<Access>, ExchangeError> {
+    if account.kind != AccountKind::Organisation {
+        return Ok(None);
+    }
+    match orgs::access(store, &account.id, client).await? {
+        Some(access) => Ok(Some(access)),
+        None => Err(OAuthError::invalid_grant("the user's organisation no longer grants them this service").into()),
+    }
 }
 
 /// Issues the tokens for a redeemed code: a grant for an account (with its refresh token), or
@@ -217,6 +233,7 @@ async fn issue_for_code(
         .clone()
         .ok_or_else(|| OAuthError::invalid_grant("the code is invalid or expired"))?;
     let account = usable_account(env.store, account_id).await?;
+    let org = org_access(env.store, &account, client).await?;
     let grant = Grant {
         id: grant_id,
         account_id: account.id.clone(),
@@ -244,5 +261,5 @@ async fn issue_for_code(
         .await?;
     Ok(env
         .tokens
-        .for_grant(&grant, client, &account, record.nonce.as_deref(), refresh, now)?)
+        .for_grant(&grant, client, (&account, org.as_ref()), record.nonce.as_deref(), refresh, now)?)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::claims::{release, subject};
+use super::claims::{org_claims, release, subject};
 use super::codes::{CodeRecord, FederatedRelease};
 use super::{FederatedLogin, Grant};
 use crate::accounts::Account;
@@ -15,6 +15,7 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::ids::{AccountId, ClientId, GrantId, SessionId};
 use crate::keys::{KeyError, Keys};
+use crate::orgs::Access;
 use crate::protocol::scope::Scopes;
 use crate::secret::{KeyRing, b64, random_token};
 use crate::trust::{Acr, Method};
@@ -179,11 +180,15 @@ impl TokenIssuer {
         &self,
         grant: &Grant,
         client: &Client,
-        account: &Account,
+        (account, org): (&Account, Option<&Access>),
         nonce: Option<&str>,
         refresh_token: Option<String>,
         now: Timestamp,
     ) -> Result<TokenResponse, KeyError> {
+        let mut id_claims = release(account, &Scopes::default(), &grant.claims.id_token, &grant.withheld);
+        if let Some(org) = org {
+            id_claims.extend(org_claims(org));
+        }
         self.user_tokens(
             client,
             UserTokens {
@@ -193,7 +198,7 @@ impl TokenIssuer {
                 amr: &grant.amr,
                 auth_time: grant.auth_time,
                 sid: Some(&grant.sid),
-                id_claims: release(account, &Scopes::default(), &grant.claims.id_token, &grant.withheld),
+                id_claims,
                 gid: Some(grant.id.clone()),
                 fid: None,
                 nonce,

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotent;
 pub mod me;
 pub mod openapi;
+pub mod orgs;
 pub mod paging;
 pub mod preconditions;
 
@@ -17,7 +18,7 @@ pub use extract::Caller;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, put};
 
 use crate::paths;
 use crate::state::AppState;
@@ -26,6 +27,28 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::API_ME, get(me::me))
+        .route("/orgs/{org_id}", get(orgs::get_org).patch(orgs::patch_org))
+        .route("/orgs/{org_id}/users", get(orgs::list_users))
+        .route("/orgs/{org_id}/users/{user_id}", get(orgs::get_user))
+        .route(
+            "/orgs/{org_id}/users/{user_id}/services/{client_id}",
+            put(orgs::grant_user).delete(orgs::revoke_user),
+        )
+        .route("/orgs/{org_id}/groups", get(orgs::list_groups).post(orgs::create_group))
+        .route(
+            "/orgs/{org_id}/groups/{group_id}",
+            get(orgs::get_group).patch(orgs::patch_group).delete(orgs::delete_group),
+        )
+        .route(
+            "/orgs/{org_id}/groups/{group_id}/members/{user_id}",
+            put(orgs::add_member).delete(orgs::remove_member),
+        )
+        .route(
+            "/orgs/{org_id}/groups/{group_id}/services/{client_id}",
+            put(orgs::grant_group).delete(orgs::revoke_group),
+        )
+        .route("/orgs/{org_id}/services", get(orgs::list_subscriptions).post(orgs::subscribe))
+        .route("/orgs/{org_id}/services/{client_id}", axum::routing::delete(orgs::unsubscribe))
         .route(paths::API_OPENAPI, get(openapi::openapi))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(error::problems_only))

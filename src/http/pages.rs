@@ -398,6 +398,7 @@ pub fn failure_page(state: &AppState, locale: Locale, error: &AccountError) -> R
     match error {
         AccountError::Busy(b) => with_retry_after(state.pages.error(StatusCode::SERVICE_UNAVAILABLE, locale, "err_busy", None), *b),
         AccountError::AddressLimit => state.pages.error(StatusCode::TOO_MANY_REQUESTS, locale, "err_address_limit", None),
+        AccountError::LastAdmin => state.pages.error(StatusCode::CONFLICT, locale, "err_last_admin", None),
         e => unavailable(state, locale, e),
     }
 }

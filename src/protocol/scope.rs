@@ -15,10 +15,15 @@ pub const SUPPORTED: &[&str] = &[
     "delivery",
     "offline_access",
     "account",
+    "org:admin",
 ];
 
 /// The scope of `GET /api/v1/me`: the account as the API shows it; asked with consent.
 pub const ACCOUNT: &str = "account";
+
+/// The scope of the organisation administration under `/api/v1/orgs`: effective only for an
+/// administrator of the organisation named in the path (R-ORG-4); asked with consent.
+pub const ORG_ADMIN: &str = "org:admin";
 
 /// The scope whose refresh tokens outlive the login session (OIDC Core §11); asked with consent.
 pub const OFFLINE_ACCESS: &str = "offline_access";

@@ -16,7 +16,7 @@ macro_rules! columns {
     };
 }
 
-fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let street: Option<String> = col(row, "street", T)?;
     let address = match street {
         Some(street) => Some(Address {
@@ -48,34 +48,37 @@ fn from_row(row: &AnyRow) -> Result<Account, StoreError> {
     })
 }
 
+/// The statement that inserts `a` (for the pool or a transaction).
+pub(super) fn account_insert(a: &Account) -> super::AnyQuery<'_> {
+    bind_address(
+        sqlx::query(concat!(
+            "insert into accounts (",
+            columns!(),
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        ))
+        .bind(&a.id)
+        .bind(&a.email)
+        .bind(a.password_hash.expose())
+        .bind(a.kind.as_str())
+        .bind(a.level.name())
+        .bind(&a.given_name)
+        .bind(&a.family_name)
+        .bind(a.birthdate.clone()),
+        a.address.as_ref(),
+    )
+    .bind(a.phone_number.clone())
+    .bind(i64::from(a.email_verified))
+    .bind(a.created_at)
+    .bind(a.updated_at)
+    .bind(a.title.clone())
+    .bind(a.blocked_at)
+    .bind(a.delivery_consent_at)
+}
+
 impl Store {
     /// Inserts a new account; a taken email is a `Conflict`.
     pub async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
-        bind_address(
-            sqlx::query(concat!(
-                "insert into accounts (",
-                columns!(),
-                ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-            ))
-            .bind(&a.id)
-            .bind(&a.email)
-            .bind(a.password_hash.expose())
-            .bind(a.kind.as_str())
-            .bind(a.level.name())
-            .bind(&a.given_name)
-            .bind(&a.family_name)
-            .bind(a.birthdate.clone()),
-            a.address.as_ref(),
-        )
-        .bind(a.phone_number.clone())
-        .bind(i64::from(a.email_verified))
-        .bind(a.created_at)
-        .bind(a.updated_at)
-        .bind(a.title.clone())
-        .bind(a.blocked_at)
-        .bind(a.delivery_consent_at)
-        .execute(&self.pool)
-        .await?;
+        account_insert(a).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -148,6 +151,29 @@ impl Store {
     /// Deletes the account; consents, grants, refresh tokens and links go with it (foreign keys).
     pub async fn delete_account(&self, account_id: &AccountId) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
+        // R-ORG-5: never the last administrator; the organisation's row is locked so two
+        // administrators leaving at once cannot both go (SQLite's write lock serialises anyway).
+        let admin_of = match self.backend {
+            super::Backend::Postgres => {
+                "select o.org_id from organisations o join org_users u on u.org_id = o.org_id \
+                 where u.account_id = $1 and u.role = 'admin' for update of o"
+            }
+            super::Backend::Sqlite => {
+                "select o.org_id from organisations o join org_users u on u.org_id = o.org_id \
+                 where u.account_id = $1 and u.role = 'admin'"
+            }
+        };
+        let org = sqlx::query(admin_of).bind(account_id).fetch_optional(&mut *tx).await?;
+        if let Some(row) = org {
+            let org_id: String = col(&row, "org_id", "organisations")?;
+            let count = sqlx::query("select count(*) as n from org_users where org_id = $1 and role = 'admin'")
+                .bind(&org_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if col::<i64>(&count, "n", "org_users")? <= 1 {
+                return Err(StoreError::Conflict("the last administrator of an organisation".into()));
+            }
+        }
         // Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
         for q in [
             "delete from refresh_tokens where grant_id in (select grant_id from grants where account_id = $1)",
@@ -157,6 +183,9 @@ impl Store {
             "delete from verifications where account_id = $1",
             "delete from eid_links where account_id = $1",
             "delete from upgrade_requests where account_id = $1",
+            "delete from org_user_services where account_id = $1",
+            "delete from org_group_members where account_id = $1",
+            "delete from org_users where account_id = $1",
         ] {
             sqlx::query(q).bind(account_id).execute(&mut *tx).await?;
         }
@@ -167,6 +196,18 @@ impl Store {
             .rows_affected();
         tx.commit().await?;
         Ok(n == 1)
+    }
+
+    /// Whether the account is the only administrator of its organisation.
+    pub async fn is_last_admin(&self, account_id: &AccountId) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "select count(*) as n from org_users a where a.role = 'admin' and a.org_id = \
+             (select u.org_id from org_users u where u.account_id = $1 and u.role = 'admin')",
+        )
+        .bind(account_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(col::<i64>(&row, "n", "org_users")? == 1)
     }
 
     /// The account with this id.

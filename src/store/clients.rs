@@ -119,6 +119,9 @@ impl Store {
             "delete from refresh_tokens where grant_id in (select grant_id from grants where client_id = $1)",
             "delete from grants where client_id = $1",
             "delete from consents where client_id = $1",
+            "delete from org_user_services where client_id = $1",
+            "delete from org_group_services where client_id = $1",
+            "delete from org_services where client_id = $1",
         ] {
             sqlx::query(q).bind(id).execute(&mut *tx).await?;
         }

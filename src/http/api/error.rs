@@ -48,6 +48,10 @@ pub enum ApiError {
     BadRequest(String),
     /// `If-Match` names another version than the current one (RFC 9110 §13.1.1).
     PreconditionFailed,
+    /// The request is well-formed but a value breaks a rule, said for the developer.
+    Invalid(String),
+    /// The request contradicts the resource's state, said for the developer.
+    Conflict(String),
     /// The first request with this `Idempotency-Key` still runs.
     KeyInUse,
     /// The `Idempotency-Key` was used for a different request.
@@ -82,6 +86,8 @@ impl ApiError {
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, None, "no such resource".into()),
             ApiError::BadRequest(why) => (StatusCode::BAD_REQUEST, None, why.clone()),
+            ApiError::Invalid(why) => (StatusCode::UNPROCESSABLE_ENTITY, None, why.clone()),
+            ApiError::Conflict(why) => (StatusCode::CONFLICT, None, why.clone()),
             ApiError::PreconditionFailed => (
                 StatusCode::PRECONDITION_FAILED,
                 None,
@@ -114,6 +120,8 @@ impl ApiError {
             ),
             ApiError::NotFound
             | ApiError::BadRequest(_)
+            | ApiError::Invalid(_)
+            | ApiError::Conflict(_)
             | ApiError::PreconditionFailed
             | ApiError::KeyInUse
             | ApiError::KeyReused

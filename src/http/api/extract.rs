@@ -68,3 +68,26 @@ impl Caller {
         format!("{}|{}", self.token.claims.client_id, self.token.claims.sub)
     }
 }
+
+/// A JSON body that is an object, read into `T`. serde would also read a struct from an array
+/// of its fields, which no operation's document allows; a body that is no object, or an object
+/// `T` refuses, is a 422 (a malformed one a 400, from axum).
+pub struct JsonObject<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for JsonObject<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = axum::response::Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let axum::Json(object) = axum::Json::<serde_json::Map<String, serde_json::Value>>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map(JsonObject)
+            .map_err(|e| ApiError::Invalid(format!("the body: {e}")).into_response())
+    }
+}

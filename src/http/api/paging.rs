@@ -19,8 +19,14 @@ const MAX_POSITION: usize = 512;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// How many items at most (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page; absent for the first.
+    /// The `next_cursor` of the previous page; absent for the first. The pattern says only
+    /// what a cursor of ours looks like (canonical base64url of the version and a position).
+    #[param(
+        max_length = 687,
+        pattern = "^djE6([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{4}|[A-Za-z0-9_-][AQgw]|[A-Za-z0-9_-]{2}[AEIMQUYcgkosw048])$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -59,10 +65,9 @@ fn open(cursor: &str) -> Option<String> {
         return None;
     }
     let bytes = b64_decode(cursor)?;
-    let text = String::from_utf8(bytes).ok()?;
-    text.strip_prefix(VERSION)
-        .map(str::to_owned)
-        .filter(|p| !p.is_empty() && p.len() <= MAX_POSITION)
+    let position = bytes.strip_prefix(VERSION.as_bytes())?;
+    // A made-up position is only a place in the caller's own list: read it as it comes.
+    Some(String::from_utf8_lossy(position).into_owned()).filter(|p| !p.is_empty() && position.len() <= MAX_POSITION)
 }
 
 /// The cursor that continues after `position`.

@@ -6,7 +6,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::IntoParams;
 
 use super::ApiError;
 use crate::secret::sha256_b64;
@@ -48,30 +49,26 @@ pub enum IfMatch {
 }
 
 impl IfMatch {
-    /// Parses the `If-Match` fields of `headers`; a malformed list is a 400.
-    pub fn from_headers(headers: &HeaderMap) -> Result<IfMatch, ApiError> {
+    /// Reads the `If-Match` fields of `headers`. What is not an entity tag (a weak tag, a
+    /// malformed item, bytes that are not text) can never match: such a precondition fails with
+    /// 412 rather than being ignored or refused as malformed.
+    pub fn from_headers(headers: &HeaderMap) -> IfMatch {
+        if !headers.contains_key(header::IF_MATCH) {
+            return IfMatch::Absent;
+        }
         let mut tags = Vec::new();
-        let mut any = false;
         for value in headers.get_all(header::IF_MATCH) {
-            let text = value.to_str().map_err(|_| ApiError::BadRequest("If-Match must be ASCII".into()))?;
-            for item in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let Ok(text) = value.to_str() else { continue };
+            for item in text.split(',').map(str::trim) {
                 if item == "*" {
-                    any = true;
-                } else if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
+                    return IfMatch::Any;
+                }
+                if item.len() >= 2 && item.starts_with('"') && item.ends_with('"') {
                     tags.push(item.to_owned());
-                } else {
-                    // A weak tag (`W/"…"`) never matches strongly; anything else is malformed.
-                    if !item.starts_with("W/\"") {
-                        return Err(ApiError::BadRequest("If-Match takes quoted entity tags or *".into()));
-                    }
                 }
             }
         }
-        Ok(match (any, headers.contains_key(header::IF_MATCH)) {
-            (true, _) => IfMatch::Any,
-            (false, false) => IfMatch::Absent,
-            (false, true) => IfMatch::Tags(tags),
-        })
+        IfMatch::Tags(tags)
     }
 
     /// Lets the update go ahead on `current`, or refuses it with 412.
@@ -85,11 +82,22 @@ impl IfMatch {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        IfMatch::from_headers(&parts.headers)
+        Ok(IfMatch::from_headers(&parts.headers))
     }
+}
+
+/// The `If-Match` header as the OpenAPI document describes it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// The `ETag` the change is based on: `*` or quoted entity tags. What names no current
+    /// version (another version, a weak tag, anything that is no entity tag) is a 412.
+    #[serde(rename = "If-Match")]
+    #[param(nullable = false)]
+    pub if_match: Option<String>,
 }
 
 #[cfg(test)]
@@ -110,7 +118,7 @@ mod tests {
         let older = ETag::of(&serde_json::json!({ "subject": "Antrag", "version": 1 }));
         assert_ne!(current, older);
         assert!(current.as_str().starts_with('"') && current.as_str().ends_with('"'));
-        let ok = |h: &[&str]| IfMatch::from_headers(&headers(h)).unwrap().check(&current);
+        let ok = |h: &[&str]| IfMatch::from_headers(&headers(h)).check(&current);
         assert!(ok(&[]).is_ok(), "no If-Match: unconditional");
         assert!(ok(&["*"]).is_ok());
         assert!(ok(&[current.as_str()]).is_ok());
@@ -121,6 +129,11 @@ mod tests {
             matches!(ok(&[&format!("W/{}", current.as_str())]), Err(ApiError::PreconditionFailed)),
             "a weak tag never matches strongly"
         );
-        assert!(matches!(IfMatch::from_headers(&headers(&["abc"])), Err(ApiError::BadRequest(_))));
+        for never in ["abc", " , ", "{}", ""] {
+            assert!(
+                matches!(ok(&[never]), Err(ApiError::PreconditionFailed)),
+                "{never:?} can never match"
+            );
+        }
     }
 }

@@ -293,6 +293,7 @@ fn not_admitted(state: &AppState, txn: &Transaction, error: &OAuthError, why: No
         NotAdmitted::AccountKind(Admits::Organisation) => "not_admitted_organisations_only",
         NotAdmitted::AccountKind(Admits::Citizen) => "not_admitted_citizens_only",
         NotAdmitted::AccountKind(Admits::Any) => "not_admitted_account",
+        NotAdmitted::NotGranted => "not_admitted_not_granted",
     };
     let ctx = json!({ "service": service, "message": state.pages.text(r.locale, message), "back": back });
     state

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::grants::claims::user_claims;
+use crate::grants::claims::{ORG_CLAIMS, user_claims};
 use crate::keys::Keys;
 use crate::paths;
 use crate::protocol::scope;
@@ -32,6 +32,7 @@ pub fn document(config: &Config) -> Value {
         "at_hash",
     ];
     claims.extend(user_claims());
+    claims.extend(ORG_CLAIMS);
     let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
     let signing_algs = ["RS256", "ES256"];
     json!({

@@ -1,0 +1,651 @@
+//! Organisations (Servicekonto Business, PRODUCT §7): registration by an operator or the
+//! pages, what their administrators may change, and what each user may use — decided here,
+//! never in a handler (R-API-5).
+//!
+//! A user may use a service when their organisation's subscription to it is released, they
+//! hold a grant of it (directly or through a group), and, for an administrator, the
+//! organisation lets administrators use services (R-ORG-7, -8, -9). The roles are the union of
+//! what the grants name, limited to the roles the service still defines.
+
+use std::collections::BTreeSet;
+
+use crate::accounts::{self, Account, AccountError, AccountKind, Field, password};
+use crate::clients::{Admits, Client};
+use crate::clock::Timestamp;
+use crate::ids::{AccountId, ClientId, GroupId, OrgId};
+use crate::secret::Secret;
+use crate::store::{Store, StoreError};
+
+pub use crate::model::org::{Group, Membership, OrgAddress, OrgRole, Organisation, Subscription, SubscriptionState};
+
+/// A field of the organisation forms, as the checks name it when they refuse it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrgField {
+    /// The organisation's name (R-ORG-1).
+    Name,
+    /// Handelsregisternummer.
+    TradeRegister,
+    /// Street, house number, postal code or town (R-ORG-2).
+    Address,
+    /// House number (R-ORG-2).
+    HouseNumber,
+    /// PO box: 4–20 digits (R-ORG-2).
+    PoBox,
+    /// The administrator's email (R-ORG-3).
+    AdminEmail,
+    /// A group's name or description (R-ORG-9).
+    GroupName,
+    /// A role's name that no service could define.
+    Roles,
+}
+
+impl OrgField {
+    /// The form field's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OrgField::Name => "name",
+            OrgField::TradeRegister => "trade_register",
+            OrgField::Address => "address",
+            OrgField::HouseNumber => "house_number",
+            OrgField::PoBox => "po_box",
+            OrgField::AdminEmail => "admin_email",
+            OrgField::GroupName => "group_name",
+            OrgField::Roles => "roles",
+        }
+    }
+}
+
+/// Why an organisation operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// A field breaks its rule.
+    #[error("invalid {}", .0.name())]
+    Invalid(OrgField),
+    /// An account rule (email, password, names, phone) was broken.
+    #[error(transparent)]
+    Account(AccountError),
+    /// No such organisation, user, group or subscription for this caller: a foreign id and an
+    /// unknown one are told apart by nobody (R-API-5).
+    #[error("not found")]
+    NotFound,
+    /// The service is not one organisations use.
+    #[error("this service is not for organisations")]
+    NotForOrganisations,
+    /// The subscription is not released: the service cannot be granted yet (R-ORG-7).
+    #[error("the service is not released for the organisation")]
+    NotReleased,
+    /// The organisation subscribed to the service already.
+    #[error("already subscribed")]
+    AlreadySubscribed,
+    /// A role the service does not define.
+    #[error("the service defines no role {0}")]
+    UnknownRole(String),
+    /// The stored version is not the one the change was based on.
+    #[error("changed since it was read")]
+    Stale,
+    /// The field was taken from ELSTER and stays as it is (R-ELS-2).
+    #[error("{} is locked: it comes from ELSTER", .0.name())]
+    Locked(OrgField),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for OrgError {
+    fn from(e: StoreError) -> Self {
+        OrgError::Store(e)
+    }
+}
+
+impl From<AccountError> for OrgError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Store(s) => OrgError::Store(s),
+            other => OrgError::Account(other),
+        }
+    }
+}
+
+/// What registers an organisation with its first administrator.
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    /// Name (R-ORG-1).
+    pub name: String,
+    /// Handelsregisternummer (optional).
+    pub trade_register: Option<String>,
+    /// Postal address.
+    pub address: Option<OrgAddress>,
+    /// PO box (optional).
+    pub po_box: Option<String>,
+    /// The administrator's email (R-ORG-3).
+    pub admin_email: String,
+    /// The administrator's password (R-REG-2).
+    pub admin_password: Secret<String>,
+    /// The administrator's given name.
+    pub admin_given_name: String,
+    /// The administrator's family name.
+    pub admin_family_name: String,
+    /// The administrator's phone number (required for administrators, R-ORG-4).
+    pub admin_phone: String,
+}
+
+/// Checks an organisation's name (R-ORG-1): 1–40 characters, letters, digits and special
+/// characters except `" < > { } [ ]`.
+pub fn check_org_name(value: &str) -> Result<String, OrgError> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 || n > 40 || v.chars().any(|c| c.is_control() || "\"<>{}[]".contains(c)) {
+        return Err(OrgError::Invalid(OrgField::Name));
+    }
+    Ok(v.to_string())
+}
+
+/// Checks a house number (R-ORG-2): 1–11 letters, digits, `-`, `/` or `.`, no spaces (`0`
+/// where there is none; ranges like `12a-c` or `48-50`).
+pub fn check_house_number(value: &str) -> Result<String, OrgError> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 || n > 11 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "-/.".contains(c)) {
+        return Err(OrgError::Invalid(OrgField::HouseNumber));
+    }
+    Ok(v.to_string())
+}
+
+/// Checks a PO box (R-ORG-2): 4–20 digits.
+pub fn check_po_box(value: &str) -> Result<String, OrgError> {
+    let v = value.trim();
+    if !(4..=20).contains(&v.len()) || !v.chars().all(|c| c.is_ascii_digit()) {
+        return Err(OrgError::Invalid(OrgField::PoBox));
+    }
+    Ok(v.to_string())
+}
+
+/// Checks an administrator's email (R-ORG-3): an email address (R-REG-1) without umlauts or
+/// any other letter outside ASCII.
+pub fn check_admin_email(value: &str) -> Result<String, OrgError> {
+    let email = accounts::normalize_email(value).map_err(|_| OrgError::Invalid(OrgField::AdminEmail))?;
+    if !email.is_ascii() {
+        return Err(OrgError::Invalid(OrgField::AdminEmail));
+    }
+    Ok(email)
+}
+
+fn check_trade_register(value: &str) -> Result<String, OrgError> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 || n > 40 || !v.chars().all(|c| c.is_ascii_alphanumeric() || " ./-".contains(c)) {
+        return Err(OrgError::Invalid(OrgField::TradeRegister));
+    }
+    Ok(v.to_string())
+}
+
+fn check_org_address(a: OrgAddress) -> Result<OrgAddress, OrgError> {
+    let part = |v: &str| accounts::check_name(Field::Street, v).map_err(|_| OrgError::Invalid(OrgField::Address));
+    Ok(OrgAddress {
+        street: part(&a.street)?,
+        house_number: check_house_number(&a.house_number)?,
+        postal_code: part(&a.postal_code)?,
+        city: part(&a.city)?,
+    })
+}
+
+/// Registers an organisation with its first administrator, active at once (an operator's
+/// `org add`; the pages add the activation link). Cheap checks come before the hash.
+pub async fn create(
+    store: &Store,
+    hasher: &password::Hasher,
+    new: NewOrganisation,
+    now: Timestamp,
+) -> Result<(Organisation, Account), OrgError> {
+    let name = check_org_name(&new.name)?;
+    let trade_register = new.trade_register.as_deref().map(check_trade_register).transpose()?;
+    let address = new.address.map(check_org_address).transpose()?;
+    let po_box = new.po_box.as_deref().map(check_po_box).transpose()?;
+    let email = check_admin_email(&new.admin_email)?;
+    password::check_policy(new.admin_password.expose()).map_err(AccountError::from)?;
+    let given_name = accounts::check_name(Field::GivenName, &new.admin_given_name)?;
+    let family_name = accounts::check_name(Field::FamilyName, &new.admin_family_name)?;
+    let phone = accounts::check_phone(&new.admin_phone)?;
+    let hash = hasher.hash(new.admin_password).await.map_err(AccountError::from)?;
+    let org = Organisation {
+        id: OrgId::random(),
+        name,
+        trade_register,
+        address,
+        po_box,
+        admins_use_services: false,
+        elster_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let admin = Account {
+        kind: AccountKind::Organisation,
+        phone_number: Some(phone),
+        ..Account::citizen(email, hash, given_name, family_name, now)
+    };
+    store
+        .insert_organisation(&org, &admin)
+        .await
+        .map_err(|e| OrgError::from(AccountError::from(e)))?;
+    Ok((org, admin))
+}
+
+/// Proof that the caller may administer one organisation: made only by [`admin_of`] (an
+/// administrator's account) or [`Admin::operator`] (the command line).
+#[derive(Debug, Clone)]
+pub struct Admin {
+    org_id: OrgId,
+}
+
+impl Admin {
+    /// An operator on the command line, who may administer any organisation.
+    pub fn operator(org_id: OrgId) -> Admin {
+        Admin { org_id }
+    }
+
+    /// The organisation administered.
+    pub fn org_id(&self) -> &OrgId {
+        &self.org_id
+    }
+}
+
+/// The caller as administrator of `org_id`; anyone else — another organisation's
+/// administrator, an employee, a citizen — gets `NotFound` (R-API-5).
+pub async fn admin_of(store: &Store, caller: &AccountId, org_id: &OrgId) -> Result<Admin, OrgError> {
+    match store.membership(caller).await? {
+        Some(m) if m.org_id == *org_id && m.role == OrgRole::Admin => Ok(Admin { org_id: m.org_id }),
+        _ => Err(OrgError::NotFound),
+    }
+}
+
+/// A user of the administered organisation, or `NotFound`.
+async fn own_user(store: &Store, admin: &Admin, user: &AccountId) -> Result<Membership, OrgError> {
+    match store.membership(user).await? {
+        Some(m) if m.org_id == admin.org_id => Ok(m),
+        _ => Err(OrgError::NotFound),
+    }
+}
+
+/// A group of the administered organisation, or `NotFound`.
+async fn own_group(store: &Store, admin: &Admin, group: &GroupId) -> Result<Group, OrgError> {
+    match store.group(group).await? {
+        Some(g) if g.org_id == admin.org_id => Ok(g),
+        _ => Err(OrgError::NotFound),
+    }
+}
+
+/// Roles for a grant: each defined by the service (else `UnknownRole`: what the service
+/// defines can change), each once, in the service's order.
+fn check_roles(client: &Client, roles: &[String]) -> Result<Vec<String>, OrgError> {
+    if !roles.iter().all(|r| crate::clients::is_role_name(r)) {
+        return Err(OrgError::Invalid(OrgField::Roles));
+    }
+    let asked: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
+    if let Some(unknown) = asked.iter().find(|r| !client.roles.iter().any(|d| d == *r)) {
+        return Err(OrgError::UnknownRole((*unknown).to_string()));
+    }
+    Ok(client.roles.iter().filter(|d| asked.contains(d.as_str())).cloned().collect())
+}
+
+/// The administered organisation's released subscription to `client`, or why not.
+async fn released(store: &Store, admin: &Admin, client: &Client) -> Result<(), OrgError> {
+    match store.subscription(&admin.org_id, &client.id).await? {
+        Some(s) if s.state == SubscriptionState::Released => Ok(()),
+        _ => Err(OrgError::NotReleased),
+    }
+}
+
+/// Subscribes the organisation to a service (R-ORG-7): released at once, or pending until the
+/// Fachliche Leitstelle approves when the service requires it.
+pub async fn subscribe(store: &Store, admin: &Admin, client: &Client, now: Timestamp) -> Result<Subscription, OrgError> {
+    if client.admits == Admits::Citizen || !client.is_listed() {
+        return Err(OrgError::NotForOrganisations);
+    }
+    let pending = client.requires_approval;
+    let s = Subscription {
+        org_id: admin.org_id.clone(),
+        client_id: client.id.clone(),
+        state: if pending {
+            SubscriptionState::Pending
+        } else {
+            SubscriptionState::Released
+        },
+        requested_at: now,
+        decided_at: (!pending).then_some(now),
+    };
+    match store.insert_subscription(&s).await {
+        Ok(()) => Ok(s),
+        Err(StoreError::Conflict(_)) => Err(OrgError::AlreadySubscribed),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends a subscription with every grant of the service in the organisation.
+pub async fn unsubscribe(store: &Store, admin: &Admin, client_id: &ClientId) -> Result<(), OrgError> {
+    if store.remove_subscription(&admin.org_id, client_id).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// The Fachliche Leitstelle releases a pending subscription.
+pub async fn release(store: &Store, org_id: &OrgId, client_id: &ClientId, now: Timestamp) -> Result<(), OrgError> {
+    if store.release_subscription(org_id, client_id, now).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// Switches whether administrators may use services (R-ORG-8).
+pub async fn set_admins_use_services(store: &Store, admin: &Admin, on: bool, now: Timestamp) -> Result<(), OrgError> {
+    if store.set_admins_use_services(&admin.org_id, on, now).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// Grants a released service to a user of the organisation directly, with `roles` (R-ORG-8).
+pub async fn grant(store: &Store, admin: &Admin, user: &AccountId, client: &Client, roles: &[String]) -> Result<(), OrgError> {
+    own_user(store, admin, user).await?;
+    released(store, admin, client).await?;
+    let roles = check_roles(client, roles)?;
+    Ok(store.put_user_service(user, &client.id, &roles).await?)
+}
+
+/// Withdraws a direct grant; what groups give stays (R-ORG-9).
+pub async fn revoke(store: &Store, admin: &Admin, user: &AccountId, client_id: &ClientId) -> Result<(), OrgError> {
+    own_user(store, admin, user).await?;
+    if store.remove_user_service(user, client_id).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// Creates a group (R-ORG-9): a name of 1–100 characters, an optional description.
+pub async fn create_group(store: &Store, admin: &Admin, name: &str, description: Option<&str>, now: Timestamp) -> Result<Group, OrgError> {
+    let name = accounts::check_name(Field::Name, name).map_err(|_| OrgError::Invalid(OrgField::GroupName))?;
+    let description = description.map(check_description).transpose()?.flatten();
+    let group = Group {
+        id: GroupId::random(),
+        org_id: admin.org_id.clone(),
+        name,
+        description,
+        created_at: now,
+    };
+    store.insert_group(&group).await?;
+    Ok(group)
+}
+
+/// Deletes a group: exactly what came through it is revoked (R-ORG-9).
+pub async fn delete_group(store: &Store, admin: &Admin, group: &GroupId) -> Result<(), OrgError> {
+    own_group(store, admin, group).await?;
+    store.delete_group(group).await?;
+    Ok(())
+}
+
+/// Makes a user of the organisation a member of one of its groups.
+pub async fn add_member(store: &Store, admin: &Admin, group: &GroupId, user: &AccountId) -> Result<(), OrgError> {
+    own_group(store, admin, group).await?;
+    own_user(store, admin, user).await?;
+    Ok(store.put_group_member(group, user).await?)
+}
+
+/// Removes a member from a group.
+pub async fn remove_member(store: &Store, admin: &Admin, group: &GroupId, user: &AccountId) -> Result<(), OrgError> {
+    own_group(store, admin, group).await?;
+    if store.remove_group_member(group, user).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// Grants a released service to a group, with `roles`.
+pub async fn grant_to_group(store: &Store, admin: &Admin, group: &GroupId, client: &Client, roles: &[String]) -> Result<(), OrgError> {
+    own_group(store, admin, group).await?;
+    released(store, admin, client).await?;
+    let roles = check_roles(client, roles)?;
+    Ok(store.put_group_service(group, &client.id, &roles).await?)
+}
+
+/// Withdraws a service from a group.
+pub async fn revoke_from_group(store: &Store, admin: &Admin, group: &GroupId, client_id: &ClientId) -> Result<(), OrgError> {
+    own_group(store, admin, group).await?;
+    if store.remove_group_service(group, client_id).await? {
+        Ok(())
+    } else {
+        Err(OrgError::NotFound)
+    }
+}
+
+/// The administered organisation.
+pub async fn get(store: &Store, admin: &Admin) -> Result<Organisation, OrgError> {
+    store.organisation(&admin.org_id).await?.ok_or(OrgError::NotFound)
+}
+
+/// Changes to an organisation's data; `None` leaves a field as it is, an empty text clears an
+/// optional one.
+#[derive(Debug, Clone, Default)]
+pub struct OrgChanges {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new Handelsregisternummer (empty: none).
+    pub trade_register: Option<String>,
+    /// A new address.
+    pub address: Option<OrgAddress>,
+    /// A new PO box (empty: none).
+    pub po_box: Option<String>,
+    /// Whether administrators may use services (R-ORG-8).
+    pub admins_use_services: Option<bool>,
+}
+
+/// Changes the administered organisation's data (R-ORG-11); what ELSTER gave stays locked
+/// (R-ELS-2). Every field is checked first, then `current` is asked whether the stored version
+/// is the one the change is based on (`Stale` if not), and only then is anything stored.
+pub async fn update(
+    store: &Store,
+    admin: &Admin,
+    changes: OrgChanges,
+    current: impl FnOnce(&Organisation) -> bool,
+    now: Timestamp,
+) -> Result<Organisation, OrgError> {
+    let optional = |v: Option<String>, check: fn(&str) -> Result<String, OrgError>| -> Result<Option<Option<String>>, OrgError> {
+        v.map(|v| Some(v.trim().to_string()).filter(|v| !v.is_empty()).map(|v| check(&v)).transpose())
+            .transpose()
+    };
+    let name = changes.name.as_deref().map(check_org_name).transpose()?;
+    let trade_register = optional(changes.trade_register, check_trade_register)?;
+    let address = changes.address.map(check_org_address).transpose()?;
+    let po_box = optional(changes.po_box, check_po_box)?;
+
+    let mut org = get(store, admin).await?;
+    if !current(&org) {
+        return Err(OrgError::Stale);
+    }
+    let locked = org.elster_id.is_some();
+    let refuse_if_locked = |field: OrgField| if locked { Err(OrgError::Locked(field)) } else { Ok(()) };
+    if let Some(name) = name.filter(|n| *n != org.name) {
+        refuse_if_locked(OrgField::Name)?;
+        org.name = name;
+    }
+    if let Some(t) = trade_register.filter(|t| *t != org.trade_register) {
+        refuse_if_locked(OrgField::TradeRegister)?;
+        org.trade_register = t;
+    }
+    if let Some(a) = address.map(Some).filter(|a| *a != org.address) {
+        refuse_if_locked(OrgField::Address)?;
+        org.address = a;
+    }
+    if let Some(p) = po_box {
+        org.po_box = p;
+    }
+    if let Some(on) = changes.admins_use_services {
+        org.admins_use_services = on;
+    }
+    org.updated_at = now;
+    store.update_organisation(&org).await?;
+    Ok(org)
+}
+
+/// An organisation's user as its administrators see them.
+#[derive(Debug, Clone)]
+pub struct OrgUser {
+    /// The account.
+    pub account: Account,
+    /// Administrator or employee.
+    pub role: OrgRole,
+}
+
+/// A page of the organisation's users, by id, after `after`.
+pub async fn users(store: &Store, admin: &Admin, after: Option<&str>, limit: u32) -> Result<Vec<OrgUser>, OrgError> {
+    let rows = store.org_users(&admin.org_id, after.unwrap_or(""), limit).await?;
+    Ok(rows.into_iter().map(|(account, role)| OrgUser { account, role }).collect())
+}
+
+/// One user of the organisation with the services granted to them directly.
+pub async fn user(store: &Store, admin: &Admin, id: &AccountId) -> Result<(OrgUser, Vec<(ClientId, Vec<String>)>), OrgError> {
+    let (account, role) = store.org_user(&admin.org_id, id).await?.ok_or(OrgError::NotFound)?;
+    let services = store.user_services(id).await?;
+    Ok((OrgUser { account, role }, services))
+}
+
+/// A group with its members and services.
+#[derive(Debug, Clone)]
+pub struct GroupDetail {
+    /// The group.
+    pub group: Group,
+    /// Its members.
+    pub members: Vec<AccountId>,
+    /// Its services with their roles.
+    pub services: Vec<(ClientId, Vec<String>)>,
+}
+
+/// A page of the organisation's groups, by id, after `after`.
+pub async fn groups(store: &Store, admin: &Admin, after: Option<&str>, limit: u32) -> Result<Vec<Group>, OrgError> {
+    Ok(store.groups_page(&admin.org_id, after.unwrap_or(""), limit).await?)
+}
+
+/// One group of the organisation with its members and services.
+pub async fn group(store: &Store, admin: &Admin, id: &GroupId) -> Result<GroupDetail, OrgError> {
+    let group = own_group(store, admin, id).await?;
+    let members = store.group_members(id).await?;
+    let services = store.group_services(id).await?;
+    Ok(GroupDetail { group, members, services })
+}
+
+/// Renames a group or changes its description (an empty one clears it): checked first, then
+/// `current` is asked whether the stored version is the one the change is based on.
+pub async fn update_group(
+    store: &Store,
+    admin: &Admin,
+    id: &GroupId,
+    (name, description): (Option<&str>, Option<&str>),
+    current: impl FnOnce(&GroupDetail) -> bool,
+) -> Result<GroupDetail, OrgError> {
+    let name = name
+        .map(|n| accounts::check_name(Field::Name, n).map_err(|_| OrgError::Invalid(OrgField::GroupName)))
+        .transpose()?;
+    let description = description.map(check_description).transpose()?;
+    let detail = self::group(store, admin, id).await?;
+    if !current(&detail) {
+        return Err(OrgError::Stale);
+    }
+    let mut group = detail.group;
+    if let Some(name) = name {
+        group.name = name;
+    }
+    if let Some(d) = description {
+        group.description = d;
+    }
+    store.update_group(&group).await?;
+    self::group(store, admin, id).await
+}
+
+fn check_description(d: &str) -> Result<Option<String>, OrgError> {
+    match Some(d.trim()).filter(|d| !d.is_empty()) {
+        Some(d) if d.chars().count() > 500 || d.contains(['<', '>']) => Err(OrgError::Invalid(OrgField::GroupName)),
+        d => Ok(d.map(str::to_string)),
+    }
+}
+
+/// The organisation's subscriptions, by service.
+pub async fn subscriptions(store: &Store, admin: &Admin) -> Result<Vec<Subscription>, OrgError> {
+    Ok(store.subscriptions(&admin.org_id).await?)
+}
+
+/// What an organisation user may do at one service: the `org_id`, `org_name` and
+/// `service_roles` claims (R-ORG-10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// The organisation.
+    pub org_id: OrgId,
+    /// Its name.
+    pub org_name: String,
+    /// The roles granted for this service, in the service's order (possibly none).
+    pub roles: Vec<String>,
+}
+
+/// What `account_id` may do at `client` (one store round trip): `None` when it is not an
+/// organisation's user or may not use the service.
+pub async fn access(store: &Store, account_id: &AccountId, client: &Client) -> Result<Option<Access>, StoreError> {
+    Ok(store.org_access(account_id, &client.id).await?.and_then(|rows| {
+        let usable = client.admits != Admits::Citizen
+            && rows.subscription == Some(SubscriptionState::Released)
+            && (rows.role == OrgRole::Employee || rows.admins_use_services)
+            && !rows.grants.is_empty();
+        usable.then(|| {
+            let granted: BTreeSet<&str> = rows.grants.iter().flatten().map(String::as_str).collect();
+            Access {
+                org_id: rows.org_id,
+                org_name: rows.org_name,
+                roles: client.roles.iter().filter(|r| granted.contains(r.as_str())).cloned().collect(),
+            }
+        })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_org_1_an_organisation_name_has_1_to_40_characters_without_quotes_angles_or_brackets() {
+        for ok in ["Müller & Söhne GmbH", "A", "Stadtwerke Köln-Süd (AöR) #1 §2", &"x".repeat(40)] {
+            assert!(check_org_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "  ", &"x".repeat(41), "\"Quote\" AG", "<b>", "{x}", "[y]", "a\u{7}b"] {
+            assert!(matches!(check_org_name(bad), Err(OrgError::Invalid(OrgField::Name))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn r_org_2_house_numbers_have_at_most_11_characters_without_spaces_and_po_boxes_4_to_20_digits() {
+        for ok in ["0", "12a-c", "48-50", "17", "123456789ab"] {
+            assert!(check_house_number(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "12 a", "123456789abc", "1<"] {
+            assert!(check_house_number(bad).is_err(), "{bad}");
+        }
+        for ok in ["1234", "12345678901234567890"] {
+            assert!(check_po_box(ok).is_ok(), "{ok}");
+        }
+        for bad in ["123", "123456789012345678901", "12a4", ""] {
+            assert!(check_po_box(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn r_org_3_an_administrators_email_has_no_spaces_angles_or_umlauts() {
+        assert_eq!(check_admin_email(" Admin@Firma.de ").unwrap(), "admin@firma.de");
+        for bad in ["müller@firma.de", "a b@firma.de", "<a>@firma.de", "admin@fürma.de", "keine-adresse"] {
+            assert!(
+                matches!(check_admin_email(bad), Err(OrgError::Invalid(OrgField::AdminEmail))),
+                "{bad}"
+            );
+        }
+    }
+}

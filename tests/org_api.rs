@@ -1,0 +1,359 @@
+//! The organisation administration API under `/api/v1/orgs/{org_id}` (R-ORG-4…9, R-API-3…5):
+//! an administrator's token with the scope `org:admin` reaches their own organisation only.
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
+use serde_json::{Value, json};
+use servicekonto::accounts::{Account, AccountKind};
+use servicekonto::clients::{Admits, Offer};
+use servicekonto::ids::{ClientId, OrgId};
+use servicekonto::orgs::{self, Admin, NewOrganisation, OrgRole};
+use servicekonto::secret::Secret;
+
+use crate::support::*;
+
+/// An organisation with its administrator `admin@<slug>.example` and an administration tool the
+/// administrator may use (a service for organisations like any other: subscribed, granted, and
+/// the switch for administrators on); the administrator's token for the tool with `scope`.
+async fn admin_with_token(app: &TestApp, slug: &str, scope: &str) -> (OrgId, Account, String) {
+    let new = NewOrganisation {
+        name: format!("{slug} AG"),
+        trade_register: None,
+        address: None,
+        po_box: None,
+        admin_email: format!("admin@{slug}.example"),
+        admin_password: Secret::new(PASSWORD.into()),
+        admin_given_name: "Ada".into(),
+        admin_family_name: "Admin".into(),
+        admin_phone: "+49 30 1234".into(),
+    };
+    let store = &app.state.store;
+    let now = servicekonto::clock::now();
+    let (org, admin) = orgs::create(store, &app.state.hasher, new, now).await.unwrap();
+    let (tool_id, tool_secret) = app
+        .client(ClientSpec {
+            offer: Offer {
+                admits: Admits::Organisation,
+                ..Offer::default()
+            },
+            ..ClientSpec::default()
+        })
+        .await;
+    let tool = store.client(&ClientId::from(tool_id.as_str())).await.unwrap().unwrap();
+    let operator = Admin::operator(org.id.clone());
+    orgs::subscribe(store, &operator, &tool, now).await.unwrap();
+    orgs::set_admins_use_services(store, &operator, true, now).await.unwrap();
+    orgs::grant(store, &operator, &admin.id, &tool, &[]).await.unwrap();
+    let mut browser = app.browser();
+    let code = login_code(app, &mut browser, &tool_id, &admin.email, &[("scope", scope)]).await;
+    let (status, tokens) = redeem(app, &tool_id, &tool_secret.unwrap(), &code, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    (org.id, admin, tokens["access_token"].as_str().unwrap().to_string())
+}
+
+async fn employee(app: &TestApp, org: &OrgId, email: &str) -> Account {
+    let hash = app.state.hasher.hash(Secret::new(PASSWORD.into())).await.unwrap();
+    let account = Account {
+        kind: AccountKind::Organisation,
+        ..Account::citizen(email.into(), hash, "Emil".into(), "E".into(), servicekonto::clock::now())
+    };
+    app.state.store.insert_org_user(&account, org, OrgRole::Employee).await.unwrap();
+    account
+}
+
+/// Sends `method path` with `token` and an optional JSON body: the status, the body (or
+/// `Null`), and the response's `ETag`.
+async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
+    let mut req = app
+        .http()
+        .request(method.parse().unwrap(), app.url(&format!("/api/v1{path}")))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    if !status.is_success() {
+        assert_eq!(res.headers()[CONTENT_TYPE], "application/problem+json", "{method} {path}: {status}");
+    }
+    let etag = res.headers().get(ETAG).map(|v| v.to_str().unwrap().to_string());
+    (status, res.json().await.unwrap_or(Value::Null), etag)
+}
+
+#[tokio::test]
+async fn r_org_4_r_api_5_an_administrator_runs_groups_subscriptions_and_grants_and_nobody_else_sees_them() {
+    let app = TestApp::start().await;
+    let (org, ada, token) = admin_with_token(&app, "alpha", "openid org:admin").await;
+    let (other_org, _bob, bob_token) = admin_with_token(&app, "beta", "openid org:admin").await;
+    let emil = employee(&app, &org, "emil@alpha.example").await;
+    let eve = employee(&app, &other_org, "eve@beta.example").await;
+    let (svc_id, svc_secret) = app
+        .client(ClientSpec {
+            offer: Offer {
+                admits: Admits::Organisation,
+                roles: vec!["lesen".into(), "schreiben".into()],
+                ..Offer::default()
+            },
+            ..ClientSpec::default()
+        })
+        .await;
+    let (citizens_id, _) = app.client(ClientSpec::default()).await;
+    let o = format!("/orgs/{org}");
+
+    // The organisation, its ETag, and If-Match.
+    let (status, body, etag) = call(&app, "GET", &o, &token, None).await;
+    assert_eq!(
+        (status, body["name"].as_str(), body["admins_use_services"].as_bool()),
+        (StatusCode::OK, Some("alpha AG"), Some(true))
+    );
+    let etag = etag.expect("an ETag");
+    let res = app
+        .http()
+        .patch(app.url(&format!("/api/v1{o}")))
+        .bearer_auth(&token)
+        .header(IF_MATCH, "\"stale\"")
+        .json(&json!({ "name": "Alpha AG" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    let res = app
+        .http()
+        .patch(app.url(&format!("/api/v1{o}")))
+        .bearer_auth(&token)
+        .header(IF_MATCH, &etag)
+        .json(&json!({ "name": "Alpha AG", "po_box": "123456" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, body, _) = call(&app, "PATCH", &o, &token, Some(json!({ "name": "<Alpha>" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _, _) = call(&app, "PATCH", &o, &token, Some(json!({ "colour": "blue" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are refused");
+    let (_, body, _) = call(&app, "GET", &o, &token, None).await;
+    assert_eq!(
+        (body["name"].as_str(), body["po_box"].as_str()),
+        (Some("Alpha AG"), Some("123456")),
+        "refused changes changed nothing"
+    );
+
+    // Subscriptions.
+    let (status, sub, _) = call(&app, "POST", &format!("{o}/services"), &token, Some(json!({ "client_id": svc_id }))).await;
+    assert_eq!(
+        (status, sub["id"].as_str(), sub["state"].as_str()),
+        (StatusCode::CREATED, Some(svc_id.as_str()), Some("released"))
+    );
+    let (status, _, _) = call(&app, "POST", &format!("{o}/services"), &token, Some(json!({ "client_id": svc_id }))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "subscribed already");
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        &format!("{o}/services"),
+        &token,
+        Some(json!({ "client_id": citizens_id })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a citizens' service");
+    let (status, _, _) = call(
+        &app,
+        "POST",
+        &format!("{o}/services"),
+        &token,
+        Some(json!({ "client_id": "unknown" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list, _) = call(&app, "GET", &format!("{o}/services"), &token, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2, "the tool and the service: {list}");
+
+    // Groups, members, and the group's services.
+    let (status, group, _) = call(&app, "POST", &format!("{o}/groups"), &token, Some(json!({ "name": "Lesende" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let g = format!("{o}/groups/{}", group["id"].as_str().unwrap());
+    call(&app, "POST", &format!("{o}/groups"), &token, Some(json!({ "name": "Zweite" }))).await;
+    let (status, _, _) = call(&app, "POST", &format!("{o}/groups"), &token, Some(json!({ "name": "" }))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, first, _) = call(&app, "GET", &format!("{o}/groups?limit=1"), &token, None).await;
+    let cursor = first["next_cursor"].as_str().expect("a second page");
+    let (_, second, _) = call(&app, "GET", &format!("{o}/groups?limit=1&cursor={cursor}"), &token, None).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second.get("next_cursor").is_none());
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+
+    assert_eq!(
+        call(&app, "PUT", &format!("{g}/members/{}", emil.id), &token, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, "PUT", &format!("{g}/members/{}", eve.id), &token, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        &format!("{g}/services/{svc_id}"),
+        &token,
+        Some(json!({ "roles": ["chef"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a role the service does not define: {body}");
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        &format!("{g}/services/{svc_id}"),
+        &token,
+        Some(json!({ "roles": ["a b"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "not a role's name");
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        &format!("{g}/services/{citizens_id}"),
+        &token,
+        Some(json!({ "roles": [] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "not released for the organisation");
+    let (status, _, _) = call(
+        &app,
+        "PUT",
+        &format!("{g}/services/{svc_id}"),
+        &token,
+        Some(json!({ "roles": ["lesen"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, detail, _) = call(&app, "GET", &g, &token, None).await;
+    assert_eq!(detail["members"], json!([emil.id.as_str()]));
+    assert_eq!(detail["services"], json!([{ "client_id": svc_id, "roles": ["lesen"] }]));
+    let (status, body, _) = call(
+        &app,
+        "PUT",
+        &format!("{o}/users/{}/services/{svc_id}", emil.id),
+        &token,
+        Some(json!({ "roles": ["schreiben"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, user, _) = call(&app, "GET", &format!("{o}/users/{}", emil.id), &token, None).await;
+    assert_eq!(
+        (user["role"].as_str(), &user["services"]),
+        (Some("employee"), &json!([{ "client_id": svc_id, "roles": ["schreiben"] }]))
+    );
+    let (_, users, _) = call(&app, "GET", &format!("{o}/users"), &token, None).await;
+    let ids: Vec<&str> = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&ada.id.as_str()) && ids.contains(&emil.id.as_str()) && !ids.contains(&eve.id.as_str()),
+        "{users}"
+    );
+
+    // What reaches the service.
+    let mut browser = app.browser();
+    let code = login_code(&app, &mut browser, &svc_id, "emil@alpha.example", &[]).await;
+    let (_, tokens) = redeem(&app, &svc_id, svc_secret.as_ref().unwrap(), &code, &[]).await;
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().unwrap())["service_roles"],
+        json!(["lesen", "schreiben"])
+    );
+
+    // Another organisation's administrator, an employee, a token without the scope.
+    for path in [
+        o.clone(),
+        format!("{o}/users"),
+        format!("{o}/groups"),
+        g.clone(),
+        format!("{o}/services"),
+        format!("{o}/users/{}", emil.id),
+    ] {
+        assert_eq!(call(&app, "GET", &path, &bob_token, None).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(call(&app, "DELETE", &g, &bob_token, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        call(
+            &app,
+            "GET",
+            &format!("/orgs/{other_org}/groups/{}", group["id"].as_str().unwrap()),
+            &bob_token,
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND,
+        "a foreign group under one's own organisation"
+    );
+    let (_, _, no_scope) = admin_with_token(&app, "gamma", "openid").await;
+    let (status, body, _) = call(&app, "GET", &o, &no_scope, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::FORBIDDEN, Some("insufficient_scope"))
+    );
+
+    // Removing: the group, then the direct grant, then the subscription.
+    assert_eq!(call(&app, "DELETE", &g, &token, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, "GET", &g, &token, None).await.0, StatusCode::NOT_FOUND);
+    let code = login_code(&app, &mut browser, &svc_id, "emil@alpha.example", &[]).await;
+    let (_, tokens) = redeem(&app, &svc_id, svc_secret.as_ref().unwrap(), &code, &[]).await;
+    assert_eq!(
+        jwt_claims(tokens["id_token"].as_str().unwrap())["service_roles"],
+        json!(["schreiben"]),
+        "the direct grant stays"
+    );
+    assert_eq!(
+        call(&app, "DELETE", &format!("{o}/services/{svc_id}"), &token, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        call(&app, "DELETE", &format!("{o}/services/{svc_id}"), &token, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, user, _) = call(&app, "GET", &format!("{o}/users/{}", emil.id), &token, None).await;
+    assert_eq!(user["services"], json!([]), "unsubscribing took the grant");
+
+    // A malformed body is a problem too.
+    let res = app
+        .http()
+        .post(app.url(&format!("/api/v1{o}/groups")))
+        .bearer_auth(&token)
+        .header(CONTENT_TYPE, "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()[CONTENT_TYPE], "application/problem+json");
+}
+
+#[tokio::test]
+async fn r_org_8_an_administrator_without_the_tool_granted_gets_no_token_for_it() {
+    let app = TestApp::start().await;
+    let (org, ada, _) = admin_with_token(&app, "delta", "openid org:admin").await;
+    let operator = Admin::operator(org.clone());
+    orgs::set_admins_use_services(&app.state.store, &operator, false, servicekonto::clock::now())
+        .await
+        .unwrap();
+    let (tool_id, _) = app
+        .client(ClientSpec {
+            offer: Offer {
+                admits: Admits::Organisation,
+                ..Offer::default()
+            },
+            ..ClientSpec::default()
+        })
+        .await;
+    let end = app
+        .browser()
+        .walk(
+            &authorize_url(&app, &tool_id, &[("scope", "openid org:admin")]),
+            Some((&ada.email, PASSWORD)),
+            Consent::Allow,
+        )
+        .await;
+    assert!(matches!(end, End::Page(StatusCode::FORBIDDEN, _)), "{end:?}");
+}
