@@ -143,9 +143,23 @@ fixture.orgTool = cli('client', 'add', '--name', 'Verwaltungswerkzeug', ...commo
 cli('org', 'subscribe', '--org', org.org_id, '--client-id', fixture.orgTool.client_id);
 cli('org', 'admins-use-services', '--org', org.org_id, 'true');
 cli('org', 'grant', '--org', org.org_id, '--user', org.user_id, '--client-id', fixture.orgTool.client_id);
+// A second organisation for the browser journey, apart from the one schemathesis changes at
+// random: it uses the tool, and waits for the Leitstelle's release of the Gewerbeanzeige.
+fixture.journeyOrg = { email: 'chefin@baeckerei-korn.example', password: 'Backstube-2026!' };
+const korn = cli('org', 'add', '--name', 'Bäckerei Korn', '--admin-email', fixture.journeyOrg.email, '--admin-password',
+  fixture.journeyOrg.password, '--admin-given-name', 'Käthe', '--admin-family-name', 'Korn', '--admin-phone', '+49 221 4711',
+  '--trade-register', 'HRA 4711');
+Object.assign(fixture.journeyOrg, { org_id: korn.org_id, user_id: korn.user_id });
+cli('org', 'subscribe', '--org', korn.org_id, '--client-id', fixture.orgTool.client_id);
+cli('org', 'admins-use-services', '--org', korn.org_id, 'true');
+cli('org', 'grant', '--org', korn.org_id, '--user', korn.user_id, '--client-id', fixture.orgTool.client_id);
+cli('org', 'subscribe', '--org', korn.org_id, '--client-id', fixture.organisations.client_id);
 fixture.staff = { username: 'clara', password: 'Schalter-2026!' };
 fixture.staff.totp_uri = JSON.parse(execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username,
   '--name', 'Clara Schalter', '--json'], { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } })).totp_uri;
+fixture.leitstelle = { username: 'lea', password: 'Freigabe-2026!' };
+fixture.leitstelle.totp_uri = JSON.parse(execFileSync(bin, ['staff', 'add', '--role', 'leitstelle', '--username', fixture.leitstelle.username,
+  '--name', 'Lea Leitstelle', '--json'], { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.leitstelle.password } })).totp_uri;
 fixture.sim = simIssuer;
 const fixtureFile = join(dir, 'fixture.json');
 writeFileSync(fixtureFile, JSON.stringify(fixture, null, 2));

@@ -85,7 +85,8 @@ enum StaffCommand {
 
 #[derive(Args)]
 struct StaffAdd {
-    /// Role: kundenzentrum (confirms identities in person).
+    /// Role: kundenzentrum (confirms identities in person) or leitstelle (releases services for
+    /// organisations).
     #[arg(long)]
     role: String,
     /// Login name.

@@ -49,11 +49,13 @@ pub enum MailKind {
     AccountDeleted,
     /// An eID card was linked to the account (R-SES-6 block link).
     EidLinked,
+    /// The Fachliche Leitstelle decided on a subscription (R-ORG-7), to the administrators.
+    SubscriptionDecided,
 }
 
 impl MailKind {
     /// Every kind (template tests).
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         MailKind::Activation,
         MailKind::AlreadyRegistered,
         MailKind::PasswordReset,
@@ -64,6 +66,7 @@ impl MailKind {
         MailKind::AccountBlocked,
         MailKind::AccountDeleted,
         MailKind::EidLinked,
+        MailKind::SubscriptionDecided,
     ];
 
     /// Template base name.
@@ -79,6 +82,7 @@ impl MailKind {
             MailKind::AccountBlocked => "account_blocked",
             MailKind::AccountDeleted => "account_deleted",
             MailKind::EidLinked => "eid_linked",
+            MailKind::SubscriptionDecided => "subscription_decided",
         }
     }
 }

@@ -10,10 +10,14 @@
 use std::collections::BTreeSet;
 
 use crate::accounts::{self, Account, AccountError, AccountKind, Field, password};
+use crate::audit::Event;
 use crate::clients::{Admits, Client};
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, ClientId, GroupId, OrgId};
+use crate::mail::{MailKind, Mailer};
+use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
+use crate::staff::{Role as StaffRole, Staff};
 use crate::store::{Store, StoreError};
 
 pub use crate::model::org::{Group, Membership, OrgAddress, OrgRole, Organisation, Subscription, SubscriptionState};
@@ -575,6 +579,92 @@ fn check_description(d: &str) -> Result<Option<String>, OrgError> {
 /// The organisation's subscriptions, by service.
 pub async fn subscriptions(store: &Store, admin: &Admin) -> Result<Vec<Subscription>, OrgError> {
     Ok(store.subscriptions(&admin.org_id).await?)
+}
+
+/// A subscription waiting for the Fachliche Leitstelle, with its organisation.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The subscription.
+    pub subscription: Subscription,
+    /// The organisation that asks.
+    pub org: Organisation,
+}
+
+/// The Fachliche Leitstelle's work list: every pending subscription, oldest first. Only a
+/// member of the Leitstelle sees it.
+pub async fn pending(store: &Store, member: &Staff) -> Result<Vec<Pending>, OrgError> {
+    if member.role != StaffRole::Leitstelle {
+        return Err(OrgError::NotFound);
+    }
+    let mut out = Vec::new();
+    for subscription in store.pending_subscriptions().await? {
+        if let Some(org) = store.organisation(&subscription.org_id).await? {
+            out.push(Pending { subscription, org });
+        }
+    }
+    Ok(out)
+}
+
+/// One pending subscription, for the Leitstelle's decision page.
+pub async fn pending_one(store: &Store, member: &Staff, org_id: &OrgId, client_id: &ClientId) -> Result<Pending, OrgError> {
+    if member.role != StaffRole::Leitstelle {
+        return Err(OrgError::NotFound);
+    }
+    match store.subscription(org_id, client_id).await? {
+        Some(subscription) if subscription.state == SubscriptionState::Pending => {
+            let org = store.organisation(org_id).await?.ok_or(OrgError::NotFound)?;
+            Ok(Pending { subscription, org })
+        }
+        _ => Err(OrgError::NotFound),
+    }
+}
+
+/// The Fachliche Leitstelle releases (`approve`) or refuses a pending subscription (R-ORG-7):
+/// audited under the member's name, and the organisation's administrators are told by mail.
+/// A refused subscription is gone; the organisation may ask again.
+pub async fn decide_subscription(
+    (store, mailer): (&Store, &Mailer),
+    member: &Staff,
+    (org_id, client): (&OrgId, &Client),
+    approve: bool,
+    now: Timestamp,
+) -> Result<(), OrgError> {
+    let found = pending_one(store, member, org_id, &client.id).await?;
+    let done = if approve {
+        store.release_subscription(org_id, &client.id, now).await?
+    } else {
+        store.remove_subscription(org_id, &client.id).await?
+    };
+    if !done {
+        // Another member decided at the same moment.
+        return Err(OrgError::NotFound);
+    }
+    Event::new(if approve { "leitstelle.approve" } else { "leitstelle.reject" }, now)
+        .by_staff(&member.username)
+        .details(format!("{org_id} {}", client.id))
+        .note(store)
+        .await;
+    let mut after = String::new();
+    loop {
+        let page = store.org_users(org_id, &after, 100).await?;
+        for (admin, _) in page.iter().filter(|(_, role)| *role == OrgRole::Admin) {
+            let ctx = serde_json::json!({
+                "given_name": admin.given_name,
+                "approved": approve,
+                "service": client.name,
+                "org_name": found.org.name,
+            });
+            mailer
+                .send(MailKind::SubscriptionDecided, &admin.email, Locale::De, &ctx, now)
+                .await
+                .map_err(|e| OrgError::Store(StoreError::Database(e.to_string())))?;
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == 100 => after = last.id.to_string(),
+            _ => break,
+        }
+    }
+    Ok(())
 }
 
 /// What an organisation user may do at one service: the `org_id`, `org_name` and

@@ -72,6 +72,8 @@ pub const STAFF_LOGOUT: &str = "/staff/logout";
 pub const STAFF_HOME: &str = "/staff/";
 /// One request and the clerk's decision.
 pub const STAFF_REQUEST: &str = "/staff/requests/{account_id}";
+/// One pending subscription and the Fachliche Leitstelle's decision (R-ORG-7).
+pub const STAFF_SUBSCRIPTION: &str = "/staff/subscriptions/{org_id}/{client_id}";
 /// A citizen asks for the in-person check (R-EID-2).
 pub const PROFILE_PLUS_REQUEST: &str = "/profile/plus-request";
 /// Withdraws a consent (R-SVC-3).

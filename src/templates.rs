@@ -90,6 +90,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("mail/account_deleted.html", include_str!("../templates/mail/account_deleted.html")),
     ("mail/eid_linked.txt", include_str!("../templates/mail/eid_linked.txt")),
     ("mail/eid_linked.html", include_str!("../templates/mail/eid_linked.html")),
+    (
+        "mail/subscription_decided.txt",
+        include_str!("../templates/mail/subscription_decided.txt"),
+    ),
+    (
+        "mail/subscription_decided.html",
+        include_str!("../templates/mail/subscription_decided.html"),
+    ),
+    (
+        "pages/staff_subscriptions.html",
+        include_str!("../templates/pages/staff_subscriptions.html"),
+    ),
+    (
+        "pages/staff_subscription.html",
+        include_str!("../templates/pages/staff_subscription.html"),
+    ),
 ];
 
 const CATALOGS: &[(Locale, &str)] = &[
@@ -175,6 +191,9 @@ mod tests {
             "service": "Dienst", "back": {"href": "https://rp/cb?error=access_denied"}, "q": "gewerbe", "searched": true,
             "services": [{"name": "Dienst", "description": "d", "level": "Basis", "admits": "alle", "approval": true, "cost_note": "0 €"}],
             "organisations_only": true,
+            "pending": [{"org_id": "o", "org_name": "Firma", "client_id": "c", "service": "Dienst", "requested_at": "2026-12-01"}],
+            "org_id": "o", "client_id": "c", "org_name": "Firma", "trade_register": "HRB 1", "org_address": "Weg 1, 12345 Ort",
+            "service_description": "d", "requested_at": "2026-12-01", "approved": true,
             "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true,
             "plus_request_at": "2026-01-01 10:00 UTC", "username": "clerk", "staff_name": "Clara", "account_id": "a1", "birthdate": "1964-08-12",
             "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE",
@@ -208,7 +227,7 @@ mod tests {
                             &name,
                             locale,
                             false,
-                            &json!({"given_name": "E", "link": "l", "block_link": "b", "login_url": "u", "forgot_url": "f", "new_email": "n"}),
+                            &json!({"given_name": "E", "link": "l", "block_link": "b", "login_url": "u", "forgot_url": "f", "new_email": "n", "service": "s", "org_name": "o", "approved": true}),
                         )
                         .unwrap_or_else(|e| panic!("{name}: {e}"));
                 }

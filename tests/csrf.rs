@@ -59,6 +59,7 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
         "/staff/requests/x",
         &[("outcome", "confirm"), ("document_type", "ID"), ("last_digits", "1234")],
     ),
+    ("/staff/subscriptions/o/c", &[("outcome", "approve")]),
 ];
 
 /// What a forged form could have changed.

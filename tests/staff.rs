@@ -201,10 +201,13 @@ async fn r_eid_2_citizens_cannot_reach_staff_pages_and_staff_cannot_reach_citize
         clerk.page("/profile").await.1.starts_with("redirect:/login"),
         "a staff session is no citizen session"
     );
-    // Another role sees no requests.
+    // Another role sees no requests: the Leitstelle's start page is its own.
     let lea = staff_browser(&app, "lea", &lea_seed).await;
-    assert_eq!(lea.page("/staff/").await.0, StatusCode::FORBIDDEN);
+    let (status, home) = lea.page("/staff/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("Freigaben für Organisationen") && !home.contains("Erika"), "{home}");
     assert_eq!(lea.page(&path).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(clerk.page("/staff/subscriptions/o/c").await.0, StatusCode::FORBIDDEN);
     // A wrong password is refused like a citizen login.
     let (status, _) = app
         .browser()
@@ -442,4 +445,95 @@ async fn r_eid_2_a_plus_account_cannot_ask_for_the_in_person_check_and_nothing_i
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(body.contains("bereits ein Servicekonto Plus"), "{body}");
     assert!(app.state.store.upgrade_request(&a.id).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn r_org_7_the_fachliche_leitstelle_releases_or_refuses_a_pending_subscription_and_the_administrators_are_told() {
+    use servicekonto::clients::{Admits, Offer};
+    use servicekonto::ids::ClientId;
+    use servicekonto::orgs::{self, Admin, NewOrganisation, SubscriptionState};
+    let app = TestApp::start().await;
+    let now = servicekonto::clock::now();
+    let store = &app.state.store;
+    let (org, ada) = orgs::create(
+        store,
+        &app.state.hasher,
+        NewOrganisation {
+            name: "Bäckerei Korn".into(),
+            trade_register: Some("HRA 4711".into()),
+            address: None,
+            po_box: None,
+            admin_email: "chefin@korn.example".into(),
+            admin_password: servicekonto::secret::Secret::new(PASSWORD.into()),
+            admin_given_name: "Käthe".into(),
+            admin_family_name: "Korn".into(),
+            admin_phone: "0221 12".into(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let approval = Offer {
+        admits: Admits::Organisation,
+        requires_approval: true,
+        ..Offer::default()
+    };
+    let mut services = vec![];
+    for _ in 0..2 {
+        let (id, _) = app
+            .client(ClientSpec {
+                offer: approval.clone(),
+                ..ClientSpec::default()
+            })
+            .await;
+        let c = store.client(&ClientId::from(id.as_str())).await.unwrap().unwrap();
+        orgs::subscribe(store, &Admin::operator(org.id.clone()), &c, now).await.unwrap();
+        services.push(c);
+    }
+    let seed = staff_add(&app, "lea", "leitstelle");
+    let lea = staff_browser(&app, "lea", &seed).await;
+    let (status, home) = lea.page("/staff/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        home.matches("Bäckerei Korn").count(),
+        4,
+        "two rows, each with the name shown and read out: {home}"
+    );
+    let path = |c: &servicekonto::clients::Client| format!("/staff/subscriptions/{}/{}", org.id, c.id);
+    let (status, page) = lea.page(&path(&services[0])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("HRA 4711") && page.contains("Testdienst"), "{page}");
+
+    let (status, body) = lea.submit(&path(&services[0]), &[("outcome", "approve")]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/staff/"));
+    let (status, body) = lea.submit(&path(&services[1]), &[("outcome", "reject")]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::SEE_OTHER, "redirect:/staff/"));
+    let s0 = store.subscription(&org.id, &services[0].id).await.unwrap().unwrap();
+    assert_eq!(s0.state, SubscriptionState::Released);
+    assert!(
+        store.subscription(&org.id, &services[1].id).await.unwrap().is_none(),
+        "refused: gone"
+    );
+    assert_eq!(lea.page(&path(&services[0])).await.0, StatusCode::NOT_FOUND, "decided once");
+    let (status, _) = lea.submit(&path(&services[0]), &[("outcome", "reject")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a decided subscription is not decided again");
+    assert_eq!(
+        store.subscription(&org.id, &services[0].id).await.unwrap().unwrap().state,
+        SubscriptionState::Released
+    );
+
+    let mails = app.wait_mails("chefin@korn.example", 2).await;
+    assert!(mails.iter().any(|m| m.contains("freigegeben. Sie k")), "{mails:?}");
+    assert!(mails.iter().any(|m| m.contains("nicht freigegeben")), "{mails:?}");
+    let audit = app.audit("leitstelle.").await;
+    let actions: Vec<(&str, &str)> = audit.iter().map(|e| (e.action.as_str(), e.actor.as_str())).collect();
+    assert_eq!(
+        actions,
+        [("leitstelle.approve", "staff:lea"), ("leitstelle.reject", "staff:lea")],
+        "{audit:?}"
+    );
+    // The released service can be granted now; the refused one cannot.
+    let admin = Admin::operator(org.id.clone());
+    orgs::grant(store, &admin, &ada.id, &services[0], &[]).await.unwrap();
+    assert!(orgs::grant(store, &admin, &ada.id, &services[1], &[]).await.is_err());
 }

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { fx, authorizeUrl, redeem, verifyIdToken, userinfo, sleep, totpCode } from '../harness.mjs';
+import { fx, authorizeUrl, codeFor, redeem, verifyIdToken, userinfo, sleep, totpCode } from '../harness.mjs';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -174,6 +174,69 @@ test('browser journey: register, activate, log in at a service, change email, re
     assert.equal(landed.searchParams.get('error'), 'access_denied');
     assert.equal(landed.searchParams.get('state'), state);
     assert.equal(landed.searchParams.get('code'), null);
+  });
+
+  await t.test('an organisation: the Fachliche Leitstelle releases a service, the administrator grants it, the service sees the roles', async () => {
+    const desk = await browser.newContext({ bypassCSP: true, locale: 'de-DE' });
+    const staffPage = await desk.newPage();
+    const scanOn = async (p, label) => {
+      await p.addScriptTag({ content: axeSource });
+      const result = await p.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+      assert.deepEqual(result.violations.map((v) => `${v.id}: ${v.help}`), [], `${label} has accessibility violations`);
+      scanned.push(label);
+    };
+    await staffPage.goto(`${fx.issuer}/staff/login`);
+    await staffPage.fill('#username', fx.leitstelle.username);
+    await staffPage.fill('#password', fx.leitstelle.password);
+    await staffPage.fill('#code', totpCode(fx.leitstelle.totp_uri));
+    await staffPage.click('button[type=submit]');
+    await scanOn(staffPage, 'releases for organisations');
+    await staffPage.click('table tr:has-text("Bäckerei Korn") >> text=Prüfen');
+    await scanOn(staffPage, 'release check');
+    assert.match(await staffPage.textContent('main'), /HRA 4711/);
+    await staffPage.click('button[value=approve]');
+    await staffPage.waitForURL(`${fx.issuer}/staff/`);
+    await scanOn(staffPage, 'releases after the decision');
+    assert.ok(!(await staffPage.textContent('main')).includes('Bäckerei Korn'), 'decided: off the list');
+    await desk.close();
+
+    // The administrator grants the released service to themselves with a role, through the API.
+    const { code } = await codeFor({ scope: 'openid org:admin' }, { user: fx.journeyOrg, client: fx.orgTool });
+    const { json: toolTokens } = await redeem(code, fx.orgTool);
+    const org = fx.journeyOrg;
+    const grant = await fetch(`${fx.issuer}/api/v1/orgs/${org.org_id}/users/${org.user_id}/services/${fx.organisations.client_id}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${toolTokens.access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ roles: ['sachbearbeitung'] }),
+    });
+    assert.equal(grant.status, 204, await grant.text());
+
+    // They log in to the service in a browser of their own; the service sees organisation and role.
+    const own = await browser.newContext({ bypassCSP: true, locale: 'de-DE' });
+    const orgPage = await own.newPage();
+    let arrived;
+    await own.route('http://127.0.0.1:9/**', (route) => {
+      arrived = new URL(route.request().url());
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<!DOCTYPE html><html lang="de"><title>Dienst</title><main><h1>Dienst</h1></main></html>' });
+    });
+    await orgPage.goto(authorizeUrl({ scope: 'openid profile', nonce: 'n-org' }, fx.organisations));
+    await scanOn(orgPage, 'login for a service for organisations, as an organisation');
+    await orgPage.fill('#email', org.email);
+    await orgPage.fill('#password', org.password);
+    await orgPage.click('form[action="/login"] button[type=submit]');
+    assert.match(orgPage.url(), /\/consent\?/);
+    await scanOn(orgPage, 'consent of an organisation user');
+    await orgPage.click('button[value=allow]');
+    await orgPage.waitForURL('http://127.0.0.1:9/**');
+    const { status, json } = await redeem(arrived.searchParams.get('code'), fx.organisations);
+    assert.equal(status, 200, JSON.stringify(json));
+    const { payload } = await verifyIdToken(json.id_token, { client: fx.organisations, nonce: 'n-org' });
+    assert.equal(payload.org_id, org.org_id);
+    assert.equal(payload.org_name, 'Bäckerei Korn');
+    assert.deepEqual(payload.service_roles, ['sachbearbeitung']);
+    const info = await userinfo(json.access_token);
+    assert.deepEqual(info.json.service_roles, ['sachbearbeitung']);
+    await own.close();
   });
 
   await t.test('profile and email change', async () => {

@@ -17,7 +17,8 @@ use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
 use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, merged, unavailable, with_retry_after};
 use crate::accounts::{Account, AccountError};
 use crate::http::pages::Render;
-use crate::ids::AccountId;
+use crate::ids::{AccountId, ClientId, OrgId};
+use crate::orgs::{self, OrgError};
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::secret::Secret;
@@ -32,8 +33,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(paths::STAFF_LOGIN, get(login_page).post(login))
         .route(paths::STAFF_LOGOUT, post(logout))
-        .route(paths::STAFF_HOME, get(requests))
+        .route(paths::STAFF_HOME, get(home))
         .route(paths::STAFF_REQUEST, get(request_page).post(decide))
+        .route(paths::STAFF_SUBSCRIPTION, get(subscription_page).post(decide_subscription))
         .route_layer(middleware::from_fn_with_state(state.clone(), only_from_staff_networks))
 }
 
@@ -52,8 +54,8 @@ async fn only_from_staff_networks(
     }
 }
 
-/// The logged-in staff member with `role`, or the response that refuses.
-async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: Locale) -> Result<Staff, Response> {
+/// The logged-in staff member with `role` (any role with `None`), or the response that refuses.
+async fn require_staff(state: &AppState, cookies: &Cookies, role: Option<Role>, locale: Locale) -> Result<Staff, Response> {
     let now = state.clock.now();
     let to_login = || Redirect::to(paths::STAFF_LOGIN).into_response();
     let session = match state.sessions.load(cookies.get(STAFF_SESSION), now).await {
@@ -65,7 +67,7 @@ async fn require_staff(state: &AppState, cookies: &Cookies, role: Role, locale: 
         return Err(to_login());
     };
     match state.store.staff(id).await {
-        Ok(Some(s)) if s.role == role => Ok(s),
+        Ok(Some(s)) if role.is_none_or(|r| r == s.role) => Ok(s),
         Ok(Some(_)) => Err(state.pages.error(StatusCode::FORBIDDEN, locale, "err_staff_role", None)),
         Ok(None) => Err(to_login()),
         Err(e) => Err(unavailable(state, locale, &e)),
@@ -82,7 +84,20 @@ impl FromRequestParts<AppState> for Clerk {
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Ok(cookies) = Cookies::from_request_parts(parts, state).await;
         let Ok(PageLocale(locale)) = PageLocale::from_request_parts(parts, state).await;
-        require_staff(state, &cookies, Role::Kundenzentrum, locale).await.map(Clerk)
+        require_staff(state, &cookies, Some(Role::Kundenzentrum), locale).await.map(Clerk)
+    }
+}
+
+/// The signed-in member of the Fachliche Leitstelle (R-ORG-7); like [`Clerk`] otherwise.
+pub struct Leitstelle(pub Staff);
+
+impl FromRequestParts<AppState> for Leitstelle {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(cookies) = Cookies::from_request_parts(parts, state).await;
+        let Ok(PageLocale(locale)) = PageLocale::from_request_parts(parts, state).await;
+        require_staff(state, &cookies, Some(Role::Leitstelle), locale).await.map(Leitstelle)
     }
 }
 
@@ -161,7 +176,7 @@ pub async fn logout(
     CheckedForm(_): CheckedForm<OnlyToken>,
 ) -> Response {
     // Whoever holds the session is logged out; the audit names them if they still are staff.
-    if let Ok(member) = require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+    if let Ok(member) = require_staff(&state, &cookies, None, locale).await {
         staff::log_out(&state.store, &member, state.clock.now()).await;
     }
     if let Some(c) = cookies.get(STAFF_SESSION) {
@@ -173,18 +188,27 @@ pub async fn logout(
     res
 }
 
-/// `GET /staff/`: the open requests.
-pub async fn requests(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale, Clerk(member): Clerk) -> Response {
+/// `GET /staff/`: the start page of the member's role.
+pub async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
+    match require_staff(&state, &cookies, None, locale).await {
+        Ok(member) if member.role == Role::Kundenzentrum => requests(&state, &cookies, locale, member).await,
+        Ok(member) => subscriptions(&state, &cookies, locale, member).await,
+        Err(res) => res,
+    }
+}
+
+/// The Kundenzentrum's start page: the open requests.
+async fn requests(state: &AppState, cookies: &Cookies, locale: Locale, member: Staff) -> Response {
     let list = match staff::requests_to_check(&state.store).await {
         Ok(l) => l,
-        Err(e) => return unavailable(&state, locale, &e),
+        Err(e) => return unavailable(state, locale, &e),
     };
     let rows: Vec<_> = list
         .iter()
         .map(|(r, a)| json!({ "account_id": a.id, "name": format!("{} {}", a.given_name, a.family_name), "birthdate": r.birthdate }))
         .collect();
     let ctx = json!({
-        "csrf": Browser::from_cookies(&cookies).csrf_token(&state.secrets.csrf_key),
+        "csrf": Browser::from_cookies(cookies).csrf_token(&state.secrets.csrf_key),
         "staff_name": member.name,
         "staff_nav": true,
         "requests": rows,
@@ -260,7 +284,7 @@ pub async fn decide(
 ) -> Response {
     // Not the Clerk extractor: a forged form is refused before anything about the session is
     // told, and the form is the last extractor.
-    let member = match require_staff(&state, &cookies, Role::Kundenzentrum, locale).await {
+    let member = match require_staff(&state, &cookies, Some(Role::Kundenzentrum), locale).await {
         Ok(s) => s,
         Err(res) => return res,
     };
@@ -300,5 +324,122 @@ pub async fn decide(
         }
         Err(AccountError::LinkInvalid) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
         Err(e) => unavailable(&state, locale, &e),
+    }
+}
+
+fn date(t: crate::clock::Timestamp) -> String {
+    crate::clock::rfc3339(t).map(|d| d[..10].to_string()).unwrap_or_default()
+}
+
+fn org_problem(state: &AppState, locale: Locale, e: &OrgError) -> Response {
+    match e {
+        OrgError::Store(e) => unavailable(state, locale, e),
+        _ => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+    }
+}
+
+/// The Fachliche Leitstelle's start page: the subscriptions waiting for a release (R-ORG-7).
+async fn subscriptions(state: &AppState, cookies: &Cookies, locale: Locale, member: Staff) -> Response {
+    let now = state.clock.now();
+    let pending = match orgs::pending(&state.store, &member).await {
+        Ok(p) => p,
+        Err(e) => return org_problem(state, locale, &e),
+    };
+    let mut rows = Vec::with_capacity(pending.len());
+    for p in pending {
+        let service = match state.clients.get(&p.subscription.client_id, now).await {
+            Ok(c) => c.map(|c| c.name.clone()).unwrap_or_default(),
+            Err(e) => return unavailable(state, locale, &e),
+        };
+        rows.push(json!({
+            "org_id": p.org.id,
+            "org_name": p.org.name,
+            "client_id": p.subscription.client_id,
+            "service": service,
+            "requested_at": date(p.subscription.requested_at),
+        }));
+    }
+    let ctx = json!({
+        "csrf": Browser::from_cookies(cookies).csrf_token(&state.secrets.csrf_key),
+        "staff_name": member.name,
+        "staff_nav": true,
+        "pending": rows,
+    });
+    state
+        .pages
+        .page(StatusCode::OK, "pages/staff_subscriptions.html", locale, false, &ctx)
+}
+
+/// `GET /staff/subscriptions/{org_id}/{client_id}`: one pending subscription and the decision.
+pub async fn subscription_page(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Leitstelle(member): Leitstelle,
+    Path((org_id, client_id)): Path<(OrgId, ClientId)>,
+) -> Response {
+    let now = state.clock.now();
+    let p = match orgs::pending_one(&state.store, &member, &org_id, &client_id).await {
+        Ok(p) => p,
+        Err(e) => return org_problem(&state, locale, &e),
+    };
+    let service = match state.clients.get(&client_id, now).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    let ctx = json!({
+        "csrf": Browser::from_cookies(&cookies).csrf_token(&state.secrets.csrf_key),
+        "staff_nav": true,
+        "org_id": p.org.id,
+        "client_id": client_id,
+        "org_name": p.org.name,
+        "trade_register": p.org.trade_register,
+        "org_address": p.org.address.map(|a| format!("{} {}, {} {}", a.street, a.house_number, a.postal_code, a.city)),
+        "service": service.name,
+        "service_description": service.description,
+        "requested_at": date(p.subscription.requested_at),
+    });
+    state
+        .pages
+        .page(StatusCode::OK, "pages/staff_subscription.html", locale, false, &ctx)
+}
+
+/// Form of the Leitstelle's decision.
+#[derive(Deserialize)]
+pub struct SubscriptionDecisionForm {
+    #[serde(default)]
+    outcome: String,
+}
+
+/// `POST /staff/subscriptions/{org_id}/{client_id}`: release or refuse, audited, the
+/// administrators told by mail.
+#[instrument(skip_all)]
+pub async fn decide_subscription(
+    State(state): State<AppState>,
+    cookies: Cookies,
+    PageLocale(locale): PageLocale,
+    Path((org_id, client_id)): Path<(OrgId, ClientId)>,
+    CheckedForm(f): CheckedForm<SubscriptionDecisionForm>,
+) -> Response {
+    // As for the clerk's decision: the CSRF check first, then the session.
+    let member = match require_staff(&state, &cookies, Some(Role::Leitstelle), locale).await {
+        Ok(s) => s,
+        Err(res) => return res,
+    };
+    let approve = match f.outcome.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return state.pages.error(StatusCode::BAD_REQUEST, locale, "err_malformed", None),
+    };
+    let now = state.clock.now();
+    let service = match state.clients.get(&client_id, now).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    match orgs::decide_subscription((&state.store, &state.mailer), &member, (&org_id, &service), approve, now).await {
+        Ok(()) => Redirect::to(paths::STAFF_HOME).into_response(),
+        Err(e) => org_problem(&state, locale, &e),
     }
 }

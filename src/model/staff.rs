@@ -13,7 +13,7 @@ use crate::secret::Secret;
 pub enum Role {
     /// Confirms identities in person (R-EID-2).
     Kundenzentrum,
-    /// Approves organisations for services (later).
+    /// Releases services for organisations (R-ORG-7).
     Leitstelle,
 }
 

@@ -224,6 +224,17 @@ impl Store {
         rows.iter().map(subscription_from_row).collect()
     }
 
+    /// Every subscription waiting for the Fachliche Leitstelle, oldest first.
+    pub async fn pending_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        let rows = sqlx::query(
+            "select org_id, client_id, state, requested_at, decided_at from org_services \
+             where state = 'pending' order by requested_at, org_id, client_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
     /// Releases a pending subscription (the Fachliche Leitstelle's approval); `false` when it
     /// was not pending.
     pub async fn release_subscription(
