@@ -51,11 +51,15 @@ pub enum MailKind {
     EidLinked,
     /// The Fachliche Leitstelle decided on a subscription (R-ORG-7), to the administrators.
     SubscriptionDecided,
+    /// An organisation created an account for the person: set a password (R-ORG-4).
+    OrgInvite,
+    /// An organisation deleted the person's account (R-ORG-5).
+    OrgUserDeleted,
 }
 
 impl MailKind {
     /// Every kind (template tests).
-    pub const ALL: [MailKind; 11] = [
+    pub const ALL: [MailKind; 13] = [
         MailKind::Activation,
         MailKind::AlreadyRegistered,
         MailKind::PasswordReset,
@@ -67,6 +71,8 @@ impl MailKind {
         MailKind::AccountDeleted,
         MailKind::EidLinked,
         MailKind::SubscriptionDecided,
+        MailKind::OrgInvite,
+        MailKind::OrgUserDeleted,
     ];
 
     /// Template base name.
@@ -83,6 +89,8 @@ impl MailKind {
             MailKind::AccountDeleted => "account_deleted",
             MailKind::EidLinked => "eid_linked",
             MailKind::SubscriptionDecided => "subscription_decided",
+            MailKind::OrgInvite => "org_invite",
+            MailKind::OrgUserDeleted => "org_user_deleted",
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::accounts::recovery::SessionsEnded;
 use crate::accounts::{self, Account, AccountError, AccountKind, Field, password};
 use crate::audit::Event;
 use crate::clients::{Admits, Client};
@@ -84,6 +85,9 @@ pub enum OrgError {
     /// A role the service does not define.
     #[error("the service defines no role {0}")]
     UnknownRole(String),
+    /// The organisation would keep no administrator (R-ORG-5).
+    #[error("the last administrator cannot be deleted")]
+    LastAdmin,
     /// The stored version is not the one the change was based on.
     #[error("changed since it was read")]
     Stale,
@@ -517,6 +521,114 @@ pub async fn user(store: &Store, admin: &Admin, id: &AccountId) -> Result<(OrgUs
     Ok((OrgUser { account, role }, services))
 }
 
+/// How long an invitation to an organisation works, and an unactivated user is kept (R-ORG-4).
+pub const INVITE_SECONDS: i64 = 14 * 24 * 3600;
+
+/// A user an administrator creates.
+#[derive(Debug, Clone)]
+pub struct NewOrgUser {
+    /// Their email, the login name.
+    pub email: String,
+    /// Given name(s).
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Administrator or employee.
+    pub role: OrgRole,
+    /// Phone number: required for administrators (R-ORG-4).
+    pub phone_number: Option<String>,
+}
+
+/// Creates a user of the organisation (R-ORG-4): an account nobody can log in to yet, and a
+/// mail with a link, valid 14 days, through which they set their own password (R-REG-2); unused,
+/// the account is purged. An administrator needs a phone number and an email in ASCII (R-ORG-3).
+pub async fn invite(env: accounts::Env<'_>, admin: &Admin, new: NewOrgUser, now: Timestamp) -> Result<OrgUser, OrgError> {
+    let org = get(env.store, admin).await?;
+    let email = match new.role {
+        OrgRole::Admin => check_admin_email(&new.email)?,
+        OrgRole::Employee => accounts::normalize_email(&new.email)?,
+    };
+    let given_name = accounts::check_name(Field::GivenName, &new.given_name)?;
+    let family_name = accounts::check_name(Field::FamilyName, &new.family_name)?;
+    let phone = match (new.phone_number.as_deref().map(str::trim).filter(|p| !p.is_empty()), new.role) {
+        (Some(p), _) => Some(accounts::check_phone(p)?),
+        (None, OrgRole::Admin) => return Err(AccountError::Invalid(Field::PhoneNumber).into()),
+        (None, OrgRole::Employee) => None,
+    };
+    // A password nobody knows: the account is usable only once its owner sets one.
+    let unknown = env
+        .hasher
+        .hash(Secret::new(crate::secret::random_token(32)))
+        .await
+        .map_err(AccountError::from)?;
+    let account = Account {
+        kind: AccountKind::Organisation,
+        phone_number: phone,
+        email_verified: false,
+        ..Account::citizen(email, unknown, given_name, family_name, now)
+    };
+    env.store
+        .insert_org_user(&account, &admin.org_id, new.role)
+        .await
+        .map_err(|e| OrgError::from(AccountError::from(e)))?;
+    let token = accounts::links::issue(
+        env.store,
+        &account.id,
+        accounts::links::LinkPurpose::Reset,
+        None,
+        INVITE_SECONDS,
+        now,
+    )
+    .await?;
+    let ctx = serde_json::json!({
+        "given_name": account.given_name,
+        "org_name": org.name,
+        "link": env.urls.with_token(crate::paths::RESET, &token),
+    });
+    env.mailer
+        .send(MailKind::OrgInvite, &account.email, Locale::De, &ctx, now)
+        .await
+        .map_err(AccountError::from)?;
+    Event::new("org.user_add", now)
+        .account(Some(&account.id))
+        .details(format!("{} as {}", admin.org_id, new.role.as_str()))
+        .note(env.store)
+        .await;
+    Ok(OrgUser { account, role: new.role })
+}
+
+/// Deletes a user of the organisation with everything they hold (R-ORG-5): never the last
+/// administrator (an administrator deletes themselves only while another one stays); the user
+/// is told by mail. What services must hear of the ended sessions is returned.
+pub async fn remove_user(env: accounts::Env<'_>, admin: &Admin, user: &AccountId, now: Timestamp) -> Result<SessionsEnded, OrgError> {
+    let org = get(env.store, admin).await?;
+    let (account, _) = env.store.org_user(&admin.org_id, user).await?.ok_or(OrgError::NotFound)?;
+    if env.store.is_last_admin(user).await? {
+        return Err(OrgError::LastAdmin);
+    }
+    let ended = accounts::recovery::end_everything(env, user, now).await?;
+    match env.store.delete_account(user).await {
+        Err(StoreError::Conflict(_)) => return Err(OrgError::LastAdmin),
+        other => other?,
+    };
+    Event::new("org.user_delete", now)
+        .account(Some(user))
+        .details(admin.org_id.to_string())
+        .note(env.store)
+        .await;
+    let ctx = serde_json::json!({ "given_name": account.given_name, "org_name": org.name });
+    env.mailer
+        .send(MailKind::OrgUserDeleted, &account.email, Locale::De, &ctx, now)
+        .await
+        .map_err(AccountError::from)?;
+    Ok(ended)
+}
+
+/// Purges the organisations' users who never used their invitation (R-ORG-4).
+pub async fn purge_unactivated(store: &Store, now: Timestamp) -> Result<u64, StoreError> {
+    store.purge_unactivated_org_users(now - INVITE_SECONDS).await
+}
+
 /// A group with its members and services.
 #[derive(Debug, Clone)]
 pub struct GroupDetail {
@@ -571,7 +683,13 @@ pub async fn update_group(
 
 fn check_description(d: &str) -> Result<Option<String>, OrgError> {
     match Some(d.trim()).filter(|d| !d.is_empty()) {
-        Some(d) if d.chars().count() > 500 || d.contains(['<', '>']) => Err(OrgError::Invalid(OrgField::GroupName)),
+        Some(d)
+            if d.chars().count() > 500
+                || d.chars()
+                    .any(|c| matches!(c, '<' | '>') || (c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r'))) =>
+        {
+            Err(OrgError::Invalid(OrgField::GroupName))
+        }
         d => Ok(d.map(str::to_string)),
     }
 }

@@ -55,7 +55,8 @@ pub fn spawn_background(state: &AppState) {
 }
 
 /// Deletes what has expired: grants and tokens, federated logins and partners' per-transaction
-/// data (R-FED-4), pending registrations (R-REG-4) and links, idempotency keys (R-API-4), audit
+/// data (R-FED-4), pending registrations (R-REG-4) and links, organisation users who never
+/// activated their access (R-ORG-4), idempotency keys (R-API-4), audit
 /// events older than `audit_days` (R-SEC-6).
 pub async fn purge(store: &crate::store::Store, audit_days: u32, now: clock::Timestamp) {
     match store.purge_expired(now, crate::grants::PARTNER_RETENTION_SECONDS).await {
@@ -65,6 +66,11 @@ pub async fn purge(store: &crate::store::Store, audit_days: u32, now: clock::Tim
     }
     match crate::accounts::registration::purge(store, now).await {
         Ok(n) if n > 0 => tracing::info!(rows = n, "purged expired registrations and links"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "purge failed"),
+    }
+    match crate::orgs::purge_unactivated(store, now).await {
+        Ok(n) if n > 0 => tracing::info!(rows = n, "purged organisation users who never activated their access"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "purge failed"),
     }

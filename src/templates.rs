@@ -98,6 +98,13 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/subscription_decided.html",
         include_str!("../templates/mail/subscription_decided.html"),
     ),
+    ("mail/org_invite.txt", include_str!("../templates/mail/org_invite.txt")),
+    ("mail/org_invite.html", include_str!("../templates/mail/org_invite.html")),
+    ("mail/org_user_deleted.txt", include_str!("../templates/mail/org_user_deleted.txt")),
+    (
+        "mail/org_user_deleted.html",
+        include_str!("../templates/mail/org_user_deleted.html"),
+    ),
     (
         "pages/staff_subscriptions.html",
         include_str!("../templates/pages/staff_subscriptions.html"),

@@ -357,3 +357,102 @@ async fn r_org_8_an_administrator_without_the_tool_granted_gets_no_token_for_it(
         .await;
     assert!(matches!(end, End::Page(StatusCode::FORBIDDEN, _)), "{end:?}");
 }
+
+#[tokio::test]
+async fn r_org_4_r_org_5_an_invited_user_sets_their_password_and_deleting_users_keeps_the_last_administrator() {
+    use servicekonto::orgs::{NewOrgUser, OrgError};
+    let app = TestApp::start().await;
+    let (org, ada, token) = admin_with_token(&app, "epsilon", "openid org:admin").await;
+    let (_, _, bob_token) = admin_with_token(&app, "zeta", "openid org:admin").await;
+    let operator = Admin::operator(org.clone());
+    let now = servicekonto::clock::now();
+    let new = |email: &str, role: OrgRole, phone: Option<&str>| NewOrgUser {
+        email: email.into(),
+        given_name: "Neu".into(),
+        family_name: "Person".into(),
+        role,
+        phone_number: phone.map(str::to_owned),
+    };
+    let env = app.state.account_env();
+    let emil = orgs::invite(env, &operator, new("emil@epsilon.example", OrgRole::Employee, None), now)
+        .await
+        .unwrap();
+    assert!(!emil.account.email_verified, "not activated yet");
+    let idle = orgs::invite(env, &operator, new("idle@epsilon.example", OrgRole::Employee, None), now)
+        .await
+        .unwrap();
+    for (bad, why) in [
+        (
+            new("zweite@epsilon.example", OrgRole::Admin, None),
+            "an administrator without a phone number",
+        ),
+        (
+            new("zwéite@epsilon.example", OrgRole::Admin, Some("0221 1")),
+            "an administrator's email with a non-ASCII letter",
+        ),
+        (new("emil@epsilon.example", OrgRole::Employee, None), "a taken email"),
+    ] {
+        assert!(
+            matches!(
+                orgs::invite(env, &operator, bad, now).await,
+                Err(OrgError::Account(_) | OrgError::Invalid(_))
+            ),
+            "{why}"
+        );
+    }
+
+    // The invitation: a link, valid 14 days, to set one's own password.
+    let link = app.mail_link("emil@epsilon.example", "/password/reset").await;
+    let mail = app.mails_to("emil@epsilon.example").join("\n");
+    assert!(mail.contains("epsilon AG") && mail.contains("14 Tage"), "{mail}");
+    let (status, body) = app
+        .browser()
+        .submit(
+            "/password/reset",
+            &[
+                ("token", link.rsplit('=').next().unwrap()),
+                ("password", PASSWORD),
+                ("password_repeat", PASSWORD),
+            ],
+        )
+        .await;
+    assert!(status.is_success() || status.is_redirection(), "{status} {body}");
+    app.browser().login("emil@epsilon.example", PASSWORD).await;
+    assert!(app.state.store.account(&emil.account.id).await.unwrap().unwrap().email_verified);
+
+    // Unused invitations are purged after 14 days; activated users stay.
+    let later = now + orgs::INVITE_SECONDS + 1;
+    assert_eq!(orgs::purge_unactivated(&app.state.store, later).await.unwrap(), 1);
+    assert!(app.state.store.account(&idle.account.id).await.unwrap().is_none());
+    assert!(app.state.store.account(&emil.account.id).await.unwrap().is_some());
+
+    // Deleting: never the last administrator; another organisation's administrator cannot.
+    let o = format!("/orgs/{org}");
+    assert_eq!(
+        call(&app, "DELETE", &format!("{o}/users/{}", emil.account.id), &bob_token, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body, _) = call(&app, "DELETE", &format!("{o}/users/{}", ada.id), &token, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        call(&app, "DELETE", &format!("{o}/users/{}", emil.account.id), &token, None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(app.state.store.account(&emil.account.id).await.unwrap().is_none());
+    let mails = app.wait_mails("emil@epsilon.example", 3).await;
+    assert!(
+        mails.iter().any(|m| m.contains("gel=C3=B6scht") || m.contains("gelöscht")),
+        "the user is told: {mails:?}"
+    );
+    assert_eq!(
+        call(&app, "DELETE", &format!("{o}/users/{}", emil.account.id), &token, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.state.store.account(&ada.id).await.unwrap().is_some());
+}

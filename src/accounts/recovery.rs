@@ -138,6 +138,9 @@ pub async fn reset_password(
         .ok_or(AccountError::LinkInvalid)?;
     let account = store.account(&link.account_id).await?.ok_or(AccountError::LinkInvalid)?;
     store.set_password(&account.id, &hash, now).await?;
+    // The link came by mail: the address is the owner's (an invited organisation user's
+    // activation, R-ORG-4).
+    store.confirm_email(&account.id).await?;
     let ended = end_everything(env, &account.id, now).await?;
     Event::new("password.reset", now)
         .by_account(&account.id)

@@ -23,13 +23,22 @@ use axum::routing::{get, put};
 use crate::paths;
 use crate::state::AppState;
 
+/// No id holds a NUL, and PostgreSQL refuses one in text: such a path names nothing.
+async fn no_nul_in_path(request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if request.uri().path().to_ascii_lowercase().contains("%00") {
+        return ApiError::NotFound.into_response();
+    }
+    next.run(request).await
+}
+
 /// The API's routes, to be nested under [`paths::API`]; anything else there is a problem 404.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::API_ME, get(me::me))
         .route("/orgs/{org_id}", get(orgs::get_org).patch(orgs::patch_org))
         .route("/orgs/{org_id}/users", get(orgs::list_users))
-        .route("/orgs/{org_id}/users/{user_id}", get(orgs::get_user))
+        .route("/orgs/{org_id}/users/{user_id}", get(orgs::get_user).delete(orgs::delete_user))
         .route(
             "/orgs/{org_id}/users/{user_id}/services/{client_id}",
             put(orgs::grant_user).delete(orgs::revoke_user),
@@ -51,5 +60,6 @@ pub fn routes() -> Router<AppState> {
         .route("/orgs/{org_id}/services/{client_id}", axum::routing::delete(orgs::unsubscribe))
         .route(paths::API_OPENAPI, get(openapi::openapi))
         .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(no_nul_in_path))
         .layer(middleware::from_fn(error::problems_only))
 }

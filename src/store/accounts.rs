@@ -127,6 +127,40 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the account's email as confirmed (a mailed link was used).
+    pub async fn confirm_email(&self, account_id: &AccountId) -> Result<(), StoreError> {
+        sqlx::query("update accounts set email_verified = 1 where account_id = $1")
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes organisation users who never used their invitation and were created before
+    /// `before` (R-ORG-4), with what is stored for them.
+    pub async fn purge_unactivated_org_users(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        for q in [
+            "delete from org_user_services where account_id in \
+             (select account_id from accounts where kind = 'organisation' and email_verified = 0 and created_at < $1)",
+            "delete from org_group_members where account_id in \
+             (select account_id from accounts where kind = 'organisation' and email_verified = 0 and created_at < $1)",
+            "delete from org_users where account_id in \
+             (select account_id from accounts where kind = 'organisation' and email_verified = 0 and created_at < $1)",
+            "delete from account_tokens where account_id in \
+             (select account_id from accounts where kind = 'organisation' and email_verified = 0 and created_at < $1)",
+        ] {
+            sqlx::query(q).bind(before).execute(&mut *tx).await?;
+        }
+        let n = sqlx::query("delete from accounts where kind = 'organisation' and email_verified = 0 and created_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// Blocks the account (R-SES-6).
     pub async fn block_account(&self, account_id: &AccountId, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("update accounts set blocked_at = $1, updated_at = $1 where account_id = $2 and blocked_at is null")
@@ -166,11 +200,17 @@ impl Store {
         let org = sqlx::query(admin_of).bind(account_id).fetch_optional(&mut *tx).await?;
         if let Some(row) = org {
             let org_id: String = col(&row, "org_id", "organisations")?;
-            let count = sqlx::query("select count(*) as n from org_users where org_id = $1 and role = 'admin'")
-                .bind(&org_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            if col::<i64>(&count, "n", "org_users")? <= 1 {
+            // Only administrators who activated their access count: an invitation never used
+            // is purged after 14 days.
+            let count = sqlx::query(
+                "select count(*) as n from org_users u join accounts a on a.account_id = u.account_id \
+                 where u.org_id = $1 and u.role = 'admin' and a.email_verified = 1 and u.account_id <> $2",
+            )
+            .bind(&org_id)
+            .bind(account_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if col::<i64>(&count, "n", "org_users")? == 0 {
                 return Err(StoreError::Conflict("the last administrator of an organisation".into()));
             }
         }
@@ -198,16 +238,22 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Whether the account is the only administrator of its organisation.
+    /// Whether the account is an administrator whose organisation would keep no other
+    /// administrator with activated access.
     pub async fn is_last_admin(&self, account_id: &AccountId) -> Result<bool, StoreError> {
         let row = sqlx::query(
-            "select count(*) as n from org_users a where a.role = 'admin' and a.org_id = \
+            "select count(*) as n from org_users o join accounts a on a.account_id = o.account_id \
+             where o.role = 'admin' and a.email_verified = 1 and o.account_id <> $1 and o.org_id = \
              (select u.org_id from org_users u where u.account_id = $1 and u.role = 'admin')",
         )
         .bind(account_id)
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(col::<i64>(&row, "n", "org_users")? == 1)
+        let admin = self
+            .membership(account_id)
+            .await?
+            .is_some_and(|m| m.role == crate::model::org::OrgRole::Admin);
+        Ok(admin && row.map(|r| col::<i64>(&r, "n", "org_users")).transpose()?.unwrap_or(0) == 0)
     }
 
     /// The account with this id.

@@ -30,7 +30,7 @@ impl Modify for BearerAuth {
     info(title = "Servicekonto API", version = "1", description = "Resources of the Servicekonto for online services, with the users' access tokens."),
     paths(
         super::me::me,
-        orgs::get_org, orgs::patch_org, orgs::list_users, orgs::get_user, orgs::grant_user, orgs::revoke_user,
+        orgs::get_org, orgs::patch_org, orgs::list_users, orgs::get_user, orgs::delete_user, orgs::grant_user, orgs::revoke_user,
         orgs::list_groups, orgs::create_group, orgs::get_group, orgs::patch_group, orgs::delete_group,
         orgs::add_member, orgs::remove_member, orgs::grant_group, orgs::revoke_group,
         orgs::list_subscriptions, orgs::subscribe, orgs::unsubscribe,

@@ -36,6 +36,9 @@ async fn admin(state: &AppState, caller: &Caller, org_id: &str) -> Result<Admin,
 
 /// A registered service, or a 404.
 async fn service(state: &AppState, caller: &Caller, client_id: &str) -> Result<Arc<Client>, ApiError> {
+    if client_id.contains('\0') {
+        return Err(ApiError::NotFound);
+    }
     state
         .clients
         .get(&ClientId::from(client_id), caller.now)
@@ -53,6 +56,7 @@ fn problem(e: OrgError) -> ApiError {
             ApiError::Conflict(e.to_string())
         }
         OrgError::Stale => ApiError::PreconditionFailed,
+        OrgError::LastAdmin => ApiError::Conflict(e.to_string()),
         OrgError::Store(e) => e.into(),
     }
 }
@@ -333,6 +337,33 @@ pub async fn list_users(
     }))
 }
 
+/// `DELETE /api/v1/orgs/{org_id}/users/{user_id}`.
+#[utoipa::path(delete, path = "/orgs/{org_id}/users/{user_id}", tag = "organisations",
+    summary = "Delete a user with all their permissions; they are told by mail",
+    params(("org_id" = String, Path, description = "The organisation's id"), ("user_id" = String, Path, description = "The user's id")),
+    security(("bearer" = ["org:admin"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation or user for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last administrator cannot be deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let admin = admin(&state, &caller, &org_id).await?;
+    let ended = orgs::remove_user(state.account_env(), &admin, &AccountId::from(user_id.as_str()), caller.now)
+        .await
+        .map_err(problem)?;
+    crate::http::pages::tell_services(&state, ended, caller.now).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /api/v1/orgs/{org_id}/users/{user_id}`.
 #[utoipa::path(get, path = "/orgs/{org_id}/users/{user_id}", tag = "organisations", summary = "One user with the services granted directly",
     params(("org_id" = String, Path, description = "The organisation's id"), ("user_id" = String, Path, description = "The user's id")),
@@ -486,7 +517,7 @@ pub struct NewGroup {
     )]
     pub name: String,
     /// Its description, at most 500 characters.
-    #[schema(max_length = 500, pattern = r#"^[^<>]*$"#)]
+    #[schema(max_length = 500, pattern = r#"^[^<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"#)]
     pub description: Option<String>,
 }
 
@@ -502,7 +533,7 @@ pub struct GroupPatch {
     )]
     pub name: Option<String>,
     /// A new description, at most 500 characters.
-    #[schema(max_length = 500, pattern = r#"^[^<>]*$"#)]
+    #[schema(max_length = 500, pattern = r#"^[^<>\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"#)]
     pub description: Option<String>,
 }
 

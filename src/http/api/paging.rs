@@ -66,8 +66,12 @@ fn open(cursor: &str) -> Option<String> {
     }
     let bytes = b64_decode(cursor)?;
     let position = bytes.strip_prefix(VERSION.as_bytes())?;
-    // A made-up position is only a place in the caller's own list: read it as it comes.
-    Some(String::from_utf8_lossy(position).into_owned()).filter(|p| !p.is_empty() && position.len() <= MAX_POSITION)
+    if position.is_empty() || position.len() > MAX_POSITION {
+        return None;
+    }
+    // A made-up position is only a place in the caller's own list: read it as text, without
+    // the NUL that PostgreSQL refuses in text.
+    Some(String::from_utf8_lossy(position).replace('\0', ""))
 }
 
 /// The cursor that continues after `position`.
@@ -139,6 +143,12 @@ mod tests {
                 "{limit}"
             );
         }
+    }
+
+    #[test]
+    fn r_api_4_a_made_up_position_is_read_as_text_without_nul() {
+        let c = b64(b"v1:\x00\xffa");
+        assert_eq!(open(&c), Some("\u{fffd}a".to_string()));
     }
 
     #[test]
