@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_MATCH};
 use serde_json::{Value, json};
-use servicekonto::accounts::{Account, AccountKind};
+use servicekonto::accounts::Account;
 use servicekonto::clients::{Admits, Offer};
 use servicekonto::ids::{ClientId, OrgId};
 use servicekonto::orgs::{self, Admin, NewOrganisation, OrgRole};
@@ -51,16 +51,6 @@ async fn admin_with_token(app: &TestApp, slug: &str, scope: &str) -> (OrgId, Acc
     (org.id, admin, tokens["access_token"].as_str().unwrap().to_string())
 }
 
-async fn employee(app: &TestApp, org: &OrgId, email: &str) -> Account {
-    let hash = app.state.hasher.hash(Secret::new(PASSWORD.into())).await.unwrap();
-    let account = Account {
-        kind: AccountKind::Organisation,
-        ..Account::citizen(email.into(), hash, "Emil".into(), "E".into(), servicekonto::clock::now())
-    };
-    app.state.store.insert_org_user(&account, org, OrgRole::Employee).await.unwrap();
-    account
-}
-
 /// Sends `method path` with `token` and an optional JSON body: the status, the body (or
 /// `Null`), and the response's `ETag`.
 async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value, Option<String>) {
@@ -85,8 +75,8 @@ async fn r_org_4_r_api_5_an_administrator_runs_groups_subscriptions_and_grants_a
     let app = TestApp::start().await;
     let (org, ada, token) = admin_with_token(&app, "alpha", "openid org:admin").await;
     let (other_org, _bob, bob_token) = admin_with_token(&app, "beta", "openid org:admin").await;
-    let emil = employee(&app, &org, "emil@alpha.example").await;
-    let eve = employee(&app, &other_org, "eve@beta.example").await;
+    let emil = app.employee(&org, "emil@alpha.example").await;
+    let eve = app.employee(&other_org, "eve@beta.example").await;
     let (svc_id, svc_secret) = app
         .client(ClientSpec {
             offer: Offer {

@@ -30,17 +30,6 @@ async fn organisation(app: &TestApp, slug: &str) -> (OrgId, Account) {
     (org.id, admin)
 }
 
-/// An employee of `org` who can log in with `PASSWORD`.
-async fn employee(app: &TestApp, org: &OrgId, email: &str) -> Account {
-    let hash = app.state.hasher.hash(Secret::new(PASSWORD.into())).await.unwrap();
-    let account = Account {
-        kind: AccountKind::Organisation,
-        ..Account::citizen(email.into(), hash, "Emil".into(), "Employee".into(), servicekonto::clock::now())
-    };
-    app.state.store.insert_org_user(&account, org, OrgRole::Employee).await.unwrap();
-    account
-}
-
 /// A service for organisations with `roles`; its id, secret and stored form.
 async fn org_service(app: &TestApp, roles: &[&str], requires_approval: bool) -> (String, String, Client) {
     let (id, secret) = app
@@ -76,7 +65,7 @@ async fn r_org_10_an_employee_gets_org_id_org_name_and_the_roles_for_that_servic
     let admin = Admin::operator(org.clone());
     let (a_id, a_secret, a) = org_service(&app, &["sachbearbeitung", "leitung", "lesen"], false).await;
     let (b_id, b_secret, b) = org_service(&app, &["x"], false).await;
-    let emil = employee(&app, &org, "emil@firma.example").await;
+    let emil = app.employee(&org, "emil@firma.example").await;
     let store = &app.state.store;
     let now = servicekonto::clock::now();
     for c in [&a, &b] {
@@ -141,7 +130,7 @@ async fn r_org_8_without_a_grant_or_as_an_administrator_while_the_switch_is_off_
     let (org, ada) = organisation(&app, "amt").await;
     let admin = Admin::operator(org.clone());
     let (id, _, client) = org_service(&app, &["lesen"], false).await;
-    let emil = employee(&app, &org, "emil@amt.example").await;
+    let emil = app.employee(&org, "emil@amt.example").await;
     let store = &app.state.store;
     let now = servicekonto::clock::now();
     orgs::subscribe(store, &admin, &client, now).await.unwrap();
@@ -196,7 +185,7 @@ async fn r_org_7_a_service_that_needs_approval_is_pending_and_cannot_be_granted_
     let (org, _) = organisation(&app, "werk").await;
     let admin = Admin::operator(org.clone());
     let (id, _, client) = org_service(&app, &[], true).await;
-    let emil = employee(&app, &org, "emil@werk.example").await;
+    let emil = app.employee(&org, "emil@werk.example").await;
     let store = &app.state.store;
     let now = servicekonto::clock::now();
     let s = orgs::subscribe(store, &admin, &client, now).await.unwrap();
@@ -237,8 +226,8 @@ async fn r_api_5_an_administrator_cannot_reach_another_organisations_users_group
     let their_admin = Admin::operator(theirs.clone());
     orgs::subscribe(store, &their_admin, &client, now).await.unwrap();
     let their_group = orgs::create_group(store, &their_admin, "Ihre", None, now).await.unwrap();
-    let their_user = employee(&app, &theirs, "eve@theirs.example").await;
-    let my_user = employee(&app, &mine, "emil@mine.example").await;
+    let their_user = app.employee(&theirs, "eve@theirs.example").await;
+    let my_user = app.employee(&mine, "emil@mine.example").await;
 
     // Only an administrator of that very organisation is one.
     let me = orgs::admin_of(store, &ada.id, &mine).await.unwrap();

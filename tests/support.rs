@@ -277,6 +277,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An employee of organisation `org` who logs in with `PASSWORD`.
+    pub async fn employee(&self, org: &servicekonto::ids::OrgId, email: &str) -> Account {
+        let hash = self.state.hasher.hash(Secret::new(PASSWORD.into())).await.unwrap();
+        let account = Account {
+            kind: servicekonto::accounts::AccountKind::Organisation,
+            ..Account::citizen(email.into(), hash, "Emil".into(), "Employee".into(), servicekonto::clock::now())
+        };
+        self.state
+            .store
+            .insert_org_user(&account, org, servicekonto::orgs::OrgRole::Employee)
+            .await
+            .unwrap();
+        account
+    }
+
     /// A client that may use client_credentials only.
     pub async fn machine_client(&self, scopes: &[&str]) -> (String, String) {
         let spec = ClientSpec {

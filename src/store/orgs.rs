@@ -277,19 +277,15 @@ impl Store {
 
     /// Grants a service to a user directly, replacing the roles of an earlier direct grant.
     pub async fn put_user_service(&self, account_id: &AccountId, client_id: &ClientId, roles: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("delete from org_user_services where account_id = $1 and client_id = $2")
-            .bind(account_id)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("insert into org_user_services (account_id, client_id, roles) values ($1, $2, $3)")
-            .bind(account_id)
-            .bind(client_id)
-            .bind(roles_json(roles))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "insert into org_user_services (account_id, client_id, roles) values ($1, $2, $3) \
+             on conflict (account_id, client_id) do update set roles = excluded.roles",
+        )
+        .bind(account_id)
+        .bind(client_id)
+        .bind(roles_json(roles))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -357,18 +353,11 @@ impl Store {
 
     /// Makes a user a member of a group (again: no change).
     pub async fn put_group_member(&self, group_id: &GroupId, account_id: &AccountId) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("delete from org_group_members where group_id = $1 and account_id = $2")
+        sqlx::query("insert into org_group_members (group_id, account_id) values ($1, $2) on conflict do nothing")
             .bind(group_id)
             .bind(account_id)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        sqlx::query("insert into org_group_members (group_id, account_id) values ($1, $2)")
-            .bind(group_id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 
@@ -385,19 +374,15 @@ impl Store {
 
     /// Grants a service to a group, replacing the roles of an earlier grant.
     pub async fn put_group_service(&self, group_id: &GroupId, client_id: &ClientId, roles: &[String]) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("delete from org_group_services where group_id = $1 and client_id = $2")
-            .bind(group_id)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("insert into org_group_services (group_id, client_id, roles) values ($1, $2, $3)")
-            .bind(group_id)
-            .bind(client_id)
-            .bind(roles_json(roles))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        sqlx::query(
+            "insert into org_group_services (group_id, client_id, roles) values ($1, $2, $3) \
+             on conflict (group_id, client_id) do update set roles = excluded.roles",
+        )
+        .bind(group_id)
+        .bind(client_id)
+        .bind(roles_json(roles))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -46,6 +46,27 @@ async fn service(state: &AppState, caller: &Caller, client_id: &str) -> Result<A
         .ok_or(ApiError::NotFound)
 }
 
+/// What every operation here can answer besides its own: a malformed request, no or a bad
+/// token, a token without `org:admin`, nothing of that id for this caller, a passing outage.
+#[derive(utoipa::IntoResponses)]
+pub enum Refusals {
+    /// A malformed request: a limit, a cursor, a body that is no JSON.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// No token, or an invalid, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+    /// The token lacks the scope `org:admin`.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+    /// No such organisation, or nothing of that id in it, for this caller (R-API-5).
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// Try again shortly.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
 fn problem(e: OrgError) -> ApiError {
     match e {
         OrgError::NotFound => ApiError::NotFound,
@@ -164,11 +185,7 @@ fn with_etag<T: Serialize>(body: T) -> Response {
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "The organisation, with its `ETag`", body = OrgView),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn get_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> Result<Response, ApiError> {
     let admin = admin(&state, &caller, &org_id).await?;
@@ -183,15 +200,11 @@ pub async fn get_org(State(state): State<AppState>, caller: Caller, Path(org_id)
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "The changed organisation, with its new `ETag`", body = OrgView),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
+        Refusals,
         (status = 409, description = "A field that ELSTER gave cannot change", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The organisation changed since the `ETag` named", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn patch_org(
     State(state): State<AppState>,
@@ -312,11 +325,7 @@ fn page_limit(request: &PageRequest) -> u32 {
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "A page of users", body = UserPage),
-        (status = 400, description = "A malformed request, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn list_users(
     State(state): State<AppState>,
@@ -344,12 +353,8 @@ pub async fn list_users(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or user for this caller", body = Problem, content_type = "application/problem+json"),
+        Refusals,
         (status = 409, description = "The last administrator cannot be deleted", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -370,11 +375,7 @@ pub async fn delete_user(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "The user", body = UserView),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or user for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -414,14 +415,10 @@ pub struct Roles {
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Granted (roles replaced)"),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, user or service for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The service is not released for the organisation", body = Problem, content_type = "application/problem+json"),
+        Refusals,
+        (status = 409, description = "The service is not released for the organisation, or defines no such role", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A role the service does not define, or one named twice", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A name that cannot be a role's, or a body that is no object", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grant_user(
     State(state): State<AppState>,
@@ -445,11 +442,7 @@ pub async fn grant_user(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, user or grant for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn revoke_user(
     State(state): State<AppState>,
@@ -543,11 +536,7 @@ pub struct GroupPatch {
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "A page of groups", body = GroupPage),
-        (status = 400, description = "A malformed request, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn list_groups(
     State(state): State<AppState>,
@@ -585,13 +574,9 @@ pub async fn list_groups(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 201, description = "The group", body = GroupView),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
+        Refusals,
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_group(
     State(state): State<AppState>,
@@ -615,11 +600,7 @@ pub async fn create_group(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "The group", body = GroupView),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or group for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn get_group(
     State(state): State<AppState>,
@@ -641,14 +622,10 @@ pub async fn get_group(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "The changed group", body = GroupView),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or group for this caller", body = Problem, content_type = "application/problem+json"),
+        Refusals,
         (status = 412, description = "The group changed since the `ETag` named", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn patch_group(
     State(state): State<AppState>,
@@ -682,11 +659,7 @@ pub async fn patch_group(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or group for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn delete_group(
     State(state): State<AppState>,
@@ -707,11 +680,7 @@ pub async fn delete_group(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "A member (again: no change)"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, group or user for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn add_member(
     State(state): State<AppState>,
@@ -738,11 +707,7 @@ pub async fn add_member(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "No longer a member"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, group or membership for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn remove_member(
     State(state): State<AppState>,
@@ -770,14 +735,10 @@ pub async fn remove_member(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Granted (roles replaced)"),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, group or service for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The service is not released for the organisation", body = Problem, content_type = "application/problem+json"),
+        Refusals,
+        (status = 409, description = "The service is not released for the organisation, or defines no such role", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A role the service does not define, or one named twice", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A name that cannot be a role's, or a body that is no object", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn grant_group(
     State(state): State<AppState>,
@@ -801,11 +762,7 @@ pub async fn grant_group(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Withdrawn"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation, group or grant for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn revoke_group(
     State(state): State<AppState>,
@@ -878,11 +835,7 @@ pub struct NewSubscription {
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 200, description = "A page of subscriptions", body = SubscriptionPage),
-        (status = 400, description = "A malformed request, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
@@ -924,14 +877,10 @@ pub async fn list_subscriptions(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 201, description = "The subscription", body = SubscriptionView),
-        (status = 400, description = "A malformed request or body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or service for this caller", body = Problem, content_type = "application/problem+json"),
+        Refusals,
         (status = 409, description = "Subscribed already, or the service is not for organisations", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn subscribe(
     State(state): State<AppState>,
@@ -952,11 +901,7 @@ pub async fn subscribe(
     security(("bearer" = ["org:admin"])),
     responses(
         (status = 204, description = "Unsubscribed"),
-        (status = 400, description = "A malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No token, or an invalid one", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope `org:admin`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or subscription for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Try again shortly", body = Problem, content_type = "application/problem+json"),
+        Refusals,
     ))]
 pub async fn unsubscribe(
     State(state): State<AppState>,
