@@ -714,13 +714,11 @@ pub async fn pending(store: &Store, member: &Staff) -> Result<Vec<Pending>, OrgE
     if member.role != StaffRole::Leitstelle {
         return Err(OrgError::NotFound);
     }
-    let mut out = Vec::new();
-    for subscription in store.pending_subscriptions().await? {
-        if let Some(org) = store.organisation(&subscription.org_id).await? {
-            out.push(Pending { subscription, org });
-        }
-    }
-    Ok(out)
+    let pending = store.pending_subscriptions().await?;
+    Ok(pending
+        .into_iter()
+        .map(|(subscription, org)| Pending { subscription, org })
+        .collect())
 }
 
 /// One pending subscription, for the Leitstelle's decision page.

@@ -532,7 +532,7 @@ async fn store_organisations_read_back_with_members_subscriptions_groups_and_gra
     };
     store.insert_group(&group).await.unwrap();
     assert_eq!(store.group(&group.id).await.unwrap().as_ref(), Some(&group));
-    assert_eq!(store.groups(&org.id).await.unwrap(), vec![group.clone()]);
+    assert_eq!(store.groups_page(&org.id, "", 100).await.unwrap(), vec![group.clone()]);
     store.put_user_service(&emil.id, &d1, &["leitung".into()]).await.unwrap();
     store.put_user_service(&emil.id, &d1, &["lesen".into()]).await.unwrap();
     store.put_group_member(&group.id, &emil.id).await.unwrap();

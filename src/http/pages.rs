@@ -149,6 +149,15 @@ pub async fn tell_services(state: &AppState, ended: SessionsEnded, now: clock::T
     }
 }
 
+/// A time as the pages show it: `YYYY-MM-DD HH:MM UTC`.
+pub fn format_time(t: clock::Timestamp) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(t.seconds())
+        .ok()
+        .and_then(|d| d.format(format).ok())
+        .unwrap_or_default()
+}
+
 /// Non-protocol page routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

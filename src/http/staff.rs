@@ -14,7 +14,7 @@ use tracing::instrument;
 
 use super::client_addr::ClientAddr;
 use super::cookies::{self, Browser, Cookies, STAFF_SESSION};
-use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, merged, unavailable, with_retry_after};
+use super::pages::{CheckedForm, OnlyToken, PageLocale, form_errors, format_time, merged, unavailable, with_retry_after};
 use crate::accounts::{Account, AccountError};
 use crate::http::pages::Render;
 use crate::ids::{AccountId, ClientId, OrgId};
@@ -327,10 +327,6 @@ pub async fn decide(
     }
 }
 
-fn date(t: crate::clock::Timestamp) -> String {
-    crate::clock::rfc3339(t).map(|d| d[..10].to_string()).unwrap_or_default()
-}
-
 fn org_problem(state: &AppState, locale: Locale, e: &OrgError) -> Response {
     match e {
         OrgError::Store(e) => unavailable(state, locale, e),
@@ -356,7 +352,7 @@ async fn subscriptions(state: &AppState, cookies: &Cookies, locale: Locale, memb
             "org_name": p.org.name,
             "client_id": p.subscription.client_id,
             "service": service,
-            "requested_at": date(p.subscription.requested_at),
+            "requested_at": format_time(p.subscription.requested_at),
         }));
     }
     let ctx = json!({
@@ -398,7 +394,7 @@ pub async fn subscription_page(
         "org_address": p.org.address.map(|a| format!("{} {}, {} {}", a.street, a.house_number, a.postal_code, a.city)),
         "service": service.name,
         "service_description": service.description,
-        "requested_at": date(p.subscription.requested_at),
+        "requested_at": format_time(p.subscription.requested_at),
     });
     state
         .pages

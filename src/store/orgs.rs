@@ -224,15 +224,18 @@ impl Store {
         rows.iter().map(subscription_from_row).collect()
     }
 
-    /// Every subscription waiting for the Fachliche Leitstelle, oldest first.
-    pub async fn pending_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        let rows = sqlx::query(
-            "select org_id, client_id, state, requested_at, decided_at from org_services \
-             where state = 'pending' order by requested_at, org_id, client_id",
-        )
+    /// Every subscription waiting for the Fachliche Leitstelle with its organisation, oldest
+    /// first, in one query.
+    pub async fn pending_subscriptions(&self) -> Result<Vec<(Subscription, Organisation)>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "select ",
+            org_columns!(),
+            ", client_id, state, requested_at, decided_at from org_services join organisations using (org_id) \
+             where state = 'pending' order by requested_at, org_id, client_id"
+        ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(subscription_from_row).collect()
+        rows.iter().map(|r| Ok((subscription_from_row(r)?, org_from_row(r)?))).collect()
     }
 
     /// Releases a pending subscription (the Fachliche Leitstelle's approval); `false` when it
@@ -320,16 +323,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(group_from_row).transpose()
-    }
-
-    /// An organisation's groups, by name.
-    pub async fn groups(&self, org_id: &OrgId) -> Result<Vec<Group>, StoreError> {
-        let rows =
-            sqlx::query("select group_id, org_id, name, description, created_at from org_groups where org_id = $1 order by name, group_id")
-                .bind(org_id)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(group_from_row).collect()
     }
 
     /// Deletes a group with its memberships and services (so exactly what came through it

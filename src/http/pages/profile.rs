@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{CheckedForm, Citizen, PageLocale, Render, failure_page, form_errors, merged, tell_services, unavailable};
+use super::{CheckedForm, Citizen, PageLocale, Render, failure_page, form_errors, format_time, merged, tell_services, unavailable};
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
@@ -38,15 +38,6 @@ pub fn routes() -> Router<AppState> {
         .route(paths::EMAIL_CONFIRM, get(email_confirm_page).post(email_confirm))
         .route(paths::PROFILE_DELETE, get(delete_page).post(delete))
         .route(paths::PROFILE_PLUS_REQUEST, get(plus_request_page).post(plus_request))
-}
-
-/// `YYYY-MM-DD HH:MM UTC`.
-fn format_time(t: Timestamp) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(t.seconds())
-        .ok()
-        .and_then(|d| d.format(format).ok())
-        .unwrap_or_default()
 }
 
 fn account_values(a: &Account) -> Value {
