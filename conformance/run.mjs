@@ -154,6 +154,14 @@ cli('org', 'subscribe', '--org', korn.org_id, '--client-id', fixture.orgTool.cli
 cli('org', 'admins-use-services', '--org', korn.org_id, 'true');
 cli('org', 'grant', '--org', korn.org_id, '--user', korn.user_id, '--client-id', fixture.orgTool.client_id);
 cli('org', 'subscribe', '--org', korn.org_id, '--client-id', fixture.organisations.client_id);
+// An organisation that schemathesis deletes (DELETE /orgs/{org_id}, in a run of its own, last).
+fixture.doomedOrg = { email: 'abriss@kurzlebig.example', password: 'Abriss-2026!' };
+const doomed = cli('org', 'add', '--name', 'Kurzlebig KG', '--admin-email', fixture.doomedOrg.email, '--admin-password',
+  fixture.doomedOrg.password, '--admin-given-name', 'Ada', '--admin-family-name', 'Abriss', '--admin-phone', '+49 221 0000');
+Object.assign(fixture.doomedOrg, { org_id: doomed.org_id, user_id: doomed.user_id });
+cli('org', 'subscribe', '--org', doomed.org_id, '--client-id', fixture.orgTool.client_id);
+cli('org', 'admins-use-services', '--org', doomed.org_id, 'true');
+cli('org', 'grant', '--org', doomed.org_id, '--user', doomed.user_id, '--client-id', fixture.orgTool.client_id);
 fixture.staff = { username: 'clara', password: 'Schalter-2026!' };
 fixture.staff.totp_uri = JSON.parse(execFileSync(bin, ['staff', 'add', '--role', 'kundenzentrum', '--username', fixture.staff.username,
   '--name', 'Clara Schalter', '--json'], { env: { ...env, SERVICEKONTO_STAFF_PASSWORD: fixture.staff.password } })).totp_uri;

@@ -55,11 +55,13 @@ pub enum MailKind {
     OrgInvite,
     /// An organisation deleted the person's account (R-ORG-5).
     OrgUserDeleted,
+    /// The organisation was deleted with every account in it (R-ORG-11), to its administrators.
+    OrgDeleted,
 }
 
 impl MailKind {
     /// Every kind (template tests).
-    pub const ALL: [MailKind; 13] = [
+    pub const ALL: [MailKind; 14] = [
         MailKind::Activation,
         MailKind::AlreadyRegistered,
         MailKind::PasswordReset,
@@ -73,6 +75,7 @@ impl MailKind {
         MailKind::SubscriptionDecided,
         MailKind::OrgInvite,
         MailKind::OrgUserDeleted,
+        MailKind::OrgDeleted,
     ];
 
     /// Template base name.
@@ -91,6 +94,7 @@ impl MailKind {
             MailKind::SubscriptionDecided => "subscription_decided",
             MailKind::OrgInvite => "org_invite",
             MailKind::OrgUserDeleted => "org_user_deleted",
+            MailKind::OrgDeleted => "org_deleted",
         }
     }
 }

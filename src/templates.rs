@@ -105,6 +105,8 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/org_user_deleted.html",
         include_str!("../templates/mail/org_user_deleted.html"),
     ),
+    ("mail/org_deleted.txt", include_str!("../templates/mail/org_deleted.txt")),
+    ("mail/org_deleted.html", include_str!("../templates/mail/org_deleted.html")),
     (
         "pages/staff_subscriptions.html",
         include_str!("../templates/pages/staff_subscriptions.html"),

@@ -464,7 +464,7 @@ fn r_org_1_r_org_3_org_add_prints_the_organisation_and_its_administrator_and_ref
     let (ok, bad) = add("<Böse> GmbH", "chef@boese.example");
     assert!(!ok && bad["error"].as_str().unwrap().contains("name"), "{bad}");
     let (ok, bad) = add("Gut GmbH", "chef@güt.example");
-    assert!(!ok && bad["error"].as_str().unwrap().contains("admin_email"), "{bad}");
+    assert!(!ok && bad["error"].as_str().unwrap().contains("email"), "{bad}");
     let (_, audit) = env.run(&["audit", "--action", "org."]);
     let events = audit["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{audit}");

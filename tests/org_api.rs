@@ -446,3 +446,219 @@ async fn r_org_4_r_org_5_an_invited_user_sets_their_password_and_deleting_users_
     );
     assert!(app.state.store.account(&ada.id).await.unwrap().is_some());
 }
+
+/// The user ids of an organisation's users, by id.
+async fn user_ids(app: &TestApp, org: &OrgId, token: &str) -> Vec<String> {
+    let (status, page, _) = call(app, "GET", &format!("/orgs/{org}/users"), token, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn r_org_4_r_org_6_an_administrator_creates_users_and_changes_their_data_email_and_role_through_the_api() {
+    let app = TestApp::start().await;
+    let (org, ada, token) = admin_with_token(&app, "kappa", "openid org:admin").await;
+    let (_, _, bob_token) = admin_with_token(&app, "lambda", "openid org:admin").await;
+    let users = format!("/orgs/{org}/users");
+    let employee = |email: &str| json!({"role": "employee", "email": email, "given_name": "Emma", "family_name": "Neu"});
+
+    let (status, emma, _) = call(&app, "POST", &users, &token, Some(employee("Emma@Kappa.example"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{emma}");
+    assert_eq!(
+        (emma["email"].as_str(), emma["role"].as_str()),
+        (Some("emma@kappa.example"), Some("employee"))
+    );
+    let emma_id = emma["id"].as_str().unwrap().to_string();
+    assert!(user_ids(&app, &org, &token).await.contains(&emma_id));
+    let first_link = app.mail_link("emma@kappa.example", "/password/reset").await;
+
+    // Refused, and nothing stored: an administrator without a phone number, an email with an
+    // umlaut, a taken email, another organisation's administrator.
+    let before = user_ids(&app, &org, &token).await;
+    let no_phone = json!({"role": "admin", "email": "chef@kappa.example", "given_name": "C", "family_name": "Chef"});
+    for (body, want) in [
+        (no_phone, StatusCode::UNPROCESSABLE_ENTITY),
+        (employee("müller@kappa.example"), StatusCode::UNPROCESSABLE_ENTITY),
+        (employee("emma@kappa.example"), StatusCode::CONFLICT),
+        (employee(&ada.email), StatusCode::CONFLICT),
+    ] {
+        let (status, problem, _) = call(&app, "POST", &users, &token, Some(body.clone())).await;
+        assert_eq!(status, want, "{body} {problem}");
+    }
+    assert_eq!(
+        call(&app, "POST", &users, &bob_token, Some(employee("x@kappa.example"))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(user_ids(&app, &org, &token).await, before);
+
+    // A mistyped address of an invitation not yet used: the invitation moves, the first link dies.
+    let emma_path = format!("{users}/{emma_id}");
+    let (status, moved, _) = call(&app, "PATCH", &emma_path, &token, Some(json!({"email": "emma.neu@kappa.example"}))).await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["email"], "emma.neu@kappa.example");
+    let link = app.mail_link("emma.neu@kappa.example", "/password/reset").await;
+    assert_ne!(link, first_link);
+    let set = |link: String| {
+        let browser = app.browser();
+        async move {
+            browser
+                .submit(
+                    "/password/reset",
+                    &[
+                        ("token", link.rsplit('=').next().unwrap()),
+                        ("password", PASSWORD),
+                        ("password_repeat", PASSWORD),
+                    ],
+                )
+                .await
+        }
+    };
+    assert!(!set(first_link).await.0.is_success(), "the first link no longer works");
+    let (status, body) = set(link).await;
+    assert!(status.is_success() || status.is_redirection(), "{status} {body}");
+
+    // The last activated administrator stays one; an administrator needs a phone number.
+    let ada_path = format!("{users}/{}", ada.id);
+    let (status, problem, _) = call(&app, "PATCH", &ada_path, &token, Some(json!({"role": "employee"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, problem, _) = call(&app, "PATCH", &emma_path, &token, Some(json!({"role": "admin"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, _, etag) = call(&app, "GET", &emma_path, &token, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = etag.unwrap();
+    let promote = json!({"role": "admin", "phone_number": "+49 30 5555", "family_name": "Neumann"});
+    let res = app
+        .http()
+        .patch(app.url(&format!("/api/v1{emma_path}")))
+        .bearer_auth(&token)
+        .header(IF_MATCH, &etag)
+        .json(&promote)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let promoted: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            promoted["role"].as_str(),
+            promoted["family_name"].as_str(),
+            promoted["phone_number"].as_str()
+        ),
+        (Some("admin"), Some("Neumann"), Some("+49 30 5555"))
+    );
+    let stale = app
+        .http()
+        .patch(app.url(&format!("/api/v1{emma_path}")))
+        .bearer_auth(&token)
+        .header(IF_MATCH, &etag)
+        .json(&json!({"given_name": "Erna"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    // An activated user's new email is confirmed by the new address first (R-PRO-2 as for
+    // citizens): the login name stays until then, the old address hears of it.
+    let (status, asked, _) = call(&app, "PATCH", &emma_path, &token, Some(json!({"email": "emma@anderswo.example"}))).await;
+    assert_eq!(
+        (status, asked["email"].as_str()),
+        (StatusCode::OK, Some("emma.neu@kappa.example")),
+        "{asked}"
+    );
+    let confirm = app.mail_link("emma@anderswo.example", "/profile/email/confirm").await;
+    assert!(!confirm.is_empty());
+    assert!(
+        app.wait_mails("emma.neu@kappa.example", 3)
+            .await
+            .iter()
+            .any(|m| m.contains("emma@anderswo.example")),
+        "the old address is told"
+    );
+    let stored = app
+        .state
+        .store
+        .account(&servicekonto::ids::AccountId::from(emma_id.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.email.as_str(), stored.family_name.as_str()),
+        ("emma.neu@kappa.example", "Neumann")
+    );
+
+    // With another administrator, Ada may become an employee, and then administers nothing.
+    let (status, now_ada, _) = call(&app, "PATCH", &ada_path, &token, Some(json!({"role": "employee"}))).await;
+    assert_eq!(
+        (status, now_ada["role"].as_str()),
+        (StatusCode::OK, Some("employee")),
+        "another administrator exists now"
+    );
+    assert_eq!(
+        call(&app, "PATCH", &emma_path, &bob_token, Some(json!({"given_name": "Eve"})))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(call(&app, "GET", &users, &token, None).await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn r_org_11_deleting_the_organisation_deletes_every_user_at_once_and_tells_only_its_administrators() {
+    let app = TestApp::start().await;
+    let (org, ada, token) = admin_with_token(&app, "omega", "openid org:admin").await;
+    let (other, bob, bob_token) = admin_with_token(&app, "sigma", "openid org:admin").await;
+    let emil = app.employee(&org, "emil@omega.example").await;
+    let invited = json!({"role": "admin", "email": "neu@omega.example", "given_name": "N", "family_name": "Neu", "phone_number": "030 1"});
+    let (status, invited, _) = call(&app, "POST", &format!("/orgs/{org}/users"), &token, Some(invited)).await;
+    assert_eq!(status, StatusCode::CREATED, "{invited}");
+    let (status, group, _) = call(&app, "POST", &format!("/orgs/{org}/groups"), &token, Some(json!({"name": "Alle"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+
+    assert_eq!(
+        call(&app, "DELETE", &format!("/orgs/{org}"), &bob_token, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(app.state.store.organisation(&org).await.unwrap().is_some());
+    let (status, body, _) = call(&app, "DELETE", &format!("/orgs/{org}"), &token, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let store = &app.state.store;
+    assert!(store.organisation(&org).await.unwrap().is_none());
+    for id in [
+        ada.id.clone(),
+        emil.id.clone(),
+        servicekonto::ids::AccountId::from(invited["id"].as_str().unwrap()),
+    ] {
+        assert!(store.account(&id).await.unwrap().is_none(), "{id} is gone");
+        assert!(store.membership(&id).await.unwrap().is_none());
+    }
+    let gid = servicekonto::ids::GroupId::from(group["id"].as_str().unwrap());
+    assert!(store.group(&gid).await.unwrap().is_none());
+    assert_eq!(
+        call(&app, "GET", &format!("/orgs/{org}"), &token, None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the administrator's token ended with the account"
+    );
+    // The other organisation is untouched.
+    assert!(store.organisation(&other).await.unwrap().is_some());
+    assert!(store.account(&bob.id).await.unwrap().is_some());
+    assert_eq!(
+        call(&app, "GET", &format!("/orgs/{other}"), &bob_token, None).await.0,
+        StatusCode::OK
+    );
+
+    // The activated administrator is told; the employee and the unused invitation are not.
+    let told = app.wait_mails(&ada.email, 1).await;
+    assert!(
+        told.iter()
+            .any(|m| m.contains("omega AG") && (m.contains("endg=C3=BCltig") || m.contains("endgültig"))),
+        "{told:?}"
+    );
+    assert!(app.mails_to(&emil.email).is_empty(), "the employee gets no mail");
+    assert_eq!(app.mails_to("neu@omega.example").len(), 1, "only the invitation");
+    assert_eq!(app.audit("org.delete").await.len(), 1);
+}

@@ -448,7 +448,11 @@ fn r_org_8_r_org_9_effective_permissions_follow_a_reference_model_through_random
         rt.block_on(async {
             let store = &app.state.store;
             let now = servicekonto::clock::now();
-            let (org, admin_account) = organisation(&app, &format!("p{}", servicekonto::secret::random_token(6).to_lowercase())).await;
+            let (org, admin_account) = organisation(
+                &app,
+                &format!("p{}", servicekonto::secret::random_token(6).to_lowercase().replace(['_', '-'], "x")),
+            )
+            .await;
             let admin = Admin::operator(org.clone());
             let mut users: Vec<AccountId> = vec![admin_account.id.clone()];
             for i in 1..USERS {

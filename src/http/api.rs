@@ -36,9 +36,12 @@ async fn no_nul_in_path(request: axum::extract::Request, next: middleware::Next)
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(paths::API_ME, get(me::me))
-        .route("/orgs/{org_id}", get(orgs::get_org).patch(orgs::patch_org))
-        .route("/orgs/{org_id}/users", get(orgs::list_users))
-        .route("/orgs/{org_id}/users/{user_id}", get(orgs::get_user).delete(orgs::delete_user))
+        .route("/orgs/{org_id}", get(orgs::get_org).patch(orgs::patch_org).delete(orgs::delete_org))
+        .route("/orgs/{org_id}/users", get(orgs::list_users).post(orgs::create_user))
+        .route(
+            "/orgs/{org_id}/users/{user_id}",
+            get(orgs::get_user).patch(orgs::patch_user).delete(orgs::delete_user),
+        )
         .route(
             "/orgs/{org_id}/users/{user_id}/services/{client_id}",
             put(orgs::grant_user).delete(orgs::revoke_user),

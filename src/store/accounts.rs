@@ -185,8 +185,21 @@ impl Store {
     /// Deletes the account; consents, grants, refresh tokens and links go with it (foreign keys).
     pub async fn delete_account(&self, account_id: &AccountId) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        // R-ORG-5: never the last administrator; the organisation's row is locked so two
-        // administrators leaving at once cannot both go (SQLite's write lock serialises anyway).
+        self.keep_an_admin(&mut tx, account_id).await?;
+        let n = delete_account_rows(&mut tx, account_id).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// R-ORG-5, inside `tx`: a `Conflict` when the account is an administrator and no other
+    /// administrator of the organisation activated their access (an invitation never used is
+    /// purged after 14 days). The organisation's row is locked, so two administrators leaving at
+    /// once cannot both go (SQLite's write lock serialises anyway).
+    pub(super) async fn keep_an_admin(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        account_id: &AccountId,
+    ) -> Result<(), StoreError> {
         let admin_of = match self.backend {
             super::Backend::Postgres => {
                 "select o.org_id from organisations o join org_users u on u.org_id = o.org_id \
@@ -197,45 +210,22 @@ impl Store {
                  where u.account_id = $1 and u.role = 'admin'"
             }
         };
-        let org = sqlx::query(admin_of).bind(account_id).fetch_optional(&mut *tx).await?;
-        if let Some(row) = org {
-            let org_id: String = col(&row, "org_id", "organisations")?;
-            // Only administrators who activated their access count: an invitation never used
-            // is purged after 14 days.
-            let count = sqlx::query(
-                "select count(*) as n from org_users u join accounts a on a.account_id = u.account_id \
-                 where u.org_id = $1 and u.role = 'admin' and a.email_verified = 1 and u.account_id <> $2",
-            )
-            .bind(&org_id)
-            .bind(account_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if col::<i64>(&count, "n", "org_users")? == 0 {
-                return Err(StoreError::Conflict("the last administrator of an organisation".into()));
-            }
+        let Some(row) = sqlx::query(admin_of).bind(account_id).fetch_optional(&mut **tx).await? else {
+            return Ok(());
+        };
+        let org_id: String = col(&row, "org_id", "organisations")?;
+        let count = sqlx::query(
+            "select count(*) as n from org_users u join accounts a on a.account_id = u.account_id \
+             where u.org_id = $1 and u.role = 'admin' and a.email_verified = 1 and u.account_id <> $2",
+        )
+        .bind(&org_id)
+        .bind(account_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if col::<i64>(&count, "n", "org_users")? == 0 {
+            return Err(StoreError::Conflict("the last administrator of an organisation".into()));
         }
-        // Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
-        for q in [
-            "delete from refresh_tokens where grant_id in (select grant_id from grants where account_id = $1)",
-            "delete from grants where account_id = $1",
-            "delete from consents where account_id = $1",
-            "delete from account_tokens where account_id = $1",
-            "delete from verifications where account_id = $1",
-            "delete from eid_links where account_id = $1",
-            "delete from upgrade_requests where account_id = $1",
-            "delete from org_user_services where account_id = $1",
-            "delete from org_group_members where account_id = $1",
-            "delete from org_users where account_id = $1",
-        ] {
-            sqlx::query(q).bind(account_id).execute(&mut *tx).await?;
-        }
-        let n = sqlx::query("delete from accounts where account_id = $1")
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
+        Ok(())
     }
 
     /// Whether the account is an administrator whose organisation would keep no other
@@ -264,4 +254,28 @@ impl Store {
             .await?;
         row.as_ref().map(from_row).transpose()
     }
+}
+
+/// Deletes an account and every row that names it, inside `tx`; the number of accounts deleted.
+/// Explicit deletes as well as the cascades, so nothing depends on the SQLite pragma.
+pub(super) async fn delete_account_rows(tx: &mut sqlx::Transaction<'static, sqlx::Any>, account_id: &AccountId) -> Result<u64, StoreError> {
+    for q in [
+        "delete from refresh_tokens where grant_id in (select grant_id from grants where account_id = $1)",
+        "delete from grants where account_id = $1",
+        "delete from consents where account_id = $1",
+        "delete from account_tokens where account_id = $1",
+        "delete from verifications where account_id = $1",
+        "delete from eid_links where account_id = $1",
+        "delete from upgrade_requests where account_id = $1",
+        "delete from org_user_services where account_id = $1",
+        "delete from org_group_members where account_id = $1",
+        "delete from org_users where account_id = $1",
+    ] {
+        sqlx::query(q).bind(account_id).execute(&mut **tx).await?;
+    }
+    Ok(sqlx::query("delete from accounts where account_id = $1")
+        .bind(account_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
 }

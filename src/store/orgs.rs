@@ -487,6 +487,66 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces an organisation user's names and phone number and sets their role; taking the
+    /// role from the last activated administrator is a `Conflict` (R-ORG-5).
+    pub async fn update_org_user(&self, account: &Account, role: OrgRole) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if role != OrgRole::Admin {
+            self.keep_an_admin(&mut tx, &account.id).await?;
+        }
+        sqlx::query("update accounts set given_name = $1, family_name = $2, phone_number = $3, updated_at = $4 where account_id = $5")
+            .bind(&account.given_name)
+            .bind(&account.family_name)
+            .bind(account.phone_number.clone())
+            .bind(account.updated_at)
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("update org_users set role = $1 where account_id = $2")
+            .bind(role.as_str())
+            .bind(&account.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves an invitation not yet used to another address; a taken email is a `Conflict`.
+    pub async fn set_invited_email(&self, account_id: &AccountId, email: &str, now: crate::clock::Timestamp) -> Result<(), StoreError> {
+        sqlx::query("update accounts set email = $1, updated_at = $2 where account_id = $3 and email_verified = 0")
+            .bind(email)
+            .bind(now)
+            .bind(account_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes an organisation with all its users, groups, subscriptions and grants, in one
+    /// transaction (R-ORG-11).
+    pub async fn delete_organisation(&self, org_id: &OrgId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query("select account_id from org_users where org_id = $1")
+            .bind(org_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            let id: AccountId = col(row, "account_id", "org_users")?;
+            super::accounts::delete_account_rows(&mut tx, &id).await?;
+        }
+        for q in [
+            "delete from org_group_members where group_id in (select group_id from org_groups where org_id = $1)",
+            "delete from org_group_services where group_id in (select group_id from org_groups where org_id = $1)",
+            "delete from org_groups where org_id = $1",
+            "delete from org_services where org_id = $1",
+            "delete from organisations where org_id = $1",
+        ] {
+            sqlx::query(q).bind(org_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Replaces an organisation's data (not its id, ELSTER link or creation time).
     pub async fn update_organisation(&self, org: &Organisation) -> Result<(), StoreError> {
         let a = org.address.as_ref();

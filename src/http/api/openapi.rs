@@ -30,14 +30,14 @@ impl Modify for BearerAuth {
     info(title = "Servicekonto API", version = "1", description = "Resources of the Servicekonto for online services, with the users' access tokens."),
     paths(
         super::me::me,
-        orgs::get_org, orgs::patch_org, orgs::list_users, orgs::get_user, orgs::delete_user, orgs::grant_user, orgs::revoke_user,
+        orgs::get_org, orgs::patch_org, orgs::delete_org, orgs::list_users, orgs::create_user, orgs::get_user, orgs::patch_user, orgs::delete_user, orgs::grant_user, orgs::revoke_user,
         orgs::list_groups, orgs::create_group, orgs::get_group, orgs::patch_group, orgs::delete_group,
         orgs::add_member, orgs::remove_member, orgs::grant_group, orgs::revoke_group,
         orgs::list_subscriptions, orgs::subscribe, orgs::unsubscribe,
     ),
     components(schemas(
         Me, Verified, PostalAddress, Problem,
-        orgs::OrgView, orgs::OrgAddressView, orgs::OrgPatch, orgs::UserView, orgs::UserPage, orgs::ServiceGrant, orgs::Roles,
+        orgs::OrgView, orgs::OrgAddressView, orgs::OrgPatch, orgs::UserView, orgs::NewUser, orgs::NewAdmin, orgs::NewEmployee, orgs::AdminRole, orgs::EmployeeRole, orgs::UserPatch, orgs::RoleChoice, orgs::UserPage, orgs::ServiceGrant, orgs::Roles,
         orgs::GroupView, orgs::GroupPage, orgs::NewGroup, orgs::GroupPatch,
         orgs::SubscriptionView, orgs::SubscriptionPage, orgs::NewSubscription,
     )),

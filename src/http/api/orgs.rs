@@ -72,12 +72,15 @@ fn problem(e: OrgError) -> ApiError {
         OrgError::NotFound => ApiError::NotFound,
         OrgError::Invalid(f) => ApiError::Invalid(format!("{} is not valid", f.name())),
         OrgError::Locked(f) => ApiError::Conflict(format!("{} comes from ELSTER and cannot change", f.name())),
+        OrgError::Account(crate::accounts::AccountError::EmailTaken) => {
+            ApiError::Conflict("the email is the login name of another account".into())
+        }
         OrgError::Account(a) => ApiError::Invalid(a.to_string()),
         e @ (OrgError::NotForOrganisations | OrgError::NotReleased | OrgError::AlreadySubscribed | OrgError::UnknownRole(_)) => {
             ApiError::Conflict(e.to_string())
         }
         OrgError::Stale => ApiError::PreconditionFailed,
-        OrgError::LastAdmin => ApiError::Conflict(e.to_string()),
+        OrgError::LastAdmin | OrgError::PhoneRequired => ApiError::Conflict(e.to_string()),
         OrgError::Store(e) => e.into(),
     }
 }
@@ -247,6 +250,24 @@ pub async fn patch_org(
     Ok(with_etag(org_view(org)))
 }
 
+/// `DELETE /api/v1/orgs/{org_id}`.
+#[utoipa::path(delete, path = "/orgs/{org_id}", tag = "organisations",
+    summary = "Delete the organisation at once and for good, with every user; its administrators are told by mail",
+    params(("org_id" = String, Path, description = "The organisation's id")),
+    security(("bearer" = ["org:admin"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        Refusals,
+    ))]
+pub async fn delete_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<String>) -> Result<StatusCode, ApiError> {
+    let admin = admin(&state, &caller, &org_id).await?;
+    let ended = orgs::delete(state.account_env(), &admin, caller.now).await.map_err(problem)?;
+    for e in ended {
+        crate::http::pages::tell_services(&state, e, caller.now).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// A service granted, with the roles.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceGrant {
@@ -387,6 +408,239 @@ pub async fn get_user(
         .await
         .map_err(problem)?;
     Ok(with_etag(user_view(user, Some(grants(services)))))
+}
+
+/// An administrator or an employee.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleChoice {
+    /// An administrator: has a phone number (R-ORG-4).
+    Admin,
+    /// An employee.
+    Employee,
+}
+
+impl From<RoleChoice> for OrgRole {
+    fn from(r: RoleChoice) -> Self {
+        match r {
+            RoleChoice::Admin => OrgRole::Admin,
+            RoleChoice::Employee => OrgRole::Employee,
+        }
+    }
+}
+
+/// The role `admin`.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    /// An administrator.
+    Admin,
+}
+
+/// The role `employee`.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmployeeRole {
+    /// An employee.
+    Employee,
+}
+
+/// A new administrator, with a phone number (R-ORG-4).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    /// `admin`.
+    pub role: AdminRole,
+    /// The login email: a plain address in ASCII, no spaces, no umlauts (R-ORG-3).
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    /// Given name(s).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub given_name: String,
+    /// Family name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub family_name: String,
+    /// Phone number: digits, spaces and `+ - / ( )`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9+()/-]([0-9+ ()/-]*[0-9+()/-])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
+    pub phone_number: String,
+}
+
+/// A new employee.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEmployee {
+    /// `employee`.
+    pub role: EmployeeRole,
+    /// The login email: a plain address in ASCII, no spaces, no umlauts (R-ORG-3).
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    /// Given name(s).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub given_name: String,
+    /// Family name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub family_name: String,
+    /// Phone number: digits, spaces and `+ - / ( )`; empty for none.
+    #[schema(
+        max_length = 100,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*([0-9+()/-]([0-9+ ()/-]*[0-9+()/-])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)?$"#
+    )]
+    pub phone_number: Option<String>,
+}
+
+/// A new user of the organisation, who sets their own password through the mailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum NewUser {
+    /// An administrator.
+    Admin(NewAdmin),
+    /// An employee.
+    Employee(NewEmployee),
+}
+
+/// `POST /api/v1/orgs/{org_id}/users`.
+#[utoipa::path(post, path = "/orgs/{org_id}/users", tag = "organisations",
+    summary = "Create a user: they get a link, valid 14 days, to set their own password",
+    params(("org_id" = String, Path, description = "The organisation's id")),
+    request_body = NewUser,
+    security(("bearer" = ["org:admin"])),
+    responses(
+        (status = 201, description = "The user, not yet activated", body = UserView),
+        Refusals,
+        (status = 409, description = "The email is another account's login name", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<String>,
+    JsonObject(body): JsonObject<NewUser>,
+) -> Result<Response, ApiError> {
+    let admin = admin(&state, &caller, &org_id).await?;
+    let new = match body {
+        NewUser::Admin(a) => orgs::NewOrgUser {
+            email: a.email,
+            given_name: a.given_name,
+            family_name: a.family_name,
+            role: OrgRole::Admin,
+            phone_number: Some(a.phone_number),
+        },
+        NewUser::Employee(e) => orgs::NewOrgUser {
+            email: e.email,
+            given_name: e.given_name,
+            family_name: e.family_name,
+            role: OrgRole::Employee,
+            phone_number: e.phone_number,
+        },
+    };
+    within("given_name", Some(&new.given_name), 100)?;
+    within("family_name", Some(&new.family_name), 100)?;
+    within("phone_number", new.phone_number.as_deref(), 100)?;
+    let user = orgs::invite(state.account_env(), &admin, new, caller.now).await.map_err(problem)?;
+    Ok(json_ok(StatusCode::CREATED, user_view(user, Some(Vec::new()))))
+}
+
+/// Changes to a user; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// A new login email (R-ORG-6): it takes effect once confirmed through the link mailed to
+    /// it; an invitation not yet used goes to the new address at once.
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    /// New given name(s).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub given_name: Option<String>,
+    /// A new family name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^\s*[^\s<>\x00-\x1f\x7f-\x9f][^<>\x00-\x1f\x7f-\x9f]*$"#
+    )]
+    pub family_name: Option<String>,
+    /// A new phone number: digits, spaces and `+ - / ( )`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r#"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[0-9+()/-]([0-9+ ()/-]*[0-9+()/-])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"#
+    )]
+    pub phone_number: Option<String>,
+    /// A new role: an administrator needs a phone number, and the last administrator stays one.
+    pub role: Option<RoleChoice>,
+}
+
+/// `PATCH /api/v1/orgs/{org_id}/users/{user_id}`.
+#[utoipa::path(patch, path = "/orgs/{org_id}/users/{user_id}", tag = "organisations",
+    summary = "Change a user's data, email or role",
+    params(("org_id" = String, Path, description = "The organisation's id"), ("user_id" = String, Path, description = "The user's id"),
+        IfMatchHeader),
+    request_body = UserPatch,
+    security(("bearer" = ["org:admin"])),
+    responses(
+        (status = 200, description = "The user as changed (a new email shows once confirmed), with the new `ETag`", body = UserView),
+        Refusals,
+        (status = 409, description = "The last administrator cannot become an employee, an administrator needs a phone number, or the email is another invitation's", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The user changed since the `ETag` named", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A value breaks its rule", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonObject(body): JsonObject<UserPatch>,
+) -> Result<Response, ApiError> {
+    let admin = admin(&state, &caller, &org_id).await?;
+    let if_match = IfMatch::from_headers(&headers);
+    within("given_name", body.given_name.as_deref(), 100)?;
+    within("family_name", body.family_name.as_deref(), 100)?;
+    within("phone_number", body.phone_number.as_deref(), 100)?;
+    let changes = orgs::UserChanges {
+        email: body.email,
+        given_name: body.given_name,
+        family_name: body.family_name,
+        phone_number: body.phone_number,
+        role: body.role.map(OrgRole::from),
+    };
+    let view = |(user, services): orgs::UserDetail| user_view(user, Some(grants(services)));
+    let current = |d: &orgs::UserDetail| if_match.check(&ETag::of(&view(d.clone()))).is_ok();
+    let detail = orgs::update_user(
+        state.account_env(),
+        &admin,
+        &AccountId::from(user_id.as_str()),
+        changes,
+        current,
+        caller.now,
+    )
+    .await
+    .map_err(problem)?;
+    Ok(with_etag(view(detail)))
 }
 
 /// A role's name as services define them.
