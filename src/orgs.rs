@@ -21,6 +21,8 @@ use crate::secret::Secret;
 use crate::staff::{Role as StaffRole, Staff};
 use crate::store::{Store, StoreError};
 
+pub mod registration;
+
 pub use crate::model::org::{Group, Membership, OrgAddress, OrgRole, Organisation, Subscription, SubscriptionState};
 
 /// A field of the organisation forms, as the checks name it when they refuse it.
@@ -192,7 +194,7 @@ pub fn check_user_email(value: &str) -> Result<String, OrgError> {
     accounts::normalize_email(value).map_err(|_| OrgError::Invalid(OrgField::Email))
 }
 
-fn check_trade_register(value: &str) -> Result<String, OrgError> {
+pub(crate) fn check_trade_register(value: &str) -> Result<String, OrgError> {
     let v = value.trim();
     let n = v.chars().count();
     if n == 0 || n > 40 || !v.chars().all(|c| c.is_ascii_alphanumeric() || " ./-".contains(c)) {

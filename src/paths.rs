@@ -36,6 +36,16 @@ pub const REGISTER: &str = "/register";
 pub const REGISTER_SUMMARY: &str = "/register/summary";
 /// "Check your mail" after registering.
 pub const REGISTER_SENT: &str = "/register/sent";
+/// Registration of an organisation, step 1 of 4: its data (R-ORG-1, -2).
+pub const ORG_REGISTER: &str = "/register/organisation";
+/// Step 2: the administrator's access (R-ORG-3).
+pub const ORG_REGISTER_ADMIN: &str = "/register/organisation/admin";
+/// Step 3: the online services.
+pub const ORG_REGISTER_SERVICES: &str = "/register/organisation/services";
+/// Step 4: summary and consent.
+pub const ORG_REGISTER_SUMMARY: &str = "/register/organisation/summary";
+/// The activation link of an organisation's registration.
+pub const ORG_ACTIVATE: &str = "/register/organisation/activate";
 /// Activation link target (R-REG-4).
 pub const ACTIVATE: &str = "/register/activate";
 /// Asks for a reset link (R-SES-4).

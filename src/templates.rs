@@ -105,6 +105,19 @@ const TEMPLATES: &[(&str, &str)] = &[
         "mail/org_user_deleted.html",
         include_str!("../templates/mail/org_user_deleted.html"),
     ),
+    ("pages/org_register.html", include_str!("../templates/pages/org_register.html")),
+    (
+        "pages/org_register_admin.html",
+        include_str!("../templates/pages/org_register_admin.html"),
+    ),
+    (
+        "pages/org_register_services.html",
+        include_str!("../templates/pages/org_register_services.html"),
+    ),
+    (
+        "pages/org_register_summary.html",
+        include_str!("../templates/pages/org_register_summary.html"),
+    ),
     ("mail/org_deleted.txt", include_str!("../templates/mail/org_deleted.txt")),
     ("mail/org_deleted.html", include_str!("../templates/mail/org_deleted.html")),
     (
@@ -198,7 +211,9 @@ mod tests {
             "consents": [{"client_id": "c", "name": "Dienst", "items": ["Vorname"], "granted_at": "2026-01-01 10:00 UTC"}],
             "link_href": "/login", "link_text": "Anmelden",
             "service": "Dienst", "back": {"href": "https://rp/cb?error=access_denied"}, "q": "gewerbe", "searched": true,
-            "services": [{"name": "Dienst", "description": "d", "level": "Basis", "admits": "alle", "approval": true, "cost_note": "0 €"}],
+            "services": [{"id": "c", "name": "Dienst", "description": "d", "level": "Basis", "admits": "alle", "approval": true, "cost_note": "0 €", "requires_approval": true, "checked": true}],
+            "org": {"name": "Firma", "trade_register": "HRB 1", "po_box": "1234", "address": "Weg 1, 12345 Ort"},
+            "admin": {"name": "Ada Admin", "email": "a@b.de", "phone_number": "1", "birthdate": "1980-01-01"},
             "organisations_only": true,
             "pending": [{"org_id": "o", "org_name": "Firma", "client_id": "c", "service": "Dienst", "requested_at": "2026-12-01"}],
             "org_id": "o", "client_id": "c", "org_name": "Firma", "trade_register": "HRB 1", "org_address": "Weg 1, 12345 Ort",

@@ -607,3 +607,197 @@ async fn r_org_5_the_last_administrator_cannot_delete_their_account_and_nothing_
         Err(servicekonto::store::StoreError::Conflict(_))
     ));
 }
+
+/// The data of step 1 of the organisation's registration.
+const ORG_DATA: &[(&str, &str)] = &[
+    ("name", "Tischlerei Span GmbH"),
+    ("trade_register", "HRB 4711"),
+    ("street", "Holzweg"),
+    ("house_number", "12a-c"),
+    ("postal_code", "50667"),
+    ("city", "Köln"),
+    ("po_box", ""),
+];
+
+/// Step 2 with `email`.
+fn admin_step(email: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("given_name", "Sina"),
+        ("family_name", "Span"),
+        ("birthdate", "1980-05-17"),
+        ("phone_number", "+49 221 1234"),
+        ("email", email),
+        ("password", PASSWORD),
+        ("password_repeat", PASSWORD),
+    ]
+}
+
+#[tokio::test]
+async fn r_org_1_r_org_2_r_org_3_an_organisation_registers_in_four_steps_and_its_link_opens_it_with_its_services() {
+    let app = TestApp::start().await;
+    let (free_id, _, _) = org_service(&app, &[], false).await;
+    let (approval_id, _, _) = org_service(&app, &["pruefung"], true).await;
+    let browser = app.browser();
+
+    // Step 1: every broken field is named next to itself, and nothing goes on.
+    let (status, page) = browser.page("/register/organisation").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut bad = ORG_DATA.to_vec();
+    bad[0] = ("name", "<Span> GmbH");
+    bad[3] = ("house_number", "12 a");
+    bad[6] = ("po_box", "12");
+    let (status, page) = browser.submit("/register/organisation", &bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    for id in ["name-error", "house_number-error", "po_box-error"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}: {page}");
+    }
+    assert!(!page.contains("trade_register-error") && !page.contains("city-error"), "{page}");
+    assert_eq!(
+        browser.page("/register/organisation/admin").await.1,
+        "redirect:/register/organisation",
+        "step 2 waits for step 1"
+    );
+    let (status, next) = browser.submit("/register/organisation", ORG_DATA).await;
+    assert_eq!(
+        (status.is_redirection(), next.as_str()),
+        (true, "redirect:/register/organisation/admin")
+    );
+
+    // Step 2: an umlaut in the email, a minor, a weak password — each at its field, no hash spent.
+    let mut minor = admin_step("sina@spän.example");
+    minor[2] = ("birthdate", "2015-01-01");
+    minor[5] = ("password", "kurz");
+    let (status, page) = browser.submit("/register/organisation/admin", &minor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    for id in ["email-error", "birthdate-error", "password-error"] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}: {page}");
+    }
+    let (_, next) = browser
+        .submit("/register/organisation/admin", &admin_step("sina@span.example"))
+        .await;
+    assert_eq!(next, "redirect:/register/organisation/services");
+
+    // Step 3: the services for organisations, each with what it needs.
+    let (status, page) = browser.page("/register/organisation/services").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("service.{free_id}")) && page.contains(&format!("service.{approval_id}")),
+        "{page}"
+    );
+    let (_, next) = browser
+        .submit(
+            "/register/organisation/services",
+            &[
+                (format!("service.{free_id}").as_str(), "yes"),
+                (format!("service.{approval_id}").as_str(), "yes"),
+                ("service.not-a-service", "yes"),
+                ("action", "continue"),
+            ],
+        )
+        .await;
+    assert_eq!(next, "redirect:/register/organisation/summary");
+
+    // Step 4: everything once more; without consent nothing happens.
+    let (_, page) = browser.page("/register/organisation/summary").await;
+    for shown in [
+        "Tischlerei Span GmbH",
+        "HRB 4711",
+        "Holzweg 12a-c, 50667 Köln",
+        "sina@span.example",
+        "+49 221 1234",
+    ] {
+        assert!(page.contains(shown), "{shown}: {page}");
+    }
+    let (status, page) = browser.submit("/register/organisation/summary", &[("action", "create")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    let (_, next) = browser
+        .submit("/register/organisation/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    assert_eq!(next, "redirect:/register/sent");
+    assert!(
+        app.state.store.account_by_email("sina@span.example").await.unwrap().is_none(),
+        "nothing before the link"
+    );
+
+    // The link, valid 24 hours, opens the organisation for whoever knows the password.
+    let link = app.mail_link("sina@span.example", "/register/organisation/activate").await;
+    let token = link.rsplit('=').next().unwrap().to_string();
+    assert_eq!(
+        browser.page(&format!("/register/activate?token={token}")).await.0,
+        StatusCode::NOT_FOUND,
+        "a citizen's activation page does not take it"
+    );
+    let (status, page) = browser.page(&format!("/register/organisation/activate?token={token}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.replace("&#x2F;", "/").contains(r#"action="/register/organisation/activate""#),
+        "{page}"
+    );
+    let (status, _) = browser
+        .submit(
+            "/register/organisation/activate",
+            &[("token", &token), ("password", "Falsch-2026!")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, page) = browser
+        .submit("/register/organisation/activate", &[("token", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+
+    let store = &app.state.store;
+    let admin = store.account_by_email("sina@span.example").await.unwrap().unwrap();
+    assert_eq!(admin.kind, AccountKind::Organisation);
+    assert_eq!(
+        (admin.birthdate.as_deref(), admin.phone_number.as_deref()),
+        (Some("1980-05-17"), Some("+49 221 1234"))
+    );
+    let membership = store.membership(&admin.id).await.unwrap().unwrap();
+    assert_eq!(membership.role, OrgRole::Admin);
+    let org = store.organisation(&membership.org_id).await.unwrap().unwrap();
+    assert_eq!(
+        (org.name.as_str(), org.trade_register.as_deref()),
+        ("Tischlerei Span GmbH", Some("HRB 4711"))
+    );
+    assert_eq!(org.address.as_ref().unwrap().house_number, "12a-c");
+    let subs = store.subscriptions(&org.id).await.unwrap();
+    let state_of = |id: &str| subs.iter().find(|s| s.client_id.as_str() == id).map(|s| s.state);
+    assert_eq!(state_of(&free_id), Some(orgs::SubscriptionState::Released));
+    assert_eq!(
+        state_of(&approval_id),
+        Some(orgs::SubscriptionState::Pending),
+        "waits for the Leitstelle"
+    );
+    assert_eq!(subs.len(), 2);
+    app.browser().login("sina@span.example", PASSWORD).await;
+    assert_eq!(
+        browser
+            .submit("/register/organisation/activate", &[("token", &token), ("password", PASSWORD)])
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "the link works once"
+    );
+}
+
+#[tokio::test]
+async fn r_org_3_registering_an_organisation_with_a_taken_email_tells_nobody_but_the_owner() {
+    let app = TestApp::start().await;
+    app.account("vergeben@firma.example", false).await;
+    let browser = app.browser();
+    browser.submit("/register/organisation", ORG_DATA).await;
+    browser
+        .submit("/register/organisation/admin", &admin_step("vergeben@firma.example"))
+        .await;
+    browser.submit("/register/organisation/services", &[("action", "continue")]).await;
+    let (_, next) = browser
+        .submit("/register/organisation/summary", &[("action", "create"), ("consent", "yes")])
+        .await;
+    assert_eq!(next, "redirect:/register/sent", "the same answer as for a new address");
+    let mails = app.wait_mails("vergeben@firma.example", 1).await;
+    assert!(
+        mails.iter().all(|m| !m.contains("/register/organisation/activate")),
+        "no link: {mails:?}"
+    );
+    assert!(app.state.store.registration_for("vergeben@firma.example").await.unwrap().is_none());
+}

@@ -62,6 +62,10 @@ async fn r_reg_1_r_reg_3_r_reg_4_register_check_the_summary_consent_activate_and
     assert_eq!(status, StatusCode::OK);
     assert!(app.state.store.account_by_email(NEW).await.unwrap().is_none());
     let token = crate::support::form_value(&page, "token").unwrap();
+    assert!(
+        page.contains(r#"action="/register/activate""#),
+        "the form posts to the citizen's activation: {page}"
+    );
     let (status, body) = browser
         .submit("/register/activate", &[("token", &token), ("password", PASSWORD)])
         .await;

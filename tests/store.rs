@@ -261,6 +261,20 @@ async fn store_registrations_and_links_are_taken_once_and_expire() {
         family_name: "Person".into(),
         locale: "de".into(),
         identity: None,
+        organisation: Some(servicekonto::model::org::OrgRegistration {
+            name: "Neu GmbH".into(),
+            trade_register: None,
+            address: servicekonto::model::org::OrgAddress {
+                street: "Weg".into(),
+                house_number: "1".into(),
+                postal_code: "12345".into(),
+                city: "Ort".into(),
+            },
+            po_box: Some("1234".into()),
+            phone_number: "0221 1".into(),
+            birthdate: "1970-01-01".into(),
+            services: vec![servicekonto::ids::ClientId::from("svc")],
+        }),
         created_at: NOW,
         expires_at: NOW + 86_400,
     };
@@ -271,7 +285,8 @@ async fn store_registrations_and_links_are_taken_once_and_expire() {
         "expired"
     );
     assert_eq!(store.registration_for("neu@example.de").await.unwrap().unwrap().id, r.id);
-    assert!(store.take_registration("t-hash", NOW).await.unwrap().is_some());
+    let taken = store.take_registration("t-hash", NOW).await.unwrap().unwrap();
+    assert_eq!(taken.organisation, r.organisation, "the organisation's data round-trips");
     assert!(store.take_registration("t-hash", NOW).await.unwrap().is_none(), "once");
 
     let a = account("erika@example.de");

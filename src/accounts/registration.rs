@@ -21,6 +21,7 @@ use crate::secret::{Secret, random_token};
 use crate::store::{Store, StoreError};
 
 pub use crate::model::account::{EidIdentity, PendingRegistration};
+use crate::model::org::OrgRegistration;
 
 /// What the registration form carries.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,10 +67,14 @@ pub type FieldError = (&'static str, &'static str);
 /// password. With an identity from the eID (R-REG-5) the names are the card's, whatever the
 /// form says. Only a form without problems costs a hash, and only within the address's hourly
 /// limit (R-SEC-1); a full pool or that limit is the outer error.
+///
+/// `found` are the problems the caller's own checks found in fields of its own (an
+/// organisation's registration asks more); with any of them nothing is hashed either.
 pub async fn check(
     (throttle, hasher): (&Throttle, &Hasher),
     mut form: RegistrationForm,
     (earlier, identity): (Option<&Draft>, Option<EidIdentity>),
+    found: Vec<FieldError>,
     addr: &str,
     now: Timestamp,
 ) -> Result<Result<Draft, Vec<FieldError>>, AccountError> {
@@ -77,7 +82,7 @@ pub async fn check(
         form.given_name = id.data.given_names.clone();
         form.family_name = id.data.family_names.clone();
     }
-    let mut errors = Vec::new();
+    let mut errors = found;
     let given_name = check_name(Field::GivenName, &form.given_name).map_err(|_| errors.push(Field::GivenName.error()));
     let family_name = check_name(Field::FamilyName, &form.family_name).map_err(|_| errors.push(Field::FamilyName.error()));
     let email = normalize_email(&form.email).map_err(|_| errors.push(Field::Email.error()));
@@ -112,7 +117,15 @@ pub async fn check(
 
 /// "Servicekonto anlegen": stores the pending registration and mails its link — or, when the
 /// address already has an account, mails its owner. The caller shows the same page either way.
-pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) -> Result<(), AccountError> {
+/// With `organisation`, the link opens that organisation with the registrant as its first
+/// administrator (R-ORG-1…3).
+pub async fn submit(
+    env: Env<'_>,
+    draft: Draft,
+    organisation: Option<OrgRegistration>,
+    locale: Locale,
+    now: Timestamp,
+) -> Result<(), AccountError> {
     let Env {
         store,
         mailer,
@@ -145,24 +158,20 @@ pub async fn submit(env: Env<'_>, draft: Draft, locale: Locale, now: Timestamp) 
         identity: draft.identity,
         created_at: now,
         expires_at: now + ACTIVATION_SECONDS,
+        organisation,
     };
     store.put_registration(&pending).await?;
+    let path = match pending.organisation {
+        Some(_) => paths::ORG_ACTIVATE,
+        None => paths::ACTIVATE,
+    };
     let ctx = json!({
         "given_name": pending.given_name,
-        "link": urls.with_token(paths::ACTIVATE, &token),
+        "link": urls.with_token(path, &token),
         "hours": ACTIVATION_SECONDS / 3600,
     });
     mailer.send(MailKind::Activation, &pending.email, locale, &ctx, now).await?;
     Ok(())
-}
-
-/// Whether an activation link is live (the page asks before it activates, so a mail scanner
-/// that follows links does not use it up).
-pub async fn is_pending(store: &Store, token: &str, now: Timestamp) -> Result<bool, StoreError> {
-    if !links::plausible(token) {
-        return Ok(false);
-    }
-    Ok(store.registration_pending(&links::token_hash(token), now).await?.is_some())
 }
 
 /// Opens the account behind an activation link (R-REG-4) for the person who knows the password
@@ -178,20 +187,7 @@ pub async fn activate(
     password: Secret<String>,
     now: Timestamp,
 ) -> Result<Account, AccountError> {
-    if !links::plausible(token) {
-        return Err(AccountError::LinkInvalid);
-    }
-    let waiting = store
-        .registration_pending(&links::token_hash(token), now)
-        .await?
-        .ok_or(AccountError::LinkInvalid)?;
-    if !hasher.verify(password, Some(waiting.password_hash)).await? {
-        return Err(AccountError::Denied(super::throttle::Denied::WRONG));
-    }
-    let pending = store
-        .take_registration(&links::token_hash(token), now)
-        .await?
-        .ok_or(AccountError::LinkInvalid)?;
+    let pending = take_verified((store, hasher), token, password, false, now).await?;
     let identity = pending.identity.clone();
     let account = Account::citizen(pending.email, pending.password_hash, pending.given_name, pending.family_name, now);
     let activated = || Event::new("account.activate", now).by_account(&account.id);
@@ -211,6 +207,43 @@ pub async fn activate(
         .await?;
     activated().details("servicekonto plus by eid").note(store).await;
     Ok(plus)
+}
+
+/// Whether an activation link is live for a registration of a citizen or (`organisation`) of
+/// an organisation, each kind with its own page (which asks before it activates, so a mail
+/// scanner that follows links does not use it up).
+pub async fn is_pending(store: &Store, token: &str, organisation: bool, now: Timestamp) -> Result<bool, StoreError> {
+    if !links::plausible(token) {
+        return Ok(false);
+    }
+    let pending = store.registration_pending(&links::token_hash(token), now).await?;
+    Ok(pending.is_some_and(|p| p.organisation.is_some() == organisation))
+}
+
+/// Takes the registration behind a live link of the given kind for the person who knows its
+/// password (R-REG-4); a wrong password leaves it waiting, and the link works once.
+pub async fn take_verified(
+    (store, hasher): (&Store, &Hasher),
+    token: &str,
+    password: Secret<String>,
+    organisation: bool,
+    now: Timestamp,
+) -> Result<PendingRegistration, AccountError> {
+    if !links::plausible(token) {
+        return Err(AccountError::LinkInvalid);
+    }
+    let waiting = store
+        .registration_pending(&links::token_hash(token), now)
+        .await?
+        .filter(|p| p.organisation.is_some() == organisation)
+        .ok_or(AccountError::LinkInvalid)?;
+    if !hasher.verify(password, Some(waiting.password_hash)).await? {
+        return Err(AccountError::Denied(super::throttle::Denied::WRONG));
+    }
+    store
+        .take_registration(&links::token_hash(token), now)
+        .await?
+        .ok_or(AccountError::LinkInvalid)
 }
 
 /// Deletes expired registrations (R-REG-4: afterwards the email can register again).
@@ -254,7 +287,9 @@ mod tests {
     }
 
     async fn checked(f: &Fixture, form: RegistrationForm, earlier: Option<&Draft>) -> Result<Draft, Vec<FieldError>> {
-        check(f.deps(), form, (earlier, None), "192.0.2.1", Timestamp(0)).await.unwrap()
+        check(f.deps(), form, (earlier, None), Vec::new(), "192.0.2.1", Timestamp(0))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -299,7 +334,15 @@ mod tests {
         let held = f.hasher.reserve().unwrap();
         // A broken form is answered with its field errors although the pool is full.
         assert!(checked(&f, form("abc", "abc"), None).await.is_err());
-        let r = check(f.deps(), form("ABab1234", "ABab1234"), (None, None), "192.0.2.1", Timestamp(0)).await;
+        let r = check(
+            f.deps(),
+            form("ABab1234", "ABab1234"),
+            (None, None),
+            Vec::new(),
+            "192.0.2.1",
+            Timestamp(0),
+        )
+        .await;
         assert!(matches!(r, Err(AccountError::Busy(_))), "{r:?}");
         drop(held);
         assert!(checked(&f, form("ABab1234", "ABab1234"), None).await.is_ok());

@@ -4,6 +4,7 @@
 pub mod consent;
 pub mod demo;
 pub mod login;
+pub mod org_register;
 pub mod password;
 pub mod profile;
 pub mod register;
@@ -167,6 +168,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::LOGIN, get(login::show).post(login::submit))
         .route(paths::CONSENT, get(consent::show).post(consent::submit))
         .merge(register::routes())
+        .merge(org_register::routes())
         .merge(password::routes())
         .merge(profile::routes())
 }

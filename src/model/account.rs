@@ -229,6 +229,8 @@ pub struct PendingRegistration {
     pub locale: String,
     /// R-REG-5: the identity read from the eID, for a registration as Servicekonto Plus.
     pub identity: Option<EidIdentity>,
+    /// The organisation this person registers as its first administrator (R-ORG-1…3).
+    pub organisation: Option<super::org::OrgRegistration>,
     /// Created.
     pub created_at: Timestamp,
     /// End of the link's validity.

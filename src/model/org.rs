@@ -153,3 +153,24 @@ pub struct AccessRows {
     /// The roles of each grant (direct or through a group); empty when there is none.
     pub grants: Vec<Vec<String>>,
 }
+
+/// What a registration of an organisation keeps until its link is used (R-ORG-1…3): the
+/// organisation's data, what its first administrator gave beyond a citizen's registration, and
+/// the services chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRegistration {
+    /// Name (R-ORG-1).
+    pub name: String,
+    /// Handelsregisternummer (optional).
+    pub trade_register: Option<String>,
+    /// Postal address (R-ORG-2).
+    pub address: OrgAddress,
+    /// PO box (optional).
+    pub po_box: Option<String>,
+    /// The administrator's phone number (R-ORG-4).
+    pub phone_number: String,
+    /// The administrator's date of birth, `YYYY-MM-DD` (R-ORG-3: adults only).
+    pub birthdate: String,
+    /// The services to subscribe to once the link is used.
+    pub services: Vec<crate::ids::ClientId>,
+}

@@ -10,7 +10,7 @@ use crate::secret::Secret;
 const T: &str = "registrations";
 macro_rules! columns {
     () => {
-        "registration_id, token_hash, email, password_hash, given_name, family_name, locale, created_at, expires_at, identity"
+        "registration_id, token_hash, email, password_hash, given_name, family_name, locale, created_at, expires_at, identity, organisation"
     };
 }
 
@@ -24,6 +24,10 @@ fn from_row(row: &AnyRow) -> Result<PendingRegistration, StoreError> {
         family_name: col(row, "family_name", T)?,
         locale: col(row, "locale", T)?,
         identity: match col::<Option<String>>(row, "identity", T)? {
+            Some(j) => Some(serde_json::from_str(&j).map_err(|_| StoreError::Corrupt(T))?),
+            None => None,
+        },
+        organisation: match col::<Option<String>>(row, "organisation", T)? {
             Some(j) => Some(serde_json::from_str(&j).map_err(|_| StoreError::Corrupt(T))?),
             None => None,
         },
@@ -51,7 +55,7 @@ impl Store {
         sqlx::query(concat!(
             "insert into registrations (",
             columns!(),
-            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(&r.id)
         .bind(&r.token_hash)
@@ -64,6 +68,10 @@ impl Store {
         .bind(r.expires_at)
         .bind(match &r.identity {
             Some(i) => Some(serde_json::to_string(i).map_err(|_| StoreError::Corrupt(T))?),
+            None => None,
+        })
+        .bind(match &r.organisation {
+            Some(o) => Some(serde_json::to_string(o).map_err(|_| StoreError::Corrupt(T))?),
             None => None,
         })
         .execute(&mut *tx)

@@ -172,7 +172,7 @@ pub async fn submit(
         password_repeat: f.password_repeat,
     };
     let deps = (&state.throttle, &state.hasher);
-    match registration::check(deps, form, (earlier.as_ref(), identity.clone()), &addr, now).await {
+    match registration::check(deps, form, (earlier.as_ref(), identity.clone()), Vec::new(), &addr, now).await {
         Err(e) => failure_page(&state, locale, &e),
         Ok(Ok(draft)) => match state
             .ephemeral
@@ -251,7 +251,7 @@ pub async fn decide(
             &[("consent", "field_consent_required")],
         ),
         "create" => {
-            if let Err(e) = registration::submit(state.account_env(), draft, locale, now).await {
+            if let Err(e) = registration::submit(state.account_env(), draft, None, locale, now).await {
                 return unavailable(&state, locale, &e);
             }
             let _ = state.ephemeral.delete(&draft_key(&browser)).await;
@@ -283,7 +283,7 @@ pub async fn activation_page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let browser = Browser::from_cookies(&cookies);
-    match registration::is_pending(&state.store, &q.token, state.clock.now()).await {
+    match registration::is_pending(&state.store, &q.token, false, state.clock.now()).await {
         Ok(true) => activate_form(&state, &browser, &q.token, locale, StatusCode::OK, &[]),
         Ok(false) => state.pages.error(StatusCode::NOT_FOUND, locale, "err_activation_link", None),
         Err(e) => unavailable(&state, locale, &e),
