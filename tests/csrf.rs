@@ -23,6 +23,31 @@ const FORMS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("/register/summary", &[("decision", "submit")]),
     ("/register/activate", &[("token", "t"), ("password", PASSWORD)]),
+    (
+        "/register/organisation",
+        &[
+            ("name", "Neu GmbH"),
+            ("street", "Weg"),
+            ("house_number", "1"),
+            ("postal_code", "12345"),
+            ("city", "Ort"),
+        ],
+    ),
+    (
+        "/register/organisation/admin",
+        &[
+            ("email", "neu@firma.example"),
+            ("password", PASSWORD),
+            ("password_repeat", PASSWORD),
+            ("given_name", "Neu"),
+            ("family_name", "Person"),
+            ("phone_number", "0221 1"),
+            ("birthdate", "1980-01-01"),
+        ],
+    ),
+    ("/register/organisation/services", &[("action", "continue")]),
+    ("/register/organisation/summary", &[("action", "create"), ("consent", "yes")]),
+    ("/register/organisation/activate", &[("token", "t"), ("password", PASSWORD)]),
     ("/password/forgot", &[("email", "erika@example.de")]),
     (
         "/password/reset",
