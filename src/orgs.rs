@@ -282,6 +282,15 @@ pub async fn admin_of(store: &Store, caller: &AccountId, org_id: &OrgId) -> Resu
     }
 }
 
+/// The organisation `account_id` administers (the pages under `/org/`); `NotFound` for anyone
+/// who administers none.
+pub async fn administered(store: &Store, account_id: &AccountId) -> Result<Admin, OrgError> {
+    match store.membership(account_id).await? {
+        Some(m) => admin_of(store, account_id, &m.org_id).await,
+        None => Err(OrgError::NotFound),
+    }
+}
+
 /// A user of the administered organisation, or `NotFound`.
 async fn own_user(store: &Store, admin: &Admin, user: &AccountId) -> Result<Membership, OrgError> {
     match store.membership(user).await? {

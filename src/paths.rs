@@ -46,6 +46,20 @@ pub const ORG_REGISTER_SERVICES: &str = "/register/organisation/services";
 pub const ORG_REGISTER_SUMMARY: &str = "/register/organisation/summary";
 /// The activation link of an organisation's registration.
 pub const ORG_ACTIVATE: &str = "/register/organisation/activate";
+/// The administration of one's organisation (R-ORG-4…11).
+pub const ORG_ADMIN: &str = "/org/";
+/// Invite a user.
+pub const ORG_USERS_NEW: &str = "/org/users/new";
+/// Delete a user.
+pub const ORG_USERS_DELETE: &str = "/org/users/delete";
+/// Subscribe to a service.
+pub const ORG_SUBSCRIBE: &str = "/org/services/subscribe";
+/// End a subscription.
+pub const ORG_UNSUBSCRIBE: &str = "/org/services/unsubscribe";
+/// The switch "administrators may use online services".
+pub const ORG_SWITCH: &str = "/org/switch";
+/// Delete the organisation.
+pub const ORG_DELETE: &str = "/org/delete";
 /// Activation link target (R-REG-4).
 pub const ACTIVATE: &str = "/register/activate";
 /// Asks for a reset link (R-SES-4).

@@ -801,3 +801,147 @@ async fn r_org_3_registering_an_organisation_with_a_taken_email_tells_nobody_but
     );
     assert!(app.state.store.registration_for("vergeben@firma.example").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn r_org_4_r_org_5_r_org_7_r_org_11_an_administrator_runs_the_organisation_through_the_pages() {
+    let app = TestApp::start().await;
+    let (org, ada) = organisation(&app, "seiten").await;
+    let (other, _) = organisation(&app, "fremd").await;
+    let stranger = app.employee(&other, "fremd@fremd.example").await;
+    let (svc_id, _, svc) = org_service(&app, &["sachbearbeitung"], false).await;
+    let store = &app.state.store;
+
+    // Only an administrator of the organisation gets the pages.
+    app.account("buerger@example.de", false).await;
+    let citizen = app.browser();
+    citizen.login("buerger@example.de", PASSWORD).await;
+    assert_eq!(citizen.page("/org/").await.0, StatusCode::NOT_FOUND);
+    let employee = app.browser();
+    employee.login("fremd@fremd.example", PASSWORD).await;
+    assert_eq!(employee.page("/org/").await.0, StatusCode::NOT_FOUND);
+    assert!(app.browser().page("/org/").await.1.starts_with("redirect:/login"), "log in first");
+
+    let browser = app.browser();
+    browser.login(&ada.email, PASSWORD).await;
+    let (status, page) = browser.page("/org/").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("seiten GmbH") && page.contains(&ada.email), "{page}");
+
+    // Every form refuses a missing CSRF token, and nothing changes.
+    let ada_id = ada.id.to_string();
+    for (path, fields) in [
+        ("/org/switch", vec![("on", "yes")]),
+        (
+            "/org/users/new",
+            vec![
+                ("email", "x@seiten.example"),
+                ("given_name", "X"),
+                ("family_name", "Y"),
+                ("role", "employee"),
+            ],
+        ),
+        ("/org/users/delete", vec![("user_id", ada_id.as_str())]),
+        ("/org/services/subscribe", vec![("client_id", svc_id.as_str())]),
+        (
+            "/org/services/unsubscribe",
+            vec![("client_id", svc_id.as_str()), ("confirm", "yes")],
+        ),
+        ("/org/delete", vec![("confirm", "yes")]),
+    ] {
+        let res = browser.http.post(app.url(path)).form(&fields).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert!(store.organisation(&org).await.unwrap().is_some_and(|o| !o.admins_use_services));
+    assert!(store.account_by_email("x@seiten.example").await.unwrap().is_none());
+    assert!(store.subscriptions(&org).await.unwrap().is_empty());
+
+    // Invite: each problem at its field, then the user with a 14-day link.
+    let invite = |email: &'static str, role: &'static str, phone: &'static str| {
+        vec![
+            ("email", email),
+            ("given_name", "Emil"),
+            ("family_name", "Neu"),
+            ("role", role),
+            ("phone_number", phone),
+        ]
+    };
+    let (status, page) = browser.submit("/org/users/new", &invite("emil@seiten.example", "admin", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"phone_number-error\""), "{page}");
+    let (status, page) = browser
+        .submit("/org/users/new", &invite("ämil@seiten.example", "employee", ""))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"email-error\""), "{page}");
+    let (_, next) = browser
+        .submit("/org/users/new", &invite("emil@seiten.example", "employee", ""))
+        .await;
+    assert_eq!(next, "redirect:/org/?done=invited");
+    let emil = store.account_by_email("emil@seiten.example").await.unwrap().unwrap();
+    assert_eq!(store.membership(&emil.id).await.unwrap().unwrap().org_id, org);
+    assert!(!app.mail_link("emil@seiten.example", "/password/reset").await.is_empty());
+
+    // Subscribe, grant with a role, end the subscription only when confirmed.
+    let (_, next) = browser.submit("/org/services/subscribe", &[("client_id", &svc_id)]).await;
+    assert_eq!(next, "redirect:/org/?done=subscribed");
+    let (status, page) = browser.page(&format!("/org/users/{}/services", emil.id)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("grant.{svc_id}")), "{page}");
+    let (_, next) = browser
+        .submit(
+            &format!("/org/users/{}/services", emil.id),
+            &[
+                (format!("grant.{svc_id}").as_str(), "yes"),
+                (format!("role.{svc_id}.sachbearbeitung").as_str(), "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(next, "redirect:/org/?done=granted");
+    let access = orgs::access(store, &emil.id, &svc).await.unwrap().unwrap();
+    assert_eq!(access.roles, roles(&["sachbearbeitung"]));
+    assert_eq!(
+        browser.page(&format!("/org/users/{}/services", stranger.id)).await.0,
+        StatusCode::NOT_FOUND,
+        "another organisation's user"
+    );
+    let (status, _) = browser.submit("/org/services/unsubscribe", &[("client_id", &svc_id)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not without confirming");
+    assert!(orgs::access(store, &emil.id, &svc).await.unwrap().is_some());
+    let (_, next) = browser
+        .submit("/org/services/unsubscribe", &[("client_id", &svc_id), ("confirm", "yes")])
+        .await;
+    assert_eq!(next, "redirect:/org/?done=unsubscribed");
+    assert!(orgs::access(store, &emil.id, &svc).await.unwrap().is_none());
+
+    // The switch for administrators.
+    browser.submit("/org/switch", &[("on", "yes")]).await;
+    assert!(store.organisation(&org).await.unwrap().unwrap().admins_use_services);
+
+    // Deleting users: not the last administrator, not another organisation's user.
+    assert_eq!(
+        browser.submit("/org/users/delete", &[("user_id", &ada_id)]).await.0,
+        StatusCode::CONFLICT
+    );
+    let stranger_id = stranger.id.to_string();
+    assert_eq!(
+        browser.submit("/org/users/delete", &[("user_id", &stranger_id)]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert!(store.account(&stranger.id).await.unwrap().is_some());
+    let emil_id = emil.id.to_string();
+    assert_eq!(
+        browser.submit("/org/users/delete", &[("user_id", &emil_id)]).await.1,
+        "redirect:/org/?done=deleted"
+    );
+    assert!(store.account(&emil.id).await.unwrap().is_none());
+
+    // Deleting the organisation: only when confirmed, then at once.
+    assert_eq!(browser.page("/org/delete").await.0, StatusCode::OK);
+    assert_eq!(browser.submit("/org/delete", &[]).await.0, StatusCode::BAD_REQUEST);
+    assert!(store.organisation(&org).await.unwrap().is_some());
+    let (status, page) = browser.submit("/org/delete", &[("confirm", "yes")]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(store.organisation(&org).await.unwrap().is_none());
+    assert!(store.account(&ada.id).await.unwrap().is_none());
+    assert!(store.organisation(&other).await.unwrap().is_some());
+}

@@ -189,6 +189,27 @@ test('browser journey: register, activate, log in at a service, change email, re
     await p.click('form[action="/login"] button[type=submit]');
     await scanHere('start page of an organisation administrator');
     assert.match(await p.textContent('main'), new RegExp(admin.replace(/[.]/g, '\\.')));
+
+    // The administration pages: the organisation, a new employee, services, deletion.
+    await p.goto(`${fx.issuer}/org/`);
+    await scanHere('organisation administration');
+    assert.match(await p.textContent('main'), /Gewerbeanzeige/);
+    await p.click('text=Zugang anlegen');
+    await scanHere('new account of the organisation');
+    await p.fill('#given_name', 'Emil');
+    await p.fill('#family_name', 'Span');
+    await p.fill('#email', 'emil@span');
+    await p.click('form[action="/org/users/new"] button[type=submit]');
+    await scanHere('new account with an error');
+    assert.equal(await p.getAttribute('#email', 'aria-invalid'), 'true');
+    await p.fill('#email', `emil-${Date.now()}@tischlerei.example`);
+    await p.click('form[action="/org/users/new"] button[type=submit]');
+    assert.match(p.url(), /\/org\/\?done=invited$/);
+    await scanHere('organisation administration with the new account');
+    await p.click('table tr:has-text("Emil Span") >> text=Online-Dienste zuweisen');
+    await scanHere('services of one account');
+    await p.goto(`${fx.issuer}/org/delete`);
+    await scanHere('deleting the organisation');
     await own.close();
   });
 

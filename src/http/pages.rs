@@ -4,6 +4,7 @@
 pub mod consent;
 pub mod demo;
 pub mod login;
+pub mod org_admin;
 pub mod org_register;
 pub mod password;
 pub mod profile;
@@ -169,6 +170,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::CONSENT, get(consent::show).post(consent::submit))
         .merge(register::routes())
         .merge(org_register::routes())
+        .merge(org_admin::routes())
         .merge(password::routes())
         .merge(profile::routes())
 }

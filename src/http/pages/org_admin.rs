@@ -1,0 +1,493 @@
+//! The administration of one's organisation under `/org/` (R-ORG-4…11): its data and the
+//! switch for administrators, its users (invite, grant services with roles, delete), its
+//! subscriptions, and its deletion. Only an administrator of the organisation gets these pages;
+//! every permission is decided in [`crate::orgs`], as for the API.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tracing::instrument;
+
+use super::{CheckedForm, PageLocale, Render, form_errors, merged, require_account, tell_services, unavailable};
+use crate::accounts::{AccountError, Field};
+use crate::clients::Client;
+use crate::clock::Timestamp;
+use crate::http::cookies::{Browser, Cookies};
+use crate::ids::{AccountId, ClientId};
+use crate::orgs::{self, Admin, NewOrgUser, OrgError, OrgField, OrgRole, SubscriptionState};
+use crate::paths;
+use crate::protocol::authorize::Locale;
+use crate::state::AppState;
+
+/// Routes of the organisation's administration.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ORG_ADMIN, get(overview))
+        .route(paths::ORG_SWITCH, post(switch))
+        .route(paths::ORG_USERS_NEW, get(invite_page).post(invite))
+        .route(paths::ORG_USERS_DELETE, post(delete_user))
+        .route("/org/users/{user_id}/services", get(grants_page).post(grants))
+        .route(paths::ORG_SUBSCRIBE, post(subscribe))
+        .route(paths::ORG_UNSUBSCRIBE, post(unsubscribe))
+        .route(paths::ORG_DELETE, get(delete_page).post(delete_org))
+}
+
+/// The logged-in administrator of an organisation; anyone else logged in gets the 404 page, as
+/// the API answers them (R-API-5).
+pub struct OrgAdmin {
+    /// Proof of the administration.
+    pub admin: Admin,
+    /// The browser.
+    pub browser: Browser,
+    /// When the request came.
+    pub now: Timestamp,
+}
+
+impl axum::extract::FromRequestParts<AppState> for OrgAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(cookies) = Cookies::from_request_parts(parts, state).await;
+        let Ok(PageLocale(locale)) = PageLocale::from_request_parts(parts, state).await;
+        let now = state.clock.now();
+        let (_, account) = require_account(state, &cookies, now, paths::ORG_ADMIN).await?;
+        match orgs::administered(&state.store, &account.id).await {
+            Ok(admin) => Ok(OrgAdmin {
+                admin,
+                browser: Browser::from_cookies(&cookies),
+                now,
+            }),
+            Err(OrgError::NotFound) => Err(state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None)),
+            Err(e) => Err(unavailable(state, locale, &e)),
+        }
+    }
+}
+
+fn page(
+    state: &AppState,
+    browser: &Browser,
+    (template, locale): (&str, Locale),
+    status: StatusCode,
+    view: Value,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        merged(json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key) }), view),
+        form_errors(&state.pages, locale, errors),
+    );
+    let mut res = state.pages.page(status, template, locale, true, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
+/// The page for a refusal of the domain that no form field explains.
+fn refused(state: &AppState, locale: Locale, e: &OrgError) -> Response {
+    match e {
+        OrgError::NotFound => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        OrgError::LastAdmin => state.pages.error(StatusCode::CONFLICT, locale, "err_last_admin", None),
+        OrgError::NotReleased | OrgError::NotForOrganisations | OrgError::AlreadySubscribed | OrgError::UnknownRole(_) => {
+            state.pages.error(StatusCode::CONFLICT, locale, "org_err_service", None)
+        }
+        OrgError::Invalid(_) | OrgError::Account(_) | OrgError::Locked(_) | OrgError::Stale | OrgError::PhoneRequired => {
+            state.pages.error(StatusCode::BAD_REQUEST, locale, "err_form", None)
+        }
+        OrgError::Store(e) => unavailable(state, locale, e),
+    }
+}
+
+async fn clients(state: &AppState) -> Result<Vec<Client>, crate::store::StoreError> {
+    state.store.clients().await
+}
+
+/// Query of `GET /org/`.
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    done: Option<String>,
+}
+
+/// `GET /org/`: the organisation, its users and its subscriptions.
+pub async fn overview(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Query(q): Query<OverviewQuery>,
+) -> Response {
+    let loaded = async {
+        let org = orgs::get(&state.store, &admin).await?;
+        let users = orgs::users(&state.store, &admin, None, 500).await?;
+        let subscriptions = orgs::subscriptions(&state.store, &admin).await?;
+        let all = clients(&state).await?;
+        Ok::<_, OrgError>((org, users, subscriptions, all))
+    };
+    let (org, users, subscriptions, all) = match loaded.await {
+        Ok(v) => v,
+        Err(e) => return refused(&state, locale, &e),
+    };
+    let name_of = |id: &ClientId| {
+        all.iter()
+            .find(|c| c.id == *id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    };
+    let subscribed: Vec<Value> = subscriptions
+        .iter()
+        .map(|s| {
+            json!({
+                "client_id": s.client_id.as_str(),
+                "name": name_of(&s.client_id),
+                "released": s.state == SubscriptionState::Released,
+            })
+        })
+        .collect();
+    let offered: Vec<Value> = orgs::registration::offered(&all)
+        .into_iter()
+        .filter(|c| !subscriptions.iter().any(|s| s.client_id == c.id))
+        .map(|c| json!({ "client_id": c.id.as_str(), "name": c.name, "requires_approval": c.requires_approval }))
+        .collect();
+    let users: Vec<Value> = users
+        .into_iter()
+        .map(|u| {
+            json!({
+                "id": u.account.id.as_str(),
+                "name": format!("{} {}", u.account.given_name, u.account.family_name),
+                "email": u.account.email,
+                "admin": u.role == OrgRole::Admin,
+                "activated": u.account.email_verified,
+            })
+        })
+        .collect();
+    let address = org
+        .address
+        .as_ref()
+        .map(|a| format!("{} {}, {} {}", a.street, a.house_number, a.postal_code, a.city));
+    let notice = match q.done.as_deref() {
+        Some("invited") => Some("org_notice_invited"),
+        Some("deleted") => Some("org_notice_user_deleted"),
+        Some("granted") => Some("org_notice_granted"),
+        Some("subscribed") => Some("org_notice_subscribed"),
+        Some("unsubscribed") => Some("org_notice_unsubscribed"),
+        Some("switched") => Some("org_notice_switched"),
+        _ => None,
+    };
+    let view = json!({
+        "org": { "name": org.name, "trade_register": org.trade_register, "address": address, "po_box": org.po_box,
+                 "admins_use_services": org.admins_use_services, "elster": org.elster_id.is_some() },
+        "users": users,
+        "subscriptions": subscribed,
+        "offered": offered,
+        "notice": notice.map(|k| state.pages.text(locale, k)),
+    });
+    page(&state, &browser, ("pages/org_admin.html", locale), StatusCode::OK, view, &[])
+}
+
+/// Form of `POST /org/switch`.
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    on: String,
+}
+
+/// `POST /org/switch`: administrators may, or may not, use online services (R-ORG-8).
+#[instrument(skip_all)]
+pub async fn switch(
+    State(state): State<AppState>,
+    OrgAdmin { admin, now, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<SwitchForm>,
+) -> Response {
+    match orgs::set_admins_use_services(&state.store, &admin, f.on == "yes", now).await {
+        Ok(()) => Redirect::to(&format!("{}?done=switched", paths::ORG_ADMIN)).into_response(),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// Form of `POST /org/users/new`.
+#[derive(Deserialize, Default)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    phone_number: String,
+}
+
+fn invite_view(f: &InviteForm) -> Value {
+    let cut = |v: &str, n: usize| v.chars().take(n).collect::<String>();
+    json!({ "form": {
+        "email": cut(&f.email, 254), "given_name": cut(&f.given_name, 100), "family_name": cut(&f.family_name, 100),
+        "phone_number": cut(&f.phone_number, 100), "admin": f.role == "admin",
+    }})
+}
+
+/// `GET /org/users/new`.
+pub async fn invite_page(State(state): State<AppState>, OrgAdmin { browser, .. }: OrgAdmin, PageLocale(locale): PageLocale) -> Response {
+    page(
+        &state,
+        &browser,
+        ("pages/org_invite.html", locale),
+        StatusCode::OK,
+        invite_view(&InviteForm::default()),
+        &[],
+    )
+}
+
+/// `POST /org/users/new`: creates the user, who gets a link valid 14 days (R-ORG-4).
+#[instrument(skip_all)]
+pub async fn invite(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, now }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<InviteForm>,
+) -> Response {
+    let role = if f.role == "admin" { OrgRole::Admin } else { OrgRole::Employee };
+    let new = NewOrgUser {
+        email: f.email.trim().to_string(),
+        given_name: f.given_name.clone(),
+        family_name: f.family_name.clone(),
+        role,
+        phone_number: Some(f.phone_number.clone()),
+    };
+    let field = match orgs::invite(state.account_env(), &admin, new, now).await {
+        Ok(_) => return Redirect::to(&format!("{}?done=invited", paths::ORG_ADMIN)).into_response(),
+        Err(OrgError::Invalid(OrgField::Email)) => ("email", "field_org_email_invalid"),
+        Err(OrgError::Account(AccountError::EmailTaken)) => ("email", "org_field_email_taken"),
+        Err(OrgError::Account(AccountError::Invalid(Field::PhoneNumber))) if role == OrgRole::Admin && f.phone_number.trim().is_empty() => {
+            ("phone_number", "org_field_phone_required")
+        }
+        Err(OrgError::Account(AccountError::Invalid(field))) => field.error(),
+        Err(e) => return refused(&state, locale, &e),
+    };
+    page(
+        &state,
+        &browser,
+        ("pages/org_invite.html", locale),
+        StatusCode::BAD_REQUEST,
+        invite_view(&f),
+        &[field],
+    )
+}
+
+/// Form of `POST /org/users/delete`.
+#[derive(Deserialize)]
+pub struct DeleteUserForm {
+    #[serde(default)]
+    user_id: String,
+}
+
+/// `POST /org/users/delete`: deletes a user, never the last administrator (R-ORG-5).
+#[instrument(skip_all)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    OrgAdmin { admin, now, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<DeleteUserForm>,
+) -> Response {
+    match orgs::remove_user(state.account_env(), &admin, &AccountId::from(f.user_id.as_str()), now).await {
+        Ok(ended) => {
+            tell_services(&state, ended, now).await;
+            Redirect::to(&format!("{}?done=deleted", paths::ORG_ADMIN)).into_response()
+        }
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// `GET /org/users/{user_id}/services`: the released services, granted or not, with roles.
+pub async fn grants_page(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(user_id): Path<String>,
+) -> Response {
+    let loaded = async {
+        let detail = orgs::user(&state.store, &admin, &AccountId::from(user_id.as_str())).await?;
+        let subscriptions = orgs::subscriptions(&state.store, &admin).await?;
+        Ok::<_, OrgError>((detail, subscriptions, clients(&state).await?))
+    };
+    let ((user, granted), subscriptions, all) = match loaded.await {
+        Ok(v) => v,
+        Err(e) => return refused(&state, locale, &e),
+    };
+    let services: Vec<Value> = subscriptions
+        .iter()
+        .filter(|s| s.state == SubscriptionState::Released)
+        .filter_map(|s| all.iter().find(|c| c.id == s.client_id))
+        .enumerate()
+        .map(|(i, c)| {
+            let roles = granted.iter().find(|(id, _)| *id == c.id).map(|(_, r)| r.clone());
+            json!({
+                "n": i,
+                "client_id": c.id.as_str(),
+                "name": c.name,
+                "granted": roles.is_some(),
+                "roles": c.roles.iter().enumerate().map(|(j, r)| json!({
+                    "n": j, "name": r, "granted": roles.as_ref().is_some_and(|g| g.contains(r)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let view = json!({
+        "user": { "id": user.account.id.as_str(), "name": format!("{} {}", user.account.given_name, user.account.family_name) },
+        "services": services,
+    });
+    page(
+        &state,
+        &browser,
+        ("pages/org_user_services.html", locale),
+        StatusCode::OK,
+        view,
+        &[],
+    )
+}
+
+/// `POST /org/users/{user_id}/services`: one box `grant.<client_id>` per released service and
+/// `role.<client_id>.<role>` per role; what is not ticked is withdrawn (direct grants only: what
+/// groups give stays, R-ORG-9).
+#[instrument(skip_all)]
+pub async fn grants(
+    State(state): State<AppState>,
+    OrgAdmin { admin, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(user_id): Path<String>,
+    CheckedForm(fields): CheckedForm<BTreeMap<String, String>>,
+) -> Response {
+    let user = AccountId::from(user_id.as_str());
+    let applied = async {
+        orgs::user(&state.store, &admin, &user).await?;
+        let all = clients(&state).await?;
+        for s in orgs::subscriptions(&state.store, &admin).await? {
+            let Some(client) = all
+                .iter()
+                .find(|c| c.id == s.client_id)
+                .filter(|_| s.state == SubscriptionState::Released)
+            else {
+                continue;
+            };
+            if fields.contains_key(&format!("grant.{}", client.id)) {
+                let roles: Vec<String> = client
+                    .roles
+                    .iter()
+                    .filter(|r| fields.contains_key(&format!("role.{}.{r}", client.id)))
+                    .cloned()
+                    .collect();
+                orgs::grant(&state.store, &admin, &user, client, &roles).await?;
+            } else {
+                orgs::revoke(&state.store, &admin, &user, &client.id).await?;
+            }
+        }
+        Ok::<_, OrgError>(())
+    };
+    match applied.await {
+        Ok(()) => Redirect::to(&format!("{}?done=granted", paths::ORG_ADMIN)).into_response(),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// Form naming one service.
+#[derive(Deserialize)]
+pub struct ServiceForm {
+    #[serde(default)]
+    client_id: String,
+    confirm: Option<String>,
+}
+
+/// `POST /org/services/subscribe` (R-ORG-7): released at once or pending for the Leitstelle.
+#[instrument(skip_all)]
+pub async fn subscribe(
+    State(state): State<AppState>,
+    OrgAdmin { admin, now, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<ServiceForm>,
+) -> Response {
+    let client = match state.clients.get(&ClientId::from(f.client_id.as_str()), now).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return refused(&state, locale, &OrgError::NotFound),
+        Err(e) => return unavailable(&state, locale, &e),
+    };
+    match orgs::subscribe(&state.store, &admin, &client, now).await {
+        Ok(_) => Redirect::to(&format!("{}?done=subscribed", paths::ORG_ADMIN)).into_response(),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// `POST /org/services/unsubscribe`, with the box that confirms it (R-ORG-7): its grants go.
+#[instrument(skip_all)]
+pub async fn unsubscribe(
+    State(state): State<AppState>,
+    OrgAdmin { admin, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<ServiceForm>,
+) -> Response {
+    if f.confirm.is_none() {
+        return state.pages.error(StatusCode::BAD_REQUEST, locale, "org_err_confirm", None);
+    }
+    match orgs::unsubscribe(&state.store, &admin, &ClientId::from(f.client_id.as_str())).await {
+        Ok(()) => Redirect::to(&format!("{}?done=unsubscribed", paths::ORG_ADMIN)).into_response(),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// `GET /org/delete`: what deleting the organisation means, and the box that confirms it.
+pub async fn delete_page(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+) -> Response {
+    match orgs::get(&state.store, &admin).await {
+        Ok(org) => page(
+            &state,
+            &browser,
+            ("pages/org_delete.html", locale),
+            StatusCode::OK,
+            json!({ "org_name": org.name }),
+            &[],
+        ),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// Form of `POST /org/delete`.
+#[derive(Deserialize)]
+pub struct DeleteOrgForm {
+    confirm: Option<String>,
+}
+
+/// `POST /org/delete` (R-ORG-11): at once and for good, every user with it.
+#[instrument(skip_all)]
+pub async fn delete_org(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, now }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<DeleteOrgForm>,
+) -> Response {
+    if f.confirm.is_none() {
+        let name = orgs::get(&state.store, &admin).await.map(|o| o.name).unwrap_or_default();
+        return page(
+            &state,
+            &browser,
+            ("pages/org_delete.html", locale),
+            StatusCode::BAD_REQUEST,
+            json!({ "org_name": name }),
+            &[("confirm", "org_field_delete_confirm")],
+        );
+    }
+    match orgs::delete(state.account_env(), &admin, now).await {
+        Ok(ended) => {
+            for e in ended {
+                tell_services(&state, e, now).await;
+            }
+            state.pages.notice(locale, "org_deleted_title", "org_deleted_text", None)
+        }
+        Err(e) => refused(&state, locale, &e),
+    }
+}
