@@ -1,6 +1,7 @@
 // Logs the benchmark user in once through the real pages and consents, so the load run can
-// reuse the session cookie; prints the cookie and a user access token as JSON.
-const [issuer, clientId, secret, redirectUri, email, password] = process.argv.slice(2);
+// reuse the session cookie; prints the cookie and a user access token as JSON. The seventh
+// argument is the scope (default `openid profile email`).
+const [issuer, clientId, secret, redirectUri, email, password, scope = 'openid profile email'] = process.argv.slice(2);
 const jar = new Map();
 const keep = (res) => { for (const c of res.headers.getSetCookie()) { const [p] = c.split(';'); const i = p.indexOf('='); jar.set(p.slice(0, i), p.slice(i + 1)); } return res; };
 const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -8,7 +9,7 @@ const get = async (u) => keep(await fetch(new URL(u, issuer), { redirect: 'manua
 const post = async (u, form) => keep(await fetch(new URL(u, issuer), { method: 'POST', redirect: 'manual', headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) }));
 const value = (html, name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1];
 
-const authorize = `/authorize?client_id=${encodeURIComponent(clientId)}&redirect_uri=${encodeURIComponent(redirectUri)}&response_type=code&scope=openid%20profile%20email`;
+const authorize = `/authorize?client_id=${encodeURIComponent(clientId)}&redirect_uri=${encodeURIComponent(redirectUri)}&response_type=code&scope=${encodeURIComponent(scope)}`;
 let next = authorize;
 let code;
 for (let i = 0; i < 20 && !code; i++) {

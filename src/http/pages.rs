@@ -374,6 +374,25 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     ok.then(|| n.to_string())
 }
 
+/// A page with a form: the browser's CSRF token, the page's `view` and the fields' problems;
+/// the browser cookie is kept.
+pub fn form_page(
+    state: &AppState,
+    browser: &super::cookies::Browser,
+    (template, locale, logged_in): (&str, Locale, bool),
+    status: StatusCode,
+    view: Value,
+    errors: &[(&str, &str)],
+) -> Response {
+    let ctx = merged(
+        merged(json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key) }), view),
+        form_errors(&state.pages, locale, errors),
+    );
+    let mut res = state.pages.page(status, template, locale, logged_in, &ctx);
+    browser.persist(res.headers_mut(), state.config.issuer_is_https());
+    res
+}
+
 /// A form that carries a link's token (password reset, activation), with its field errors.
 pub fn token_form(
     state: &AppState,
@@ -383,13 +402,7 @@ pub fn token_form(
     status: StatusCode,
     errors: &[(&str, &str)],
 ) -> Response {
-    let ctx = merged(
-        json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key), "token": token }),
-        form_errors(&state.pages, locale, errors),
-    );
-    let mut res = state.pages.page(status, template, locale, false, &ctx);
-    browser.persist(res.headers_mut(), state.config.issuer_is_https());
-    res
+    form_page(state, browser, (template, locale, false), status, json!({ "token": token }), errors)
 }
 
 /// The page for a backing store that failed.

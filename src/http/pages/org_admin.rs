@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::instrument;
 
-use super::{CheckedForm, PageLocale, Render, form_errors, merged, require_account, tell_services, unavailable};
+use super::{CheckedForm, PageLocale, Render, form_page, require_account, tell_services, unavailable};
 use crate::accounts::{AccountError, Field};
 use crate::clients::Client;
 use crate::clock::Timestamp;
@@ -67,23 +67,6 @@ impl axum::extract::FromRequestParts<AppState> for OrgAdmin {
             Err(e) => Err(unavailable(state, locale, &e)),
         }
     }
-}
-
-fn page(
-    state: &AppState,
-    browser: &Browser,
-    (template, locale): (&str, Locale),
-    status: StatusCode,
-    view: Value,
-    errors: &[(&str, &str)],
-) -> Response {
-    let ctx = merged(
-        merged(json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key) }), view),
-        form_errors(&state.pages, locale, errors),
-    );
-    let mut res = state.pages.page(status, template, locale, true, &ctx);
-    browser.persist(res.headers_mut(), state.config.issuer_is_https());
-    res
 }
 
 /// The page for a refusal of the domain that no form field explains.
@@ -183,7 +166,7 @@ pub async fn overview(
         "offered": offered,
         "notice": notice.map(|k| state.pages.text(locale, k)),
     });
-    page(&state, &browser, ("pages/org_admin.html", locale), StatusCode::OK, view, &[])
+    form_page(&state, &browser, ("pages/org_admin.html", locale, true), StatusCode::OK, view, &[])
 }
 
 /// Form of `POST /org/switch`.
@@ -232,10 +215,10 @@ fn invite_view(f: &InviteForm) -> Value {
 
 /// `GET /org/users/new`.
 pub async fn invite_page(State(state): State<AppState>, OrgAdmin { browser, .. }: OrgAdmin, PageLocale(locale): PageLocale) -> Response {
-    page(
+    form_page(
         &state,
         &browser,
-        ("pages/org_invite.html", locale),
+        ("pages/org_invite.html", locale, true),
         StatusCode::OK,
         invite_view(&InviteForm::default()),
         &[],
@@ -268,10 +251,10 @@ pub async fn invite(
         Err(OrgError::Account(AccountError::Invalid(field))) => field.error(),
         Err(e) => return refused(&state, locale, &e),
     };
-    page(
+    form_page(
         &state,
         &browser,
-        ("pages/org_invite.html", locale),
+        ("pages/org_invite.html", locale, true),
         StatusCode::BAD_REQUEST,
         invite_view(&f),
         &[field],
@@ -340,10 +323,10 @@ pub async fn grants_page(
         "user": { "id": user.account.id.as_str(), "name": format!("{} {}", user.account.given_name, user.account.family_name) },
         "services": services,
     });
-    page(
+    form_page(
         &state,
         &browser,
-        ("pages/org_user_services.html", locale),
+        ("pages/org_user_services.html", locale, true),
         StatusCode::OK,
         view,
         &[],
@@ -444,10 +427,10 @@ pub async fn delete_page(
     PageLocale(locale): PageLocale,
 ) -> Response {
     match orgs::get(&state.store, &admin).await {
-        Ok(org) => page(
+        Ok(org) => form_page(
             &state,
             &browser,
-            ("pages/org_delete.html", locale),
+            ("pages/org_delete.html", locale, true),
             StatusCode::OK,
             json!({ "org_name": org.name }),
             &[],
@@ -472,10 +455,10 @@ pub async fn delete_org(
 ) -> Response {
     if f.confirm.is_none() {
         let name = orgs::get(&state.store, &admin).await.map(|o| o.name).unwrap_or_default();
-        return page(
+        return form_page(
             &state,
             &browser,
-            ("pages/org_delete.html", locale),
+            ("pages/org_delete.html", locale, true),
             StatusCode::BAD_REQUEST,
             json!({ "org_name": name }),
             &[("confirm", "org_field_delete_confirm")],

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::register::TokenQuery;
-use super::{CheckedForm, PageLocale, Render, failure_page, form_errors, merged, unavailable};
+use super::{CheckedForm, PageLocale, Render, failure_page, form_page, unavailable};
 use crate::accounts::AccountError;
 use crate::accounts::registration::RegistrationForm;
 use crate::clients::Client;
@@ -64,24 +64,6 @@ async fn save(state: &AppState, browser: &Browser, draft: &OrgDraft, next: &str,
     }
 }
 
-/// One step's page: `view` carries its values, `errors` the fields' problems.
-fn step(
-    state: &AppState,
-    browser: &Browser,
-    (template, locale): (&str, Locale),
-    status: StatusCode,
-    view: Value,
-    errors: &[(&str, &str)],
-) -> Response {
-    let ctx = merged(
-        merged(json!({ "csrf": browser.csrf_token(&state.secrets.csrf_key) }), view),
-        form_errors(&state.pages, locale, errors),
-    );
-    let mut res = state.pages.page(status, template, locale, false, &ctx);
-    browser.persist(res.headers_mut(), state.config.issuer_is_https());
-    res
-}
-
 /// Texts longer than a field takes are cut before they are shown again.
 fn cut(v: &str, max: usize) -> String {
     v.chars().take(max).collect()
@@ -111,10 +93,10 @@ pub async fn data_form(State(state): State<AppState>, cookies: Cookies, PageLoca
             po_box: d.po_box.unwrap_or_default(),
         })
         .unwrap_or_default();
-    step(
+    form_page(
         &state,
         &browser,
-        ("pages/org_register.html", locale),
+        ("pages/org_register.html", locale, false),
         StatusCode::OK,
         data_view(&form),
         &[],
@@ -139,10 +121,10 @@ pub async fn data_submit(
             };
             save(&state, &browser, &draft, paths::ORG_REGISTER_ADMIN, locale, now).await
         }
-        Err(errors) => step(
+        Err(errors) => form_page(
             &state,
             &browser,
-            ("pages/org_register.html", locale),
+            ("pages/org_register.html", locale, false),
             StatusCode::BAD_REQUEST,
             data_view(&form),
             &errors,
@@ -188,10 +170,10 @@ pub async fn admin_form(State(state): State<AppState>, cookies: Cookies, PageLoc
         None => json!({}),
     };
     let view = admin_view(values, draft.admin.is_some());
-    step(
+    form_page(
         &state,
         &browser,
-        ("pages/org_register_admin.html", locale),
+        ("pages/org_register_admin.html", locale, false),
         StatusCode::OK,
         view,
         &[],
@@ -240,10 +222,10 @@ pub async fn admin_submit(
         }
         Ok(Err(errors)) => {
             let view = admin_view(values, draft.admin.is_some());
-            step(
+            form_page(
                 &state,
                 &browser,
-                ("pages/org_register_admin.html", locale),
+                ("pages/org_register_admin.html", locale, false),
                 StatusCode::BAD_REQUEST,
                 view,
                 &errors,
@@ -273,10 +255,10 @@ async fn services_page(state: &AppState, browser: &Browser, locale: Locale, chos
     match state.store.clients().await {
         Ok(all) => {
             let view = json!({ "services": service_entries(state, locale, &all, chosen) });
-            step(
+            form_page(
                 state,
                 browser,
-                ("pages/org_register_services.html", locale),
+                ("pages/org_register_services.html", locale, false),
                 StatusCode::OK,
                 view,
                 &[],
@@ -362,7 +344,14 @@ async fn summary_page(
         },
         "services": services,
     });
-    step(state, browser, ("pages/org_register_summary.html", locale), status, view, errors)
+    form_page(
+        state,
+        browser,
+        ("pages/org_register_summary.html", locale, false),
+        status,
+        view,
+        errors,
+    )
 }
 
 /// `GET /register/organisation/summary`: step 4, everything once more, and the consent.
@@ -430,7 +419,7 @@ fn activate_form(
     errors: &[(&str, &str)],
 ) -> Response {
     let view = json!({ "token": token, "action": paths::ORG_ACTIVATE });
-    step(state, browser, ("pages/activate.html", locale), status, view, errors)
+    form_page(state, browser, ("pages/activate.html", locale, false), status, view, errors)
 }
 
 /// `GET /register/organisation/activate?token=…`: asks before it activates.
