@@ -52,6 +52,8 @@ pub const ORG_ADMIN: &str = "/org/";
 pub const ORG_USERS_NEW: &str = "/org/users/new";
 /// Delete a user.
 pub const ORG_USERS_DELETE: &str = "/org/users/delete";
+/// Create a group.
+pub const ORG_GROUPS: &str = "/org/groups";
 /// Subscribe to a service.
 pub const ORG_SUBSCRIBE: &str = "/org/services/subscribe";
 /// End a subscription.

@@ -125,6 +125,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/pages/org_user_services.html"),
     ),
     ("pages/org_delete.html", include_str!("../templates/pages/org_delete.html")),
+    ("pages/org_group.html", include_str!("../templates/pages/org_group.html")),
     ("mail/org_deleted.txt", include_str!("../templates/mail/org_deleted.txt")),
     ("mail/org_deleted.html", include_str!("../templates/mail/org_deleted.html")),
     (
@@ -227,6 +228,8 @@ mod tests {
             "subscriptions": [{"client_id": "c", "name": "Dienst", "released": false}],
             "offered": [{"client_id": "d", "name": "Anderer Dienst", "requires_approval": true}],
             "user": {"id": "u", "name": "Ada Admin"}, "org_name": "Firma",
+            "groups": [{"id": "g", "name": "Gruppe", "description": "d"}], "group": {"id": "g", "name": "Gruppe", "description": "d"},
+            "members": [{"n": 0, "id": "u", "name": "Ada Admin", "member": true}],
             "organisations_only": true,
             "pending": [{"org_id": "o", "org_name": "Firma", "client_id": "c", "service": "Dienst", "requested_at": "2026-12-01"}],
             "org_id": "o", "client_id": "c", "org_name": "Firma", "trade_register": "HRB 1", "org_address": "Weg 1, 12345 Ort",

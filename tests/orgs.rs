@@ -904,6 +904,61 @@ async fn r_org_4_r_org_5_r_org_7_r_org_11_an_administrator_runs_the_organisation
         StatusCode::NOT_FOUND,
         "another organisation's user"
     );
+    // A second released service, never granted: leaving its box empty withdraws nothing.
+    let (other_svc, _, _) = org_service(&app, &[], false).await;
+    browser.submit("/org/services/subscribe", &[("client_id", &other_svc)]).await;
+    let user_page = format!("/org/users/{}/services", emil.id);
+    let grant_box = format!("grant.{svc_id}");
+    let role_box = format!("role.{svc_id}.sachbearbeitung");
+    let ticked = [(grant_box.as_str(), "yes"), (role_box.as_str(), "yes")];
+    assert_eq!(browser.submit(&user_page, &ticked).await.1, "redirect:/org/?done=granted");
+
+    // Groups (R-ORG-9): the service through a group instead of directly; taking it from the
+    // group takes exactly what came through it.
+    assert_eq!(browser.submit("/org/groups", &[("name", " ")]).await.0, StatusCode::BAD_REQUEST);
+    let (_, next) = browser
+        .submit("/org/groups", &[("name", "Sachbearbeitung"), ("description", "Anträge")])
+        .await;
+    let group_page = next.strip_prefix("redirect:").unwrap().to_string();
+    assert!(group_page.starts_with("/org/groups/"), "{next}");
+    let (status, page) = browser.page(&group_page).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("member.{}", emil.id)), "{page}");
+    assert_eq!(browser.submit(&user_page, &[]).await.1, "redirect:/org/?done=granted");
+    assert!(
+        orgs::access(store, &emil.id, &svc).await.unwrap().is_none(),
+        "the direct grant is gone"
+    );
+    let member_box = format!("member.{}", emil.id);
+    let (_, next) = browser
+        .submit(
+            &group_page,
+            &[(member_box.as_str(), "yes"), ticked[0], ticked[1], ("action", "save")],
+        )
+        .await;
+    assert_eq!(next, "redirect:/org/?done=group_saved");
+    assert_eq!(
+        orgs::access(store, &emil.id, &svc).await.unwrap().unwrap().roles,
+        roles(&["sachbearbeitung"])
+    );
+    browser
+        .submit(&group_page, &[(member_box.as_str(), "yes"), ("action", "save")])
+        .await;
+    assert!(
+        orgs::access(store, &emil.id, &svc).await.unwrap().is_none(),
+        "the group no longer gives it"
+    );
+    assert_eq!(
+        browser.submit(&group_page, &[("action", "delete")]).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        browser.submit(&group_page, &[("action", "delete"), ("confirm", "yes")]).await.1,
+        "redirect:/org/?done=group_deleted"
+    );
+    assert_eq!(browser.page(&group_page).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(browser.submit(&user_page, &ticked).await.1, "redirect:/org/?done=granted");
+
     let (status, _) = browser.submit("/org/services/unsubscribe", &[("client_id", &svc_id)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "not without confirming");
     assert!(orgs::access(store, &emil.id, &svc).await.unwrap().is_some());

@@ -208,6 +208,14 @@ test('browser journey: register, activate, log in at a service, change email, re
     await scanHere('organisation administration with the new account');
     await p.click('table tr:has-text("Emil Span") >> text=Online-Dienste zuweisen');
     await scanHere('services of one account');
+    await p.goto(`${fx.issuer}/org/`);
+    await p.fill('#group-name', 'Werkstatt');
+    await p.click('form[action="/org/groups"] button[type=submit]');
+    assert.match(p.url(), /\/org\/groups\/[A-Za-z0-9_-]+$/);
+    await scanHere('a group with its members and services');
+    await p.check('label:has-text("Emil Span")');
+    await p.click('button[value=save]');
+    assert.match(p.url(), /\/org\/\?done=group_saved$/);
     await p.goto(`${fx.issuer}/org/delete`);
     await scanHere('deleting the organisation');
     await own.close();

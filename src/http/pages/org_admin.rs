@@ -19,7 +19,7 @@ use crate::accounts::{AccountError, Field};
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::http::cookies::{Browser, Cookies};
-use crate::ids::{AccountId, ClientId};
+use crate::ids::{AccountId, ClientId, GroupId};
 use crate::orgs::{self, Admin, NewOrgUser, OrgError, OrgField, OrgRole, SubscriptionState};
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -33,6 +33,8 @@ pub fn routes() -> Router<AppState> {
         .route(paths::ORG_USERS_NEW, get(invite_page).post(invite))
         .route(paths::ORG_USERS_DELETE, post(delete_user))
         .route("/org/users/{user_id}/services", get(grants_page).post(grants))
+        .route(paths::ORG_GROUPS, post(create_group))
+        .route("/org/groups/{group_id}", get(group_page).post(group_save))
         .route(paths::ORG_SUBSCRIBE, post(subscribe))
         .route(paths::ORG_UNSUBSCRIBE, post(unsubscribe))
         .route(paths::ORG_DELETE, get(delete_page).post(delete_org))
@@ -104,11 +106,12 @@ pub async fn overview(
     let loaded = async {
         let org = orgs::get(&state.store, &admin).await?;
         let users = orgs::users(&state.store, &admin, None, 500).await?;
+        let groups = orgs::groups(&state.store, &admin, None, 500).await?;
         let subscriptions = orgs::subscriptions(&state.store, &admin).await?;
         let all = clients(&state).await?;
-        Ok::<_, OrgError>((org, users, subscriptions, all))
+        Ok::<_, OrgError>((org, users, groups, subscriptions, all))
     };
-    let (org, users, subscriptions, all) = match loaded.await {
+    let (org, users, groups, subscriptions, all) = match loaded.await {
         Ok(v) => v,
         Err(e) => return refused(&state, locale, &e),
     };
@@ -156,12 +159,15 @@ pub async fn overview(
         Some("subscribed") => Some("org_notice_subscribed"),
         Some("unsubscribed") => Some("org_notice_unsubscribed"),
         Some("switched") => Some("org_notice_switched"),
+        Some("group_saved") => Some("org_notice_group_saved"),
+        Some("group_deleted") => Some("org_notice_group_deleted"),
         _ => None,
     };
     let view = json!({
         "org": { "name": org.name, "trade_register": org.trade_register, "address": address, "po_box": org.po_box,
                  "admins_use_services": org.admins_use_services, "elster": org.elster_id.is_some() },
         "users": users,
+        "groups": groups.iter().map(|g| json!({ "id": g.id.as_str(), "name": g.name, "description": g.description })).collect::<Vec<_>>(),
         "subscriptions": subscribed,
         "offered": offered,
         "notice": notice.map(|k| state.pages.text(locale, k)),
@@ -285,6 +291,48 @@ pub async fn delete_user(
     }
 }
 
+/// The organisation's released services (R-ORG-7: only these can be assigned).
+fn released<'a>(subscriptions: &[orgs::Subscription], all: &'a [Client]) -> Vec<&'a Client> {
+    subscriptions
+        .iter()
+        .filter(|s| s.state == SubscriptionState::Released)
+        .filter_map(|s| all.iter().find(|c| c.id == s.client_id))
+        .collect()
+}
+
+/// The boxes of the released services: `grant.<client_id>` and `role.<client_id>.<role>`,
+/// ticked where `granted` holds the service.
+fn choices(services: &[&Client], granted: &[(ClientId, Vec<String>)]) -> Vec<Value> {
+    services
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let roles = granted.iter().find(|(id, _)| *id == c.id).map(|(_, r)| r);
+            json!({
+                "n": i,
+                "client_id": c.id.as_str(),
+                "name": c.name,
+                "granted": roles.is_some(),
+                "roles": c.roles.iter().enumerate().map(|(j, r)| json!({
+                    "n": j, "name": r, "granted": roles.is_some_and(|g| g.contains(r)),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+/// What the ticked boxes ask for `client`: its roles when it is to be granted, `None` when not.
+fn chosen(fields: &BTreeMap<String, String>, client: &Client) -> Option<Vec<String>> {
+    fields.contains_key(&format!("grant.{}", client.id)).then(|| {
+        client
+            .roles
+            .iter()
+            .filter(|r| fields.contains_key(&format!("role.{}.{r}", client.id)))
+            .cloned()
+            .collect()
+    })
+}
+
 /// `GET /org/users/{user_id}/services`: the released services, granted or not, with roles.
 pub async fn grants_page(
     State(state): State<AppState>,
@@ -301,27 +349,9 @@ pub async fn grants_page(
         Ok(v) => v,
         Err(e) => return refused(&state, locale, &e),
     };
-    let services: Vec<Value> = subscriptions
-        .iter()
-        .filter(|s| s.state == SubscriptionState::Released)
-        .filter_map(|s| all.iter().find(|c| c.id == s.client_id))
-        .enumerate()
-        .map(|(i, c)| {
-            let roles = granted.iter().find(|(id, _)| *id == c.id).map(|(_, r)| r.clone());
-            json!({
-                "n": i,
-                "client_id": c.id.as_str(),
-                "name": c.name,
-                "granted": roles.is_some(),
-                "roles": c.roles.iter().enumerate().map(|(j, r)| json!({
-                    "n": j, "name": r, "granted": roles.as_ref().is_some_and(|g| g.contains(r)),
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
     let view = json!({
         "user": { "id": user.account.id.as_str(), "name": format!("{} {}", user.account.given_name, user.account.family_name) },
-        "services": services,
+        "services": choices(&released(&subscriptions, &all), &granted),
     });
     form_page(
         &state,
@@ -333,9 +363,8 @@ pub async fn grants_page(
     )
 }
 
-/// `POST /org/users/{user_id}/services`: one box `grant.<client_id>` per released service and
-/// `role.<client_id>.<role>` per role; what is not ticked is withdrawn (direct grants only: what
-/// groups give stays, R-ORG-9).
+/// `POST /org/users/{user_id}/services`: grants what is ticked with its roles and withdraws
+/// what is not (direct grants only: what groups give stays, R-ORG-9).
 #[instrument(skip_all)]
 pub async fn grants(
     State(state): State<AppState>,
@@ -346,32 +375,129 @@ pub async fn grants(
 ) -> Response {
     let user = AccountId::from(user_id.as_str());
     let applied = async {
-        orgs::user(&state.store, &admin, &user).await?;
+        let (_, granted) = orgs::user(&state.store, &admin, &user).await?;
         let all = clients(&state).await?;
-        for s in orgs::subscriptions(&state.store, &admin).await? {
-            let Some(client) = all
-                .iter()
-                .find(|c| c.id == s.client_id)
-                .filter(|_| s.state == SubscriptionState::Released)
-            else {
-                continue;
-            };
-            if fields.contains_key(&format!("grant.{}", client.id)) {
-                let roles: Vec<String> = client
-                    .roles
-                    .iter()
-                    .filter(|r| fields.contains_key(&format!("role.{}.{r}", client.id)))
-                    .cloned()
-                    .collect();
-                orgs::grant(&state.store, &admin, &user, client, &roles).await?;
-            } else {
-                orgs::revoke(&state.store, &admin, &user, &client.id).await?;
+        for client in released(&orgs::subscriptions(&state.store, &admin).await?, &all) {
+            match chosen(&fields, client) {
+                Some(roles) => orgs::grant(&state.store, &admin, &user, client, &roles).await?,
+                None if granted.iter().any(|(id, _)| *id == client.id) => orgs::revoke(&state.store, &admin, &user, &client.id).await?,
+                None => {}
             }
         }
         Ok::<_, OrgError>(())
     };
     match applied.await {
         Ok(()) => Redirect::to(&format!("{}?done=granted", paths::ORG_ADMIN)).into_response(),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// Form of `POST /org/groups`.
+#[derive(Deserialize)]
+pub struct NewGroupForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /org/groups`: a new group (R-ORG-9), then its page.
+#[instrument(skip_all)]
+pub async fn create_group(
+    State(state): State<AppState>,
+    OrgAdmin { admin, now, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    CheckedForm(f): CheckedForm<NewGroupForm>,
+) -> Response {
+    let description = Some(f.description.trim()).filter(|d| !d.is_empty());
+    match orgs::create_group(&state.store, &admin, &f.name, description, now).await {
+        Ok(g) => Redirect::to(&format!("/org/groups/{}", g.id)).into_response(),
+        Err(OrgError::Invalid(_)) => state.pages.error(StatusCode::BAD_REQUEST, locale, "org_err_group_name", None),
+        Err(e) => refused(&state, locale, &e),
+    }
+}
+
+/// `GET /org/groups/{group_id}`: members and services (with roles) by switches.
+pub async fn group_page(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(group_id): Path<String>,
+) -> Response {
+    let loaded = async {
+        let detail = orgs::group(&state.store, &admin, &GroupId::from(group_id.as_str())).await?;
+        let users = orgs::users(&state.store, &admin, None, 500).await?;
+        let subscriptions = orgs::subscriptions(&state.store, &admin).await?;
+        Ok::<_, OrgError>((detail, users, subscriptions, clients(&state).await?))
+    };
+    let (detail, users, subscriptions, all) = match loaded.await {
+        Ok(v) => v,
+        Err(e) => return refused(&state, locale, &e),
+    };
+    let members: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            json!({
+                "n": i, "id": u.account.id.as_str(),
+                "name": format!("{} {}", u.account.given_name, u.account.family_name),
+                "member": detail.members.contains(&u.account.id),
+            })
+        })
+        .collect();
+    let view = json!({
+        "group": { "id": detail.group.id.as_str(), "name": detail.group.name, "description": detail.group.description },
+        "members": members,
+        "services": choices(&released(&subscriptions, &all), &detail.services),
+    });
+    form_page(&state, &browser, ("pages/org_group.html", locale, true), StatusCode::OK, view, &[])
+}
+
+/// `POST /org/groups/{group_id}`: members `member.<user_id>` and services as on a user's page;
+/// what is taken away revokes exactly what came through the group (R-ORG-9). With
+/// `action=delete` (and the box that confirms it) the group goes.
+#[instrument(skip_all)]
+pub async fn group_save(
+    State(state): State<AppState>,
+    OrgAdmin { admin, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(group_id): Path<String>,
+    CheckedForm(fields): CheckedForm<BTreeMap<String, String>>,
+) -> Response {
+    let id = GroupId::from(group_id.as_str());
+    if fields.get("action").map(String::as_str) == Some("delete") {
+        if !fields.contains_key("confirm") {
+            return state.pages.error(StatusCode::BAD_REQUEST, locale, "org_err_confirm", None);
+        }
+        return match orgs::delete_group(&state.store, &admin, &id).await {
+            Ok(()) => Redirect::to(&format!("{}?done=group_deleted", paths::ORG_ADMIN)).into_response(),
+            Err(e) => refused(&state, locale, &e),
+        };
+    }
+    let applied = async {
+        let detail = orgs::group(&state.store, &admin, &id).await?;
+        for u in orgs::users(&state.store, &admin, None, 500).await? {
+            let wanted = fields.contains_key(&format!("member.{}", u.account.id));
+            match (wanted, detail.members.contains(&u.account.id)) {
+                (true, false) => orgs::add_member(&state.store, &admin, &id, &u.account.id).await?,
+                (false, true) => orgs::remove_member(&state.store, &admin, &id, &u.account.id).await?,
+                _ => {}
+            }
+        }
+        let all = clients(&state).await?;
+        for client in released(&orgs::subscriptions(&state.store, &admin).await?, &all) {
+            match chosen(&fields, client) {
+                Some(roles) => orgs::grant_to_group(&state.store, &admin, &id, client, &roles).await?,
+                None if detail.services.iter().any(|(c, _)| *c == client.id) => {
+                    orgs::revoke_from_group(&state.store, &admin, &id, &client.id).await?
+                }
+                None => {}
+            }
+        }
+        Ok::<_, OrgError>(())
+    };
+    match applied.await {
+        Ok(()) => Redirect::to(&format!("{}?done=group_saved", paths::ORG_ADMIN)).into_response(),
         Err(e) => refused(&state, locale, &e),
     }
 }
