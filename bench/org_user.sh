@@ -134,6 +134,6 @@ for r in "${ROWS[@]}"; do
   jq -r '"| \(.backend) | \(.who) | \(.ex.rps / 2 | floor) | \(.ex.p99_ms) | \(.ui.rps | floor) | \(.ui.p99_ms) | \(if .ex.commits then (.ex.commits / (.ex.requests / 2) * 100 | round / 100) else "" end) | \(if .ui.commits then (.ui.commits / .ui.requests * 100 | round / 100) else "" end) | \(.ex.errors + .ex.non_2xx_3xx + .ui.errors + .ui.non_2xx_3xx) |"' <<<"$r"
 done
 for b in sqlite postgres; do
-  printf '%s\n' "${ROWS[@]}" | jq -rs --arg b "$b" 'map(select(.backend == $b)) | "\($b): the organisation user's exchange at \(.[1].ex.rps / .[0].ex.rps * 100 | round)% of the citizen's, userinfo at \(.[1].ui.rps / .[0].ui.rps * 100 | round)%"'
+  printf '%s\n' "${ROWS[@]}" | jq -rs --arg b "$b" 'map(select(.backend == $b)) | "\($b), organisation user against citizen: exchanges \(.[1].ex.rps / .[0].ex.rps * 100 | round)%, userinfo \(.[1].ui.rps / .[0].ui.rps * 100 | round)%"'
 done
 echo "peak RSS: $RSS_SQLITE MB (SQLite), $RSS_PG MB (PostgreSQL + Redis); $CONNS connections, wrk -t2, ${DUR}s per scenario"

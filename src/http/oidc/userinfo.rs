@@ -58,7 +58,7 @@ pub async fn userinfo(State(state): State<AppState>, method: Method, headers: He
 async fn claims(state: &AppState, method: &Method, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<Value, BearerError> {
     let token = bearer_token(headers, method, body)?;
     let active = check_access_token(state, &token, now).await?;
-    match access::userinfo(&state.store, active).await {
+    match access::userinfo((&state.store, &state.clients), active, now).await {
         Ok(claims) => Ok(Value::Object(claims)),
         Err(UserinfoError::InsufficientScope) => Err(BearerError::InsufficientScope),
         Err(UserinfoError::Invalid) => Err(BearerError::InvalidToken),
