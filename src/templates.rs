@@ -126,6 +126,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("pages/org_delete.html", include_str!("../templates/pages/org_delete.html")),
     ("pages/org_group.html", include_str!("../templates/pages/org_group.html")),
+    ("pages/org_user.html", include_str!("../templates/pages/org_user.html")),
     ("mail/org_deleted.txt", include_str!("../templates/mail/org_deleted.txt")),
     ("mail/org_deleted.html", include_str!("../templates/mail/org_deleted.html")),
     (

@@ -881,6 +881,51 @@ async fn r_org_4_r_org_5_r_org_7_r_org_11_an_administrator_runs_the_organisation
     assert_eq!(store.membership(&emil.id).await.unwrap().unwrap().org_id, org);
     assert!(!app.mail_link("emil@seiten.example", "/password/reset").await.is_empty());
 
+    // Change a user (R-ORG-6): each problem at its field; an unused invitation moves with the email.
+    let edit = format!("/org/users/{}", emil.id);
+    assert_eq!(browser.page(&edit).await.0, StatusCode::OK);
+    let fields = |email: &'static str, role: &'static str, phone: &'static str| {
+        vec![
+            ("email", email),
+            ("given_name", "Emil"),
+            ("family_name", "Neumann"),
+            ("role", role),
+            ("phone_number", phone),
+        ]
+    };
+    let (status, page) = browser.submit(&edit, &fields("emil@seiten.example", "admin", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"phone_number-error\""), "{page}");
+    let (status, page) = browser.submit(&edit, &fields("emil seiten.example", "employee", "")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("id=\"email-error\""), "{page}");
+    let (_, next) = browser
+        .submit(&edit, &fields("emil.neu@seiten.example", "employee", "0221 9"))
+        .await;
+    assert_eq!(next, format!("redirect:/org/users/{}?done=saved", emil.id));
+    let moved = store.account(&emil.id).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.email.as_str(), moved.family_name.as_str()),
+        ("emil.neu@seiten.example", "Neumann")
+    );
+    assert!(!app.mail_link("emil.neu@seiten.example", "/password/reset").await.is_empty());
+    let ada_edit = format!("/org/users/{}", ada.id);
+    let (status, page) = browser
+        .submit(
+            &ada_edit,
+            &[
+                ("email", ada.email.as_str()),
+                ("given_name", "Ada"),
+                ("family_name", "Admin"),
+                ("role", "employee"),
+                ("phone_number", "0221 1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the last administrator stays one");
+    assert!(page.contains("id=\"role-error\""), "{page}");
+    assert_eq!(browser.page(&format!("/org/users/{}", stranger.id)).await.0, StatusCode::NOT_FOUND);
+
     // Subscribe, grant with a role, end the subscription only when confirmed.
     let (_, next) = browser.submit("/org/services/subscribe", &[("client_id", &svc_id)]).await;
     assert_eq!(next, "redirect:/org/?done=subscribed");

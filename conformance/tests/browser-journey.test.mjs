@@ -216,6 +216,12 @@ test('browser journey: register, activate, log in at a service, change email, re
     await p.check('label:has-text("Emil Span")');
     await p.click('button[value=save]');
     assert.match(p.url(), /\/org\/\?done=group_saved$/);
+    await p.click('table tr:has-text("Emil Span") >> text=Bearbeiten');
+    await scanHere('an account to change');
+    await p.fill('#family_name', 'Spanner');
+    await p.click('form[action^="/org/users/"] button[type=submit]');
+    assert.match(p.url(), /\?done=saved$/);
+    await scanHere('an account changed');
     await p.goto(`${fx.issuer}/org/delete`);
     await scanHere('deleting the organisation');
     await own.close();

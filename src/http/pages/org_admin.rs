@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::ORG_SWITCH, post(switch))
         .route(paths::ORG_USERS_NEW, get(invite_page).post(invite))
         .route(paths::ORG_USERS_DELETE, post(delete_user))
+        .route("/org/users/{user_id}", get(user_page).post(user_save))
         .route("/org/users/{user_id}/services", get(grants_page).post(grants))
         .route(paths::ORG_GROUPS, post(create_group))
         .route("/org/groups/{group_id}", get(group_page).post(group_save))
@@ -263,6 +264,102 @@ pub async fn invite(
         ("pages/org_invite.html", locale, true),
         StatusCode::BAD_REQUEST,
         invite_view(&f),
+        &[field],
+    )
+}
+
+/// Form of `POST /org/users/{user_id}`.
+#[derive(Deserialize, Default)]
+pub struct UserForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    family_name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    phone_number: String,
+}
+
+fn user_view(id: &str, f: &UserForm, notice: Option<String>) -> Value {
+    let cut = |v: &str, n: usize| v.chars().take(n).collect::<String>();
+    json!({
+        "user": { "id": id },
+        "form": {
+            "email": cut(&f.email, 254), "given_name": cut(&f.given_name, 100), "family_name": cut(&f.family_name, 100),
+            "phone_number": cut(&f.phone_number, 100), "admin": f.role == "admin",
+        },
+        "notice": notice,
+    })
+}
+
+/// Query of `GET /org/users/{user_id}`.
+#[derive(Deserialize)]
+pub struct UserQuery {
+    done: Option<String>,
+}
+
+/// `GET /org/users/{user_id}`: a user's data, email and role to change (R-ORG-6).
+pub async fn user_page(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, .. }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(user_id): Path<String>,
+    Query(q): Query<UserQuery>,
+) -> Response {
+    let (user, _) = match orgs::user(&state.store, &admin, &AccountId::from(user_id.as_str())).await {
+        Ok(d) => d,
+        Err(e) => return refused(&state, locale, &e),
+    };
+    let a = &user.account;
+    let form = UserForm {
+        email: a.email.clone(),
+        given_name: a.given_name.clone(),
+        family_name: a.family_name.clone(),
+        role: user.role.as_str().to_string(),
+        phone_number: a.phone_number.clone().unwrap_or_default(),
+    };
+    let notice = q.done.is_some().then(|| state.pages.text(locale, "org_notice_user_saved"));
+    let view = user_view(a.id.as_str(), &form, notice);
+    form_page(&state, &browser, ("pages/org_user.html", locale, true), StatusCode::OK, view, &[])
+}
+
+/// `POST /org/users/{user_id}`: saves names, phone and role; a new email is confirmed by the new
+/// address first (or, for an invitation not yet used, the invitation moves to it).
+#[instrument(skip_all)]
+pub async fn user_save(
+    State(state): State<AppState>,
+    OrgAdmin { admin, browser, now }: OrgAdmin,
+    PageLocale(locale): PageLocale,
+    Path(user_id): Path<String>,
+    CheckedForm(f): CheckedForm<UserForm>,
+) -> Response {
+    let changes = orgs::UserChanges {
+        email: Some(f.email.trim().to_string()),
+        given_name: Some(f.given_name.clone()),
+        family_name: Some(f.family_name.clone()),
+        phone_number: Some(f.phone_number.clone()).filter(|p| !p.trim().is_empty()),
+        role: Some(if f.role == "admin" { OrgRole::Admin } else { OrgRole::Employee }),
+    };
+    let id = AccountId::from(user_id.as_str());
+    let field = match orgs::update_user(state.account_env(), &admin, &id, changes, |_| true, now).await {
+        Ok(_) => return Redirect::to(&format!("/org/users/{id}?done=saved")).into_response(),
+        Err(OrgError::Invalid(OrgField::Email)) => ("email", "field_org_email_invalid"),
+        Err(OrgError::Account(AccountError::EmailTaken)) => ("email", "org_field_email_taken"),
+        Err(OrgError::PhoneRequired) => ("phone_number", "org_field_phone_required"),
+        Err(OrgError::LastAdmin) => ("role", "org_field_last_admin"),
+        Err(OrgError::Account(AccountError::Invalid(field))) => field.error(),
+        Err(e) => return refused(&state, locale, &e),
+    };
+    let view = user_view(id.as_str(), &f, None);
+    form_page(
+        &state,
+        &browser,
+        ("pages/org_user.html", locale, true),
+        StatusCode::BAD_REQUEST,
+        view,
         &[field],
     )
 }
