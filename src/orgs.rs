@@ -577,7 +577,7 @@ pub async fn invite(env: accounts::Env<'_>, admin: &Admin, new: NewOrgUser, now:
     let family_name = accounts::check_name(Field::FamilyName, &new.family_name)?;
     let phone = match (new.phone_number.as_deref().map(str::trim).filter(|p| !p.is_empty()), new.role) {
         (Some(p), _) => Some(accounts::check_phone(p)?),
-        (None, OrgRole::Admin) => return Err(AccountError::Invalid(Field::PhoneNumber).into()),
+        (None, OrgRole::Admin) => return Err(OrgError::PhoneRequired),
         (None, OrgRole::Employee) => None,
     };
     // A password nobody knows: the account is usable only once its owner sets one.

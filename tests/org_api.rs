@@ -385,7 +385,7 @@ async fn r_org_4_r_org_5_an_invited_user_sets_their_password_and_deleting_users_
         assert!(
             matches!(
                 orgs::invite(env, &operator, bad, now).await,
-                Err(OrgError::Account(_) | OrgError::Invalid(_))
+                Err(OrgError::Account(_) | OrgError::Invalid(_) | OrgError::PhoneRequired)
             ),
             "{why}"
         );

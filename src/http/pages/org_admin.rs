@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tracing::instrument;
 
 use super::{CheckedForm, PageLocale, Render, form_page, require_account, tell_services, unavailable};
-use crate::accounts::{AccountError, Field};
+use crate::accounts::AccountError;
 use crate::clients::Client;
 use crate::clock::Timestamp;
 use crate::http::cookies::{Browser, Cookies};
@@ -197,6 +197,19 @@ pub async fn switch(
     }
 }
 
+/// The field of a user's form that a refusal belongs to, with the catalog key explaining it;
+/// `None` when no field explains it.
+fn user_field(e: &OrgError) -> Option<(&'static str, &'static str)> {
+    Some(match e {
+        OrgError::Invalid(OrgField::Email) => ("email", "field_org_email_invalid"),
+        OrgError::Account(AccountError::EmailTaken) => ("email", "org_field_email_taken"),
+        OrgError::PhoneRequired => ("phone_number", "org_field_phone_required"),
+        OrgError::LastAdmin => ("role", "org_field_last_admin"),
+        OrgError::Account(AccountError::Invalid(field)) => field.error(),
+        _ => return None,
+    })
+}
+
 /// Form of `POST /org/users/new`.
 #[derive(Deserialize, Default)]
 pub struct InviteForm {
@@ -250,13 +263,10 @@ pub async fn invite(
     };
     let field = match orgs::invite(state.account_env(), &admin, new, now).await {
         Ok(_) => return Redirect::to(&format!("{}?done=invited", paths::ORG_ADMIN)).into_response(),
-        Err(OrgError::Invalid(OrgField::Email)) => ("email", "field_org_email_invalid"),
-        Err(OrgError::Account(AccountError::EmailTaken)) => ("email", "org_field_email_taken"),
-        Err(OrgError::Account(AccountError::Invalid(Field::PhoneNumber))) if role == OrgRole::Admin && f.phone_number.trim().is_empty() => {
-            ("phone_number", "org_field_phone_required")
-        }
-        Err(OrgError::Account(AccountError::Invalid(field))) => field.error(),
-        Err(e) => return refused(&state, locale, &e),
+        Err(e) => match user_field(&e) {
+            Some(field) => field,
+            None => return refused(&state, locale, &e),
+        },
     };
     form_page(
         &state,
@@ -346,12 +356,10 @@ pub async fn user_save(
     let id = AccountId::from(user_id.as_str());
     let field = match orgs::update_user(state.account_env(), &admin, &id, changes, |_| true, now).await {
         Ok(_) => return Redirect::to(&format!("/org/users/{id}?done=saved")).into_response(),
-        Err(OrgError::Invalid(OrgField::Email)) => ("email", "field_org_email_invalid"),
-        Err(OrgError::Account(AccountError::EmailTaken)) => ("email", "org_field_email_taken"),
-        Err(OrgError::PhoneRequired) => ("phone_number", "org_field_phone_required"),
-        Err(OrgError::LastAdmin) => ("role", "org_field_last_admin"),
-        Err(OrgError::Account(AccountError::Invalid(field))) => field.error(),
-        Err(e) => return refused(&state, locale, &e),
+        Err(e) => match user_field(&e) {
+            Some(field) => field,
+            None => return refused(&state, locale, &e),
+        },
     };
     let view = user_view(id.as_str(), &f, None);
     form_page(
