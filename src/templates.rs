@@ -214,7 +214,7 @@ mod tests {
             "form": {"title": "Dr.", "given_name": "Erika", "family_name": "M", "birthdate": "1964-08-12", "street": "S",
                      "house_number": "1", "postal_code": "5", "city": "K", "country": "DE", "phone_number": "1", "delivery_consent": true,
                      "email": "a@b.de", "admin": true, "name": "Firma", "trade_register": "HRB 1", "po_box": "1234"},
-            "password_kept": true, "given_name": "Erika", "family_name": "M", "title": "T", "token": "tok", "button": "b",
+            "password_kept": true, "administers": true, "given_name": "Erika", "family_name": "M", "title": "T", "token": "tok", "button": "b",
             "link": "https://idp/x?token=1", "block_link": "https://idp/block?token=1", "login_url": "https://idp/login",
             "forgot_url": "https://idp/password/forgot", "new_email": "n@b.de", "current_email": "a@b.de", "email_repeat": "a@b.de",
             "plus": true, "delivery_consent_at": "2026-01-01 10:00 UTC", "notice": "n", "next": "/profile",

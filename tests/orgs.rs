@@ -823,6 +823,8 @@ async fn r_org_4_r_org_5_r_org_7_r_org_11_an_administrator_runs_the_organisation
 
     let browser = app.browser();
     browser.login(&ada.email, PASSWORD).await;
+    assert!(browser.page("/").await.1.contains("href=\"/org/\""), "the start page leads there");
+    assert!(!employee.page("/").await.1.contains("href=\"/org/\""), "not for an employee");
     let (status, page) = browser.page("/org/").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("seiten GmbH") && page.contains(&ada.email), "{page}");

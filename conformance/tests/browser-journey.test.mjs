@@ -191,7 +191,8 @@ test('browser journey: register, activate, log in at a service, change email, re
     assert.match(await p.textContent('main'), new RegExp(admin.replace(/[.]/g, '\\.')));
 
     // The administration pages: the organisation, a new employee, services, deletion.
-    await p.goto(`${fx.issuer}/org/`);
+    await p.click('main >> text=Organisation verwalten');
+    assert.match(p.url(), /\/org\/$/);
     await scanHere('organisation administration');
     assert.match(await p.textContent('main'), /Gewerbeanzeige/);
     await p.click('text=Zugang anlegen');

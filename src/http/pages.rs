@@ -431,9 +431,9 @@ pub fn failure_page(state: &AppState, locale: Locale, error: &AccountError) -> R
 
 async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let now = state.clock.now();
-    let (email, expired) = match state.sessions.load(cookies.get(SESSION), now).await {
+    let (account, expired) = match state.sessions.load(cookies.get(SESSION), now).await {
         Ok(Lookup::Active(s)) => match s.account_id() {
-            Some(id) => (state.store.account(id).await.ok().flatten().map(|a| a.email), false),
+            Some(id) => (state.store.account(id).await.ok().flatten(), false),
             None => (None, false),
         },
         Ok(Lookup::Expired) => (None, true),
@@ -442,12 +442,17 @@ async fn home(State(state): State<AppState>, cookies: Cookies, PageLocale(locale
     if expired {
         return Redirect::to(&format!("{}?expired=1", paths::LOGIN)).into_response();
     }
+    // An organisation's administrator finds the administration from here.
+    let administers = match &account {
+        Some(a) if a.kind == crate::accounts::AccountKind::Organisation => crate::orgs::administered(&state.store, &a.id).await.is_ok(),
+        _ => false,
+    };
     state.pages.page(
         StatusCode::OK,
         "pages/home.html",
         locale,
-        email.is_some(),
-        &json!({ "email": email, "demo": state.config.demo_enabled() }),
+        account.is_some(),
+        &json!({ "email": account.map(|a| a.email), "administers": administers, "demo": state.config.demo_enabled() }),
     )
 }
 
