@@ -286,8 +286,8 @@ pub async fn admin_of(store: &Store, caller: &AccountId, org_id: &OrgId) -> Resu
 /// who administers none.
 pub async fn administered(store: &Store, account_id: &AccountId) -> Result<Admin, OrgError> {
     match store.membership(account_id).await? {
-        Some(m) => admin_of(store, account_id, &m.org_id).await,
-        None => Err(OrgError::NotFound),
+        Some(m) if m.role == OrgRole::Admin => Ok(Admin { org_id: m.org_id }),
+        _ => Err(OrgError::NotFound),
     }
 }
 

@@ -988,6 +988,16 @@ async fn r_org_4_r_org_5_r_org_7_r_org_11_an_administrator_runs_the_organisation
         orgs::access(store, &emil.id, &svc).await.unwrap().unwrap().roles,
         roles(&["sachbearbeitung"])
     );
+    let foreign_box = format!("member.{}", stranger.id);
+    let (status, _) = browser
+        .submit(
+            &group_page,
+            &[(member_box.as_str(), "yes"), (foreign_box.as_str(), "yes"), ("action", "save")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another organisation's user cannot join");
+    let gid = GroupId::from(group_page.rsplit('/').next().unwrap());
+    assert_eq!(store.group_members(&gid).await.unwrap(), vec![emil.id.clone()], "nothing changed");
     browser
         .submit(&group_page, &[(member_box.as_str(), "yes"), ("action", "save")])
         .await;

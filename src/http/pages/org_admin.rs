@@ -581,13 +581,22 @@ pub async fn group_save(
     }
     let applied = async {
         let detail = orgs::group(&state.store, &admin, &id).await?;
-        for u in orgs::users(&state.store, &admin, None, 500).await? {
-            let wanted = fields.contains_key(&format!("member.{}", u.account.id));
-            match (wanted, detail.members.contains(&u.account.id)) {
-                (true, false) => orgs::add_member(&state.store, &admin, &id, &u.account.id).await?,
-                (false, true) => orgs::remove_member(&state.store, &admin, &id, &u.account.id).await?,
-                _ => {}
-            }
+        // The boxes ticked name the members; the domain refuses anyone not of this organisation.
+        // All of them are checked before anything changes, so a forged box changes nothing.
+        let wanted: Vec<AccountId> = fields
+            .keys()
+            .filter_map(|k| k.strip_prefix("member."))
+            .map(AccountId::from)
+            .collect();
+        let joining: Vec<&AccountId> = wanted.iter().filter(|u| !detail.members.contains(u)).collect();
+        for user in &joining {
+            orgs::user(&state.store, &admin, user).await?;
+        }
+        for user in joining {
+            orgs::add_member(&state.store, &admin, &id, user).await?;
+        }
+        for user in detail.members.iter().filter(|m| !wanted.contains(m)) {
+            orgs::remove_member(&state.store, &admin, &id, user).await?;
         }
         let all = clients(&state).await?;
         for client in released(&orgs::subscriptions(&state.store, &admin).await?, &all) {
