@@ -23,21 +23,27 @@ const freePort = () => new Promise((resolve, reject) => {
 const dir = mkdtempSync(join(tmpdir(), 'sk-conformance-'));
 const port = await freePort();
 const issuer = `http://127.0.0.1:${port}`;
-// The eID simulator as the provider's eID service (a process of its own, development only). It
-// binds a free port itself and names its issuer on its first line of output.
+// The eID and ELSTER simulators as the provider's eID service and ELSTER (processes of their
+// own, development only). Each binds a free port itself and names its issuer on its first line
+// of output.
 const simSecret = `conformance-sim-${process.pid}-0123456789abcdef`;
-const sim = spawn(bin, ['sim', 'eid', '--bind', '127.0.0.1:0', '--client-id', 'servicekonto', '--client-secret', simSecret,
-  '--redirect-uri', `${issuer}/upstream/eid/callback`], { env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-const simIssuer = await new Promise((resolve, reject) => {
-  let out = '';
-  sim.stdout.on('data', (d) => {
-    out += d;
-    const nl = out.indexOf('\n');
-    if (nl >= 0) resolve(out.slice(0, nl).trim());
+const startSim = async (kind) => {
+  const child = spawn(bin, ['sim', kind, '--bind', '127.0.0.1:0', '--client-id', 'servicekonto', '--client-secret', simSecret,
+    '--redirect-uri', `${issuer}/upstream/${kind}/callback`], { env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  process.on('exit', () => child.kill('SIGTERM'));
+  const started = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(out.slice(0, nl).trim());
+    });
+    child.on('exit', () => reject(new Error(`the ${kind} simulator exited during start-up`)));
   });
-  sim.on('exit', () => reject(new Error('the eID simulator exited during start-up')));
-});
-process.on('exit', () => sim.kill('SIGTERM'));
+  return [child, started];
+};
+const [sim, simIssuer] = await startSim('eid');
+const [elsterSim, elsterIssuer] = await startSim('elster');
 // Land C: another Land's Servicekonto played by the npm package oidc-provider (in this process),
 // with Servicekonto registered there as a client.
 const landCSecret = `conformance-land-c-${process.pid}-0123456789abcdef`;
@@ -48,6 +54,14 @@ id = "eid"
 kind = "eid"
 display_name = "Online-Ausweis"
 issuer = "${simIssuer}"
+client_id = "servicekonto"
+client_secret = "${simSecret}"
+
+[[upstream]]
+id = "elster"
+kind = "elster"
+display_name = "ELSTER"
+issuer = "${elsterIssuer}"
 client_id = "servicekonto"
 client_secret = "${simSecret}"
 
@@ -192,6 +206,7 @@ const code = await new Promise((resolve) => {
   t.on('exit', (c) => resolve(c ?? 1));
 });
 sim.kill('SIGTERM');
+elsterSim.kill('SIGTERM');
 receiver.close();
 await landC.close();
 server.kill('SIGTERM');

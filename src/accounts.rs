@@ -59,6 +59,37 @@ pub struct NewAccount {
     pub address: Option<Address>,
 }
 
+/// Why a login through an upstream (eID, ELSTER) opens no account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamRefusal {
+    /// No account is linked to what the upstream vouched for.
+    NotLinked,
+    /// The linked account is blocked (R-SES-6).
+    Blocked,
+}
+
+/// The account an upstream login found, refused when there is none or it is blocked; audited
+/// as `action` either way.
+pub async fn upstream_login_account(
+    store: &Store,
+    action: &str,
+    account: Option<Account>,
+    addr: &str,
+    now: Timestamp,
+) -> Result<Account, UpstreamRefusal> {
+    let event = || Event::new(action, now).from(addr);
+    let Some(account) = account else {
+        event().outcome("not_linked").note(store).await;
+        return Err(UpstreamRefusal::NotLinked);
+    };
+    if account.blocked_at.is_some() {
+        event().by_account(&account.id).outcome("blocked").note(store).await;
+        return Err(UpstreamRefusal::Blocked);
+    }
+    event().by_account(&account.id).note(store).await;
+    Ok(account)
+}
+
 /// Why an account could not be created or used.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {

@@ -193,6 +193,8 @@ pub struct Env<'a> {
     pub tokens: &'a TokenIssuer,
     /// Whether an eID upstream is configured (a step-up through it is possible).
     pub eid_configured: bool,
+    /// Whether ELSTER is configured (a step-up of an organisation's user through it is possible).
+    pub elster_configured: bool,
     /// How long a code lives.
     pub code_seconds: i64,
 }
@@ -316,8 +318,11 @@ pub async fn proceed(
         .acr
         .required_level()
         .map_or(client.min_level, |l| l.max(client.min_level));
-    let eid_login = match &session {
-        Some((s, a)) if env.eid_configured && s.level < needed => env.store.eid_login_enabled(&a.id).await?,
+    let upstream_login = match &session {
+        Some((s, a)) if s.level < needed => match a.kind {
+            AccountKind::Citizen => env.eid_configured && env.store.eid_login_enabled(&a.id).await?,
+            AccountKind::Organisation => env.elster_configured && env.store.elster_link(&a.id).await?.is_some(),
+        },
         _ => false,
     };
     // One query, and only for an organisation's user (R-ORG-8).
@@ -328,7 +333,7 @@ pub async fn proceed(
     let consent_needed = consent_set(&txn.request.scope, &txn.request.claims);
     let ctx = Context {
         granted,
-        eid_login,
+        upstream_login,
         session: session.as_ref().map(|(s, a)| (s, a)),
         fresh_login: txn.fresh_login,
         fresh_consent: txn.fresh_consent,

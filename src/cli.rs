@@ -120,10 +120,21 @@ struct AuditArgs {
 enum SimCommand {
     /// The eID service: an OpenID Provider with test persons of the online ID function.
     Eid(SimEid),
+    /// ELSTER: an OpenID Provider with test organisations and their organisation certificates.
+    Elster(SimArgs),
 }
 
 #[derive(Args)]
 struct SimEid {
+    #[command(flatten)]
+    sim: SimArgs,
+    /// Name the data groups as the eID-Server does (GivenNames, FamilyNames, DateOfBirth).
+    #[arg(long)]
+    eid_server_names: bool,
+}
+
+#[derive(Args)]
+struct SimArgs {
     /// Listen address, e.g. 127.0.0.1:9100; the issuer is http://ADDRESS.
     #[arg(long)]
     bind: std::net::SocketAddr,
@@ -139,9 +150,18 @@ struct SimEid {
     /// The IdP's JWKS, to accept private_key_jwt client authentication.
     #[arg(long)]
     client_jwks_uri: Option<String>,
-    /// Name the data groups as the eID-Server does (GivenNames, FamilyNames, DateOfBirth).
-    #[arg(long)]
-    eid_server_names: bool,
+}
+
+impl SimArgs {
+    fn config(self) -> crate::sim::op::SimConfig {
+        crate::sim::op::SimConfig {
+            bind: self.bind,
+            client_id: self.client_id,
+            client_secret: Secret::new(self.client_secret),
+            redirect_uri: self.redirect_uri,
+            client_jwks_uri: self.client_jwks_uri,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -554,15 +574,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Sim(SimCommand::Eid(a)) => {
             init_logging(config.log_format);
-            crate::sim::eid::serve(crate::sim::eid::SimConfig {
-                bind: a.bind,
-                client_id: a.client_id,
-                client_secret: Secret::new(a.client_secret),
-                redirect_uri: a.redirect_uri,
-                client_jwks_uri: a.client_jwks_uri,
+            let eid = crate::sim::eid::Eid {
                 eid_server_names: a.eid_server_names,
-            })
-            .await
+            };
+            crate::sim::op::serve(a.sim.config(), eid).await
+        }
+        Command::Sim(SimCommand::Elster(a)) => {
+            init_logging(config.log_format);
+            crate::sim::op::serve(a.config(), crate::sim::elster::Elster).await
         }
         Command::Account(AccountCommand::Add(a)) => {
             let store = open_store(&config).await?;

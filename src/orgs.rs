@@ -21,6 +21,7 @@ use crate::secret::Secret;
 use crate::staff::{Role as StaffRole, Staff};
 use crate::store::{Store, StoreError};
 
+pub mod elster;
 pub mod registration;
 
 pub use crate::model::org::{Group, Membership, OrgAddress, OrgRole, Organisation, Subscription, SubscriptionState};
@@ -248,7 +249,7 @@ pub async fn create(
         ..Account::citizen(email, hash, given_name, family_name, now)
     };
     store
-        .insert_organisation(&org, &admin)
+        .insert_organisation(&org, &admin, None)
         .await
         .map_err(|e| OrgError::from(AccountError::from(e)))?;
     Ok((org, admin))

@@ -90,6 +90,8 @@ pub const LOGIN_LAND: &str = "/login/land";
 pub const LOGIN_LAND_ABORT: &str = "/login/land/abort";
 /// Switches eID login off (R-EID-3).
 pub const PROFILE_EID_OFF: &str = "/profile/eid/off";
+/// Deletes the user's ELSTER certificate link (R-ELS-3).
+pub const PROFILE_ELSTER_DELETE: &str = "/profile/elster/delete";
 /// Staff login.
 pub const STAFF_LOGIN: &str = "/staff/login";
 /// Staff logout.

@@ -5,6 +5,8 @@
 //! `allow_simulators` is set.
 
 pub mod eid;
+pub mod elster;
+pub mod op;
 
 /// Escapes text for HTML (the simulator's pages are plain strings, not templates).
 pub fn escape(s: &str) -> String {

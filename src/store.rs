@@ -7,6 +7,7 @@ mod audit;
 mod clients;
 mod consents;
 mod eid;
+mod elster;
 mod grants;
 mod idempotency;
 mod keys;

@@ -236,6 +236,7 @@ mod tests {
             "org_id": "o", "client_id": "c", "org_name": "Firma", "trade_register": "HRB 1", "org_address": "Weg 1, 12345 Ort",
             "service_description": "d", "requested_at": "2026-12-01", "approved": true,
             "eid": ["eid", "Online-Ausweis"], "eid_required": true, "eid_linked": true, "eid_login": true,
+            "elster": ["elster", "ELSTER"], "elster_required": true, "from_elster": false, "elster_linked_at": "2026-12-01 10:00 UTC",
             "plus_request_at": "2026-01-01 10:00 UTC", "username": "clerk", "staff_name": "Clara", "account_id": "a1", "birthdate": "1964-08-12",
             "requests": [{"account_id": "a1", "birthdate": "1964-08-12", "name": "Erika M", "birthdate": "1964-08-12"}], "address": "Heidestraße 17, 51147 Köln, DE",
             "identity": {"name": "Erika Mustermann", "birthdate": "1964-08-12", "address": "Heidestraße 17, 51147 Köln"}

@@ -1,5 +1,5 @@
-//! The connector to upstream OpenID Providers (the eID service and other Länder's
-//! Servicekonten; ELSTER later), built on the `openidconnect` crate: discovery, code flow with PKCE, `state` and
+//! The connector to upstream OpenID Providers (the eID service, ELSTER and other Länder's
+//! Servicekonten), built on the `openidconnect` crate: discovery, code flow with PKCE, `state` and
 //! `nonce` kept in the ephemeral store bound to the browser, RFC 9207 `iss` checked, and the ID
 //! token fully validated (signature against the upstream's JWKS, `iss`, `aud`, `exp`, `nonce`).
 //! A forged, replayed or mis-addressed answer ends in an error and changes nothing.
@@ -76,6 +76,10 @@ pub enum Purpose {
     Sync,
     /// Register directly as Servicekonto Plus (R-REG-5).
     Register,
+    /// Link the logged-in organisation user's ELSTER certificate (R-ELS-1, -3).
+    LinkElster,
+    /// Register an organisation from its ELSTER data (R-ELS-4).
+    RegisterOrganisation,
     /// Log in through another Land's Servicekonto for an authorization transaction (R-FED-1).
     Federate {
         /// The authorization transaction to resume.
@@ -89,8 +93,10 @@ impl Purpose {
     /// Whether this purpose is served by an upstream of `kind`.
     pub fn fits(&self, kind: UpstreamKind) -> bool {
         match self {
+            Purpose::Login { .. } => matches!(kind, UpstreamKind::Eid | UpstreamKind::Elster),
+            Purpose::Upgrade | Purpose::Sync | Purpose::Register => kind == UpstreamKind::Eid,
+            Purpose::LinkElster | Purpose::RegisterOrganisation => kind == UpstreamKind::Elster,
             Purpose::Federate { .. } => kind == UpstreamKind::Land,
-            _ => kind == UpstreamKind::Eid,
         }
     }
 }
@@ -102,7 +108,7 @@ pub struct Pending {
     pub upstream: String,
     /// What for.
     pub purpose: Purpose,
-    /// The account it is for (upgrade, sync).
+    /// The account it is for (upgrade, sync, linking ELSTER).
     pub account_id: Option<AccountId>,
     /// The browser it belongs to.
     pub browser: String,
@@ -179,6 +185,11 @@ impl Upstreams {
     /// The eID service, if one is configured.
     pub fn eid(&self) -> Option<&UpstreamConfig> {
         self.configs.iter().find(|u| u.kind == UpstreamKind::Eid)
+    }
+
+    /// ELSTER, if it is configured.
+    pub fn elster(&self) -> Option<&UpstreamConfig> {
+        self.configs.iter().find(|u| u.kind == UpstreamKind::Elster)
     }
 
     /// The other Länder (R-FED-5), in configuration order.

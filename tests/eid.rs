@@ -96,7 +96,7 @@ async fn r_ses_1_r_eid_3_login_with_the_linked_card_and_switching_eid_login_off_
             "login",
             None,
             AtSim {
-                pseudonym: false,
+                ticked: false,
                 ..AtSim::default()
             },
         )

@@ -13,6 +13,7 @@ mod cli;
 mod client_auth;
 mod csrf;
 mod eid;
+mod elster;
 mod faults;
 mod federation;
 mod flows;

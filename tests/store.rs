@@ -274,6 +274,7 @@ async fn store_registrations_and_links_are_taken_once_and_expire() {
             phone_number: "0221 1".into(),
             birthdate: "1970-01-01".into(),
             services: vec![servicekonto::ids::ClientId::from("svc")],
+            elster: Some(("EL-1".into(), "cert-hash".into())),
         }),
         created_at: NOW,
         expires_at: NOW + 86_400,
@@ -498,7 +499,7 @@ async fn store_organisations_read_back_with_members_subscriptions_groups_and_gra
         kind: servicekonto::accounts::AccountKind::Organisation,
         ..account("admin@firma.example")
     };
-    store.insert_organisation(&org, &admin).await.unwrap();
+    store.insert_organisation(&org, &admin, None).await.unwrap();
     assert_eq!(store.organisation(&OrgId::from("org-1")).await.unwrap().as_ref(), Some(&org));
     // A taken email leaves no organisation behind.
     let again = servicekonto::accounts::Account {
@@ -506,7 +507,7 @@ async fn store_organisations_read_back_with_members_subscriptions_groups_and_gra
         ..admin.clone()
     };
     assert!(matches!(
-        store.insert_organisation(&organisation("org-2"), &again).await,
+        store.insert_organisation(&organisation("org-2"), &again, None).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(store.organisation(&OrgId::from("org-2")).await.unwrap().is_none());
@@ -589,4 +590,76 @@ async fn store_organisations_read_back_with_members_subscriptions_groups_and_gra
     store.put_user_service(&admin.id, &d1, &[]).await.unwrap();
     assert!(store.remove_client(&d1).await.unwrap());
     assert_eq!(store.org_access(&admin.id, &d1).await.unwrap().unwrap().grants.len(), 0);
+}
+
+#[tokio::test]
+async fn store_elster_links_one_certificate_per_user_and_one_organisation_per_elster_id() {
+    use servicekonto::ids::OrgId;
+    use servicekonto::orgs::OrgRole;
+    let (store, _backing, _dir) = store().await;
+    let org_account = |email: &str| servicekonto::accounts::Account {
+        kind: servicekonto::accounts::AccountKind::Organisation,
+        ..account(email)
+    };
+    let (admin, emil) = (org_account("admin@firma.example"), org_account("emil@firma.example"));
+    let org = organisation("org-1");
+    store.insert_organisation(&org, &admin, None).await.unwrap();
+    store.insert_org_user(&emil, &org.id, OrgRole::Employee).await.unwrap();
+
+    let from_elster = servicekonto::orgs::Organisation {
+        name: "Aus ELSTER GmbH".into(),
+        ..org.clone()
+    };
+    store
+        .link_elster(&admin.id, ("cert-a", "EL-1"), Some(&from_elster), NOW + 1)
+        .await
+        .unwrap();
+    let stored = store.organisation(&org.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.name.as_str(), stored.elster_id.as_deref()),
+        ("Aus ELSTER GmbH", Some("EL-1"))
+    );
+    assert_eq!(store.organisation_by_elster_id("EL-1").await.unwrap(), Some(OrgId::from("org-1")));
+    // A second first link loses and changes nothing; so does a certificate taken by another user.
+    assert!(matches!(
+        store.link_elster(&emil.id, ("cert-e", "EL-2"), Some(&org), NOW + 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.link_elster(&emil.id, ("cert-a", "EL-1"), None, NOW + 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.elster_link(&emil.id).await.unwrap().is_none());
+    assert_eq!(store.organisation(&org.id).await.unwrap().unwrap().name, "Aus ELSTER GmbH");
+    // Replacing overwrites; deleting removes; the organisation keeps its ELSTER id.
+    store.link_elster(&admin.id, ("cert-b", "EL-1"), None, NOW + 3).await.unwrap();
+    assert_eq!(store.account_by_certificate("cert-a").await.unwrap(), None);
+    assert_eq!(store.account_by_certificate("cert-b").await.unwrap(), Some(admin.id.clone()));
+    assert!(store.delete_elster_link(&admin.id).await.unwrap());
+    assert!(!store.delete_elster_link(&admin.id).await.unwrap());
+    assert_eq!(
+        store.organisation(&org.id).await.unwrap().unwrap().elster_id.as_deref(),
+        Some("EL-1")
+    );
+    // An organisation registered with ELSTER comes with its administrator's certificate; its
+    // ELSTER id is taken once.
+    let registered = servicekonto::orgs::Organisation {
+        elster_id: Some("EL-9".into()),
+        ..organisation("org-9")
+    };
+    let boss = org_account("boss@neu.example");
+    store.insert_organisation(&registered, &boss, Some("cert-9")).await.unwrap();
+    assert_eq!(store.account_by_certificate("cert-9").await.unwrap(), Some(boss.id.clone()));
+    let twin = servicekonto::orgs::Organisation {
+        elster_id: Some("EL-9".into()),
+        ..organisation("org-10")
+    };
+    assert!(matches!(
+        store
+            .insert_organisation(&twin, &org_account("twin@neu.example"), Some("cert-10"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.organisation(&OrgId::from("org-10")).await.unwrap().is_none());
+    assert_eq!(store.account_by_certificate("cert-10").await.unwrap(), None);
 }

@@ -696,7 +696,7 @@ pub async fn login_code(app: &TestApp, browser: &mut Browser, client_id: &str, e
         .code()
 }
 
-/// The eID simulator (`servicekonto sim eid`) as a process of its own; killed on drop.
+/// A simulator (`servicekonto sim eid|elster`) as a process of its own; killed on drop.
 pub struct Sim {
     child: std::process::Child,
 }
@@ -714,10 +714,15 @@ impl Sim {
 
     /// `start` for the IdP's upstream `id`.
     pub fn start_for(id: &str, host: &str, idp_issuer: &str, extra: &[&str]) -> (Sim, String) {
+        Self::start_kind("eid", id, host, idp_issuer, extra)
+    }
+
+    /// `start_for` with the simulator `kind` (`eid`, `elster`).
+    pub fn start_kind(kind: &str, id: &str, host: &str, idp_issuer: &str, extra: &[&str]) -> (Sim, String) {
         use std::io::BufRead;
         let callback = format!("{idp_issuer}/upstream/{id}/callback");
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_servicekonto"))
-            .args(["sim", "eid", "--bind", &format!("{host}:0"), "--client-id", "servicekonto"])
+            .args(["sim", kind, "--bind", &format!("{host}:0"), "--client-id", "servicekonto"])
             .args(["--client-secret", SIM_SECRET, "--redirect-uri", &callback])
             .args(extra)
             .env("RUST_LOG", "warn")
@@ -727,7 +732,7 @@ impl Sim {
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let issuer = line.trim().to_string();
-        assert!(issuer.starts_with("http://"), "the eID simulator did not start: {line:?}");
+        assert!(issuer.starts_with("http://"), "the {kind} simulator did not start: {line:?}");
         (Sim { child }, issuer)
     }
 
@@ -737,6 +742,16 @@ impl Sim {
             id: "eid".into(),
             kind: servicekonto::config::UpstreamKind::Eid,
             display_name: "Online-Ausweis".into(),
+            ..Self::elster_upstream(issuer)
+        }
+    }
+
+    /// The upstream entry of an ELSTER simulator.
+    pub fn elster_upstream(issuer: &str) -> servicekonto::config::UpstreamConfig {
+        servicekonto::config::UpstreamConfig {
+            id: "elster".into(),
+            kind: servicekonto::config::UpstreamKind::Elster,
+            display_name: "ELSTER".into(),
             logo_text: None,
             issuer: issuer.into(),
             client_id: "servicekonto".into(),
@@ -784,10 +799,26 @@ pub async fn app_with_sim(
     (app, sim.unwrap())
 }
 
+/// An IdP with an ELSTER simulator as its `elster` upstream; `adjust` changes the configuration.
+pub async fn app_with_elster(adjust: impl FnOnce(&mut Config)) -> (TestApp, Sim) {
+    let mut sim = None;
+    let app = TestApp::with(|c| {
+        let (started, issuer) = Sim::start_kind("elster", "elster", "127.0.0.1", &c.issuer, &[]);
+        c.upstream.push(Sim::elster_upstream(&issuer));
+        adjust(c);
+        sim = Some(started);
+    })
+    .await;
+    (app, sim.unwrap())
+}
+
 /// How the tester answers at the simulator.
 pub struct AtSim<'a> {
+    /// Who authenticates: a person (eID) or a certificate (ELSTER).
     pub person: &'a str,
-    pub pseudonym: bool,
+    /// The page's checkbox: the eID transfers the pseudonym, ELSTER releases the organisation's
+    /// data.
+    pub ticked: bool,
     pub fault: &'a str,
     pub cancel: bool,
 }
@@ -796,7 +827,7 @@ impl Default for AtSim<'_> {
     fn default() -> Self {
         Self {
             person: "erika",
-            pseudonym: true,
+            ticked: true,
             fault: "none",
             cancel: false,
         }
@@ -807,11 +838,16 @@ impl Browser {
     /// Starts an upstream login for `purpose` (and `txn`), answers at the simulator and returns
     /// the IdP callback URL the simulator sends the browser back to.
     pub async fn to_sim_and_back(&self, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> String {
+        self.to_upstream_and_back("eid", purpose, txn, answer).await
+    }
+
+    /// `to_sim_and_back` through upstream `id`.
+    pub async fn to_upstream_and_back(&self, id: &str, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> String {
         let mut fields = vec![("purpose", purpose)];
         if let Some(t) = txn {
             fields.push(("txn", t));
         }
-        let (status, location) = self.submit("/upstream/eid/start", &fields).await;
+        let (status, location) = self.submit(&format!("/upstream/{id}/start"), &fields).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{location}");
         self.at_sim(location.strip_prefix("redirect:").unwrap(), answer).await
     }
@@ -820,13 +856,20 @@ impl Browser {
     /// callback URL the simulator sends the browser back to.
     pub async fn at_sim(&self, sim_url: &str, answer: AtSim<'_>) -> String {
         let page = self.http.get(sim_url).send().await.unwrap().text().await.unwrap();
+        // The page names its checkbox.
+        let checkbox = page
+            .split_once("type=\"checkbox\" id=\"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(name, _)| name.to_string());
         let mut form = vec![
             ("person", answer.person.to_string()),
             ("fault", answer.fault.to_string()),
             ("decision", if answer.cancel { "cancel" } else { "ok" }.to_string()),
         ];
-        if answer.pseudonym {
-            form.push(("pseudonym", "yes".into()));
+        if answer.ticked
+            && let Some(name) = &checkbox
+        {
+            form.push((name.as_str(), "yes".into()));
         }
         for name in ["state", "nonce", "code_challenge", "redirect_uri"] {
             if let Some(v) = form_value(&page, name) {
@@ -842,6 +885,12 @@ impl Browser {
     /// Does the whole upstream round trip and returns the IdP's answer at the callback.
     pub async fn via_sim(&self, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> (StatusCode, String) {
         let back = self.to_sim_and_back(purpose, txn, answer).await;
+        self.page(&back).await
+    }
+
+    /// `via_sim` through upstream `id`.
+    pub async fn via_upstream(&self, id: &str, purpose: &str, txn: Option<&str>, answer: AtSim<'_>) -> (StatusCode, String) {
+        let back = self.to_upstream_and_back(id, purpose, txn, answer).await;
         self.page(&back).await
     }
 }

@@ -223,6 +223,29 @@ test('browser journey: register, activate, log in at a service, change email, re
     await p.click('form[action^="/org/users/"] button[type=submit]');
     assert.match(p.url(), /\?done=saved$/);
     await scanHere('an account changed');
+
+    // ELSTER: the administrator links their certificate (the first link takes the organisation's
+    // data from ELSTER and locks them), then logs in with it. The simulator's page is a
+    // development tool and not scanned.
+    await p.goto(`${fx.issuer}/profile`);
+    await scanHere('profile of an organisation user without a certificate');
+    await p.click('text=ELSTER-Zertifikat verknüpfen');
+    await p.check('#person-musterbau-anna');
+    await p.click('button[value=ok]');
+    await p.waitForURL(`${fx.issuer}/profile?done=elster_first`);
+    await scanHere('profile with the ELSTER certificate linked');
+    assert.match(await p.textContent('main'), /stammen jetzt aus ELSTER/);
+    const fresh = await browser.newContext({ bypassCSP: true, locale: 'de-DE' });
+    const q = await fresh.newPage();
+    await q.goto(`${fx.issuer}/login`);
+    await q.click('text=Mit ELSTER-Organisationszertifikat anmelden');
+    await q.check('#person-musterbau-anna');
+    await q.click('button[value=ok]');
+    await q.waitForURL(`${fx.issuer}/`);
+    assert.match(await q.textContent('main'), new RegExp(admin.replace(/[.]/g, '\\.')));
+    await fresh.close();
+    await p.goto(`${fx.issuer}/org/`);
+    assert.match(await p.textContent('main'), /Musterbau GmbH[\s\S]*stammen aus ELSTER/);
     await p.goto(`${fx.issuer}/org/delete`);
     await scanHere('deleting the organisation');
     await own.close();

@@ -59,23 +59,34 @@ impl From<crate::ephemeral::EphemeralError> for EidError {
     }
 }
 
+impl From<super::UpstreamRefusal> for EidError {
+    fn from(r: super::UpstreamRefusal) -> Self {
+        match r {
+            super::UpstreamRefusal::NotLinked => EidError::NotLinked,
+            super::UpstreamRefusal::Blocked => EidError::Blocked,
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for EidError {
     fn from(e: crate::store::StoreError) -> Self {
         EidError::Account(AccountError::Store(e))
     }
 }
 
-fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
+/// A claim's text, trimmed; `None` when missing or empty. Generous but bounded: upstream values
+/// end up in pages and rows.
+pub(crate) fn text(claims: &Map<String, Value>, name: &str) -> Option<String> {
     claims
         .get(name)
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+        .map(|s| s.chars().take(200).collect())
 }
 
 /// Splits "Heidestraße 17" into street and house number (the card has them in one field).
-fn split_street(s: &str) -> (String, String) {
+pub(crate) fn split_street(s: &str) -> (String, String) {
     match s.rsplit_once(' ') {
         Some((street, number)) if number.chars().next().is_some_and(|c| c.is_ascii_digit()) => (street.to_string(), number.to_string()),
         _ => (s.to_string(), String::new()),
@@ -201,21 +212,12 @@ pub async fn login(
     addr: &str,
     now: Timestamp,
 ) -> Result<(Account, TrustLevel), EidError> {
-    let event = || Event::new("login.eid", now).from(addr);
     let hash = link_for(key, data).ok_or(EidError::NoPseudonym)?;
     let account = match store.account_by_pseudonym(&hash).await? {
         Some((id, true)) => store.account(&id).await?,
         _ => None,
     };
-    let Some(account) = account else {
-        event().outcome("not_linked").note(store).await;
-        return Err(EidError::NotLinked);
-    };
-    if account.blocked_at.is_some() {
-        event().by_account(&account.id).outcome("blocked").note(store).await;
-        return Err(EidError::Blocked);
-    }
-    event().by_account(&account.id).note(store).await;
+    let account = super::upstream_login_account(store, "login.eid", account, addr, now).await?;
     let level = if account.level >= TrustLevel::Plus {
         upstream_level.min(Method::Eid.ceiling())
     } else {

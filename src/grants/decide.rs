@@ -93,18 +93,20 @@ pub struct Context<'a> {
     /// For an organisation's user: whether the organisation lets them use this service
     /// (R-ORG-8); unused for citizens.
     pub granted: bool,
-    /// Whether the account can log in with the eID now (linked, eID login on, eID service
-    /// configured): then a step-up to `eid` is reachable.
-    pub eid_login: bool,
+    /// Whether the account can log in through its upstream now — a citizen with the eID
+    /// (linked, eID login on, eID service configured), an organisation's user with ELSTER (a
+    /// certificate linked, ELSTER configured): then a step-up to that level is reachable.
+    pub upstream_login: bool,
 }
 
 /// The highest level a login of this account can reach now: with the eID when eID login is
-/// on for it (R-EID-3), else with the password.
-fn reachable(account: &Account, eid_login: bool) -> TrustLevel {
-    if eid_login && account.level >= TrustLevel::Plus {
-        Method::Eid.ceiling()
-    } else {
-        achieved_level(account.level, Method::Pwd)
+/// on for it (R-EID-3), with ELSTER for an organisation's user with a certificate (R-ELS-4),
+/// else with the password.
+fn reachable(account: &Account, upstream_login: bool) -> TrustLevel {
+    match account.kind {
+        AccountKind::Citizen if upstream_login && account.level >= TrustLevel::Plus => Method::Eid.ceiling(),
+        AccountKind::Organisation if upstream_login => Method::Elster.ceiling(),
+        _ => achieved_level(account.level, Method::Pwd),
     }
 }
 
@@ -166,7 +168,7 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
     }
     // R-ACR-4: the service's minimum is never waived.
     if session.level < client.min_level {
-        return if reachable(account, ctx.eid_login) >= client.min_level && !ctx.fresh_login {
+        return if reachable(account, ctx.upstream_login) >= client.min_level && !ctx.fresh_login {
             Decision::Login(LoginReason::StepUp)
         } else {
             unmet(client.min_level, "this service")
@@ -176,7 +178,7 @@ fn decide_interactive(request: &AuthorizeRequest, client: &Client, ctx: &Context
     if let Some(required) = request.acr.required_level()
         && session.level < required
     {
-        if reachable(account, ctx.eid_login) >= required && !ctx.fresh_login {
+        if reachable(account, ctx.upstream_login) >= required && !ctx.fresh_login {
             return Decision::Login(LoginReason::StepUp);
         }
         if request.acr.essential {
@@ -328,7 +330,7 @@ mod tests {
         cl: &Client,
         s: Option<(&Session, &Account)>,
         consent: bool,
-        eid_login: bool,
+        upstream_login: bool,
         now: Timestamp,
     ) -> Decision {
         let needed = req.scope.clone();
@@ -343,7 +345,7 @@ mod tests {
                 stored_consent: stored.as_ref(),
                 consent_needed: &needed,
                 hint_matches: None,
-                eid_login,
+                upstream_login,
                 granted: true,
             },
             now,
@@ -386,6 +388,48 @@ mod tests {
     }
 
     #[test]
+    fn r_els_4_a_service_demanding_elster_steps_an_organisation_users_password_session_up_only_with_a_certificate() {
+        let org_user = Account {
+            kind: AccountKind::Organisation,
+            ..account(TrustLevel::Basic)
+        };
+        let pwd = session(TrustLevel::Basic, Timestamp(100));
+        let mut cl = client(TrustLevel::Elster);
+        cl.admits = Admits::Organisation;
+        let req = request();
+        assert_eq!(
+            run_eid(&req, &cl, Some((&pwd, &org_user)), true, true, Timestamp(200)),
+            Decision::Login(LoginReason::StepUp)
+        );
+        assert!(
+            matches!(
+                run_eid(&req, &cl, Some((&pwd, &org_user)), true, false, Timestamp(200)),
+                Decision::Deny(_)
+            ),
+            "without a certificate elster is out of reach"
+        );
+        let mut eid_service = client(TrustLevel::Eid);
+        eid_service.admits = Admits::Any;
+        assert!(
+            matches!(
+                run_eid(&req, &eid_service, Some((&pwd, &org_user)), true, true, Timestamp(200)),
+                Decision::Deny(_)
+            ),
+            "ELSTER never reaches eid"
+        );
+        let elster = Session {
+            methods: vec![Method::Elster],
+            ..session(TrustLevel::Elster, Timestamp(100))
+        };
+        assert_eq!(
+            run_eid(&req, &cl, Some((&elster, &org_user)), true, true, Timestamp(200)),
+            Decision::Issue {
+                acr: Acr::of(TrustLevel::Elster)
+            }
+        );
+    }
+
+    #[test]
     fn r_svc_1_a_service_for_organisations_asks_a_citizen_to_log_in_with_another_account_and_refuses_a_fresh_login() {
         let citizen = account(TrustLevel::Basic);
         let s = session(TrustLevel::Basic, Timestamp(0));
@@ -404,7 +448,7 @@ mod tests {
             stored_consent: Some(&needed),
             consent_needed: &needed,
             hint_matches: None,
-            eid_login: false,
+            upstream_login: false,
             granted: true,
         };
         let refused = decide(&req, &cl, &fresh, Timestamp(10));
@@ -457,7 +501,7 @@ mod tests {
             stored_consent: Some(&needed),
             consent_needed: &needed,
             hint_matches: None,
-            eid_login: false,
+            upstream_login: false,
             granted,
         };
         assert_eq!(

@@ -22,12 +22,15 @@ use crate::accounts::eid::{self, Applied, EidData, EidError};
 use crate::authorization;
 use crate::config::UpstreamKind;
 use crate::http::pages::Render;
+use crate::http::pages::org_register;
 use crate::http::pages::register::keep_identity;
+use crate::model::account::Account;
+use crate::orgs::elster::{self, ElsterData, ElsterError, Linked};
 use crate::paths;
 use crate::protocol::authorize::Locale;
 use crate::state::AppState;
 use crate::trust::{Method, TrustLevel};
-use crate::upstream::{CallbackParams, Purpose, UpstreamError};
+use crate::upstream::{CallbackParams, Identity, Pending, Purpose, UpstreamError};
 
 /// Routes of the upstream logins.
 pub fn routes() -> Router<AppState> {
@@ -35,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route(paths::UPSTREAM_START, post(start))
         .route(paths::UPSTREAM_CALLBACK, get(callback))
         .route(paths::PROFILE_EID_OFF, post(eid_off))
+        .route(paths::PROFILE_ELSTER_DELETE, post(elster_delete))
 }
 
 /// Form of `POST /upstream/{id}/start`.
@@ -66,6 +70,16 @@ pub async fn start(
             (Purpose::Login { txn: f.txn.clone() }, None)
         }
         "register" => (Purpose::Register, None),
+        "register_organisation" => (Purpose::RegisterOrganisation, None),
+        "link_elster" => match require_account(&state, &cookies, now, paths::PROFILE).await {
+            Ok((_, account)) => {
+                if let Err(e) = elster::may_use(&account) {
+                    return elster_refusal(&state, locale, &e);
+                }
+                (Purpose::LinkElster, Some(account.id))
+            }
+            Err(res) => return res,
+        },
         "federate" => {
             // R-FED-2: only for a service that allows it.
             let Some(txn) = &f.txn else {
@@ -134,6 +148,21 @@ fn eid_refusal(state: &AppState, locale: Locale, e: &EidError) -> Response {
     state.pages.error(status, locale, key, None)
 }
 
+fn elster_refusal(state: &AppState, locale: Locale, e: &ElsterError) -> Response {
+    let (status, key) = match e {
+        ElsterError::Missing(_) => (StatusCode::BAD_REQUEST, "err_elster_no_org_data"),
+        ElsterError::Citizen => (StatusCode::FORBIDDEN, "err_elster_citizen"),
+        ElsterError::FirstLinkByAdmin => (StatusCode::FORBIDDEN, "err_elster_first_by_admin"),
+        ElsterError::OtherOrganisation => (StatusCode::CONFLICT, "err_elster_other_org"),
+        ElsterError::LinkedElsewhere => (StatusCode::CONFLICT, "err_elster_linked_elsewhere"),
+        ElsterError::NotLinked => (StatusCode::FORBIDDEN, "err_elster_not_linked"),
+        ElsterError::Blocked => (StatusCode::FORBIDDEN, "login_blocked"),
+        ElsterError::AlreadyRegistered => (StatusCode::CONFLICT, "err_elster_registered"),
+        ElsterError::Store(inner) => return unavailable(state, locale, inner),
+    };
+    state.pages.error(status, locale, key, None)
+}
+
 /// `GET /upstream/{id}/callback`.
 #[instrument(skip_all)]
 pub async fn callback(
@@ -158,62 +187,173 @@ pub async fn callback(
     if let Purpose::Federate { txn, .. } = &pending.purpose {
         return federation::finish(&state, &browser, txn, &identity, &addr).await;
     }
-    if identity.kind != UpstreamKind::Eid {
-        return state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None);
-    }
-    let data = match EidData::from_claims(&identity.claims) {
-        Ok(d) => d,
-        Err(e) => return eid_refusal(&state, locale, &e),
-    };
-    let key = state.secrets.eid_pseudonym_key.current_key();
-    // Verifying an identity (register, upgrade, sync) needs at least "substanziell" from the
-    // upstream; a login takes whatever level it reports (R-ACR-1).
+    // Verifying an identity (register, upgrade, sync, an ELSTER link) needs at least
+    // "substanziell" from the upstream; a login takes whatever level it reports (R-ACR-1).
     if !matches!(pending.purpose, Purpose::Login { .. }) && identity.level < TrustLevel::Elster {
         tracing::warn!(upstream = %id, level = identity.level.name(), "upstream level too low to verify an identity");
         return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_level", None);
     }
+    let at = Callback {
+        state: &state,
+        cookies: &cookies,
+        browser: &browser,
+        locale,
+        addr: &addr,
+        now,
+    };
+    match identity.kind {
+        UpstreamKind::Eid => eid_finish(at, pending, &identity).await,
+        UpstreamKind::Elster => elster_finish(at, pending, &identity).await,
+        UpstreamKind::Land => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+    }
+}
+
+/// What finishing an upstream login at the callback works with.
+#[derive(Clone, Copy)]
+struct Callback<'a> {
+    state: &'a AppState,
+    cookies: &'a Cookies,
+    browser: &'a Browser,
+    locale: Locale,
+    addr: &'a str,
+    now: crate::clock::Timestamp,
+}
+
+impl Callback<'_> {
+    /// The authorization transaction a login resumes, or the page saying why it cannot.
+    async fn txn(&self, txn: Option<String>) -> Result<Option<(String, authorization::Transaction)>, Response> {
+        match txn {
+            Some(txn_id) => match authorization::load(&self.state.ephemeral, &txn_id, &self.browser.binding(), self.now).await {
+                Ok(t) => Ok(Some((txn_id, t))),
+                Err(e) => Err(txn_error_page(self.state, e, self.locale)),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Finishes a login through the upstream with `method`: counts it, and on success opens the
+    /// session and resumes the transaction `txn`; a refusal is `refused`'s page.
+    async fn logged_in<E>(
+        &self,
+        txn: Option<String>,
+        method: Method,
+        result: Result<(Account, TrustLevel), E>,
+        refused: impl FnOnce(&E) -> Response,
+    ) -> Response {
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.state.metrics.logins.with_label_values(&[method.amr(), outcome]).inc();
+        let (account, level) = match result {
+            Ok(x) => x,
+            Err(e) => return refused(&e),
+        };
+        let txn = match self.txn(txn).await {
+            Ok(t) => t,
+            Err(res) => return res,
+        };
+        logged_in(
+            self.state,
+            self.cookies,
+            txn,
+            (&account.id, level, method),
+            None,
+            self.now,
+            self.locale,
+        )
+        .await
+    }
+
+    /// The logged-in account the upstream login was started for, or the page saying why not.
+    async fn account_of(&self, pending: &Pending) -> Result<Account, Response> {
+        match require_account(self.state, self.cookies, self.now, paths::PROFILE).await {
+            Ok((_, a)) if Some(&a.id) == pending.account_id.as_ref() => Ok(a),
+            Ok(_) => Err(self
+                .state
+                .pages
+                .error(StatusCode::FORBIDDEN, self.locale, "err_upstream_state", None)),
+            Err(res) => Err(res),
+        }
+    }
+}
+
+/// An ELSTER answer: a login (R-ELS-4), a link of the user's certificate (R-ELS-1…3), or the
+/// start of an organisation's registration.
+async fn elster_finish(at: Callback<'_>, pending: Pending, identity: &Identity) -> Response {
+    let Callback { state, locale, now, .. } = at;
+    let data = match ElsterData::from_claims(&identity.claims) {
+        Ok(d) => d,
+        Err(e) => return elster_refusal(state, locale, &e),
+    };
+    let key = state.secrets.eid_pseudonym_key.current_key();
     match pending.purpose {
-        Purpose::Federate { .. } => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Purpose::Login { txn } => {
+            let result = elster::login(&state.store, key, (&data, identity.level), at.addr, now).await;
+            at.logged_in(txn, Method::Elster, result, |e| elster_refusal(state, locale, e))
+                .await
+        }
+        Purpose::LinkElster => {
+            let account = match at.account_of(&pending).await {
+                Ok(a) => a,
+                Err(res) => return res,
+            };
+            match elster::link(&state.store, key, &account, &data, at.addr, now).await {
+                Ok(Linked::First) => Redirect::to(&format!("{}?done=elster_first", paths::PROFILE)).into_response(),
+                Ok(Linked::Added) => Redirect::to(&format!("{}?done=elster_linked", paths::PROFILE)).into_response(),
+                Err(e) => elster_refusal(state, locale, &e),
+            }
+        }
+        Purpose::RegisterOrganisation => match elster::identity_for_registration(&state.store, key, data).await {
+            Ok(origin) => org_register::start_from_elster(state, at.browser, origin, locale, now).await,
+            Err(e) => elster_refusal(state, locale, &e),
+        },
+        _ => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+    }
+}
+
+/// An eID answer: a login (R-EID-3), a registration as Plus (R-REG-5), the upgrade (R-EID-1)
+/// or the sync (R-EID-4).
+async fn eid_finish(at: Callback<'_>, pending: Pending, identity: &Identity) -> Response {
+    let Callback {
+        state,
+        browser,
+        locale,
+        addr,
+        now,
+        ..
+    } = at;
+    let data = match EidData::from_claims(&identity.claims) {
+        Ok(d) => d,
+        Err(e) => return eid_refusal(state, locale, &e),
+    };
+    let key = state.secrets.eid_pseudonym_key.current_key();
+    match pending.purpose {
+        Purpose::Federate { .. } | Purpose::LinkElster | Purpose::RegisterOrganisation => {
+            state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None)
+        }
         Purpose::Register => {
             // R-REG-5: the card's identity waits for the rest of the registration form.
             let identity = match eid::identity_for_registration(&state.store, key, data).await {
                 Ok(i) => i,
-                Err(e) => return eid_refusal(&state, locale, &e),
+                Err(e) => return eid_refusal(state, locale, &e),
             };
-            match keep_identity(&state, &browser, &identity, now).await {
+            match keep_identity(state, browser, &identity, now).await {
                 Ok(()) => Redirect::to(paths::REGISTER).into_response(),
-                Err(e) => unavailable(&state, locale, &e),
+                Err(e) => unavailable(state, locale, &e),
             }
         }
         Purpose::Login { txn } => {
-            let (account, level) = match eid::login(&state.store, key, (&data, identity.level), &addr, now).await {
-                Ok(x) => x,
-                Err(e) => {
-                    state.metrics.logins.with_label_values(&["eid", "failure"]).inc();
-                    return eid_refusal(&state, locale, &e);
-                }
-            };
-            state.metrics.logins.with_label_values(&["eid", "success"]).inc();
-            let txn = match txn {
-                Some(txn_id) => match authorization::load(&state.ephemeral, &txn_id, &browser.binding(), now).await {
-                    Ok(t) => Some((txn_id, t)),
-                    Err(e) => return txn_error_page(&state, e, locale),
-                },
-                None => None,
-            };
-            logged_in(&state, &cookies, txn, (&account.id, level, Method::Eid), None, now, locale).await
+            let result = eid::login(&state.store, key, (&data, identity.level), addr, now).await;
+            at.logged_in(txn, Method::Eid, result, |e| eid_refusal(state, locale, e)).await
         }
         Purpose::Upgrade | Purpose::Sync => {
-            let account = match require_account(&state, &cookies, now, paths::PROFILE).await {
-                Ok((_, a)) if Some(&a.id) == pending.account_id.as_ref() => a,
-                Ok(_) => return state.pages.error(StatusCode::FORBIDDEN, locale, "err_upstream_state", None),
+            let account = match at.account_of(&pending).await {
+                Ok(a) => a,
                 Err(res) => return res,
             };
             let upgrade = pending.purpose == Purpose::Upgrade;
             match eid::upgrade_or_sync(state.account_env(), key, (&account, &data), upgrade, locale, now).await {
                 Ok(Applied::Synced) => Redirect::to(&format!("{}?done=synced", paths::PROFILE)).into_response(),
                 Ok(Applied::Upgraded(ended)) => {
-                    tell_services(&state, ended, now).await;
+                    tell_services(state, ended, now).await;
                     let mut res = state
                         .pages
                         .notice(locale, "upgraded_title", "upgraded_text", Some((paths::LOGIN, "login_title")));
@@ -221,9 +361,24 @@ pub async fn callback(
                         .append(header::SET_COOKIE, cookies::clear(SESSION, state.config.issuer_is_https()));
                     res
                 }
-                Err(e) => eid_refusal(&state, locale, &e),
+                Err(e) => eid_refusal(state, locale, &e),
             }
         }
+    }
+}
+
+/// `POST /profile/elster/delete`: deletes the user's ELSTER certificate link (R-ELS-3); the
+/// organisation's data stay locked.
+pub async fn elster_delete(
+    State(state): State<AppState>,
+    Citizen { account, now, .. }: Citizen,
+    ClientAddr(addr): ClientAddr,
+    PageLocale(locale): PageLocale,
+    CheckedForm(_): CheckedForm<OnlyToken>,
+) -> Response {
+    match elster::unlink(&state.store, &account, &addr, now).await {
+        Ok(()) => Redirect::to(&format!("{}?done=elster_deleted", paths::PROFILE)).into_response(),
+        Err(e) => elster_refusal(&state, locale, &e),
     }
 }
 

@@ -173,4 +173,19 @@ pub struct OrgRegistration {
     pub birthdate: String,
     /// The services to subscribe to once the link is used.
     pub services: Vec<crate::ids::ClientId>,
+    /// Registered with ELSTER (R-ELS-4): the ELSTER organisation id and the administrator's
+    /// certificate (hash), linked on activation.
+    #[serde(default)]
+    pub elster: Option<(String, String)>,
+}
+
+/// A user's linked ELSTER organisation certificate (R-ELS-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElsterLink {
+    /// Keyed hash of the certificate's ELSTER account id.
+    pub certificate_hash: String,
+    /// The ELSTER organisation the certificate belongs to.
+    pub elster_org_id: String,
+    /// When it was linked.
+    pub linked_at: Timestamp,
 }

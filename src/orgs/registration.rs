@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::elster::ElsterOrigin;
 use super::{Admin, OrgAddress, OrgError, OrgField, Organisation, check_house_number, check_org_name, check_po_box, check_user_email};
 use crate::accounts::password::Hasher;
 use crate::accounts::registration::{self, Draft, FieldError, RegistrationForm};
@@ -81,6 +82,44 @@ pub struct OrgDraft {
     pub admin: Option<AdminDraft>,
     /// Step 3 (possibly none).
     pub services: Option<Vec<ClientId>>,
+    /// What ELSTER gave, when the registration started there (R-ELS-4): step 1's data are
+    /// ELSTER's and locked.
+    #[serde(default)]
+    pub elster: Option<ElsterOrigin>,
+}
+
+impl OrgDraft {
+    /// A registration that starts from ELSTER's data: step 1 filled in from them, locked but
+    /// for the PO box; the rest as before.
+    pub fn from_elster(origin: ElsterOrigin, before: OrgDraft) -> OrgDraft {
+        let data = OrgData {
+            name: origin.org.name.clone(),
+            trade_register: origin.org.trade_register.clone(),
+            address: origin.org.address.clone(),
+            po_box: before.data.and_then(|d| d.po_box),
+        };
+        OrgDraft {
+            data: Some(data),
+            elster: Some(origin),
+            ..before
+        }
+    }
+
+    /// Step 1 from the form — or, for a registration with ELSTER, ELSTER's data with the form's
+    /// PO box only (R-ELS-4: the rest is locked).
+    pub fn check_data(&self, form: &DataForm) -> Result<OrgData, Vec<FieldError>> {
+        let Some(origin) = &self.elster else { return check_data(form) };
+        let po_box = match form.po_box.trim() {
+            "" => None,
+            p => Some(check_po_box(p).map_err(|_| vec![field_key(OrgField::PoBox)])?),
+        };
+        Ok(OrgData {
+            name: origin.org.name.clone(),
+            trade_register: origin.org.trade_register.clone(),
+            address: origin.org.address.clone(),
+            po_box,
+        })
+    }
 }
 
 fn field_key(field: OrgField) -> FieldError {
@@ -214,9 +253,8 @@ pub fn check_services(all: &[Client], chosen: &[String]) -> Vec<ClientId> {
 /// either way.
 pub async fn submit(
     env: Env<'_>,
-    data: OrgData,
-    admin: AdminDraft,
-    services: Vec<ClientId>,
+    (data, admin, services): (OrgData, AdminDraft, Vec<ClientId>),
+    elster: Option<&ElsterOrigin>,
     locale: Locale,
     now: Timestamp,
 ) -> Result<(), AccountError> {
@@ -228,6 +266,7 @@ pub async fn submit(
         phone_number: admin.phone_number,
         birthdate: admin.birthdate,
         services,
+        elster: elster.map(|e| (e.elster_org_id.clone(), e.certificate_hash.clone())),
     };
     registration::submit(env, admin.account, Some(organisation), locale, now).await
 }
@@ -251,7 +290,7 @@ pub async fn activate(
         address: Some(reg.address),
         po_box: reg.po_box,
         admins_use_services: false,
-        elster_id: None,
+        elster_id: reg.elster.as_ref().map(|(id, _)| id.clone()),
         created_at: now,
         updated_at: now,
     };
@@ -261,7 +300,9 @@ pub async fn activate(
         birthdate: Some(reg.birthdate),
         ..Account::citizen(pending.email, pending.password_hash, pending.given_name, pending.family_name, now)
     };
-    store.insert_organisation(&org, &admin).await.map_err(|e| match e {
+    let certificate = reg.elster.as_ref().map(|(_, hash)| hash.as_str());
+    store.insert_organisation(&org, &admin, certificate).await.map_err(|e| match e {
+        // The address, or the ELSTER organisation or certificate, was taken meanwhile.
         StoreError::Conflict(_) => OrgError::Account(AccountError::EmailTaken),
         other => OrgError::Store(other),
     })?;

@@ -266,6 +266,7 @@ pub(super) async fn delete_account_rows(tx: &mut sqlx::Transaction<'static, sqlx
         "delete from account_tokens where account_id = $1",
         "delete from verifications where account_id = $1",
         "delete from eid_links where account_id = $1",
+        "delete from elster_links where account_id = $1",
         "delete from upgrade_requests where account_id = $1",
         "delete from org_user_services where account_id = $1",
         "delete from org_group_members where account_id = $1",

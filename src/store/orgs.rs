@@ -71,9 +71,10 @@ fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
 }
 
 impl Store {
-    /// Inserts an organisation with its first user (its administrator), in one transaction; a
-    /// taken email is a `Conflict` and leaves nothing behind.
-    pub async fn insert_organisation(&self, org: &Organisation, admin: &Account) -> Result<(), StoreError> {
+    /// Inserts an organisation with its first user (its administrator) and, for one registered
+    /// with ELSTER, the administrator's certificate (hash), in one transaction; a taken email,
+    /// ELSTER organisation or certificate is a `Conflict` and leaves nothing behind.
+    pub async fn insert_organisation(&self, org: &Organisation, admin: &Account, certificate: Option<&str>) -> Result<(), StoreError> {
         let a = org.address.as_ref();
         let mut tx = self.begin_write().await?;
         sqlx::query(concat!(
@@ -97,6 +98,11 @@ impl Store {
         .await?;
         account_insert(admin).execute(&mut *tx).await?;
         membership_insert(&admin.id, &org.id, OrgRole::Admin).execute(&mut *tx).await?;
+        if let (Some(hash), Some(elster_id)) = (certificate, &org.elster_id) {
+            super::elster::link_insert(&admin.id, hash, elster_id, org.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

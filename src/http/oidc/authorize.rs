@@ -216,6 +216,7 @@ pub async fn proceed(
         throttle: &state.throttle,
         tokens: &state.tokens,
         eid_configured: state.upstreams.eid().is_some(),
+        elster_configured: state.upstreams.elster().is_some(),
         code_seconds: state.config.tokens.code_seconds,
     };
     match authorization::proceed(env, id, txn, (cookie.as_deref(), &browser.binding()), now).await {

@@ -28,6 +28,10 @@ fn eid_button(state: &AppState) -> Option<(String, String)> {
     state.upstreams.eid().map(|u| (u.id.clone(), u.display_name.clone()))
 }
 
+fn elster_button(state: &AppState) -> Option<(String, String)> {
+    state.upstreams.elster().map(|u| (u.id.clone(), u.display_name.clone()))
+}
+
 /// Context of `pages/login.html`.
 #[derive(Serialize)]
 pub struct LoginPage {
@@ -42,6 +46,10 @@ pub struct LoginPage {
     eid: Option<(String, String)>,
     /// The service demands the eID level (R-EID-5): the page says so and offers the eID first.
     eid_required: bool,
+    /// ELSTER's id and name, when it is configured and the service admits organisations.
+    elster: Option<(String, String)>,
+    /// The service demands ELSTER's level (R-ELS-4): the page says so and offers ELSTER first.
+    elster_required: bool,
     /// The service allows logins through other Länder and some are configured (R-FED-2).
     lands: bool,
     /// The service admits organisation users only (R-SVC-1): the page says so.
@@ -81,6 +89,8 @@ pub async fn show(
         next: safe_next(q.next.as_deref()),
         eid: eid_button(&state),
         eid_required: false,
+        elster: elster_button(&state),
+        elster_required: false,
         lands: false,
         organisations_only: false,
     };
@@ -93,13 +103,18 @@ pub async fn show(
         locale = txn.request.locale;
         let client = state.clients.get(&txn.request.client_id, now).await.ok().flatten();
         page.client_name = client.as_ref().map(|c| c.name.clone());
-        page.organisations_only = client.as_ref().is_some_and(|c| c.admits == Admits::Organisation);
+        let admits = client.as_ref().map_or(Admits::Citizen, |c| c.admits);
+        page.organisations_only = admits == Admits::Organisation;
+        // The eID logs in citizens only, ELSTER organisations' users only (R-ELS-4).
         if page.organisations_only {
-            // The eID logs in citizens only.
             page.eid = None;
+        }
+        if admits == Admits::Citizen {
+            page.elster = None;
         }
         let needed = client.map(|c| c.min_level).max(txn.request.acr.required_level());
         page.eid_required = needed.is_some_and(|l| l >= TrustLevel::Eid);
+        page.elster_required = page.elster.is_some() && needed == Some(TrustLevel::Elster);
         page.lands = offers_lands(&state, &txn.request.client_id, now).await;
         page.email = txn.request.login_hint.clone().unwrap_or_default();
         page.txn = Some(id);
@@ -152,10 +167,14 @@ pub async fn submit(
         Some((_, t)) => offers_lands(&state, &t.request.client_id, now).await,
         None => false,
     };
-    let organisations_only = match &txn {
-        Some((_, t)) => matches!(state.clients.get(&t.request.client_id, now).await, Ok(Some(c)) if c.admits == Admits::Organisation),
-        None => false,
+    let admits = match &txn {
+        Some((_, t)) => match state.clients.get(&t.request.client_id, now).await {
+            Ok(Some(c)) => Some(c.admits),
+            _ => None,
+        },
+        None => None,
     };
+    let organisations_only = admits == Some(Admits::Organisation);
     let retry = |status: StatusCode, key: &str| {
         let page = LoginPage {
             csrf: browser.csrf_token(&state.secrets.csrf_key),
@@ -167,6 +186,8 @@ pub async fn submit(
             next: next.clone(),
             eid: eid_button(&state).filter(|_| !organisations_only),
             eid_required: false,
+            elster: elster_button(&state).filter(|_| admits != Some(Admits::Citizen)),
+            elster_required: false,
             lands,
             organisations_only,
         };

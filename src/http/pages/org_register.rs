@@ -24,6 +24,7 @@ use crate::clock::Timestamp;
 use crate::http::client_addr::ClientAddr;
 use crate::http::cookies::{Browser, Cookies};
 use crate::orgs::OrgError;
+use crate::orgs::elster::ElsterOrigin;
 use crate::orgs::registration::{self as reg, AdminForm, DataForm, OrgDraft};
 use crate::paths;
 use crate::protocol::authorize::Locale;
@@ -64,41 +65,54 @@ async fn save(state: &AppState, browser: &Browser, draft: &OrgDraft, next: &str,
     }
 }
 
+/// After ELSTER vouched for an organisation (R-ELS-4): step 1 again, filled in from ELSTER's
+/// data and locked, with what the browser had entered for the other steps kept.
+pub async fn start_from_elster(state: &AppState, browser: &Browser, origin: ElsterOrigin, locale: Locale, now: Timestamp) -> Response {
+    let draft = OrgDraft::from_elster(origin, load(state, browser, now).await);
+    save(state, browser, &draft, paths::ORG_REGISTER, locale, now).await
+}
+
 /// Texts longer than a field takes are cut before they are shown again.
 fn cut(v: &str, max: usize) -> String {
     v.chars().take(max).collect()
 }
 
-fn data_view(f: &DataForm) -> Value {
+fn data_view(state: &AppState, f: &DataForm, draft: &OrgDraft) -> Value {
+    // ELSTER's values stand as ELSTER gave them (R-ELS-4); the form's are cut to the fields.
+    let n = |max: usize| if draft.elster.is_some() { usize::MAX } else { max };
     json!({ "form": {
-        "name": cut(&f.name, 40), "trade_register": cut(&f.trade_register, 40), "street": cut(&f.street, 100),
-        "house_number": cut(&f.house_number, 11), "postal_code": cut(&f.postal_code, 100), "city": cut(&f.city, 100),
+        "name": cut(&f.name, n(40)), "trade_register": cut(&f.trade_register, n(40)), "street": cut(&f.street, n(100)),
+        "house_number": cut(&f.house_number, n(11)), "postal_code": cut(&f.postal_code, n(100)), "city": cut(&f.city, n(100)),
         "po_box": cut(&f.po_box, 20),
-    }})
+    },
+    "from_elster": draft.elster.is_some(),
+    "elster": state.upstreams.elster().filter(|_| draft.elster.is_none()).map(|u| (u.id.clone(), u.display_name.clone())),
+    })
+}
+
+fn form_of(d: &reg::OrgData) -> DataForm {
+    DataForm {
+        name: d.name.clone(),
+        trade_register: d.trade_register.clone().unwrap_or_default(),
+        street: d.address.street.clone(),
+        house_number: d.address.house_number.clone(),
+        postal_code: d.address.postal_code.clone(),
+        city: d.address.city.clone(),
+        po_box: d.po_box.clone().unwrap_or_default(),
+    }
 }
 
 /// `GET /register/organisation`: step 1, the organisation's data.
 pub async fn data_form(State(state): State<AppState>, cookies: Cookies, PageLocale(locale): PageLocale) -> Response {
     let browser = Browser::from_cookies(&cookies);
     let draft = load(&state, &browser, state.clock.now()).await;
-    let form = draft
-        .data
-        .map(|d| DataForm {
-            name: d.name,
-            trade_register: d.trade_register.unwrap_or_default(),
-            street: d.address.street,
-            house_number: d.address.house_number,
-            postal_code: d.address.postal_code,
-            city: d.address.city,
-            po_box: d.po_box.unwrap_or_default(),
-        })
-        .unwrap_or_default();
+    let form = draft.data.as_ref().map(form_of).unwrap_or_default();
     form_page(
         &state,
         &browser,
         ("pages/org_register.html", locale, false),
         StatusCode::OK,
-        data_view(&form),
+        data_view(&state, &form, &draft),
         &[],
     )
 }
@@ -113,22 +127,30 @@ pub async fn data_submit(
 ) -> Response {
     let now = state.clock.now();
     let browser = Browser::from_cookies(&cookies);
-    match reg::check_data(&form) {
+    let draft = load(&state, &browser, now).await;
+    match draft.check_data(&form) {
         Ok(data) => {
-            let draft = OrgDraft {
-                data: Some(data),
-                ..load(&state, &browser, now).await
-            };
+            let draft = OrgDraft { data: Some(data), ..draft };
             save(&state, &browser, &draft, paths::ORG_REGISTER_ADMIN, locale, now).await
         }
-        Err(errors) => form_page(
-            &state,
-            &browser,
-            ("pages/org_register.html", locale, false),
-            StatusCode::BAD_REQUEST,
-            data_view(&form),
-            &errors,
-        ),
+        Err(errors) => {
+            // ELSTER's values are shown as they are locked, whatever the form sent.
+            let shown = match (&draft.elster, &draft.data) {
+                (Some(_), Some(d)) => DataForm {
+                    po_box: form.po_box.clone(),
+                    ..form_of(d)
+                },
+                _ => form,
+            };
+            form_page(
+                &state,
+                &browser,
+                ("pages/org_register.html", locale, false),
+                StatusCode::BAD_REQUEST,
+                data_view(&state, &shown, &draft),
+                &errors,
+            )
+        }
     }
 }
 
@@ -162,12 +184,14 @@ pub async fn admin_form(State(state): State<AppState>, cookies: Cookies, PageLoc
     if draft.data.is_none() {
         return Redirect::to(paths::ORG_REGISTER).into_response();
     }
-    let values = match &draft.admin {
-        Some(a) => json!({
+    let values = match (&draft.admin, &draft.elster) {
+        (Some(a), _) => json!({
             "given_name": a.account.given_name, "family_name": a.account.family_name, "email": a.account.email,
             "phone_number": a.phone_number, "birthdate": a.birthdate,
         }),
-        None => json!({}),
+        // The person ELSTER named, to pre-fill (they may register someone else as administrator).
+        (None, Some(e)) => json!({ "given_name": e.person.0, "family_name": e.person.1, "birthdate": e.person.2 }),
+        (None, None) => json!({}),
     };
     let view = admin_view(values, draft.admin.is_some());
     form_page(
@@ -400,7 +424,7 @@ pub async fn decide(
             .await
         }
         "create" => {
-            if let Err(e) = reg::submit(state.account_env(), data, admin, services, locale, now).await {
+            if let Err(e) = reg::submit(state.account_env(), (data, admin, services), draft.elster.as_ref(), locale, now).await {
                 return unavailable(&state, locale, &e);
             }
             let _ = state.ephemeral.delete(&draft_key(&browser)).await;

@@ -16,7 +16,7 @@ use super::{CheckedForm, Citizen, PageLocale, Render, failure_page, form_errors,
 use crate::accounts::links::LinkPurpose;
 use crate::accounts::profile::{self, ProfileForm};
 use crate::accounts::throttle::Denied;
-use crate::accounts::{Account, AccountError, recovery};
+use crate::accounts::{Account, AccountError, AccountKind, recovery};
 use crate::clock::Timestamp;
 use crate::grants::claims::consent_items;
 use crate::http::client_addr::ClientAddr;
@@ -100,12 +100,21 @@ async fn profile_page(
         Err(res) => return res,
     };
     let browser = Browser::from_cookies(cookies);
-    let (eid_link, plus_request) = match (
-        state.store.eid_link(&account.id).await,
-        state.store.upgrade_request(&account.id).await,
-    ) {
-        (Ok(l), Ok(r)) => (l, r),
-        (Err(e), _) | (_, Err(e)) => return unavailable(state, locale, &e),
+    let organisation = account.kind == AccountKind::Organisation;
+    // An organisation's user has an ELSTER certificate where a citizen has the eID and Plus.
+    let (eid_link, plus_request, elster_link) = if organisation {
+        match state.store.elster_link(&account.id).await {
+            Ok(l) => (None, None, l),
+            Err(e) => return unavailable(state, locale, &e),
+        }
+    } else {
+        match (
+            state.store.eid_link(&account.id).await,
+            state.store.upgrade_request(&account.id).await,
+        ) {
+            (Ok(l), Ok(r)) => (l, r, None),
+            (Err(e), _) | (_, Err(e)) => return unavailable(state, locale, &e),
+        }
     };
     let ctx = merged(
         json!({
@@ -116,6 +125,9 @@ async fn profile_page(
             "eid_linked": eid_link.is_some(),
             "eid_login": eid_link.is_some_and(|l| l.login_enabled),
             "plus_request_at": plus_request.map(|r| format_time(r.requested_at)),
+            "organisation": organisation,
+            "elster": state.upstreams.elster().map(|u| (u.id.clone(), u.display_name.clone())),
+            "elster_linked_at": elster_link.map(|l| format_time(l.linked_at)),
             "form": values,
             "delivery_consent_at": account.delivery_consent_at.map(format_time),
             "consents": consents,
@@ -144,6 +156,9 @@ fn notice_key(done: Option<&str>) -> Option<&'static str> {
         "synced" => Some("eid_synced"),
         "eid_off" => Some("eid_off_done"),
         "plus_request" => Some("plus_request_sent"),
+        "elster_first" => Some("elster_first_done"),
+        "elster_linked" => Some("elster_linked_done"),
+        "elster_deleted" => Some("elster_deleted_done"),
         _ => None,
     }
 }
