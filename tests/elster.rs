@@ -271,6 +271,19 @@ async fn r_els_4_r_acr_3_a_service_demanding_elster_steps_an_organisation_users_
         "urn:servicekonto:acr:elster"
     );
 
+    // A service that asks for "substanziell" by its BSI name gets the same step-up.
+    let (low, _) = service(&app, &org_id, TrustLevel::Basic, &[&emil]).await;
+    let mut asking = app.browser();
+    asking.login("emil@muster.example", PASSWORD).await;
+    let url = authorize_url(&app, &low, &[("acr_values", "http://bsi.bund.de/eID/LoA/substantiell")]);
+    let End::Page(_, login) = asking.walk(&url, None, Consent::Allow).await else {
+        panic!("expected a step-up")
+    };
+    assert!(
+        login.contains("verlangt eine Anmeldung mit einem ELSTER-Organisationszertifikat"),
+        "{login}"
+    );
+
     // Without a certificate the level is out of reach: the service hears so at once.
     app.state.store.delete_elster_link(&emil.id).await.unwrap();
     let mut other = app.browser();
