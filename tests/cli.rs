@@ -321,7 +321,9 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .env("SERVICEKONTO_DATABASE_URL", format!("sqlite://{}/env.db", env.dir.display()))
         .env("SERVICEKONTO_ISSUER", format!("http://127.0.0.1:{port}"))
         .env("SERVICEKONTO_BIND", format!("127.0.0.1:{port}"))
-        .stderr(std::process::Stdio::null())
+        .env("RUST_LOG", "info")
+        // The log says why, should the exit status be a failure.
+        .stderr(std::fs::File::create(env.dir.join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -369,7 +371,13 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let after_signal = String::from_utf8_lossy(&rest).matches("HTTP/1.1 401").count();
     assert!(after_signal >= 1, "the request in flight at SIGTERM was answered completely");
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    let log = std::fs::read_to_string(env.dir.join("serve.log")).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    assert!(
+        out.status.success(),
+        "exit {:?}; the log's last lines, newest first: {tail:#?}",
+        out.status
+    );
 }
 
 #[test]
