@@ -322,10 +322,10 @@ mod tests {
     }
 
     fn run(req: &AuthorizeRequest, cl: &Client, s: Option<(&Session, &Account)>, consent: bool, now: Timestamp) -> Decision {
-        run_eid(req, cl, s, consent, false, now)
+        run_upstream(req, cl, s, consent, false, now)
     }
 
-    fn run_eid(
+    fn run_upstream(
         req: &AuthorizeRequest,
         cl: &Client,
         s: Option<(&Session, &Account)>,
@@ -359,18 +359,18 @@ mod tests {
         let cl = client(TrustLevel::Eid);
         let req = request();
         assert_eq!(
-            run_eid(&req, &cl, Some((&pwd, &plus)), true, true, Timestamp(200)),
+            run_upstream(&req, &cl, Some((&pwd, &plus)), true, true, Timestamp(200)),
             Decision::Login(LoginReason::StepUp)
         );
         assert!(matches!(
-            run_eid(&req, &cl, Some((&pwd, &plus)), true, false, Timestamp(200)),
+            run_upstream(&req, &cl, Some((&pwd, &plus)), true, false, Timestamp(200)),
             Decision::Deny(_)
         ));
         let basic = account(TrustLevel::Basic);
         let basic_session = session(TrustLevel::Basic, Timestamp(100));
         assert!(
             matches!(
-                run_eid(&req, &cl, Some((&basic_session, &basic)), true, true, Timestamp(200)),
+                run_upstream(&req, &cl, Some((&basic_session, &basic)), true, true, Timestamp(200)),
                 Decision::Deny(_)
             ),
             "a basic account cannot reach eid"
@@ -380,7 +380,7 @@ mod tests {
             ..session(TrustLevel::Eid, Timestamp(100))
         };
         assert_eq!(
-            run_eid(&req, &cl, Some((&eid, &plus)), true, true, Timestamp(200)),
+            run_upstream(&req, &cl, Some((&eid, &plus)), true, true, Timestamp(200)),
             Decision::Issue {
                 acr: Acr::of(TrustLevel::Eid)
             }
@@ -398,12 +398,12 @@ mod tests {
         cl.admits = Admits::Organisation;
         let req = request();
         assert_eq!(
-            run_eid(&req, &cl, Some((&pwd, &org_user)), true, true, Timestamp(200)),
+            run_upstream(&req, &cl, Some((&pwd, &org_user)), true, true, Timestamp(200)),
             Decision::Login(LoginReason::StepUp)
         );
         assert!(
             matches!(
-                run_eid(&req, &cl, Some((&pwd, &org_user)), true, false, Timestamp(200)),
+                run_upstream(&req, &cl, Some((&pwd, &org_user)), true, false, Timestamp(200)),
                 Decision::Deny(_)
             ),
             "without a certificate elster is out of reach"
@@ -412,7 +412,7 @@ mod tests {
         eid_service.admits = Admits::Any;
         assert!(
             matches!(
-                run_eid(&req, &eid_service, Some((&pwd, &org_user)), true, true, Timestamp(200)),
+                run_upstream(&req, &eid_service, Some((&pwd, &org_user)), true, true, Timestamp(200)),
                 Decision::Deny(_)
             ),
             "ELSTER never reaches eid"
@@ -422,7 +422,7 @@ mod tests {
             ..session(TrustLevel::Elster, Timestamp(100))
         };
         assert_eq!(
-            run_eid(&req, &cl, Some((&elster, &org_user)), true, true, Timestamp(200)),
+            run_upstream(&req, &cl, Some((&elster, &org_user)), true, true, Timestamp(200)),
             Decision::Issue {
                 acr: Acr::of(TrustLevel::Elster)
             }

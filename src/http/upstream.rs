@@ -305,7 +305,9 @@ async fn elster_finish(at: Callback<'_>, pending: Pending, identity: &Identity) 
             Ok(origin) => org_register::start_from_elster(state, at.browser, origin, locale, now).await,
             Err(e) => elster_refusal(state, locale, &e),
         },
-        _ => state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None),
+        Purpose::Upgrade | Purpose::Sync | Purpose::Register | Purpose::Federate { .. } => {
+            state.pages.error(StatusCode::NOT_FOUND, locale, "err_not_found", None)
+        }
     }
 }
 

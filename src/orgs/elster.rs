@@ -237,8 +237,12 @@ pub struct ElsterOrigin {
     pub certificate_hash: String,
     /// The organisation's data.
     pub org: ReleasedOrg,
-    /// The acting person's given name, family name and date of birth, to pre-fill.
-    pub person: (Option<String>, Option<String>, Option<String>),
+    /// The acting person's given name, to pre-fill.
+    pub given_name: Option<String>,
+    /// Their family name.
+    pub family_name: Option<String>,
+    /// Their date of birth, `YYYY-MM-DD`.
+    pub birthdate: Option<String>,
 }
 
 /// The ELSTER data for registering an organisation: refused when ELSTER released no
@@ -254,7 +258,9 @@ pub async fn identity_for_registration(store: &Store, key: &[u8], data: ElsterDa
         elster_org_id: data.elster_org_id,
         certificate_hash: hash,
         org,
-        person: (data.given_name, data.family_name, data.birthdate),
+        given_name: data.given_name,
+        family_name: data.family_name,
+        birthdate: data.birthdate,
     })
 }
 

@@ -190,7 +190,7 @@ pub async fn admin_form(State(state): State<AppState>, cookies: Cookies, PageLoc
             "phone_number": a.phone_number, "birthdate": a.birthdate,
         }),
         // The person ELSTER named, to pre-fill (they may register someone else as administrator).
-        (None, Some(e)) => json!({ "given_name": e.person.0, "family_name": e.person.1, "birthdate": e.person.2 }),
+        (None, Some(e)) => json!({ "given_name": e.given_name, "family_name": e.family_name, "birthdate": e.birthdate }),
         (None, None) => json!({}),
     };
     let view = admin_view(values, draft.admin.is_some());
